@@ -1,0 +1,382 @@
+//! Every threshold and weight of the analytics, in one serde-deserialisable place with the
+//! spec's defaults. [`AnalyticsConfig::validate`] reports every problem at once.
+//!
+//! There is exactly one configuration: an older system of this kind kept nine VRP threshold sets
+//! and four liquidity rules side by side, and nobody knew which one decided.
+
+use crate::moves::MoveMetric;
+use serde::{Deserialize, Serialize};
+
+/// All analytics settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// VRP tiers and inputs.
+    pub vrp: VrpConfig,
+    /// Historical-move statistics.
+    pub moves: MovesConfig,
+    /// Liquidity tiers.
+    pub liquidity: LiquidityConfig,
+    /// Skew bias thresholds.
+    pub skew: SkewConfig,
+    /// Composite score.
+    pub score: ScoreConfig,
+    /// Strategy construction.
+    pub strategy: StrategyConfig,
+}
+
+/// Which implied figure the VRP ratio uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ImpliedSource {
+    /// ATM straddle / spot.
+    Straddle,
+    /// Straddle interpolated to the forward (default).
+    #[default]
+    Interpolated,
+    /// Term-structure event move.
+    Event,
+}
+
+/// Which historical statistic the VRP ratio divides by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoricalStat {
+    /// Mean absolute move (default).
+    #[default]
+    Mean,
+    /// Median absolute move.
+    Median,
+    /// Exponentially weighted mean.
+    Ewma,
+}
+
+/// VRP settings (spec §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VrpConfig {
+    /// Ratio for EXCELLENT (default 2.0).
+    pub excellent: f64,
+    /// Ratio for GOOD (default 1.5).
+    pub good: f64,
+    /// Ratio for MARGINAL (default 1.2).
+    pub marginal: f64,
+    /// Implied figure (default interpolated straddle).
+    pub implied: ImpliedSource,
+    /// Historical statistic (default mean).
+    pub historical: HistoricalStat,
+}
+
+impl Default for VrpConfig {
+    fn default() -> Self {
+        VrpConfig {
+            excellent: 2.0,
+            good: 1.5,
+            marginal: 1.2,
+            implied: ImpliedSource::Interpolated,
+            historical: HistoricalStat::Mean,
+        }
+    }
+}
+
+/// Historical-move settings (spec §3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MovesConfig {
+    /// Reports considered (default 12).
+    pub lookback: usize,
+    /// Fewest reports for statistics (default 4).
+    pub min_reports: usize,
+    /// EWMA half-life in reports (default 4).
+    pub ewma_half_life: f64,
+    /// Move metric (default close-to-close).
+    pub metric: MoveMetric,
+}
+
+impl Default for MovesConfig {
+    fn default() -> Self {
+        MovesConfig {
+            lookback: 12,
+            min_reports: 4,
+            ewma_half_life: 4.0,
+            metric: MoveMetric::Close,
+        }
+    }
+}
+
+/// Liquidity tier thresholds (spec §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiquidityConfig {
+    /// REJECT below this open interest (100).
+    pub reject_min_oi: u64,
+    /// REJECT above this spread % (15).
+    pub reject_max_spread_pct: f64,
+    /// REJECT below this volume (10).
+    pub reject_min_volume: u64,
+    /// GOOD needs this open interest (500).
+    pub good_min_oi: u64,
+    /// GOOD needs at most this spread % (12).
+    pub good_max_spread_pct: f64,
+    /// GOOD needs this volume (100).
+    pub good_min_volume: u64,
+    /// EXCELLENT needs this open interest (1000).
+    pub excellent_min_oi: u64,
+    /// EXCELLENT needs at most this spread % (8).
+    pub excellent_max_spread_pct: f64,
+    /// EXCELLENT needs this volume (500).
+    pub excellent_min_volume: u64,
+    /// Position size in contracts; OI must then be ≥ 1×/2×/5× it for WARNING/GOOD/EXCELLENT.
+    pub position_size: Option<u64>,
+}
+
+impl Default for LiquidityConfig {
+    fn default() -> Self {
+        LiquidityConfig {
+            reject_min_oi: 100,
+            reject_max_spread_pct: 15.0,
+            reject_min_volume: 10,
+            good_min_oi: 500,
+            good_max_spread_pct: 12.0,
+            good_min_volume: 100,
+            excellent_min_oi: 1000,
+            excellent_max_spread_pct: 8.0,
+            excellent_min_volume: 500,
+            position_size: None,
+        }
+    }
+}
+
+/// Skew bias thresholds on Mixon's measure `(σ25P − σ25C)/σATM` (spec §5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SkewConfig {
+    /// At or above: steep put skew → bearish (default 0.15).
+    pub bearish_above: f64,
+    /// At or below: call skew → bullish (default −0.02).
+    pub bullish_below: f64,
+    /// |Mixon| at which the skew component scores 0 (default 0.40).
+    pub score_zero_at: f64,
+}
+
+impl Default for SkewConfig {
+    fn default() -> Self {
+        SkewConfig {
+            bearish_above: 0.15,
+            bullish_below: -0.02,
+            score_zero_at: 0.40,
+        }
+    }
+}
+
+/// Composite-score settings (spec §7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoreConfig {
+    /// Weight of the VRP component (0.55).
+    pub weight_vrp: f64,
+    /// Weight of the liquidity component (0.25).
+    pub weight_liquidity: f64,
+    /// Weight of the consistency component (0.10).
+    pub weight_consistency: f64,
+    /// Weight of the skew component (0.10).
+    pub weight_skew: f64,
+    /// Composite needed to be tradeable (60).
+    pub min_score: f64,
+    /// VRP ratio that scores 0 (1.0: implied no richer than history).
+    pub vrp_zero_at: f64,
+    /// MAD/median at or below which consistency scores 100 (0.25).
+    pub consistency_best: f64,
+    /// MAD/median at or above which consistency scores 0 (1.5).
+    pub consistency_worst: f64,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        ScoreConfig {
+            weight_vrp: 0.55,
+            weight_liquidity: 0.25,
+            weight_consistency: 0.10,
+            weight_skew: 0.10,
+            min_score: 60.0,
+            vrp_zero_at: 1.0,
+            consistency_best: 0.25,
+            consistency_worst: 1.5,
+        }
+    }
+}
+
+/// Strategy construction (spec §8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StrategyConfig {
+    /// |Δ| of the short legs of condors and verticals (0.25).
+    pub short_delta: f64,
+    /// |Δ| of the long wings (0.20); ignored when `wing_width` is set.
+    pub long_delta: f64,
+    /// Fixed wing width in price units instead of a wing delta.
+    pub wing_width: Option<f64>,
+    /// Contract multiplier (100).
+    pub multiplier: f64,
+}
+
+impl Default for StrategyConfig {
+    fn default() -> Self {
+        StrategyConfig {
+            short_delta: 0.25,
+            long_delta: 0.20,
+            wing_width: None,
+            multiplier: 100.0,
+        }
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid analytics configuration: {}", .problems.join("; "))]
+pub struct ConfigError {
+    /// One message per problem, each naming the setting.
+    pub problems: Vec<String>,
+}
+
+impl AnalyticsConfig {
+    /// Checks every setting and reports all problems at once.
+    ///
+    /// # Errors
+    /// [`ConfigError`] listing each problem with the setting's name.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut p = Vec::new();
+        let finite_pos = |p: &mut Vec<String>, name: &str, v: f64| {
+            if !(v.is_finite() && v > 0.0) {
+                p.push(format!("{name} must be a finite number > 0 (got {v})"));
+            }
+        };
+        let v = &self.vrp;
+        finite_pos(&mut p, "vrp.marginal", v.marginal);
+        finite_pos(&mut p, "vrp.good", v.good);
+        finite_pos(&mut p, "vrp.excellent", v.excellent);
+        if !(v.marginal < v.good && v.good < v.excellent) {
+            p.push(format!(
+                "vrp tiers must be ordered marginal < good < excellent (got {} / {} / {})",
+                v.marginal, v.good, v.excellent
+            ));
+        }
+        let m = &self.moves;
+        if m.lookback == 0 {
+            p.push("moves.lookback must be >= 1".into());
+        }
+        if m.min_reports < 2 || m.min_reports > m.lookback {
+            p.push(format!(
+                "moves.min_reports must be between 2 and moves.lookback ({}) (got {})",
+                m.lookback, m.min_reports
+            ));
+        }
+        finite_pos(&mut p, "moves.ewma_half_life", m.ewma_half_life);
+        let l = &self.liquidity;
+        if !(l.reject_min_oi <= l.good_min_oi && l.good_min_oi <= l.excellent_min_oi) {
+            p.push(
+                "liquidity open-interest tiers must be ordered reject <= good <= excellent".into(),
+            );
+        }
+        if !(l.reject_min_volume <= l.good_min_volume
+            && l.good_min_volume <= l.excellent_min_volume)
+        {
+            p.push("liquidity volume tiers must be ordered reject <= good <= excellent".into());
+        }
+        finite_pos(
+            &mut p,
+            "liquidity.excellent_max_spread_pct",
+            l.excellent_max_spread_pct,
+        );
+        if !(l.excellent_max_spread_pct <= l.good_max_spread_pct
+            && l.good_max_spread_pct <= l.reject_max_spread_pct)
+        {
+            p.push("liquidity spread tiers must be ordered excellent <= good <= reject".into());
+        }
+        if l.position_size == Some(0) {
+            p.push("liquidity.position_size must be >= 1 when set".into());
+        }
+        let s = &self.skew;
+        if !(s.bullish_below < s.bearish_above) {
+            p.push("skew.bullish_below must be below skew.bearish_above".into());
+        }
+        finite_pos(&mut p, "skew.score_zero_at", s.score_zero_at);
+        let sc = &self.score;
+        let weights = [
+            ("score.weight_vrp", sc.weight_vrp),
+            ("score.weight_liquidity", sc.weight_liquidity),
+            ("score.weight_consistency", sc.weight_consistency),
+            ("score.weight_skew", sc.weight_skew),
+        ];
+        for (name, w) in weights {
+            if !(w.is_finite() && w >= 0.0) {
+                p.push(format!("{name} must be a finite number >= 0 (got {w})"));
+            }
+        }
+        let sum: f64 = weights.iter().map(|(_, w)| w).sum();
+        if (sum - 1.0).abs() > 1e-9 {
+            p.push(format!("score weights must sum to 1 (got {sum})"));
+        }
+        if !(sc.min_score.is_finite() && (0.0..=100.0).contains(&sc.min_score)) {
+            p.push(format!(
+                "score.min_score must be within 0..=100 (got {})",
+                sc.min_score
+            ));
+        }
+        if !(sc.vrp_zero_at.is_finite() && sc.vrp_zero_at < v.marginal) {
+            p.push("score.vrp_zero_at must be below vrp.marginal".into());
+        }
+        if !(sc.consistency_best >= 0.0 && sc.consistency_best < sc.consistency_worst) {
+            p.push("score.consistency_best must be >= 0 and below score.consistency_worst".into());
+        }
+        let st = &self.strategy;
+        if !(st.short_delta > 0.0 && st.short_delta < 0.5) {
+            p.push(format!(
+                "strategy.short_delta must be in (0, 0.5) (got {})",
+                st.short_delta
+            ));
+        }
+        if !(st.long_delta > 0.0 && st.long_delta < st.short_delta) {
+            p.push("strategy.long_delta must be in (0, strategy.short_delta)".into());
+        }
+        if let Some(w) = st.wing_width {
+            finite_pos(&mut p, "strategy.wing_width", w);
+        }
+        finite_pos(&mut p, "strategy.multiplier", st.multiplier);
+        if p.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems: p })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        AnalyticsConfig::default()
+            .validate()
+            .expect("defaults valid");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut c = AnalyticsConfig::default();
+        c.score.weight_vrp = 0.9;
+        c.vrp.good = 3.0;
+        c.liquidity.position_size = Some(0);
+        let e = c.validate().expect_err("invalid");
+        assert_eq!(e.problems.len(), 3, "{e}");
+        assert!(e.to_string().contains("sum to 1"));
+        assert!(e.to_string().contains("vrp tiers"));
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let r: Result<AnalyticsConfig, _> = serde_json::from_str(r#"{"vrp": {"excelent": 2.0}}"#);
+        assert!(r.is_err());
+    }
+}

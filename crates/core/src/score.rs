@@ -1,0 +1,172 @@
+//! Component scores (0–100), the composite and the `tradeable` decision (spec §7).
+
+use crate::config::{AnalyticsConfig, ScoreConfig, SkewConfig, VrpConfig};
+use crate::liquidity::LiquidityTier;
+use crate::vrp::VrpTier;
+use serde::{Deserialize, Serialize};
+
+/// Piecewise-linear interpolation through `(x, y)` knots sorted by `x`, flat outside.
+fn piecewise(knots: &[(f64, f64)], x: f64) -> f64 {
+    let Some(first) = knots.first() else {
+        return 0.0;
+    };
+    if x.is_nan() || x <= first.0 {
+        return first.1;
+    }
+    for w in knots.windows(2) {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        if x <= x1 {
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0);
+        }
+    }
+    knots.last().map_or(first.1, |k| k.1)
+}
+
+/// VRP component: `vrp_zero_at`→0, MARGINAL→50, GOOD→75, EXCELLENT→100, linear between.
+pub fn vrp_score(ratio: f64, vrp: &VrpConfig, sc: &ScoreConfig) -> f64 {
+    piecewise(
+        &[
+            (sc.vrp_zero_at, 0.0),
+            (vrp.marginal, 50.0),
+            (vrp.good, 75.0),
+            (vrp.excellent, 100.0),
+        ],
+        ratio,
+    )
+}
+
+/// Liquidity component: REJECT 0, WARNING 40, GOOD 75, EXCELLENT 100.
+pub fn liquidity_score(tier: LiquidityTier) -> f64 {
+    match tier {
+        LiquidityTier::Reject => 0.0,
+        LiquidityTier::Warning => 40.0,
+        LiquidityTier::Good => 75.0,
+        LiquidityTier::Excellent => 100.0,
+    }
+}
+
+/// Consistency component from MAD/median of the absolute moves: 100 at or below
+/// `consistency_best`, 0 at or above `consistency_worst`, linear between.
+pub fn consistency_score(mad_over_median: f64, sc: &ScoreConfig) -> f64 {
+    if !mad_over_median.is_finite() {
+        return 0.0;
+    }
+    piecewise(
+        &[(sc.consistency_best, 100.0), (sc.consistency_worst, 0.0)],
+        mad_over_median,
+    )
+}
+
+/// Skew component: a neutral smile is best; 100 at Mixon 0 falling linearly to 0 at
+/// `|Mixon| = score_zero_at`; 50 when there is no skew measure.
+pub fn skew_score(mixon: Option<f64>, cfg: &SkewConfig) -> f64 {
+    match mixon {
+        Some(m) if m.is_finite() => (100.0 * (1.0 - m.abs() / cfg.score_zero_at)).clamp(0.0, 100.0),
+        _ => 50.0,
+    }
+}
+
+/// The four components and their weighted sum.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreBreakdown {
+    /// VRP component.
+    pub vrp: f64,
+    /// Liquidity component.
+    pub liquidity: f64,
+    /// Consistency component.
+    pub consistency: f64,
+    /// Skew component.
+    pub skew: f64,
+    /// Weighted sum (0–100).
+    pub composite: f64,
+}
+
+/// Inputs of the score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreInputs {
+    /// VRP ratio.
+    pub vrp_ratio: f64,
+    /// Ticker liquidity tier.
+    pub liquidity: LiquidityTier,
+    /// MAD / median of absolute historical moves.
+    pub mad_over_median: f64,
+    /// Mixon skew, if fitted.
+    pub mixon: Option<f64>,
+}
+
+/// Component and composite scores.
+pub fn score(inp: &ScoreInputs, cfg: &AnalyticsConfig) -> ScoreBreakdown {
+    let sc = &cfg.score;
+    let vrp = vrp_score(inp.vrp_ratio, &cfg.vrp, sc);
+    let liquidity = liquidity_score(inp.liquidity);
+    let consistency = consistency_score(inp.mad_over_median, sc);
+    let skew = skew_score(inp.mixon, &cfg.skew);
+    let composite = sc.weight_vrp * vrp
+        + sc.weight_liquidity * liquidity
+        + sc.weight_consistency * consistency
+        + sc.weight_skew * skew;
+    ScoreBreakdown {
+        vrp,
+        liquidity,
+        consistency,
+        skew,
+        composite,
+    }
+}
+
+/// `tradeable` = VRP tier ≥ MARGINAL, liquidity ≠ REJECT and composite ≥ `min_score`.
+pub fn is_tradeable(
+    vrp_tier: VrpTier,
+    liquidity: LiquidityTier,
+    composite: f64,
+    sc: &ScoreConfig,
+) -> bool {
+    vrp_tier >= VrpTier::Marginal
+        && liquidity != LiquidityTier::Reject
+        && composite.is_finite()
+        && composite >= sc.min_score
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vrp_score_hits_the_tier_anchors() {
+        let c = AnalyticsConfig::default();
+        for (r, s) in [
+            (1.0, 0.0),
+            (1.2, 50.0),
+            (1.5, 75.0),
+            (2.0, 100.0),
+            (9.0, 100.0),
+            (0.3, 0.0),
+        ] {
+            assert!((vrp_score(r, &c.vrp, &c.score) - s).abs() < 1e-12, "{r}");
+        }
+        assert_eq!(vrp_score(f64::NAN, &c.vrp, &c.score), 0.0);
+    }
+
+    #[test]
+    fn reject_liquidity_is_never_tradeable() {
+        let c = AnalyticsConfig::default();
+        assert!(!is_tradeable(
+            VrpTier::Excellent,
+            LiquidityTier::Reject,
+            100.0,
+            &c.score
+        ));
+        assert!(is_tradeable(
+            VrpTier::Marginal,
+            LiquidityTier::Warning,
+            60.0,
+            &c.score
+        ));
+        assert!(!is_tradeable(
+            VrpTier::Skip,
+            LiquidityTier::Excellent,
+            99.0,
+            &c.score
+        ));
+    }
+}

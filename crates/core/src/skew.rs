@@ -1,0 +1,207 @@
+//! Skew of the event expiry (spec §5): a vega-weighted quadratic fit of implied vol against
+//! log-moneyness `k = ln(K/F)`, 25-delta risk reversal and butterfly, Mixon's normalised skew, and
+//! the directional bias used to lean credit verticals.
+//!
+//! 25-delta strikes use the forward (undiscounted) Black delta with the fitted smile vol at each
+//! strike (a sticky-strike fixed point). The bias never comes from put IV minus call IV at one
+//! strike: by put–call parity that difference is ≈ 0 and carries no signal.
+
+use crate::config::SkewConfig;
+use crate::pricing::{norm_cdf, norm_inv};
+use crate::smile::SmilePoint;
+use serde::{Deserialize, Serialize};
+
+/// Fewest strikes for a fit.
+pub const MIN_SKEW_POINTS: usize = 5;
+
+/// The fitted smile and its summary measures (vols as decimal fractions).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SkewFit {
+    /// Fitted vol at the forward (`c0`).
+    pub level: f64,
+    /// `∂σ/∂k` at the forward (`c1`).
+    pub slope: f64,
+    /// `c2` of `σ(k) = c0 + c1·k + c2·k²`.
+    pub curvature: f64,
+    /// Strikes used.
+    pub points: usize,
+    /// Strike of the 25-delta call, if it lies near the quoted strikes.
+    pub k25_call: Option<f64>,
+    /// Strike of the 25-delta put.
+    pub k25_put: Option<f64>,
+    /// Vol at the 25-delta call.
+    pub iv25_call: Option<f64>,
+    /// Vol at the 25-delta put.
+    pub iv25_put: Option<f64>,
+    /// σ25C − σ25P.
+    pub risk_reversal_25: Option<f64>,
+    /// (σ25C + σ25P)/2 − σATM.
+    pub butterfly_25: Option<f64>,
+    /// Mixon (2011): (σ25P − σ25C)/σATM.
+    pub mixon: Option<f64>,
+}
+
+/// Fewer usable strikes than [`MIN_SKEW_POINTS`] or a degenerate fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not enough strikes for a skew fit: {have} usable, need {need}")]
+pub struct SkewNoData {
+    /// Usable strikes.
+    pub have: usize,
+    /// Required.
+    pub need: usize,
+}
+
+impl SkewFit {
+    /// Fitted vol at log-moneyness `k`.
+    pub fn vol_at(&self, k: f64) -> f64 {
+        self.level + self.slope * k + self.curvature * k * k
+    }
+}
+
+/// Solves the 3×3 system `a·x = b` by Gaussian elimination with partial pivoting.
+fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
+    for col in 0..3 {
+        let piv = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-300 {
+            return None;
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        for row in col + 1..3 {
+            let f = a[row][col] / a[col][col];
+            let pivot_row = a[col];
+            for (dst, src) in a[row].iter_mut().zip(pivot_row).skip(col) {
+                *dst -= f * src;
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = [0.0; 3];
+    for row in (0..3).rev() {
+        let s: f64 = (row + 1..3).map(|c| a[row][c] * x[c]).sum();
+        x[row] = (b[row] - s) / a[row][row];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
+}
+
+/// Strike (log-moneyness) where the forward delta equals `target` (0.25 call: `N(d1)=0.25`; put:
+/// `N(−d1)=0.25`), by bisection within a band around the quoted strikes.
+fn delta_strike(fit: &SkewFit, t: f64, call: bool, lo: f64, hi: f64) -> Option<f64> {
+    let z = norm_inv(0.75); // 0.6745: |d1| of a 25-delta option
+    let target_d1 = if call { -z } else { z };
+    let d1 = |k: f64| {
+        let s = fit.vol_at(k).max(1e-6) * t.sqrt();
+        -k / s + 0.5 * s
+    };
+    let h = |k: f64| d1(k) - target_d1; // decreasing in k for any sane smile
+    let (mut a, mut b) = (lo, hi);
+    let (ha, hb) = (h(a), h(b));
+    if !(ha > 0.0 && hb < 0.0) {
+        return None;
+    }
+    for _ in 0..200 {
+        let m = 0.5 * (a + b);
+        if m == a || m == b {
+            break;
+        }
+        if h(m) > 0.0 {
+            a = m;
+        } else {
+            b = m;
+        }
+    }
+    let k = 0.5 * (a + b);
+    // Sanity: the delta we land on must be the one asked for.
+    let delta = if call {
+        norm_cdf(d1(k))
+    } else {
+        norm_cdf(-d1(k))
+    };
+    ((delta - 0.25).abs() < 1e-6).then_some(k)
+}
+
+/// Fits the smile of one expiry (`t` in years, `forward` the expiry's forward).
+///
+/// # Errors
+/// [`SkewNoData`] with fewer than five usable strikes or a singular fit.
+pub fn fit_skew(points: &[SmilePoint], t: f64, forward: f64) -> Result<SkewFit, SkewNoData> {
+    let usable: Vec<&SmilePoint> = points
+        .iter()
+        .filter(|p| p.iv.is_finite() && p.iv > 0.0 && p.k.is_finite() && p.vega.is_finite())
+        .collect();
+    let nd = SkewNoData {
+        have: usable.len(),
+        need: MIN_SKEW_POINTS,
+    };
+    if usable.len() < MIN_SKEW_POINTS || !(t > 0.0) || !(forward > 0.0) {
+        return Err(nd);
+    }
+    // Vega weights, floored so that wings still inform the curvature.
+    let max_vega = usable.iter().map(|p| p.vega).fold(0.0, f64::max);
+    let mut a = [[0.0; 3]; 3];
+    let mut b = [0.0; 3];
+    for p in &usable {
+        let w = if max_vega > 0.0 {
+            (p.vega / max_vega).max(0.05)
+        } else {
+            1.0
+        };
+        let basis = [1.0, p.k, p.k * p.k];
+        for i in 0..3 {
+            for j in 0..3 {
+                a[i][j] += w * basis[i] * basis[j];
+            }
+            b[i] += w * basis[i] * p.iv;
+        }
+    }
+    let [c0, c1, c2] = solve3(a, b).ok_or(nd)?;
+    let mut fit = SkewFit {
+        level: c0,
+        slope: c1,
+        curvature: c2,
+        points: usable.len(),
+        k25_call: None,
+        k25_put: None,
+        iv25_call: None,
+        iv25_put: None,
+        risk_reversal_25: None,
+        butterfly_25: None,
+        mixon: None,
+    };
+    let kmin = usable.iter().map(|p| p.k).fold(f64::INFINITY, f64::min);
+    let kmax = usable.iter().map(|p| p.k).fold(f64::NEG_INFINITY, f64::max);
+    let pad = 0.25 * (kmax - kmin);
+    let kc = delta_strike(&fit, t, true, 0.0, kmax + pad);
+    let kp = delta_strike(&fit, t, false, kmin - pad, 0.0);
+    fit.k25_call = kc.map(|k| forward * k.exp());
+    fit.k25_put = kp.map(|k| forward * k.exp());
+    fit.iv25_call = kc.map(|k| fit.vol_at(k));
+    fit.iv25_put = kp.map(|k| fit.vol_at(k));
+    if let (Some(c), Some(p)) = (fit.iv25_call, fit.iv25_put) {
+        fit.risk_reversal_25 = Some(c - p);
+        fit.butterfly_25 = Some(0.5 * (c + p) - c0);
+        fit.mixon = (c0 > 0.0).then(|| (p - c) / c0);
+    }
+    Ok(fit)
+}
+
+/// Directional bias read from the out-of-the-money skew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Bias {
+    /// Steep put skew.
+    Bearish,
+    /// Neither side unusually rich.
+    Neutral,
+    /// Call skew.
+    Bullish,
+}
+
+/// Bias from Mixon's measure and the configured thresholds; neutral without a measure.
+pub fn skew_bias(fit: &SkewFit, cfg: &SkewConfig) -> Bias {
+    match fit.mixon {
+        Some(m) if m >= cfg.bearish_above => Bias::Bearish,
+        Some(m) if m <= cfg.bullish_below => Bias::Bullish,
+        _ => Bias::Neutral,
+    }
+}
