@@ -82,6 +82,12 @@ pub fn implied_vol(p: &OptionParams, price: f64) -> Result<f64, IvError> {
             bound: bound * df,
         });
     }
+    // The intrinsic value itself carries rounding of order ulp(max(F, K)): a price within a few
+    // of those ulps of it has no resolvable time value rather than being "below intrinsic".
+    let slack = 4.0 * f64::EPSILON * f.max(k);
+    if u <= intrinsic + slack && u >= intrinsic - slack && intrinsic > 0.0 {
+        return Err(IvError::NoTimeValue);
+    }
     if u < intrinsic {
         return Err(IvError::BelowIntrinsic {
             price,

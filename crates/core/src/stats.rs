@@ -27,8 +27,9 @@ pub fn mad(x: &[f64]) -> Option<f64> {
     median(&dev)
 }
 
-/// Scale that makes the MAD a consistent estimate of σ under normality.
-pub const MAD_NORMAL_SCALE: f64 = 1.4826;
+/// Scale that makes the MAD a consistent estimate of σ under normality: `1/Φ⁻¹(3/4)` ≈ 1.4826
+/// (the exact value, as scipy's `scale='normal'`).
+pub const MAD_NORMAL_SCALE: f64 = 1.482_602_218_505_602;
 
 /// Sample standard deviation (ddof = 1); `None` below two values.
 pub fn std_dev(x: &[f64]) -> Option<f64> {

@@ -1,0 +1,167 @@
+//! The vendor fixtures' coherent market (../shared/fixtures/vendors/README.md): the full analysis
+//! of the AAPL-like scenario recovers the truth behind the quotes.
+
+use crate::shared_json;
+use ivcrush_core::moves::HistoricalMove;
+use ivcrush_core::strategy::{MaxLoss, Payoff};
+use ivcrush_core::{
+    AnalysisInput, AnalyticsConfig, EarningsEvent, OptionChain, OptionKind, OptionQuote, Pct,
+    Timing, analyze,
+};
+use serde_json::Value;
+
+fn chain(file: &str) -> OptionChain {
+    let v = shared_json(&format!("fixtures/vendors/{file}"));
+    let opts = v["options"]["option"].as_array().expect("option list");
+    let f = |o: &Value, k: &str| o[k].as_f64().unwrap_or(0.0);
+    OptionChain {
+        expiration: opts[0]["expiration_date"]
+            .as_str()
+            .expect("date")
+            .parse()
+            .expect("date"),
+        quotes: opts
+            .iter()
+            .map(|o| OptionQuote {
+                kind: if o["option_type"] == "call" {
+                    OptionKind::Call
+                } else {
+                    OptionKind::Put
+                },
+                strike: f(o, "strike"),
+                bid: f(o, "bid"),
+                ask: f(o, "ask"),
+                last: o["last"].as_f64(),
+                volume: o["volume"].as_u64().unwrap_or(0),
+                open_interest: o["open_interest"].as_u64().unwrap_or(0),
+            })
+            .collect(),
+    }
+}
+
+fn history(scale: f64) -> Vec<HistoricalMove> {
+    let signed = [
+        4.1, -6.3, 2.2, -1.5, 9.8, -3.0, 0.7, -12.4, 5.5, -2.6, 3.3, -4.9,
+    ];
+    signed
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = s * scale;
+            let d = chrono::NaiveDate::from_ymd_opt(2023, 1, 26).expect("date")
+                + chrono::Duration::days(91 * i as i64);
+            HistoricalMove {
+                report_date: d,
+                timing: Timing::Amc,
+                reaction_date: d + chrono::Duration::days(1),
+                reference_close: 100.0,
+                close_move_pct: Pct(s.abs()),
+                gap_move_pct: Pct(s.abs() * 0.8),
+                intraday_move_pct: Pct(s.abs() * 0.6),
+                signed_close_pct: Pct(s),
+            }
+        })
+        .collect()
+}
+
+fn fixture_analysis(history_scale: f64) -> ivcrush_core::Analysis {
+    let chains = [
+        chain("tradier_chain_AAPL_2026-01-30.json"),
+        chain("tradier_chain_AAPL_2026-02-06.json"),
+    ];
+    let hist = history(history_scale);
+    let input = AnalysisInput {
+        ticker: "AAPL",
+        as_of: "2026-01-28T20:00:00Z".parse().expect("instant"),
+        spot: 251.37,
+        rate: 0.043,
+        div: 0.004,
+        event: EarningsEvent {
+            date: "2026-01-29".parse().expect("date"),
+            timing: Timing::Amc,
+        },
+        chains: &chains,
+        history: &hist,
+        expiration: None,
+    };
+    analyze(&input, &AnalyticsConfig::default()).expect("fixture market analyses")
+}
+
+#[test]
+fn fixture_market_event_move_recovers_the_simulated_jump() {
+    let a = fixture_analysis(0.5);
+    assert_eq!(a.expiration.to_string(), "2026-01-30");
+    let im = a.implied_move;
+    // The forward is 251.43: 252.5 (1.07 away) is nearer than 250 (1.43), so it is the ATM
+    // strike. The README's 250-strike straddle (10.525, 4.19 % of spot) brackets the forward
+    // from below, and the interpolated figure lies between the two.
+    assert_eq!(im.atm_strike, 252.5);
+    let front = chain("tradier_chain_AAPL_2026-01-30.json");
+    let straddle_at = |k: f64| {
+        front.quote(OptionKind::Call, k).expect("call").mid()
+            + front.quote(OptionKind::Put, k).expect("put").mid()
+    };
+    assert!((straddle_at(250.0) - 10.525).abs() < 1e-9);
+    assert!((straddle_at(250.0) / 251.37 * 100.0 - 4.19).abs() < 0.005);
+    assert!(
+        (im.straddle_mid - straddle_at(252.5)).abs() < 1e-12,
+        "{im:?}"
+    );
+    let (lo, hi) = (straddle_at(250.0), straddle_at(252.5));
+    let interp = im.interpolated_pct / 100.0 * 251.37;
+    assert!(
+        interp >= lo.min(hi) - 1e-9 && interp <= lo.max(hi) + 1e-9,
+        "{im:?}"
+    );
+    // Truth: 3.59 % in trading-day time; 3.89 % with the calendar-time formula. Quotes sit on a
+    // penny/nickel grid, so allow a few basis points.
+    let ev = im.event_pct.expect("two post-event expiries");
+    assert!((ev - 3.59).abs() < 0.06, "event move {ev}");
+    let cal = im.event_calendar_pct.expect("calendar figure");
+    assert!((cal - 3.89).abs() < 0.08, "calendar move {cal}");
+}
+
+#[test]
+fn fixture_market_skew_and_term_structure_have_the_scenario_shape() {
+    let a = fixture_analysis(0.5);
+    let fit = a.skew.fit.expect("15 strikes fit");
+    // The scenario's front smile has slope −0.30 and curvature 1.8 around ATM ≈ 0.696.
+    assert!((fit.slope + 0.30).abs() < 0.1, "{fit:?}");
+    assert!((fit.level - 0.696).abs() < 0.03, "{fit:?}");
+    assert!(fit.risk_reversal_25.expect("rr") < 0.0);
+    assert!(a.term_structure.inverted);
+    let ratio = a.term_structure.front_back_ratio.expect("two expiries");
+    assert!((ratio - 0.696 / 0.394).abs() < 0.1, "{ratio}");
+}
+
+#[test]
+fn rich_implied_move_is_tradeable_with_consistent_strategies() {
+    let a = fixture_analysis(0.5);
+    assert!(a.vrp.ratio > 1.5, "{:?}", a.vrp);
+    assert!(a.tradeable, "{:?}", a);
+    assert!(a.strategies.len() >= 4, "{:?}", a.strategies);
+    for s in &a.strategies {
+        // Max loss and breakevens agree with the payoff evaluated on a fine grid.
+        let p = Payoff::new(&s.legs);
+        let grid: Vec<f64> = (0..=60_000).map(|i| 150.0 + i as f64 * 0.005).collect();
+        let worst = grid.iter().map(|&x| p.pnl(x)).fold(f64::INFINITY, f64::min);
+        match s.max_loss {
+            MaxLoss::Bounded(l) => assert!((l + worst).abs() < 1e-9, "{s:?}"),
+            MaxLoss::Unbounded => assert!(p.pnl(1e6) < -1e5, "{s:?}"),
+        }
+        for be in &s.breakevens {
+            assert!(p.pnl(*be).abs() < 1e-9, "{s:?}");
+        }
+        assert!((0.0..=1.0).contains(&s.pop));
+        assert!(s.expected_pnl.is_some());
+    }
+}
+
+#[test]
+fn cheap_implied_move_is_skip_and_not_tradeable() {
+    // History twice as large as the implied move: the market is not overpricing the event.
+    let a = fixture_analysis(2.0);
+    assert!(a.vrp.ratio < 1.0);
+    assert!(!a.tradeable);
+    assert!(a.strategies.is_empty());
+}
