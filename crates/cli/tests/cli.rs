@@ -1,0 +1,4 @@
+//! Integration tests of the `ivcrush` binary (one test binary; one module per subcommand).
+
+#[path = "cli/calc.rs"]
+mod calc;

@@ -1,0 +1,126 @@
+//! Criterion benchmarks of the analytics hot paths: one implied-vol solve, one OTM smile of a
+//! 30-quote chain, and one full ticker analysis (two expiries, 12 reports, strategies) on the
+//! vendor fixtures' market. The Python tools we replace take ≈0.5 ms per ticker.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ivcrush_core::moves::HistoricalMove;
+use ivcrush_core::smile::{ExpiryMarket, otm_smile};
+use ivcrush_core::{
+    AnalysisInput, AnalyticsConfig, EarningsEvent, OptionChain, OptionKind, OptionParams,
+    OptionQuote, Pct, Timing, analyze, bsm_price, implied_vol,
+};
+use std::hint::black_box;
+use std::path::PathBuf;
+
+fn chain(file: &str) -> OptionChain {
+    let dir = std::env::var("IVCRUSH_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let path = dir.join("fixtures/vendors").join(file);
+    let text = std::fs::read_to_string(&path).expect("fixture readable");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
+    let opts = v["options"]["option"].as_array().expect("options");
+    OptionChain {
+        expiration: opts[0]["expiration_date"]
+            .as_str()
+            .expect("date")
+            .parse()
+            .expect("date"),
+        quotes: opts
+            .iter()
+            .map(|o| OptionQuote {
+                kind: if o["option_type"] == "call" {
+                    OptionKind::Call
+                } else {
+                    OptionKind::Put
+                },
+                strike: o["strike"].as_f64().unwrap_or(0.0),
+                bid: o["bid"].as_f64().unwrap_or(0.0),
+                ask: o["ask"].as_f64().unwrap_or(0.0),
+                last: o["last"].as_f64(),
+                volume: o["volume"].as_u64().unwrap_or(0),
+                open_interest: o["open_interest"].as_u64().unwrap_or(0),
+            })
+            .collect(),
+    }
+}
+
+fn history() -> Vec<HistoricalMove> {
+    [
+        2.0, -3.1, 1.1, -0.8, 4.9, -1.5, 0.4, -6.2, 2.8, -1.3, 1.7, -2.5,
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, s)| {
+        let d = chrono::NaiveDate::from_ymd_opt(2023, 1, 26).expect("date")
+            + chrono::Duration::days(91 * i as i64);
+        HistoricalMove {
+            report_date: d,
+            timing: Timing::Amc,
+            reaction_date: d + chrono::Duration::days(1),
+            reference_close: 100.0,
+            close_move_pct: Pct(f64::abs(*s)),
+            gap_move_pct: Pct(f64::abs(*s)),
+            intraday_move_pct: Pct(f64::abs(*s)),
+            signed_close_pct: Pct(*s),
+        }
+    })
+    .collect()
+}
+
+fn benches(c: &mut Criterion) {
+    let p = OptionParams::new(OptionKind::Put, 100.0, 90.0, 0.1, 0.04, 0.01).expect("valid");
+    let price = bsm_price(&p, 0.45);
+    c.bench_function("implied_vol/one_solve", |b| {
+        b.iter(|| {
+            let v = implied_vol(black_box(&p), black_box(price)).expect("solvable");
+            assert!((v - 0.45).abs() < 1e-12);
+            v
+        })
+    });
+
+    let chains = [
+        chain("tradier_chain_AAPL_2026-01-30.json"),
+        chain("tradier_chain_AAPL_2026-02-06.json"),
+    ];
+    let market = ExpiryMarket {
+        spot: 251.37,
+        t: 0.0056,
+        rate: 0.043,
+        div: 0.004,
+    };
+    c.bench_function("smile/otm_30_quotes", |b| {
+        b.iter(|| {
+            let s = otm_smile(black_box(&chains[0]), black_box(&market));
+            assert_eq!(s.len(), 15);
+            s
+        })
+    });
+
+    let hist = history();
+    let cfg = AnalyticsConfig::default();
+    let input = AnalysisInput {
+        ticker: "AAPL",
+        as_of: "2026-01-28T20:00:00Z".parse().expect("instant"),
+        spot: 251.37,
+        rate: 0.043,
+        div: 0.004,
+        event: EarningsEvent {
+            date: "2026-01-29".parse().expect("date"),
+            timing: Timing::Amc,
+        },
+        chains: &chains,
+        history: &hist,
+        expiration: None,
+    };
+    c.bench_function("analyze/one_ticker_two_expiries", |b| {
+        b.iter(|| {
+            let a = analyze(black_box(&input), &cfg).expect("analyses");
+            assert!(a.tradeable);
+            a
+        })
+    });
+}
+
+criterion_group!(analytics, benches);
+criterion_main!(analytics);
