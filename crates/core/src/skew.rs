@@ -8,7 +8,7 @@
 
 use crate::config::SkewConfig;
 use crate::pricing::{norm_cdf, norm_inv};
-use crate::smile::SmilePoint;
+use crate::smile::{SmilePoint, fit_quadratic};
 use serde::{Deserialize, Serialize};
 
 /// Fewest strikes for a fit.
@@ -56,32 +56,6 @@ impl SkewFit {
     pub fn vol_at(&self, k: f64) -> f64 {
         self.level + self.slope * k + self.curvature * k * k
     }
-}
-
-/// Solves the 3×3 system `a·x = b` by Gaussian elimination with partial pivoting.
-fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
-    for col in 0..3 {
-        let piv = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[piv][col].abs() < 1e-300 {
-            return None;
-        }
-        a.swap(col, piv);
-        b.swap(col, piv);
-        for row in col + 1..3 {
-            let f = a[row][col] / a[col][col];
-            let pivot_row = a[col];
-            for (dst, src) in a[row].iter_mut().zip(pivot_row).skip(col) {
-                *dst -= f * src;
-            }
-            b[row] -= f * b[col];
-        }
-    }
-    let mut x = [0.0; 3];
-    for row in (0..3).rev() {
-        let s: f64 = (row + 1..3).map(|c| a[row][c] * x[c]).sum();
-        x[row] = (b[row] - s) / a[row][row];
-    }
-    x.iter().all(|v| v.is_finite()).then_some(x)
 }
 
 /// Strike (log-moneyness) where the forward delta equals `target` (0.25 call: `N(d1)=0.25`; put:
@@ -136,25 +110,7 @@ pub fn fit_skew(points: &[SmilePoint], t: f64, forward: f64) -> Result<SkewFit, 
     if usable.len() < MIN_SKEW_POINTS || !(t > 0.0) || !(forward > 0.0) {
         return Err(nd);
     }
-    // Vega weights, floored so that wings still inform the curvature.
-    let max_vega = usable.iter().map(|p| p.vega).fold(0.0, f64::max);
-    let mut a = [[0.0; 3]; 3];
-    let mut b = [0.0; 3];
-    for p in &usable {
-        let w = if max_vega > 0.0 {
-            (p.vega / max_vega).max(0.05)
-        } else {
-            1.0
-        };
-        let basis = [1.0, p.k, p.k * p.k];
-        for i in 0..3 {
-            for j in 0..3 {
-                a[i][j] += w * basis[i] * basis[j];
-            }
-            b[i] += w * basis[i] * p.iv;
-        }
-    }
-    let [c0, c1, c2] = solve3(a, b).ok_or(nd)?;
+    let [c0, c1, c2] = fit_quadratic(usable.iter().copied()).ok_or(nd)?;
     let mut fit = SkewFit {
         level: c0,
         slope: c1,

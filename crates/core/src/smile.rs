@@ -77,9 +77,81 @@ pub fn otm_smile(chain: &OptionChain, m: &ExpiryMarket) -> Vec<SmilePoint> {
     out
 }
 
-/// ATM-forward implied vol: the smile interpolated linearly in log-moneyness at `k = 0`
-/// (the nearest point when the forward lies outside the strikes). `None` for an empty smile.
+/// Points used for the local ATM fit.
+const ATM_FIT_POINTS: usize = 7;
+
+/// Vega-weighted least-squares quadratic `σ(k) = c0 + c1·k + c2·k²` → `[c0, c1, c2]`; weights are
+/// vega relative to the largest, floored at 5 % so that the wings still inform the curvature.
+/// `None` for fewer than three points or a singular system.
+pub fn fit_quadratic<'a>(points: impl Iterator<Item = &'a SmilePoint> + Clone) -> Option<[f64; 3]> {
+    let max_vega = points.clone().map(|p| p.vega).fold(0.0, f64::max);
+    let mut a = [[0.0; 3]; 3];
+    let mut b = [0.0; 3];
+    let mut n = 0;
+    for p in points {
+        let w = if max_vega > 0.0 {
+            (p.vega / max_vega).max(0.05)
+        } else {
+            1.0
+        };
+        let basis = [1.0, p.k, p.k * p.k];
+        for i in 0..3 {
+            for j in 0..3 {
+                a[i][j] += w * basis[i] * basis[j];
+            }
+            b[i] += w * basis[i] * p.iv;
+        }
+        n += 1;
+    }
+    if n < 3 {
+        return None;
+    }
+    solve3(a, b)
+}
+
+/// Solves the 3×3 system `a·x = b` by Gaussian elimination with partial pivoting.
+fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
+    for col in 0..3 {
+        let piv = (col..3).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[piv][col].abs() < 1e-300 {
+            return None;
+        }
+        a.swap(col, piv);
+        b.swap(col, piv);
+        for row in col + 1..3 {
+            let f = a[row][col] / a[col][col];
+            let pivot_row = a[col];
+            for (dst, src) in a[row].iter_mut().zip(pivot_row).skip(col) {
+                *dst -= f * src;
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = [0.0; 3];
+    for row in (0..3).rev() {
+        let s: f64 = (row + 1..3).map(|c| a[row][c] * x[c]).sum();
+        x[row] = (b[row] - s) / a[row][row];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
+}
+
+/// ATM-forward implied vol at `k = 0`: a local vega-weighted quadratic fit over the seven strikes
+/// nearest the forward (averaging away the penny/nickel rounding of single quotes, which would
+/// otherwise be amplified in the event-variance difference), falling back to linear interpolation
+/// with fewer strikes, and to the nearest point when the forward lies outside them. `None` for an
+/// empty smile.
 pub fn atm_vol(smile: &[SmilePoint]) -> Option<f64> {
+    if smile.len() >= ATM_FIT_POINTS && smile.first()?.k < 0.0 && smile.last()?.k > 0.0 {
+        let mut near: Vec<&SmilePoint> = smile.iter().collect();
+        near.sort_by(|a, b| a.k.abs().total_cmp(&b.k.abs()));
+        near.truncate(ATM_FIT_POINTS);
+        if let Some([c0, _, _]) = fit_quadratic(near.into_iter())
+            && c0.is_finite()
+            && c0 > 0.0
+        {
+            return Some(c0);
+        }
+    }
     let hi = smile.iter().position(|p| p.k >= 0.0);
     match hi {
         Some(0) => smile.first().map(|p| p.iv),

@@ -1,0 +1,21 @@
+//! # ivcrush-market — market data behind traits
+//!
+//! The app asks for what it needs through small async traits ([`OptionsData`], [`PriceHistory`],
+//! [`EarningsCalendar`]); each source implements them:
+//! - [`sim::SimMarket`]: the deterministic simulated market, the embedded default (no keys, no
+//!   network), with its ground truth exposed to tests;
+//! - the Tradier and Alpha Vantage HTTP clients and file import (later modules).
+//!
+//! Every method returns a typed [`MarketError`]; "no data" for an unknown symbol or expiry is
+//! an ordinary answer (an empty list or [`MarketError::UnknownSymbol`]), never a transport
+//! failure, so it never trips a circuit breaker.
+#![deny(missing_docs)]
+
+mod error;
+pub mod sim;
+mod source;
+
+pub use error::MarketError;
+pub use source::{
+    EarningsCalendar, EarningsRecord, MarketData, OptionsData, PriceHistory, StockQuote,
+};

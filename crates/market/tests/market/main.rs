@@ -1,0 +1,3 @@
+//! Integration tests of the market adapters (one test binary).
+
+mod sim;

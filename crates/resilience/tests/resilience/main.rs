@@ -1,0 +1,9 @@
+//! Acceptance scenarios of spec/resilience.md, on tokio's paused clock.
+
+mod breaker;
+mod bulkhead;
+mod health;
+mod limiter;
+mod pipeline;
+mod retry;
+mod support;
