@@ -1,10 +1,16 @@
-//! The command line: one [`Cli`] with a [`Command`] per subcommand.
+//! The command line: one [`Cli`] with a [`Command`] per subcommand, and the options shared by
+//! every command that touches market data or the store ([`CommonArgs`]).
 
 use crate::calc;
-use clap::{Parser, Subcommand};
+use crate::commands;
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ivcrush_app::ProviderKind;
+use serde::Serialize;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Trade earnings volatility: price options, solve implied vols and more.
+/// Trade earnings volatility: find when options overprice the earnings move.
 #[derive(Debug, Parser)]
 #[command(name = "ivcrush", version, about, propagate_version = true)]
 pub struct Cli {
@@ -13,9 +19,127 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// How log lines are written (stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Output format of data commands (stdout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned table (coloured on a terminal; plain with NO_COLOR or when piped).
+    #[default]
+    Table,
+    /// JSON (the documented record; one array for many tickers).
+    Json,
+    /// Flat CSV columns.
+    Csv,
+}
+
+/// Options shared by the commands that use market data and the store.
+#[derive(Debug, Clone, Args, Default)]
+pub struct CommonArgs {
+    /// Configuration file (default: ./ivcrush.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Market-data provider.
+    #[arg(long, global = true, value_enum)]
+    pub provider: Option<ProviderArg>,
+    /// As-of date of the simulated market (default: today in New York).
+    #[arg(long, global = true, value_name = "DATE")]
+    pub as_of: Option<NaiveDate>,
+    /// Seed of the simulated market.
+    #[arg(long, global = true)]
+    pub seed: Option<u64>,
+    /// Database URL (sqlite://FILE or postgres://…); also DATABASE_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub log_format: LogFormat,
+    /// Hide progress bars and informational logs.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// More logging (-v info, -vv debug).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Provider names on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    /// The simulated market.
+    Sim,
+    /// Tradier.
+    Tradier,
+    /// Imported files.
+    Files,
+}
+
+impl From<ProviderArg> for ProviderKind {
+    fn from(p: ProviderArg) -> Self {
+        match p {
+            ProviderArg::Sim => ProviderKind::Sim,
+            ProviderArg::Tradier => ProviderKind::Tradier,
+            ProviderArg::Files => ProviderKind::Files,
+        }
+    }
+}
+
+/// Flag overrides merged over file and environment configuration.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<ProviderKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sim: Option<SimOverride>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct SimOverride {
+    seed: u64,
+}
+
+impl CommonArgs {
+    /// The flags as configuration overrides.
+    pub fn overrides(&self) -> FlagOverrides {
+        FlagOverrides {
+            provider: self.provider.map(Into::into),
+            as_of: self.as_of,
+            database_url: self.database_url.clone(),
+            sim: self.seed.map(|seed| SimOverride { seed }),
+        }
+    }
+}
+
 /// The subcommands of `ivcrush`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Scan the earnings calendar and rank the tickers whose options overprice the move.
+    Scan(commands::scan::ScanArgs),
+    /// The detailed analysis of one ticker.
+    Analyze(commands::analyze::AnalyzeArgs),
+    /// Analyse the tickers listed in a CSV file (`ticker,earnings_date[,expiration]`).
+    Batch(commands::batch::BatchArgs),
+    /// Stored analyses and historical earnings moves of one ticker.
+    History(commands::history::HistoryArgs),
+    /// Fetch bars and past report dates, compute and store historical moves.
+    Backfill(commands::backfill::BackfillArgs),
+    /// Earnings calendar: sync from the provider, list from the store.
+    Calendar(commands::calendar::CalendarArgs),
+    /// Check the dependencies (exit 0 UP, 1 DOWN, 2 DEGRADED).
+    Health(commands::health::HealthArgs),
+    /// Check or show the configuration (secrets redacted).
+    Config(commands::config::ConfigArgs),
     /// Option calculator: Black–Scholes–Merton price and greeks, implied volatility (single
     /// quote or a CSV file of quotes).
     Calc(calc::CalcArgs),
@@ -25,5 +149,27 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Calc(args) => calc::run(args),
+        Command::Scan(a) => commands::run_async(&a.common.clone(), |app, cid| {
+            commands::scan::run(app, cid, a)
+        }),
+        Command::Analyze(a) => commands::run_async(&a.common.clone(), |app, cid| {
+            commands::analyze::run(app, cid, a)
+        }),
+        Command::Batch(a) => commands::run_async(&a.common.clone(), |app, cid| {
+            commands::batch::run(app, cid, a)
+        }),
+        Command::History(a) => commands::run_async(&a.common.clone(), |app, cid| {
+            commands::history::run(app, cid, a)
+        }),
+        Command::Backfill(a) => commands::run_async(&a.common.clone(), |app, cid| {
+            commands::backfill::run(app, cid, a)
+        }),
+        Command::Calendar(a) => commands::run_async(&a.common.clone(), |app, cid| {
+            commands::calendar::run(app, cid, a)
+        }),
+        Command::Health(a) => commands::run_async(&a.common.clone(), |app, cid| {
+            commands::health::run(app, cid, a)
+        }),
+        Command::Config(a) => commands::config::run(a),
     }
 }

@@ -6,6 +6,9 @@
 
 mod calc;
 mod cli;
+mod commands;
+mod output;
+mod progress;
 
 use clap::Parser;
 use std::io;

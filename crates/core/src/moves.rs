@@ -56,6 +56,18 @@ pub fn reaction_date(event: &EarningsEvent) -> NaiveDate {
     }
 }
 
+/// Whether the market has started reacting to `event` at instant `now`: the reaction session's
+/// open (09:30 New York) has passed.
+pub fn reaction_started(event: &EarningsEvent, now: chrono::DateTime<chrono::Utc>) -> bool {
+    let reaction = reaction_date(event);
+    let open = reaction
+        .and_hms_opt(9, 30, 0)
+        .expect("09:30 is a valid time");
+    let open_utc = crate::calendar::expiry_instant(reaction)
+        - (reaction.and_hms_opt(16, 0, 0).expect("valid") - open);
+    now >= open_utc
+}
+
 fn bar_ok(b: &Bar) -> bool {
     [b.open, b.high, b.low, b.close]
         .iter()

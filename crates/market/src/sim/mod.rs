@@ -267,7 +267,7 @@ impl PriceHistory for SimMarket {
     ) -> Result<Vec<Bar>, MarketError> {
         let path = self.path(symbol)?;
         // Completed sessions only: today's bar is still forming at 15:30.
-        let last = to.min(self.session - Duration::days(1));
+        let last = to.min(previous_trading_day(self.as_of_date));
         Ok(path
             .bars
             .iter()

@@ -1,0 +1,162 @@
+//! The application context shared by every service: configuration, the market-data provider,
+//! the store and the read-through cache.
+
+use crate::config::{AppConfig, ProviderKind};
+use crate::error::AppError;
+use chrono::{DateTime, NaiveDate, Utc};
+use ivcrush_core::calendar::{new_york_date, previous_trading_day};
+use ivcrush_market::sim::SimMarket;
+use ivcrush_market::{MarketData, MarketError};
+use ivcrush_store::{CacheError, HybridCache, Store, open_store};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// A value read through the cache, with whether it was stale.
+#[derive(Debug, Clone)]
+pub struct Fetched<T> {
+    /// The value.
+    pub value: T,
+    /// Served from cache after the vendor failed.
+    pub stale: bool,
+}
+
+/// Configuration, provider, store and cache of one process.
+#[derive(Clone)]
+pub struct App {
+    /// Validated configuration.
+    pub config: Arc<AppConfig>,
+    /// The market-data provider.
+    pub market: MarketData,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Read-through cache for vendor reads (memory over the store's cache table).
+    pub cache: Arc<HybridCache>,
+    as_of: DateTime<Utc>,
+    cache_scope: String,
+    any_stale: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("provider", &self.market.source)
+            .field("as_of", &self.as_of)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Today's New York date, or the last trading day before it.
+pub fn today_new_york() -> NaiveDate {
+    new_york_date(Utc::now())
+}
+
+impl App {
+    /// Opens the store and builds the configured provider.
+    ///
+    /// # Errors
+    /// [`AppError`] when the store cannot be opened or the provider is not configured.
+    pub async fn open(config: AppConfig) -> Result<App, AppError> {
+        let store = open_store(&config.database_url).await?;
+        let (market, as_of, scope) = match config.provider {
+            ProviderKind::Sim => {
+                let date = config.as_of.unwrap_or_else(today_new_york);
+                let sim = SimMarket::new(config.sim.seed, date);
+                let as_of = sim.as_of();
+                let scope = format!("sim:{}:{}", config.sim.seed, date);
+                (sim.into_market_data(), as_of, scope)
+            }
+            other => {
+                return Err(AppError::Input(format!(
+                    "provider {} is not available in this build yet",
+                    other.as_str()
+                )));
+            }
+        };
+        Ok(App::with_parts(config, market, store, as_of, scope))
+    }
+
+    /// Assembles an app from parts (tests, servers).
+    pub fn with_parts(
+        config: AppConfig,
+        market: MarketData,
+        store: Arc<dyn Store>,
+        as_of: DateTime<Utc>,
+        cache_scope: String,
+    ) -> App {
+        let cache = HybridCache::builder(store.clone())
+            .max_entries(config.cache.max_entries)
+            .build();
+        App {
+            config: Arc::new(config),
+            market,
+            store,
+            cache: Arc::new(cache),
+            as_of,
+            cache_scope,
+            any_stale: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The as-of instant of the market data (the simulated clock, or now for live vendors).
+    pub fn as_of(&self) -> DateTime<Utc> {
+        if self.market.source == "sim" {
+            self.as_of
+        } else {
+            Utc::now()
+        }
+    }
+
+    /// The as-of date in New York.
+    pub fn as_of_date(&self) -> NaiveDate {
+        new_york_date(self.as_of())
+    }
+
+    /// The last completed session: the trading day before the as-of date (today's session is
+    /// still open at the as-of instant).
+    pub fn last_completed_session(&self) -> NaiveDate {
+        previous_trading_day(self.as_of_date())
+    }
+
+    /// Reads `key` through the cache (scoped to the provider and as-of), fetching with `fetch`
+    /// on a miss; a stale fallback is flagged.
+    ///
+    /// # Errors
+    /// The fetch's [`MarketError`] (wrapped with `context`) when there is nothing to fall back on.
+    pub async fn cached<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl_secs: u64,
+        context: &str,
+        fetch: F,
+    ) -> Result<Fetched<T>, AppError>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut + Send,
+        Fut: Future<Output = Result<T, MarketError>> + Send,
+    {
+        let full = format!("{}:{key}", self.cache_scope);
+        match self
+            .cache
+            .get_or_fetch(&full, Duration::from_secs(ttl_secs), fetch)
+            .await
+        {
+            Ok(c) => {
+                if c.stale {
+                    self.any_stale.store(true, Ordering::Relaxed);
+                }
+                Ok(Fetched {
+                    value: c.value,
+                    stale: c.stale,
+                })
+            }
+            Err(CacheError::Origin { source, .. }) => {
+                Err(AppError::market(context, (*source).clone()))
+            }
+            Err(other) => Err(AppError::Input(format!("{context}: cache: {other}"))),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Health of the dependencies and the capabilities that need them (spec: resilience, Health).
+
+use crate::context::App;
+use ivcrush_resilience::{Criticality, HealthRegistry, HealthReport};
+use std::time::Duration;
+
+/// Free disk below this fails the disk check.
+const MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;
+/// Timeout of every check.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl App {
+    /// The health registry of this process: database, market data, disk; capabilities `scan`
+    /// and `analyze` need the database and the market data (critical) and disk (optional).
+    pub fn health_registry(&self) -> HealthRegistry {
+        let mut reg = HealthRegistry::new();
+        let store = self.store.clone();
+        reg.add_check("database", CHECK_TIMEOUT, move || {
+            let store = store.clone();
+            async move {
+                store
+                    .ping()
+                    .await
+                    .map(|()| format!("{} reachable and writable", store.backend().as_str()))
+                    .map_err(|e| e.to_string())
+            }
+        });
+        let market = self.market.clone();
+        reg.add_check("market_data", CHECK_TIMEOUT, move || {
+            let market = market.clone();
+            async move {
+                // The cheapest read every provider supports; vendors add their own pings.
+                match market.options.quotes(&[]).await {
+                    Ok(_) => Ok(format!("{} answering", market.source)),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        });
+        reg.add_check("disk", CHECK_TIMEOUT, || async {
+            let free = fs4::available_space(".").map_err(|e| format!("cannot stat disk: {e}"))?;
+            if free >= MIN_FREE_BYTES {
+                Ok(format!("{} MiB free", free / (1024 * 1024)))
+            } else {
+                Err(format!("only {} MiB free", free / (1024 * 1024)))
+            }
+        });
+        for cap in ["scan", "analyze"] {
+            reg.add_capability(
+                cap,
+                &[
+                    ("database", Criticality::Critical),
+                    ("market_data", Criticality::Critical),
+                    ("disk", Criticality::Optional),
+                ],
+            );
+        }
+        reg
+    }
+
+    /// Runs every check concurrently.
+    pub async fn health(&self) -> HealthReport {
+        self.health_registry().check().await
+    }
+}

@@ -1,0 +1,31 @@
+//! # ivcrush-app — the services
+//!
+//! Orchestration between the pure analytics core, the market-data providers, the store and
+//! the resilience policies. Surfaces (CLI, HTTP, ticker) call these services and only format.
+//!
+//! - [`App`]: configuration, provider, store and read-through cache of one process;
+//! - analysis of one ticker ([`App::analyze_ticker`]), the scan ([`App::scan`]), backfill of
+//!   historical moves ([`App::backfill_ticker`]), calendar sync ([`App::sync_calendar`]) and
+//!   health ([`App::health`]);
+//! - [`AppConfig`]: `ivcrush.toml` < `IVCRUSH_*` environment < flags, validated with every
+//!   problem reported at once.
+#![deny(missing_docs)]
+
+mod analyzer;
+mod calendar;
+pub mod config;
+mod context;
+mod error;
+mod health;
+mod history;
+pub mod record;
+mod scanner;
+pub mod symbols;
+
+pub use analyzer::AnalyzeOptions;
+pub use config::{AppConfig, ConfigError, ProviderKind};
+pub use context::{App, Fetched, today_new_york};
+pub use error::AppError;
+pub use history::{BackfillOutcome, MOVES_PROGRESS};
+pub use record::{AnalysisRecord, DataInfo, FailedRow, Row};
+pub use scanner::{Progress, ScanReport, ScanRequest, new_correlation_id};

@@ -1,0 +1,127 @@
+//! `ivcrush history TICKER`: stored analyses and historical moves.
+
+use crate::cli::{CommonArgs, OutputFormat};
+use crate::output::new_table;
+use clap::Args;
+use comfy_table::Cell;
+use ivcrush_app::{App, symbols::normalize_symbol};
+use serde::Serialize;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Arguments of `ivcrush history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Ticker symbol.
+    pub ticker: String,
+    /// Stored analyses to show (newest first).
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// Shared options.
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Serialize)]
+struct HistoryOut<'a> {
+    ticker: &'a str,
+    moves: Vec<ivcrush_core::moves::HistoricalMove>,
+    analyses: Vec<ivcrush_store::StoredAnalysis>,
+}
+
+/// Prints the stored history (backfilling the moves when missing).
+pub async fn run(app: App, _cid: String, a: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let ticker = normalize_symbol(&a.ticker)?;
+    let moves = match app.store.historical_moves(&ticker).await? {
+        m if !m.is_empty() => m,
+        _ => app.ensure_history(&ticker).await?,
+    };
+    let analyses = app.store.analysis_history(&ticker, a.limit).await?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &HistoryOut {
+                    ticker: &ticker,
+                    moves,
+                    analyses,
+                },
+            )?;
+            writeln!(out)?;
+        }
+        OutputFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record([
+                "report_date",
+                "timing",
+                "reaction_date",
+                "reference_close",
+                "close_move_pct",
+                "gap_move_pct",
+                "intraday_move_pct",
+                "signed_close_pct",
+            ])?;
+            for m in &moves {
+                w.write_record([
+                    m.report_date.to_string(),
+                    m.timing.as_str().to_string(),
+                    m.reaction_date.to_string(),
+                    format!("{:.4}", m.reference_close),
+                    format!("{:.4}", m.close_move_pct.0),
+                    format!("{:.4}", m.gap_move_pct.0),
+                    format!("{:.4}", m.intraday_move_pct.0),
+                    format!("{:.4}", m.signed_close_pct.0),
+                ])?;
+            }
+            w.flush()?;
+        }
+        OutputFormat::Table => {
+            let mut t = new_table(&["report", "when", "reaction", "close", "gap", "intraday"]);
+            for m in moves.iter().rev() {
+                t.add_row(vec![
+                    Cell::new(m.report_date),
+                    Cell::new(m.timing.as_str()),
+                    Cell::new(m.reaction_date),
+                    Cell::new(format!("{:+.2}%", m.signed_close_pct.0)),
+                    Cell::new(format!("{:.2}%", m.gap_move_pct.0)),
+                    Cell::new(format!("{:.2}%", m.intraday_move_pct.0)),
+                ]);
+            }
+            writeln!(
+                out,
+                "{ticker}: {} historical earnings moves\n{t}",
+                moves.len()
+            )?;
+            let mut t = new_table(&[
+                "analysed at",
+                "run",
+                "report",
+                "score",
+                "VRP",
+                "tier",
+                "liquidity",
+                "trade",
+                "error",
+            ]);
+            for s in &analyses {
+                t.add_row(vec![
+                    Cell::new(s.created_at.format("%Y-%m-%d %H:%M")),
+                    Cell::new(&s.run_id),
+                    Cell::new(s.earnings_date.map_or("-".into(), |d| d.to_string())),
+                    Cell::new(s.score.map_or("-".into(), |x| format!("{x:.1}"))),
+                    Cell::new(s.vrp_ratio.map_or("-".into(), |x| format!("{x:.2}"))),
+                    Cell::new(s.vrp_tier.clone().unwrap_or_default()),
+                    Cell::new(s.liquidity_tier.clone().unwrap_or_default()),
+                    Cell::new(if s.tradeable { "yes" } else { "no" }),
+                    Cell::new(s.error.clone().unwrap_or_default()),
+                ]);
+            }
+            writeln!(out, "stored analyses (newest first)\n{t}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,79 @@
+//! The commands that use market data and the store. Each `run` receives a ready [`App`] inside
+//! the run's correlation span and returns the exit status.
+
+pub mod analyze;
+pub mod backfill;
+pub mod batch;
+pub mod calendar;
+pub mod config;
+pub mod health;
+pub mod history;
+pub mod scan;
+
+use crate::cli::{CommonArgs, LogFormat};
+use anyhow::Context;
+use ivcrush_app::{App, AppConfig, new_correlation_id};
+use std::future::Future;
+use std::process::ExitCode;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the stderr log subscriber (text or JSON). `RUST_LOG` overrides the level.
+pub fn init_logging(common: &CommonArgs) {
+    let default = match (common.quiet, common.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(crate::output::colour_stderr());
+    let _ = match common.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
+
+/// Loads the configuration for `common`'s flags.
+///
+/// # Errors
+/// Every configuration problem at once.
+pub fn load_config(common: &CommonArgs) -> anyhow::Result<AppConfig> {
+    Ok(AppConfig::load(
+        common.config.as_deref(),
+        common.overrides(),
+    )?)
+}
+
+/// Builds the runtime and the app, opens the run's correlation span (`cid`, on every log line)
+/// and runs `f` with the app and the correlation ID (stored with the run's results).
+pub fn run_async<F, Fut>(common: &CommonArgs, f: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(App, String) -> Fut,
+    Fut: Future<Output = anyhow::Result<ExitCode>>,
+{
+    init_logging(common);
+    let cid = new_correlation_id();
+    let span = tracing::info_span!("run", cid = %cid);
+    let run_id = cid.clone();
+    let config = span.in_scope(|| load_config(common))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(
+        async move {
+            let app = App::open(config).await.context("opening the application")?;
+            tracing::info!(provider = app.market.source, as_of = %app.as_of(), "started");
+            f(app, run_id).await
+        }
+        .instrument(span),
+    )
+}

@@ -1,0 +1,264 @@
+//! Rendering rows for stdout: an aligned table (coloured only on a terminal without NO_COLOR),
+//! JSON (the documented record) or flat CSV. Stdout carries data only.
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use ivcrush_app::Row;
+use ivcrush_core::liquidity::LiquidityTier;
+use ivcrush_core::strategy::MaxLoss;
+use ivcrush_core::vrp::VrpTier;
+use std::io::{IsTerminal, Write};
+
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// Colour on stdout: a terminal and no NO_COLOR.
+pub fn colour_stdout() -> bool {
+    std::io::stdout().is_terminal() && !no_color()
+}
+
+/// Colour on stderr: a terminal and no NO_COLOR.
+pub fn colour_stderr() -> bool {
+    std::io::stderr().is_terminal() && !no_color()
+}
+
+/// A table styled for the destination: box drawing and colours on a terminal, plain ASCII
+/// otherwise.
+pub fn new_table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    if colour_stdout() {
+        t.load_preset(presets::UTF8_FULL_CONDENSED);
+        t.enforce_styling();
+    } else {
+        t.load_preset(presets::ASCII_MARKDOWN);
+        t.force_no_tty();
+    }
+    t.set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(header.iter().map(|h| Cell::new(*h)));
+    t
+}
+
+fn tier_colour(good: bool, mid: bool) -> Option<Color> {
+    if !colour_stdout() {
+        None
+    } else if good {
+        Some(Color::Green)
+    } else if mid {
+        Some(Color::Yellow)
+    } else {
+        Some(Color::Red)
+    }
+}
+
+/// A cell, coloured when colour is on.
+pub fn coloured(text: impl ToString, colour: Option<Color>) -> Cell {
+    let c = Cell::new(text.to_string());
+    match colour {
+        Some(col) => c.fg(col),
+        None => c,
+    }
+}
+
+/// A VRP tier cell.
+pub fn vrp_cell(t: VrpTier) -> Cell {
+    coloured(
+        t.as_str(),
+        tier_colour(t >= VrpTier::Good, t == VrpTier::Marginal),
+    )
+}
+
+/// A liquidity tier cell.
+pub fn liquidity_cell(t: LiquidityTier) -> Cell {
+    coloured(
+        t.as_str(),
+        tier_colour(t >= LiquidityTier::Good, t == LiquidityTier::Warning),
+    )
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// Formats a max loss (unbounded is said, never a number).
+pub fn max_loss_text(m: &MaxLoss) -> String {
+    match m {
+        MaxLoss::Bounded(x) => format!("{x:.2}"),
+        MaxLoss::Unbounded => "unbounded".to_string(),
+    }
+}
+
+/// The ranked table of a scan or batch.
+pub fn rows_table(rows: &[Row]) -> Table {
+    let mut t = new_table(&[
+        "#",
+        "ticker",
+        "report",
+        "when",
+        "spot",
+        "implied%",
+        "event%",
+        "hist%",
+        "VRP",
+        "tier",
+        "liquidity",
+        "score",
+        "trade",
+        "best strategy",
+    ]);
+    for (i, r) in rows.iter().enumerate() {
+        match r {
+            Row::Analyzed(rec) => {
+                let a = &rec.analysis;
+                let best = a
+                    .strategies
+                    .iter()
+                    .filter(|s| s.expected_pnl.is_some_and(|e| e > 0.0))
+                    .max_by(|x, y| {
+                        x.expected_pnl
+                            .unwrap_or(0.0)
+                            .total_cmp(&y.expected_pnl.unwrap_or(0.0))
+                    })
+                    .map(|s| {
+                        format!(
+                            "{} cr {:.2} POP {:.0}%",
+                            serde_json::to_value(s.kind)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_string))
+                                .unwrap_or_default(),
+                            s.credit,
+                            s.pop * 100.0
+                        )
+                    })
+                    .unwrap_or_else(|| "-".into());
+                t.add_row(vec![
+                    Cell::new(i + 1),
+                    Cell::new(&a.ticker),
+                    Cell::new(a.earnings_date),
+                    Cell::new(a.timing.as_str()),
+                    Cell::new(format!("{:.2}", a.spot)),
+                    Cell::new(format!("{:.2}", a.implied_move.interpolated_pct)),
+                    Cell::new(opt(a.implied_move.event_pct, 2)),
+                    Cell::new(format!("{:.2}", a.historical.mean_pct)),
+                    Cell::new(format!("{:.2}", a.vrp.ratio)),
+                    vrp_cell(a.vrp.tier),
+                    liquidity_cell(a.liquidity.tier),
+                    Cell::new(format!("{:.1}", a.score)),
+                    coloured(
+                        if a.tradeable { "yes" } else { "no" },
+                        tier_colour(a.tradeable, false).filter(|_| a.tradeable),
+                    ),
+                    Cell::new(best),
+                ]);
+            }
+            Row::Failed(f) => {
+                t.add_row(vec![
+                    Cell::new(i + 1),
+                    Cell::new(&f.ticker),
+                    Cell::new(f.earnings_date.map_or("-".into(), |d| d.to_string())),
+                    Cell::new(f.timing.map_or("-", |t| t.as_str())),
+                    coloured(format!("error: {}", f.error), tier_colour(false, false)),
+                ]);
+            }
+        }
+    }
+    t
+}
+
+/// The flat CSV columns of a row.
+pub const CSV_HEADER: [&str; 22] = [
+    "ticker",
+    "earnings_date",
+    "timing",
+    "expiration",
+    "spot",
+    "straddle_pct",
+    "interpolated_pct",
+    "event_pct",
+    "hist_count",
+    "hist_mean_pct",
+    "hist_median_pct",
+    "hist_mad_pct",
+    "vrp_ratio",
+    "vrp_tier",
+    "edge_score",
+    "liquidity_tier",
+    "score",
+    "tradeable",
+    "strategies",
+    "source",
+    "stale",
+    "error",
+];
+
+/// Writes rows as CSV with [`CSV_HEADER`].
+///
+/// # Errors
+/// I/O errors of the writer.
+pub fn write_csv(rows: &[Row], out: impl Write) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(CSV_HEADER)?;
+    for r in rows {
+        match r {
+            Row::Analyzed(rec) => {
+                let a = &rec.analysis;
+                let f = |x: f64| format!("{x:.6}");
+                w.write_record([
+                    a.ticker.clone(),
+                    a.earnings_date.to_string(),
+                    a.timing.as_str().to_string(),
+                    a.expiration.to_string(),
+                    f(a.spot),
+                    f(a.implied_move.straddle_pct),
+                    f(a.implied_move.interpolated_pct),
+                    a.implied_move.event_pct.map(f).unwrap_or_default(),
+                    a.historical.count.to_string(),
+                    f(a.historical.mean_pct),
+                    f(a.historical.median_pct),
+                    f(a.historical.mad_pct),
+                    f(a.vrp.ratio),
+                    a.vrp.tier.as_str().to_string(),
+                    f(a.vrp.edge_score),
+                    a.liquidity.tier.as_str().to_string(),
+                    format!("{:.2}", a.score),
+                    a.tradeable.to_string(),
+                    a.strategies.len().to_string(),
+                    rec.data.source.clone(),
+                    rec.data.stale.to_string(),
+                    String::new(),
+                ])?;
+            }
+            Row::Failed(fr) => {
+                let mut rec = vec![String::new(); CSV_HEADER.len()];
+                rec[0] = fr.ticker.clone();
+                rec[1] = fr.earnings_date.map(|d| d.to_string()).unwrap_or_default();
+                rec[2] = fr
+                    .timing
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default();
+                rec[CSV_HEADER.len() - 1] = fr.error.clone();
+                w.write_record(&rec)?;
+            }
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes rows in the chosen format to stdout.
+///
+/// # Errors
+/// I/O errors (a closed pipe is handled by `main`).
+pub fn print_rows(rows: &[Row], format: crate::cli::OutputFormat) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        crate::cli::OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, rows)?;
+            writeln!(out)?;
+        }
+        crate::cli::OutputFormat::Csv => write_csv(rows, &mut out)?,
+        crate::cli::OutputFormat::Table => writeln!(out, "{}", rows_table(rows))?,
+    }
+    out.flush()?;
+    Ok(())
+}

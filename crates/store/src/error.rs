@@ -1,0 +1,95 @@
+//! The crate's one error type.
+
+use crate::model::Backend;
+
+/// Boxed error used as the source of decode failures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a store operation failed.
+///
+/// Every variant names the operation (and the ticker or key when there is one). Connection
+/// strings are never included: they may carry passwords.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database URL could not be understood.
+    #[error("invalid database URL: {reason}")]
+    InvalidUrl {
+        /// What is wrong (without the URL itself, which may hold a password).
+        reason: String,
+    },
+    /// The database could not be opened or reached.
+    #[error("cannot connect to the {backend} database")]
+    Connect {
+        /// Which backend.
+        backend: Backend,
+        /// The driver error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Applying the embedded migrations failed.
+    #[error("migrating the {backend} database failed")]
+    Migrate {
+        /// Which backend.
+        backend: Backend,
+        /// The migrator error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A statement failed; a multi-row write was rolled back wholly.
+    #[error("{op} failed ({context})")]
+    Query {
+        /// The store operation, e.g. `upsert_bars`.
+        op: &'static str,
+        /// What it was working on, e.g. `ticker AAPL`.
+        context: String,
+        /// The driver error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A stored row could not be turned back into its Rust type.
+    #[error("cannot decode a row of {table} ({key})")]
+    Decode {
+        /// The table.
+        table: &'static str,
+        /// The row's key, e.g. `AAPL 2026-01-29`.
+        key: String,
+        /// What failed.
+        #[source]
+        source: BoxError,
+    },
+    /// A value cannot be stored (e.g. a volume above `i64::MAX`).
+    #[error("invalid {what}: {reason}")]
+    InvalidInput {
+        /// The field.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn query(
+        op: &'static str,
+        context: impl Into<String>,
+    ) -> impl FnOnce(sqlx::Error) -> Self {
+        let context = context.into();
+        move |source| StoreError::Query {
+            op,
+            context,
+            source,
+        }
+    }
+
+    pub(crate) fn decode(
+        table: &'static str,
+        key: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        StoreError::Decode {
+            table,
+            key: key.into(),
+            source: source.into(),
+        }
+    }
+}

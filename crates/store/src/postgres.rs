@@ -1,0 +1,73 @@
+//! PostgreSQL backend: the shared store when several workers run (design.md, scale-out).
+
+use crate::error::StoreError as OpenError;
+use crate::model::Backend as B;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A [`Store`](crate::Store) on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`) and applies the migrations.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidUrl`](crate::StoreError::InvalidUrl) (the URL is not echoed: it
+    /// may hold a password), `Connect` or `Migrate`.
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        let options =
+            PgConnectOptions::from_str(url.trim()).map_err(|_| OpenError::InvalidUrl {
+                reason: "not a valid postgres:// URL".to_string(),
+            })?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with explicit options (e.g. a `search_path` via
+    /// [`PgConnectOptions::options`]) and applies the migrations in that schema.
+    ///
+    /// # Errors
+    /// `Connect` or `Migrate`.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, OpenError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|source| OpenError::Connect {
+                backend: B::Postgres,
+                source,
+            })?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| OpenError::Migrate {
+                backend: B::Postgres,
+                source,
+            })?;
+        Ok(PgStore { pool })
+    }
+
+    /// The connection pool (for tools and tests; prefer the [`Store`](crate::Store) methods).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+crate::sql::impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::postgres::PgRow,
+    Backend::Postgres
+);

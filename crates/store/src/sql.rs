@@ -1,0 +1,705 @@
+//! SQL shared by both backends and the macro that implements [`Store`](crate::Store) for each.
+//!
+//! Both dialects accept `$N` placeholders, `ON CONFLICT … DO UPDATE` with `excluded`, and
+//! `RETURNING`, so one set of statements serves SQLite and PostgreSQL; the schemas differ
+//! (TEXT dates vs DATE/TIMESTAMPTZ, TEXT vs JSONB) and live in `migrations/<dialect>/`.
+//! The implementation is a macro rather than code generic over `sqlx::Database` because the
+//! trait bounds of a generic version (per type, per executor) would outweigh the code.
+
+pub(crate) const PING_READ: &str = "SELECT 1";
+pub(crate) const PING_WRITE: &str = "INSERT INTO health_probe (id, checked_at) VALUES (1, $1) \
+     ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
+
+pub(crate) const UPSERT_TICKER: &str = "INSERT INTO tickers (symbol, name, sector, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $4) \
+     ON CONFLICT (symbol) DO UPDATE SET name = COALESCE(excluded.name, tickers.name), \
+     sector = COALESCE(excluded.sector, tickers.sector), updated_at = excluded.updated_at";
+pub(crate) const ENSURE_TICKER: &str = "INSERT INTO tickers (symbol, created_at, updated_at) \
+     VALUES ($1, $2, $2) ON CONFLICT (symbol) DO NOTHING";
+pub(crate) const SELECT_TICKERS: &str = "SELECT symbol, name, sector FROM tickers ORDER BY symbol";
+
+pub(crate) const UPSERT_EVENT: &str = "INSERT INTO earnings_events \
+     (ticker, report_date, timing, source, fiscal_date_ending, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (ticker, report_date) DO UPDATE SET timing = excluded.timing, \
+     source = excluded.source, \
+     fiscal_date_ending = COALESCE(excluded.fiscal_date_ending, earnings_events.fiscal_date_ending), \
+     updated_at = excluded.updated_at";
+pub(crate) const EVENTS_BETWEEN: &str = "SELECT ticker, report_date, timing, source, fiscal_date_ending \
+     FROM earnings_events WHERE report_date >= $1 AND report_date <= $2 \
+     ORDER BY report_date, ticker";
+pub(crate) const EVENTS_FOR: &str = "SELECT ticker, report_date, timing, source, fiscal_date_ending \
+     FROM earnings_events WHERE ticker = $1 ORDER BY report_date";
+
+pub(crate) const UPSERT_BAR: &str = "INSERT INTO daily_bars \
+     (ticker, date, open, high, low, close, volume, source) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+     ON CONFLICT (ticker, date) DO UPDATE SET open = excluded.open, high = excluded.high, \
+     low = excluded.low, close = excluded.close, volume = excluded.volume, source = excluded.source";
+pub(crate) const SELECT_BARS: &str = "SELECT date, open, high, low, close, volume FROM daily_bars \
+     WHERE ticker = $1 AND date >= $2 AND date <= $3 ORDER BY date";
+pub(crate) const LATEST_BAR_DATE: &str =
+    "SELECT date FROM daily_bars WHERE ticker = $1 ORDER BY date DESC LIMIT 1";
+
+pub(crate) const UPSERT_MOVE: &str = "INSERT INTO historical_moves \
+     (ticker, report_date, timing, reaction_date, reference_close, close_move_pct, \
+      gap_move_pct, intraday_move_pct, signed_close_pct) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (ticker, report_date) DO UPDATE SET timing = excluded.timing, \
+     reaction_date = excluded.reaction_date, reference_close = excluded.reference_close, \
+     close_move_pct = excluded.close_move_pct, gap_move_pct = excluded.gap_move_pct, \
+     intraday_move_pct = excluded.intraday_move_pct, signed_close_pct = excluded.signed_close_pct";
+pub(crate) const DELETE_MOVES: &str = "DELETE FROM historical_moves WHERE ticker = $1";
+pub(crate) const SELECT_MOVES: &str = "SELECT report_date, timing, reaction_date, reference_close, \
+     close_move_pct, gap_move_pct, intraday_move_pct, signed_close_pct \
+     FROM historical_moves WHERE ticker = $1 ORDER BY report_date";
+
+pub(crate) const INSERT_ANALYSIS: &str = "INSERT INTO analyses \
+     (run_id, ticker, as_of, earnings_date, expiration, score, vrp_ratio, vrp_tier, \
+      liquidity_tier, tradeable, error, record, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+pub(crate) const LATEST_ANALYSES: &str = "SELECT id, run_id, ticker, as_of, earnings_date, \
+     expiration, score, vrp_ratio, vrp_tier, liquidity_tier, tradeable, error, record, created_at \
+     FROM analyses \
+     WHERE ($1 IS NULL OR score >= $1) AND ($2 = FALSE OR tradeable = TRUE) \
+     AND ($3 IS NULL OR created_at >= $3) AND ($4 = TRUE OR error IS NULL) \
+     ORDER BY created_at DESC, id DESC LIMIT $5";
+pub(crate) const ANALYSIS_HISTORY: &str = "SELECT id, run_id, ticker, as_of, earnings_date, \
+     expiration, score, vrp_ratio, vrp_tier, liquidity_tier, tradeable, error, record, created_at \
+     FROM analyses WHERE ticker = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+pub(crate) const ANALYSES_FOR_RUN: &str = "SELECT id, run_id, ticker, as_of, earnings_date, \
+     expiration, score, vrp_ratio, vrp_tier, liquidity_tier, tradeable, error, record, created_at \
+     FROM analyses WHERE run_id = $1 ORDER BY id";
+
+pub(crate) const CACHE_GET: &str =
+    "SELECT value, fetched_at, expires_at FROM cache_entries WHERE key = $1";
+pub(crate) const CACHE_PUT: &str = "INSERT INTO cache_entries (key, value, fetched_at, expires_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+     fetched_at = excluded.fetched_at, expires_at = excluded.expires_at";
+pub(crate) const CACHE_PURGE: &str = "DELETE FROM cache_entries WHERE expires_at < $1";
+
+pub(crate) const MARK_PROGRESS: &str = "INSERT INTO backfill_progress \
+     (ticker, kind, completed_through, updated_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (ticker, kind) DO UPDATE SET completed_through = excluded.completed_through, \
+     updated_at = excluded.updated_at \
+     WHERE excluded.completed_through > backfill_progress.completed_through";
+pub(crate) const GET_PROGRESS: &str = "SELECT ticker, kind, completed_through, updated_at \
+     FROM backfill_progress WHERE ticker = $1 AND kind = $2";
+
+/// Parses a stored timing exactly (`BMO`, `AMC`, `UNKNOWN`).
+pub(crate) fn parse_timing(s: &str) -> Option<ivcrush_core::Timing> {
+    use ivcrush_core::Timing;
+    match s {
+        "BMO" => Some(Timing::Bmo),
+        "AMC" => Some(Timing::Amc),
+        "UNKNOWN" => Some(Timing::Unknown),
+        _ => None,
+    }
+}
+
+/// How [`Store`](crate::Store) writes a ticker's historical moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MoveWrite {
+    /// Insert or update by report date; keep other report dates.
+    Upsert,
+    /// Delete the ticker's moves first (in the same transaction).
+    Replace,
+}
+
+/// Error for a timing column holding something else.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown timing {0:?}")]
+pub(crate) struct BadTiming(pub String);
+
+/// Error for a negative volume column.
+#[derive(Debug, thiserror::Error)]
+#[error("negative volume {0}")]
+pub(crate) struct BadVolume(pub i64);
+
+/// Implements [`Store`](crate::Store) for `$store` (a struct with a `pool: sqlx::Pool<$db>`).
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $row:ty, $backend:expr) => {
+        use chrono::{DateTime, NaiveDate, Utc};
+        use ivcrush_core::Bar;
+        use ivcrush_core::moves::HistoricalMove;
+        use ivcrush_core::{Analysis, Pct};
+        use sqlx::Row as _;
+        use $crate::error::StoreError;
+        use $crate::model::{
+            AnalysisFilter, Backend, CacheEntry, EarningsRow, NewAnalysis, Progress,
+            StoredAnalysis, TickerRow,
+        };
+        use $crate::sql::{self as q, BadTiming, BadVolume, parse_timing};
+
+        fn get<T>(
+            row: &$row,
+            col: &'static str,
+            table: &'static str,
+            key: &str,
+        ) -> Result<T, StoreError>
+        where
+            T: for<'r> sqlx::Decode<'r, $db> + sqlx::Type<$db>,
+        {
+            row.try_get::<T, _>(col)
+                .map_err(|e| StoreError::decode(table, format!("{key}, column {col}"), e))
+        }
+
+        fn timing_col(
+            row: &$row,
+            table: &'static str,
+            key: &str,
+        ) -> Result<ivcrush_core::Timing, StoreError> {
+            let s: String = get(row, "timing", table, key)?;
+            parse_timing(&s).ok_or_else(|| StoreError::decode(table, key.to_string(), BadTiming(s)))
+        }
+
+        fn volume_to_db(ticker: &str, bar: &Bar) -> Result<i64, StoreError> {
+            i64::try_from(bar.volume).map_err(|_| StoreError::InvalidInput {
+                what: "volume",
+                reason: format!(
+                    "{} on {} for {ticker} exceeds i64::MAX",
+                    bar.volume, bar.date
+                ),
+            })
+        }
+
+        fn event_from_row(row: &$row) -> Result<EarningsRow, StoreError> {
+            const T: &str = "earnings_events";
+            let ticker: String = get(row, "ticker", T, "?")?;
+            let report_date: NaiveDate = get(row, "report_date", T, &ticker)?;
+            let key = format!("{ticker} {report_date}");
+            Ok(EarningsRow {
+                timing: timing_col(row, T, &key)?,
+                source: get(row, "source", T, &key)?,
+                fiscal_date_ending: get(row, "fiscal_date_ending", T, &key)?,
+                ticker,
+                report_date,
+            })
+        }
+
+        fn bar_from_row(row: &$row, ticker: &str) -> Result<Bar, StoreError> {
+            const T: &str = "daily_bars";
+            let date: NaiveDate = get(row, "date", T, ticker)?;
+            let key = format!("{ticker} {date}");
+            let volume: i64 = get(row, "volume", T, &key)?;
+            Ok(Bar {
+                date,
+                open: get(row, "open", T, &key)?,
+                high: get(row, "high", T, &key)?,
+                low: get(row, "low", T, &key)?,
+                close: get(row, "close", T, &key)?,
+                volume: u64::try_from(volume)
+                    .map_err(|_| StoreError::decode(T, key.clone(), BadVolume(volume)))?,
+            })
+        }
+
+        fn move_from_row(row: &$row, ticker: &str) -> Result<HistoricalMove, StoreError> {
+            const T: &str = "historical_moves";
+            let report_date: NaiveDate = get(row, "report_date", T, ticker)?;
+            let key = format!("{ticker} {report_date}");
+            Ok(HistoricalMove {
+                report_date,
+                timing: timing_col(row, T, &key)?,
+                reaction_date: get(row, "reaction_date", T, &key)?,
+                reference_close: get(row, "reference_close", T, &key)?,
+                close_move_pct: Pct(get(row, "close_move_pct", T, &key)?),
+                gap_move_pct: Pct(get(row, "gap_move_pct", T, &key)?),
+                intraday_move_pct: Pct(get(row, "intraday_move_pct", T, &key)?),
+                signed_close_pct: Pct(get(row, "signed_close_pct", T, &key)?),
+            })
+        }
+
+        fn analysis_from_row(row: &$row) -> Result<StoredAnalysis, StoreError> {
+            const T: &str = "analyses";
+            let id: i64 = get(row, "id", T, "?")?;
+            let key = format!("id {id}");
+            let record: Option<sqlx::types::Json<serde_json::Value>> = get(row, "record", T, &key)?;
+            let record = match record {
+                Some(json) => Some(
+                    serde_json::from_value::<Analysis>(json.0)
+                        .map_err(|e| StoreError::decode(T, format!("{key}, column record"), e))?,
+                ),
+                None => None,
+            };
+            Ok(StoredAnalysis {
+                id,
+                run_id: get(row, "run_id", T, &key)?,
+                ticker: get(row, "ticker", T, &key)?,
+                as_of: get(row, "as_of", T, &key)?,
+                earnings_date: get(row, "earnings_date", T, &key)?,
+                expiration: get(row, "expiration", T, &key)?,
+                score: get(row, "score", T, &key)?,
+                vrp_ratio: get(row, "vrp_ratio", T, &key)?,
+                vrp_tier: get(row, "vrp_tier", T, &key)?,
+                liquidity_tier: get(row, "liquidity_tier", T, &key)?,
+                tradeable: get(row, "tradeable", T, &key)?,
+                error: get(row, "error", T, &key)?,
+                record,
+                created_at: get(row, "created_at", T, &key)?,
+            })
+        }
+
+        async fn insert_analysis_in<'e, E>(exec: E, row: &NewAnalysis) -> Result<i64, StoreError>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            let ctx = || format!("run {} ticker {}", row.run_id, row.ticker);
+            let query = sqlx::query(q::INSERT_ANALYSIS)
+                .bind(&row.run_id)
+                .bind(&row.ticker)
+                .bind(row.as_of);
+            let query = match &row.result {
+                Ok(a) => query
+                    .bind(Some(a.earnings_date))
+                    .bind(Some(a.expiration))
+                    .bind(Some(a.score))
+                    .bind(Some(a.vrp.ratio))
+                    .bind(Some(a.vrp.tier.as_str()))
+                    .bind(Some(a.liquidity.tier.as_str()))
+                    .bind(a.tradeable)
+                    .bind(None::<&str>)
+                    .bind(Some(sqlx::types::Json(a))),
+                Err(msg) => query
+                    .bind(None::<NaiveDate>)
+                    .bind(None::<NaiveDate>)
+                    .bind(None::<f64>)
+                    .bind(None::<f64>)
+                    .bind(None::<&str>)
+                    .bind(None::<&str>)
+                    .bind(false)
+                    .bind(Some(msg.as_str()))
+                    .bind(None::<sqlx::types::Json<&Analysis>>),
+            };
+            let out = query
+                .bind(row.created_at)
+                .fetch_one(exec)
+                .await
+                .map_err(StoreError::query("insert_analysis", ctx()))?;
+            get(&out, "id", "analyses", &ctx())
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query(q::PING_READ)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::query("ping", "SELECT 1"))?;
+                sqlx::query(q::PING_WRITE)
+                    .bind(Utc::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::query("ping", "write probe"))?;
+                Ok(())
+            }
+
+            async fn upsert_tickers(&self, tickers: &[TickerRow]) -> Result<u64, StoreError> {
+                const OP: &str = "upsert_tickers";
+                let now = Utc::now();
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(StoreError::query(OP, "begin"))?;
+                for t in tickers {
+                    sqlx::query(q::UPSERT_TICKER)
+                        .bind(&t.symbol)
+                        .bind(&t.name)
+                        .bind(&t.sector)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query(OP, format!("ticker {}", t.symbol)))?;
+                }
+                tx.commit().await.map_err(StoreError::query(OP, "commit"))?;
+                Ok(tickers.len() as u64)
+            }
+
+            async fn tickers(&self) -> Result<Vec<TickerRow>, StoreError> {
+                let rows = sqlx::query(q::SELECT_TICKERS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query("tickers", "all"))?;
+                rows.iter()
+                    .map(|r| {
+                        let symbol: String = get(r, "symbol", "tickers", "?")?;
+                        Ok(TickerRow {
+                            name: get(r, "name", "tickers", &symbol)?,
+                            sector: get(r, "sector", "tickers", &symbol)?,
+                            symbol,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn upsert_earnings_events(
+                &self,
+                events: &[EarningsRow],
+            ) -> Result<u64, StoreError> {
+                const OP: &str = "upsert_earnings_events";
+                let now = Utc::now();
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(StoreError::query(OP, "begin"))?;
+                for e in events {
+                    let ctx = || format!("ticker {} report {}", e.ticker, e.report_date);
+                    sqlx::query(q::ENSURE_TICKER)
+                        .bind(&e.ticker)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query(OP, ctx()))?;
+                    sqlx::query(q::UPSERT_EVENT)
+                        .bind(&e.ticker)
+                        .bind(e.report_date)
+                        .bind(e.timing.as_str())
+                        .bind(&e.source)
+                        .bind(e.fiscal_date_ending)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query(OP, ctx()))?;
+                }
+                tx.commit().await.map_err(StoreError::query(OP, "commit"))?;
+                Ok(events.len() as u64)
+            }
+
+            async fn earnings_between(
+                &self,
+                from: NaiveDate,
+                to: NaiveDate,
+            ) -> Result<Vec<EarningsRow>, StoreError> {
+                let rows = sqlx::query(q::EVENTS_BETWEEN)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "earnings_between",
+                        format!("{from}..={to}"),
+                    ))?;
+                rows.iter().map(event_from_row).collect()
+            }
+
+            async fn earnings_for(&self, ticker: &str) -> Result<Vec<EarningsRow>, StoreError> {
+                let rows = sqlx::query(q::EVENTS_FOR)
+                    .bind(ticker)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "earnings_for",
+                        format!("ticker {ticker}"),
+                    ))?;
+                rows.iter().map(event_from_row).collect()
+            }
+
+            async fn upsert_bars(
+                &self,
+                ticker: &str,
+                bars: &[Bar],
+                source: &str,
+            ) -> Result<u64, StoreError> {
+                const OP: &str = "upsert_bars";
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(StoreError::query(OP, "begin"))?;
+                for b in bars {
+                    sqlx::query(q::UPSERT_BAR)
+                        .bind(ticker)
+                        .bind(b.date)
+                        .bind(b.open)
+                        .bind(b.high)
+                        .bind(b.low)
+                        .bind(b.close)
+                        .bind(volume_to_db(ticker, b)?)
+                        .bind(source)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query(
+                            OP,
+                            format!("ticker {ticker} date {}", b.date),
+                        ))?;
+                }
+                tx.commit().await.map_err(StoreError::query(OP, "commit"))?;
+                Ok(bars.len() as u64)
+            }
+
+            async fn bars(
+                &self,
+                ticker: &str,
+                from: NaiveDate,
+                to: NaiveDate,
+            ) -> Result<Vec<Bar>, StoreError> {
+                let rows = sqlx::query(q::SELECT_BARS)
+                    .bind(ticker)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query("bars", format!("ticker {ticker}")))?;
+                rows.iter().map(|r| bar_from_row(r, ticker)).collect()
+            }
+
+            async fn latest_bar_date(&self, ticker: &str) -> Result<Option<NaiveDate>, StoreError> {
+                let row = sqlx::query(q::LATEST_BAR_DATE)
+                    .bind(ticker)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "latest_bar_date",
+                        format!("ticker {ticker}"),
+                    ))?;
+                row.map(|r| get(&r, "date", "daily_bars", ticker))
+                    .transpose()
+            }
+
+            async fn upsert_historical_moves(
+                &self,
+                ticker: &str,
+                moves: &[HistoricalMove],
+            ) -> Result<u64, StoreError> {
+                self.write_moves(
+                    "upsert_historical_moves",
+                    ticker,
+                    moves,
+                    $crate::sql::MoveWrite::Upsert,
+                )
+                .await
+            }
+
+            async fn replace_historical_moves(
+                &self,
+                ticker: &str,
+                moves: &[HistoricalMove],
+            ) -> Result<u64, StoreError> {
+                self.write_moves(
+                    "replace_historical_moves",
+                    ticker,
+                    moves,
+                    $crate::sql::MoveWrite::Replace,
+                )
+                .await
+            }
+
+            async fn historical_moves(
+                &self,
+                ticker: &str,
+            ) -> Result<Vec<HistoricalMove>, StoreError> {
+                let rows = sqlx::query(q::SELECT_MOVES)
+                    .bind(ticker)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "historical_moves",
+                        format!("ticker {ticker}"),
+                    ))?;
+                rows.iter().map(|r| move_from_row(r, ticker)).collect()
+            }
+
+            async fn insert_analysis(&self, row: &NewAnalysis) -> Result<i64, StoreError> {
+                insert_analysis_in(&self.pool, row).await
+            }
+
+            async fn insert_analyses(&self, rows: &[NewAnalysis]) -> Result<Vec<i64>, StoreError> {
+                const OP: &str = "insert_analyses";
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(StoreError::query(OP, "begin"))?;
+                let mut ids = Vec::with_capacity(rows.len());
+                for r in rows {
+                    ids.push(insert_analysis_in(&mut *tx, r).await?);
+                }
+                tx.commit().await.map_err(StoreError::query(OP, "commit"))?;
+                Ok(ids)
+            }
+
+            async fn latest_analyses(
+                &self,
+                filter: &AnalysisFilter,
+            ) -> Result<Vec<StoredAnalysis>, StoreError> {
+                let rows = sqlx::query(q::LATEST_ANALYSES)
+                    .bind(filter.min_score)
+                    .bind(filter.tradeable_only)
+                    .bind(filter.since)
+                    .bind(filter.include_failed)
+                    .bind(i64::from(filter.limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query("latest_analyses", format!("{filter:?}")))?;
+                rows.iter().map(analysis_from_row).collect()
+            }
+
+            async fn analysis_history(
+                &self,
+                ticker: &str,
+                limit: u32,
+            ) -> Result<Vec<StoredAnalysis>, StoreError> {
+                let rows = sqlx::query(q::ANALYSIS_HISTORY)
+                    .bind(ticker)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "analysis_history",
+                        format!("ticker {ticker}"),
+                    ))?;
+                rows.iter().map(analysis_from_row).collect()
+            }
+
+            async fn analyses_for_run(
+                &self,
+                run_id: &str,
+            ) -> Result<Vec<StoredAnalysis>, StoreError> {
+                let rows = sqlx::query(q::ANALYSES_FOR_RUN)
+                    .bind(run_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "analyses_for_run",
+                        format!("run {run_id}"),
+                    ))?;
+                rows.iter().map(analysis_from_row).collect()
+            }
+
+            async fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {
+                const T: &str = "cache_entries";
+                let row = sqlx::query(q::CACHE_GET)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(StoreError::query("cache_get", format!("key {key}")))?;
+                match row {
+                    None => Ok(None),
+                    Some(r) => Ok(Some(CacheEntry {
+                        value: get(&r, "value", T, key)?,
+                        fetched_at: get(&r, "fetched_at", T, key)?,
+                        expires_at: get(&r, "expires_at", T, key)?,
+                    })),
+                }
+            }
+
+            async fn cache_put(&self, key: &str, entry: &CacheEntry) -> Result<(), StoreError> {
+                sqlx::query(q::CACHE_PUT)
+                    .bind(key)
+                    .bind(entry.value.as_slice())
+                    .bind(entry.fetched_at)
+                    .bind(entry.expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::query("cache_put", format!("key {key}")))?;
+                Ok(())
+            }
+
+            async fn cache_purge_expired(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+                let done = sqlx::query(q::CACHE_PURGE)
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "cache_purge_expired",
+                        format!("before {before}"),
+                    ))?;
+                Ok(done.rows_affected())
+            }
+
+            async fn mark_progress(
+                &self,
+                ticker: &str,
+                kind: &str,
+                completed_through: NaiveDate,
+            ) -> Result<(), StoreError> {
+                sqlx::query(q::MARK_PROGRESS)
+                    .bind(ticker)
+                    .bind(kind)
+                    .bind(completed_through)
+                    .bind(Utc::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "mark_progress",
+                        format!("ticker {ticker} kind {kind}"),
+                    ))?;
+                Ok(())
+            }
+
+            async fn get_progress(
+                &self,
+                ticker: &str,
+                kind: &str,
+            ) -> Result<Option<Progress>, StoreError> {
+                const T: &str = "backfill_progress";
+                let key = format!("{ticker} {kind}");
+                let row = sqlx::query(q::GET_PROGRESS)
+                    .bind(ticker)
+                    .bind(kind)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(StoreError::query("get_progress", key.clone()))?;
+                match row {
+                    None => Ok(None),
+                    Some(r) => Ok(Some(Progress {
+                        ticker: get(&r, "ticker", T, &key)?,
+                        kind: get(&r, "kind", T, &key)?,
+                        completed_through: get(&r, "completed_through", T, &key)?,
+                        updated_at: get(&r, "updated_at", T, &key)?,
+                    })),
+                }
+            }
+        }
+
+        impl $store {
+            async fn write_moves(
+                &self,
+                op: &'static str,
+                ticker: &str,
+                moves: &[HistoricalMove],
+                mode: $crate::sql::MoveWrite,
+            ) -> Result<u64, StoreError> {
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(StoreError::query(op, "begin"))?;
+                if mode == $crate::sql::MoveWrite::Replace {
+                    sqlx::query(q::DELETE_MOVES)
+                        .bind(ticker)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query(op, format!("ticker {ticker}")))?;
+                }
+                for m in moves {
+                    sqlx::query(q::UPSERT_MOVE)
+                        .bind(ticker)
+                        .bind(m.report_date)
+                        .bind(m.timing.as_str())
+                        .bind(m.reaction_date)
+                        .bind(m.reference_close)
+                        .bind(m.close_move_pct.0)
+                        .bind(m.gap_move_pct.0)
+                        .bind(m.intraday_move_pct.0)
+                        .bind(m.signed_close_pct.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StoreError::query(
+                            op,
+                            format!("ticker {ticker} report {}", m.report_date),
+                        ))?;
+                }
+                tx.commit().await.map_err(StoreError::query(op, "commit"))?;
+                Ok(moves.len() as u64)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,104 @@
+//! SQLite backend: the default, one file (`./ivcrush.db`) in WAL mode.
+
+use crate::error::StoreError as OpenError;
+use crate::model::Backend as B;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a writer waits for the database lock before failing with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A [`Store`](crate::Store) on SQLite.
+///
+/// Connections run with `journal_mode=WAL` (readers never block the writer),
+/// `synchronous=NORMAL` (durable at checkpoints, never corrupt), `foreign_keys=ON` and a
+/// 5 s busy timeout; the file is created when missing.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens `url` (`sqlite://path`, `sqlite:path`, `sqlite::memory:` or a plain path) and
+    /// applies the migrations.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidUrl`](crate::StoreError::InvalidUrl), `Connect` or `Migrate`.
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        let url = url.trim();
+        let options = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url).map_err(|e| OpenError::InvalidUrl {
+                reason: format!("bad SQLite URL: {e}"),
+            })?
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        };
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        Self::connect_with(options, in_memory).await
+    }
+
+    /// Opens a database with explicit options (the pragmas above are applied on top).
+    ///
+    /// An in-memory database lives in one connection, so `in_memory` caps the pool at one
+    /// connection that is never recycled.
+    ///
+    /// # Errors
+    /// `Connect` or `Migrate`.
+    pub async fn connect_with(
+        options: SqliteConnectOptions,
+        in_memory: bool,
+    ) -> Result<Self, OpenError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = if in_memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(8)
+        }
+        .connect_with(options)
+        .await
+        .map_err(|source| OpenError::Connect {
+            backend: B::Sqlite,
+            source,
+        })?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| OpenError::Migrate {
+                backend: B::Sqlite,
+                source,
+            })?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool (for tools and tests; prefer the [`Store`](crate::Store) methods).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes the pool, waiting for connections to finish (checkpoints the WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+crate::sql::impl_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    sqlx::sqlite::SqliteRow,
+    Backend::Sqlite
+);

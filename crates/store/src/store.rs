@@ -1,0 +1,209 @@
+//! The [`Store`] trait and [`open_store`], which picks a backend from a URL.
+
+use crate::error::StoreError;
+use crate::model::{
+    AnalysisFilter, Backend, CacheEntry, EarningsRow, NewAnalysis, Progress, StoredAnalysis,
+    TickerRow,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use ivcrush_core::Bar;
+use ivcrush_core::moves::HistoricalMove;
+use std::sync::Arc;
+
+/// Default SQLite database file, relative to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://ivcrush.db";
+
+/// Persistent storage of ivcrush: calendar, bars, moves, analyses, L2 cache, job progress.
+///
+/// Object safe: services hold an `Arc<dyn Store>`. Every multi-row write runs in one
+/// transaction, so a failing batch leaves what was stored untouched. Upserts are idempotent:
+/// writing the same rows twice changes nothing. Prices are in the instrument's currency,
+/// percents in percent units (5.12 means 5.12 %), dates are session dates.
+///
+/// # Errors
+/// Every method returns [`StoreError::Query`] (naming the operation and ticker or key) when a
+/// statement fails, [`StoreError::Decode`] (naming the table and key) when a stored row cannot
+/// be read back, and [`StoreError::InvalidInput`] for values the schema cannot hold.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Which engine this is.
+    fn backend(&self) -> Backend;
+
+    /// Health probe: `SELECT 1` and a one-row write. Cheap; call it with a timeout.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Inserts or updates tickers (name and sector are overwritten when given, kept when
+    /// `None`). Returns the number of rows in the batch written.
+    async fn upsert_tickers(&self, tickers: &[TickerRow]) -> Result<u64, StoreError>;
+
+    /// All tickers, by symbol.
+    async fn tickers(&self) -> Result<Vec<TickerRow>, StoreError>;
+
+    /// Inserts or updates earnings events, unique per `(ticker, report_date)`: a second write
+    /// of the same report updates its timing, source and fiscal date. Missing tickers are
+    /// created. Returns the number of rows in the batch written.
+    async fn upsert_earnings_events(&self, events: &[EarningsRow]) -> Result<u64, StoreError>;
+
+    /// Events with `from <= report_date <= to`, by date then ticker.
+    async fn earnings_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<EarningsRow>, StoreError>;
+
+    /// All events of one ticker, oldest first.
+    async fn earnings_for(&self, ticker: &str) -> Result<Vec<EarningsRow>, StoreError>;
+
+    /// Inserts or replaces daily bars of one ticker (keyed by date). Returns the batch size.
+    async fn upsert_bars(
+        &self,
+        ticker: &str,
+        bars: &[Bar],
+        source: &str,
+    ) -> Result<u64, StoreError>;
+
+    /// Bars with `from <= date <= to`, oldest first.
+    async fn bars(
+        &self,
+        ticker: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<Bar>, StoreError>;
+
+    /// Date of the newest stored bar, `None` without bars.
+    async fn latest_bar_date(&self, ticker: &str) -> Result<Option<NaiveDate>, StoreError>;
+
+    /// Inserts or updates historical moves of one ticker (keyed by report date). Moves of
+    /// other report dates are kept. Returns the batch size.
+    async fn upsert_historical_moves(
+        &self,
+        ticker: &str,
+        moves: &[HistoricalMove],
+    ) -> Result<u64, StoreError>;
+
+    /// Replaces all historical moves of one ticker with `moves`, atomically.
+    async fn replace_historical_moves(
+        &self,
+        ticker: &str,
+        moves: &[HistoricalMove],
+    ) -> Result<u64, StoreError>;
+
+    /// Historical moves of one ticker, oldest report first.
+    async fn historical_moves(&self, ticker: &str) -> Result<Vec<HistoricalMove>, StoreError>;
+
+    /// Stores one analysis row; returns its ID.
+    async fn insert_analysis(&self, row: &NewAnalysis) -> Result<i64, StoreError>;
+
+    /// Stores analysis rows in one transaction; returns their IDs in input order.
+    async fn insert_analyses(&self, rows: &[NewAnalysis]) -> Result<Vec<i64>, StoreError>;
+
+    /// Newest rows first (by `created_at`, then ID) matching the filter.
+    async fn latest_analyses(
+        &self,
+        filter: &AnalysisFilter,
+    ) -> Result<Vec<StoredAnalysis>, StoreError>;
+
+    /// The newest `limit` rows of one ticker, newest first.
+    async fn analysis_history(
+        &self,
+        ticker: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredAnalysis>, StoreError>;
+
+    /// All rows of one run, in insertion order.
+    async fn analyses_for_run(&self, run_id: &str) -> Result<Vec<StoredAnalysis>, StoreError>;
+
+    /// The L2 cache entry of `key`, expired or not.
+    async fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, StoreError>;
+
+    /// Writes (or overwrites) the L2 cache entry of `key`.
+    async fn cache_put(&self, key: &str, entry: &CacheEntry) -> Result<(), StoreError>;
+
+    /// Deletes entries with `expires_at < before`; returns how many. The cache passes
+    /// `now - grace` so that expired entries stay available for stale reads for a while.
+    async fn cache_purge_expired(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Records that job `kind` for `ticker` is complete through `completed_through`
+    /// (inclusive). Progress never moves backwards: an older date is ignored.
+    async fn mark_progress(
+        &self,
+        ticker: &str,
+        kind: &str,
+        completed_through: NaiveDate,
+    ) -> Result<(), StoreError>;
+
+    /// The recorded progress of job `kind` for `ticker`.
+    async fn get_progress(&self, ticker: &str, kind: &str) -> Result<Option<Progress>, StoreError>;
+}
+
+/// Opens (creating and migrating as needed) the store named by `url`.
+///
+/// - `postgres://…` or `postgresql://…` → PostgreSQL;
+/// - `sqlite://path`, `sqlite:path`, `sqlite::memory:` or a plain file path → SQLite (the file
+///   is created when missing).
+///
+/// Migrations are applied on open; opening an up-to-date database is a no-op.
+///
+/// # Errors
+/// [`StoreError::InvalidUrl`], [`StoreError::Connect`] or [`StoreError::Migrate`].
+pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    match classify_url(url)? {
+        Backend::Sqlite => Ok(Arc::new(crate::sqlite::SqliteStore::open(url).await?)),
+        Backend::Postgres => Ok(Arc::new(crate::postgres::PgStore::open(url).await?)),
+    }
+}
+
+/// Which backend a URL names.
+pub(crate) fn classify_url(url: &str) -> Result<Backend, StoreError> {
+    let url = url.trim();
+    if url.is_empty() {
+        return Err(StoreError::InvalidUrl {
+            reason: "empty".to_string(),
+        });
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Backend::Postgres);
+    }
+    if url.starts_with("sqlite:") {
+        return Ok(Backend::Sqlite);
+    }
+    match url.split_once("://") {
+        Some((scheme, _)) => Err(StoreError::InvalidUrl {
+            reason: format!("unsupported scheme {scheme:?} (expected sqlite or postgres)"),
+        }),
+        None => Ok(Backend::Sqlite),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend() {
+        assert_eq!(
+            classify_url("sqlite://ivcrush.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(classify_url("sqlite::memory:").ok(), Some(Backend::Sqlite));
+        assert_eq!(classify_url("./data/x.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(
+            classify_url("postgres://u:p@h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            classify_url("postgresql://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+    }
+
+    #[test]
+    fn unknown_scheme_is_rejected_without_echoing_the_url() {
+        let err = classify_url("mysql://root:secret@h/db").expect_err("unsupported");
+        let msg = err.to_string();
+        assert!(msg.contains("mysql"), "{msg}");
+        assert!(!msg.contains("secret"), "{msg}");
+        assert!(classify_url("  ").is_err());
+    }
+}
