@@ -2,3 +2,5 @@
 
 #[path = "cli/calc.rs"]
 mod calc;
+#[path = "cli/scan.rs"]
+mod scan;

@@ -1,0 +1,510 @@
+//! The main job end to end on the simulated market: `scan`, `analyze`, `batch`, `history`,
+//! `backfill`, `calendar`, `health`, `config`. Every test runs in its own temporary directory
+//! with its own SQLite file, and with the environment cleared of ivcrush settings so that CI's
+//! DATABASE_URL or a developer's ivcrush.toml cannot leak in.
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const AS_OF: &str = "2026-02-02";
+
+struct Env {
+    dir: TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("ivcrush").expect("binary built");
+        c.current_dir(self.dir.path())
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", self.dir.path().join("t.db").display()),
+            )
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .env("IVCRUSH_AS_OF", AS_OF);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("IVCRUSH_") && k != "IVCRUSH_AS_OF" {
+                c.env_remove(k);
+            }
+        }
+        c
+    }
+}
+
+fn json(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+const RECORD_FIELDS: [&str; 18] = [
+    "ticker",
+    "as_of",
+    "earnings_date",
+    "timing",
+    "expiration",
+    "spot",
+    "implied_move",
+    "historical",
+    "vrp",
+    "skew",
+    "term_structure",
+    "liquidity",
+    "score",
+    "score_breakdown",
+    "strategies",
+    "tradeable",
+    "warnings",
+    "data",
+];
+
+#[test]
+fn scan_json_has_the_documented_fields_and_is_ranked_by_score() {
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args(["scan", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = json(&out);
+    let rows = rows.as_array().expect("one JSON array");
+    assert!(rows.len() >= 5, "a week of reports: {}", rows.len());
+    let mut last = f64::INFINITY;
+    for r in rows {
+        for f in RECORD_FIELDS {
+            assert!(r.get(f).is_some(), "missing {f} in {r}");
+        }
+        for f in [
+            "straddle_pct",
+            "interpolated_pct",
+            "event_pct",
+            "atm_strike",
+            "straddle_mid",
+            "method",
+        ] {
+            assert!(r["implied_move"].get(f).is_some(), "implied_move.{f}");
+        }
+        for f in [
+            "count",
+            "mean_pct",
+            "median_pct",
+            "mad_pct",
+            "ewma_pct",
+            "max_pct",
+        ] {
+            assert!(r["historical"][f].is_number(), "historical.{f}");
+        }
+        assert!(r["vrp"]["ratio"].is_number() && r["vrp"]["tier"].is_string());
+        assert_eq!(r["data"]["source"], "sim");
+        assert_eq!(r["data"]["stale"], false);
+        let score = r["score"].as_f64().expect("score");
+        assert!(
+            score <= last + 1e-12,
+            "ranked by score: {score} after {last}"
+        );
+        last = score;
+        for s in r["strategies"].as_array().expect("strategies") {
+            for f in [
+                "kind",
+                "legs",
+                "credit",
+                "max_loss",
+                "breakevens",
+                "pop",
+                "expected_pnl",
+            ] {
+                assert!(s.get(f).is_some(), "strategy.{f}");
+            }
+        }
+    }
+}
+
+#[test]
+fn reject_liquidity_rows_are_never_tradeable() {
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args(["scan", "--days", "30", "--format", "json"])
+        .output()
+        .expect("runs");
+    let rows = json(&out);
+    let rows = rows.as_array().expect("array");
+    let rejects: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["liquidity"]["tier"] == "REJECT")
+        .collect();
+    assert!(
+        !rejects.is_empty(),
+        "the illiquid class shows up in a month of reports"
+    );
+    for r in rejects {
+        assert_eq!(r["tradeable"], false, "{}", r["ticker"]);
+        assert!(r["strategies"].as_array().is_some_and(|s| s.is_empty()));
+    }
+}
+
+#[test]
+fn a_broken_ticker_gives_exit_3_with_the_others_intact() {
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args([
+            "scan",
+            "--days",
+            "10",
+            "--tickers",
+            "mrvl,NOPE,krto,Bad$",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("runs");
+    // An invalid symbol is a usage problem of the whole command.
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Bad$"));
+
+    let out = env
+        .cmd()
+        .args([
+            "scan",
+            "--days",
+            "10",
+            "--tickers",
+            "mrvl,NOPE,krto",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = json(&out);
+    let rows = rows.as_array().expect("array");
+    let by = |t: &str| {
+        rows.iter()
+            .find(|r| r["ticker"] == t)
+            .unwrap_or_else(|| panic!("{t} row"))
+    };
+    assert!(by("MRVL")["score"].is_number());
+    assert!(by("KRTO")["score"].is_number());
+    let nope = by("NOPE");
+    assert!(
+        nope["error"]
+            .as_str()
+            .expect("error")
+            .contains("no earnings report")
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("NOPE"),
+        "failed rows listed on stderr: {stderr}"
+    );
+}
+
+#[test]
+fn piped_and_no_color_output_is_plain_text() {
+    let env = Env::new();
+    for no_color in [false, true] {
+        let mut c = env.cmd();
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let out = c.args(["scan", "--limit", "3"]).output().expect("runs");
+        assert_eq!(out.status.code(), Some(0));
+        let s = String::from_utf8(out.stdout).expect("utf-8");
+        assert!(!s.contains('\u{1b}'), "no escape codes when piped: {s}");
+        assert!(s.contains("ticker") && s.contains("score"));
+        assert_eq!(s.lines().count(), 2 + 3, "header, rule and three rows: {s}");
+        assert!(out.stderr.iter().all(|b| *b != 0x1b), "stderr plain too");
+    }
+}
+
+#[test]
+fn csv_output_has_flat_columns() {
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args(["scan", "--format", "csv", "--limit", "2"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let s = String::from_utf8(out.stdout).expect("utf-8");
+    let mut lines = s.lines();
+    let header = lines.next().expect("header");
+    assert!(header.starts_with("ticker,earnings_date,timing,expiration,spot,"));
+    assert_eq!(lines.count(), 2);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new();
+    assert_eq!(
+        env.cmd()
+            .args(["scan", "--bogus"])
+            .output()
+            .expect("runs")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        env.cmd()
+            .args(["scan", "--to", "2026-02-10", "--days", "3"])
+            .output()
+            .expect("runs")
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn every_log_line_carries_the_correlation_id_stored_with_the_rows() {
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args([
+            "scan",
+            "-v",
+            "--log-format",
+            "json",
+            "--tickers",
+            "MRVL",
+            "--days",
+            "10",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8(out.stderr).expect("utf-8");
+    let mut cids = std::collections::HashSet::new();
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let cid = v["span"]["cid"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no cid: {line}"));
+        cids.insert(cid.to_string());
+    }
+    assert_eq!(cids.len(), 1, "{stderr}");
+    let cid = cids.into_iter().next().expect("one");
+    let hist = env
+        .cmd()
+        .args(["history", "MRVL", "--format", "json"])
+        .output()
+        .expect("runs");
+    let h = json(&hist);
+    assert_eq!(h["analyses"][0]["run_id"], cid.as_str());
+}
+
+#[test]
+fn analyze_shows_the_detailed_view_and_handles_bad_symbols() {
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args(["analyze", "mrvl", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = json(&out);
+    assert_eq!(r["ticker"], "MRVL");
+    assert!(r["implied_move"]["event_pct"].is_number());
+    let moves = r["historical_moves"].as_array().expect("last moves");
+    assert_eq!(moves.len(), 12);
+    let table = env.cmd().args(["analyze", "MRVL"]).output().expect("runs");
+    let t = String::from_utf8(table.stdout).expect("utf-8");
+    for s in [
+        "straddle",
+        "event move",
+        "VRP",
+        "Mixon",
+        "liquidity",
+        "short_straddle",
+        "unbounded",
+        "iron_condor",
+    ] {
+        assert!(t.contains(s), "detail view mentions {s}");
+    }
+    // Dotted class symbol, lower case, dash spelling.
+    let dotted = env
+        .cmd()
+        .args(["analyze", "argo-b", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert!(
+        dotted.status.code() == Some(0)
+            || String::from_utf8_lossy(&dotted.stderr).contains("ARGO.B"),
+        "{}",
+        String::from_utf8_lossy(&dotted.stderr)
+    );
+    let unknown = env.cmd().args(["analyze", "NOPE"]).output().expect("runs");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown ticker NOPE"));
+    let past = env
+        .cmd()
+        .args(["analyze", "MRVL", "--earnings-date", "2025-01-01"])
+        .output()
+        .expect("runs");
+    assert_eq!(past.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&past.stderr).contains("in the past"));
+    let no_options = env
+        .cmd()
+        .args(["analyze", "MRVL", "--expiration", "2026-02-11"])
+        .output()
+        .expect("runs");
+    assert_eq!(no_options.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_options.stderr).contains("has no options"));
+}
+
+#[test]
+fn batch_reports_each_bad_row_and_analyses_the_rest() {
+    let env = Env::new();
+    let file = env.dir.path().join("batch.csv");
+    std::fs::write(
+        &file,
+        "ticker,earnings_date,expiration\nMRVL,2026-02-09,\nnope,2026-02-09,\nKRTO,not-a-date,\nsolr,2026-02-06,2026-02-13\n",
+    )
+    .expect("write");
+    let out = env
+        .cmd()
+        .args(["batch", file.to_str().expect("utf-8"), "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = json(&out);
+    let rows = rows.as_array().expect("array");
+    assert_eq!(rows.len(), 4);
+    let err = |t: &str| {
+        rows.iter()
+            .find(|r| r["ticker"] == t)
+            .and_then(|r| r["error"].as_str())
+            .map(str::to_string)
+    };
+    assert!(err("NOPE").is_some_and(|e| e.contains("unknown ticker")));
+    assert!(err("KRTO").is_some_and(|e| e.contains("line 4") && e.contains("earnings_date")));
+    assert!(
+        rows.iter()
+            .any(|r| r["ticker"] == "SOLR" && r["expiration"] == "2026-02-13")
+    );
+}
+
+#[test]
+fn backfill_is_idempotent_and_calendar_syncs() {
+    let env = Env::new();
+    let first = env
+        .cmd()
+        .args(["backfill", "MRVL", "KRTO"])
+        .output()
+        .expect("runs");
+    assert_eq!(first.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("2 ticker(s) updated, 0 already complete")
+    );
+    let again = env
+        .cmd()
+        .args(["backfill", "MRVL", "KRTO"])
+        .output()
+        .expect("runs");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("0 ticker(s) updated, 2 already complete")
+    );
+    let sync = env.cmd().args(["calendar", "sync"]).output().expect("runs");
+    assert_eq!(sync.status.code(), Some(0));
+    let list = env
+        .cmd()
+        .args([
+            "calendar",
+            "list",
+            "--from",
+            "2026-02-02",
+            "--to",
+            "2026-02-09",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("runs");
+    let rows = json(&list);
+    assert!(
+        rows.as_array()
+            .is_some_and(|r| r.iter().any(|e| e["ticker"] == "MRVL"))
+    );
+}
+
+#[test]
+fn health_exits_0_when_up_and_config_reports_every_problem() {
+    let env = Env::new();
+    let h = env
+        .cmd()
+        .args(["health", "--format", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(h.status.code(), Some(0));
+    assert_eq!(json(&h)["status"], "UP");
+    let bad = env
+        .cmd()
+        .env("IVCRUSH_SCAN__CONCURRENCY", "0")
+        .env("IVCRUSH_RISK_FREE_RATE", "7")
+        .args(["config", "check"])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        e.contains("scan.concurrency") && e.contains("risk_free_rate"),
+        "{e}"
+    );
+    let show = env
+        .cmd()
+        .args([
+            "config",
+            "show",
+            "--database-url",
+            "postgres://u:hunter2@localhost/x",
+        ])
+        .output()
+        .expect("runs");
+    let s = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        s.contains("u:***@localhost") && !s.contains("hunter2"),
+        "{s}"
+    );
+}
