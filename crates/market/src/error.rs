@@ -104,3 +104,71 @@ impl MarketError {
         )
     }
 }
+
+impl MarketError {
+    /// The vendor named in the error, if any.
+    pub fn vendor(&self) -> Option<&'static str> {
+        match self {
+            MarketError::Unauthorized { vendor, .. }
+            | MarketError::RateLimited { vendor, .. }
+            | MarketError::BadRequest { vendor, .. }
+            | MarketError::PlanLimit { vendor, .. }
+            | MarketError::Server { vendor, .. }
+            | MarketError::Timeout { vendor }
+            | MarketError::Connect { vendor, .. }
+            | MarketError::Decode { vendor, .. } => Some(vendor),
+            _ => None,
+        }
+    }
+
+    /// `true` when a circuit breaker refused the call without trying the vendor.
+    pub fn is_breaker_open(&self) -> bool {
+        matches!(self, MarketError::Refused(m) if m.starts_with(BREAKER_OPEN_PREFIX))
+    }
+
+    /// Converts a resilience pipeline's error: the inner error as is, an attempt timeout as
+    /// [`MarketError::Timeout`], every policy refusal as [`MarketError::Refused`] (a breaker
+    /// refusal is recognisable through [`MarketError::is_breaker_open`]).
+    pub fn from_resilience(
+        vendor: &'static str,
+        error: ivcrush_resilience::ResilienceError<MarketError>,
+    ) -> MarketError {
+        use ivcrush_resilience::ResilienceError as R;
+        match error {
+            R::Inner { source, .. } => source,
+            R::AttemptTimeout { .. } => MarketError::Timeout { vendor },
+            e @ R::CircuitOpen { .. } => MarketError::Refused(format!("{BREAKER_OPEN_PREFIX}{e}")),
+            other => MarketError::Refused(format!("{vendor}: {other}")),
+        }
+    }
+}
+
+const BREAKER_OPEN_PREFIX: &str = "breaker open: ";
+
+/// How the resilience pipeline reads a market error (through
+/// [`ivcrush_resilience::HttpClassifier`]): no response → failure, 5xx → failure, 429 → ignored
+/// with the vendor's hint, every other answer (including "no data", 400, 401, plan limits and
+/// undecodable bodies) → success, never retried.
+impl ivcrush_resilience::HttpFailure for MarketError {
+    fn status(&self) -> Option<u16> {
+        match self {
+            MarketError::Timeout { .. } | MarketError::Connect { .. } => None,
+            MarketError::Server { status, .. } => Some(*status),
+            MarketError::RateLimited { .. } => Some(429),
+            MarketError::Unauthorized { .. } => Some(401),
+            MarketError::PlanLimit { .. } => Some(403),
+            MarketError::UnknownSymbol(_) | MarketError::NoOptions { .. } => Some(404),
+            MarketError::Decode { .. } => Some(200),
+            _ => Some(400),
+        }
+    }
+
+    fn retry_hint(&self) -> Option<ivcrush_resilience::RetryHint> {
+        match self {
+            MarketError::RateLimited {
+                retry_in: Some(d), ..
+            } => Some(ivcrush_resilience::RetryHint::After(*d)),
+            _ => None,
+        }
+    }
+}

@@ -11,11 +11,20 @@
 //! failure, so it never trips a circuit breaker.
 #![deny(missing_docs)]
 
+pub mod alphavantage;
 mod error;
+pub mod files;
+pub mod http;
 pub mod sim;
 mod source;
+pub mod tradier;
 
 pub use error::MarketError;
 pub use source::{
     EarningsCalendar, EarningsRecord, MarketData, OptionsData, PriceHistory, StockQuote,
 };
+
+pub use alphavantage::{AlphaVantageClient, AlphaVantageConfig};
+pub use files::{FileMarket, Loaded, RowError};
+pub use http::HttpSettings;
+pub use tradier::{OneOrMany, TradierClient, TradierConfig};

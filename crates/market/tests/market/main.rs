@@ -1,3 +1,7 @@
 //! Integration tests of the market adapters (one test binary).
 
+mod alphavantage;
+mod chaos;
+mod files;
 mod sim;
+mod tradier;

@@ -1,0 +1,356 @@
+//! Shared HTTP plumbing of the vendor clients: one pooled `reqwest` client per vendor,
+//! transport-error mapping without URLs, status classification and rate-limit headers.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::MarketError;
+
+/// Connection settings of one vendor's pooled HTTP client (`[market.<vendor>.http]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// TCP/TLS connect timeout in ms. Default 5 000.
+    pub connect_timeout_ms: u64,
+    /// Whole-request timeout in ms (the pipeline's attempt timeout is usually shorter).
+    /// Default 30 000.
+    pub request_timeout_ms: u64,
+    /// Timeout of each read in ms. Default 15 000.
+    pub read_timeout_ms: u64,
+    /// Idle pooled connections are closed after this many ms. Default 90 000.
+    pub pool_idle_timeout_ms: u64,
+    /// Idle connections kept per host. Default 8.
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: 30_000,
+            read_timeout_ms: 15_000,
+            pool_idle_timeout_ms: 90_000,
+            pool_max_idle_per_host: 8,
+        }
+    }
+}
+
+/// The `User-Agent` every client sends.
+pub const USER_AGENT: &str = concat!("ivcrush/", env!("CARGO_PKG_VERSION"));
+
+/// Builds one pooled client (rustls with the `ring` provider, gzip, no hidden retries: the
+/// resilience pipeline is the only retry layer).
+pub(crate) fn build_client(
+    vendor: &'static str,
+    settings: &HttpSettings,
+) -> Result<reqwest::Client, MarketError> {
+    // Installing twice is harmless: the first provider stays.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .timeout(Duration::from_millis(settings.request_timeout_ms))
+        .read_timeout(Duration::from_millis(settings.read_timeout_ms))
+        .pool_idle_timeout(Duration::from_millis(settings.pool_idle_timeout_ms))
+        .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+        .retry(reqwest::retry::never())
+        .build()
+        .map_err(|e| {
+            MarketError::Config(format!(
+                "{vendor}: cannot build HTTP client: {}",
+                e.without_url()
+            ))
+        })
+}
+
+/// A received response, body read as text.
+#[derive(Debug)]
+pub(crate) struct Received {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+/// Sends the request and reads the body; transport errors are mapped without the URL.
+pub(crate) async fn send(
+    vendor: &'static str,
+    request: reqwest::RequestBuilder,
+) -> Result<Received, MarketError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(vendor, e))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .text()
+        .await
+        .map_err(|e| transport_error(vendor, e))?;
+    Ok(Received {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Maps a `reqwest` error to a [`MarketError`], dropping the URL (it may carry a key).
+pub(crate) fn transport_error(vendor: &'static str, error: reqwest::Error) -> MarketError {
+    let error = error.without_url();
+    if error.is_timeout() {
+        return MarketError::Timeout { vendor };
+    }
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    MarketError::Connect { vendor, message }
+}
+
+/// Tradier-style rate-limit headers (`X-Ratelimit-Allowed/Used/Available/Expiry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateHeaders {
+    /// Requests allowed in the window.
+    pub allowed: Option<u64>,
+    /// Requests used.
+    pub used: Option<u64>,
+    /// Requests left.
+    pub available: Option<u64>,
+    /// Window reset, epoch ms (or seconds when < 1e12).
+    pub expiry: Option<u64>,
+}
+
+impl RateHeaders {
+    /// Reads the headers (absent or unparsable values are `None`).
+    pub fn from_headers(headers: &HeaderMap) -> RateHeaders {
+        let get = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(|v| v as u64)
+        };
+        RateHeaders {
+            allowed: get("x-ratelimit-allowed"),
+            used: get("x-ratelimit-used"),
+            available: get("x-ratelimit-available"),
+            expiry: get("x-ratelimit-expiry"),
+        }
+    }
+
+    /// Time until the window resets, from the wall-clock `now`.
+    pub fn reset_in(&self, now: SystemTime) -> Option<Duration> {
+        self.expiry
+            .map(|e| ivcrush_resilience::epoch_reset_delay(e, now))
+    }
+
+    /// `true` when the server says no request is left in this window.
+    pub fn exhausted(&self) -> bool {
+        self.available == Some(0)
+    }
+}
+
+/// When to try again after a 429: `X-Ratelimit-Expiry` first, then `Retry-After`. A hint in the
+/// past is `None` (the computed backoff applies).
+pub fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let from_expiry = RateHeaders::from_headers(headers).reset_in(now);
+    let from_retry_after = || {
+        headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| ivcrush_resilience::parse_retry_after(v, now))
+    };
+    from_expiry
+        .filter(|d| !d.is_zero())
+        .or_else(from_retry_after)
+        .filter(|d| !d.is_zero())
+}
+
+/// A readable message from an error body: Apigee `fault.faultstring`, `errors.error` (list or
+/// string), `error`/`message` strings, or the (shortened) text itself.
+pub fn error_message(body: &str) -> String {
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(body) {
+        if let Some(s) = value.pointer("/fault/faultstring").and_then(|v| v.as_str()) {
+            return s.to_owned();
+        }
+        if let Some(e) = value.pointer("/errors/error") {
+            match e {
+                serde_json::Value::String(s) => return s.clone(),
+                serde_json::Value::Array(items) => {
+                    let parts: Vec<String> = items
+                        .iter()
+                        .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                        .collect();
+                    return parts.join("; ");
+                }
+                _ => {}
+            }
+        }
+        for key in ["error", "message", "Error Message", "Information", "Note"] {
+            if let Some(s) = value.get(key).and_then(|v| v.as_str()) {
+                return s.to_owned();
+            }
+        }
+    }
+    shorten(body.trim(), 200)
+}
+
+/// At most `max` characters of `text`.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
+}
+
+/// Replaces every occurrence of `secret` in `text` (no-op for an empty secret).
+pub fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        text.to_owned()
+    } else {
+        text.replace(secret, "***")
+    }
+}
+
+/// The typed error of a non-2xx response (`None` for 2xx/3xx): 401/403 → Unauthorized,
+/// 429 → RateLimited with the header hint, 408/5xx → Server, other 4xx → BadRequest.
+pub(crate) fn error_for_status(
+    vendor: &'static str,
+    status: u16,
+    headers: &HeaderMap,
+    body: &str,
+) -> Option<MarketError> {
+    Some(match status {
+        200..=399 => return None,
+        401 | 403 => MarketError::Unauthorized {
+            vendor,
+            message: error_message(body),
+        },
+        429 => MarketError::RateLimited {
+            vendor,
+            retry_in: rate_limit_wait(headers, SystemTime::now()),
+        },
+        408 | 500..=599 => MarketError::Server { vendor, status },
+        _ => MarketError::BadRequest {
+            vendor,
+            message: format!("HTTP {status}: {}", error_message(body)),
+        },
+    })
+}
+
+/// Redacts `secret` in the messages an error carries.
+pub(crate) fn redact_error(error: MarketError, secret: &str) -> MarketError {
+    let r = |m: String| redact(&m, secret);
+    match error {
+        MarketError::Unauthorized { vendor, message } => MarketError::Unauthorized {
+            vendor,
+            message: r(message),
+        },
+        MarketError::BadRequest { vendor, message } => MarketError::BadRequest {
+            vendor,
+            message: r(message),
+        },
+        MarketError::PlanLimit { vendor, message } => MarketError::PlanLimit {
+            vendor,
+            message: r(message),
+        },
+        MarketError::Connect { vendor, message } => MarketError::Connect {
+            vendor,
+            message: r(message),
+        },
+        MarketError::Decode {
+            vendor,
+            endpoint,
+            message,
+        } => MarketError::Decode {
+            vendor,
+            endpoint,
+            message: r(message),
+        },
+        MarketError::Refused(m) => MarketError::Refused(r(m)),
+        MarketError::Config(m) => MarketError::Config(r(m)),
+        MarketError::Input(m) => MarketError::Input(r(m)),
+        other => other,
+    }
+}
+
+/// Trims a trailing `/` of a base URL.
+pub(crate) fn base(url: &str) -> String {
+    url.trim_end_matches('/').to_owned()
+}
+
+/// Deserializes a number that may be a JSON number, a numeric string (`"251.3700"`), `"None"`,
+/// an empty string or `null` (the last three give `None`). Use with
+/// `#[serde(default, deserialize_with = "ivcrush_market::http::flex_f64")]`.
+///
+/// # Errors
+/// A non-numeric string other than `"None"`, or another JSON type.
+pub fn flex_f64<'de, D>(deserializer: D) -> Result<Option<f64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Flex;
+    impl<'de> serde::de::Visitor<'de> for Flex {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a number, a numeric string, \"None\" or null")
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(v.is_finite().then_some(v))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            parse_flex(v).map_err(E::custom)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(Flex)
+        }
+    }
+    deserializer.deserialize_any(Flex)
+}
+
+/// Like [`flex_f64`], rounded to a non-negative integer (volumes, open interest, timestamps).
+///
+/// # Errors
+/// As [`flex_f64`].
+pub fn flex_u64<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Ok(flex_f64(deserializer)?
+        .filter(|v| *v >= 0.0)
+        .map(|v| v.round() as u64))
+}
+
+/// Parses a flexible number from text: `""`, `"None"`, `"null"`, `"-"` → `None`.
+///
+/// # Errors
+/// Anything else that is not a finite number.
+pub fn parse_flex(text: &str) -> Result<Option<f64>, String> {
+    let t = text.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("null") || t == "-"
+    {
+        return Ok(None);
+    }
+    t.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(Some)
+        .ok_or_else(|| format!("not a number: {t:?}"))
+}
