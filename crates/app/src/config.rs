@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ivcrush_core::AnalyticsConfig;
+use ivcrush_market::{AlphaVantageConfig, TradierConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -150,6 +151,11 @@ pub struct AppConfig {
     pub files: FilesSettings,
     /// Analytics thresholds and weights.
     pub analytics: AnalyticsConfig,
+    /// Tradier (options, quotes, bars); key also from `TRADIER_API_KEY`.
+    pub tradier: TradierConfig,
+    /// Alpha Vantage (earnings calendar and past report dates with `--provider tradier`); key
+    /// also from `ALPHAVANTAGE_API_KEY`.
+    pub alphavantage: AlphaVantageConfig,
 }
 
 impl Default for AppConfig {
@@ -165,6 +171,8 @@ impl Default for AppConfig {
             cache: CacheSettings::default(),
             files: FilesSettings::default(),
             analytics: AnalyticsConfig::default(),
+            tradier: TradierConfig::default(),
+            alphavantage: AlphaVantageConfig::default(),
         }
     }
 }
@@ -260,6 +268,18 @@ impl AppConfig {
         if self.database_url.trim().is_empty() {
             p.push("database_url must not be empty".into());
         }
+        if self.provider == ProviderKind::Tradier {
+            if self.tradier.api_key.trim().is_empty() {
+                p.push("provider tradier needs tradier.api_key (or TRADIER_API_KEY)".into());
+            }
+            if self.alphavantage.api_key.trim().is_empty() {
+                p.push(
+                    "provider tradier takes its earnings calendar and past report dates from Alpha \
+                     Vantage: set alphavantage.api_key (or ALPHAVANTAGE_API_KEY)"
+                        .into(),
+                );
+            }
+        }
         if self.cache.max_entries == 0 {
             p.push("cache.max_entries must be >= 1".into());
         }
@@ -274,6 +294,11 @@ impl AppConfig {
     pub fn show(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = redact_url(&self.database_url);
+        for key in [&mut shown.tradier.api_key, &mut shown.alphavantage.api_key] {
+            if !key.is_empty() {
+                *key = "***".into();
+            }
+        }
         toml_string(&shown)
     }
 }
@@ -316,6 +341,26 @@ mod tests {
         c.analytics.score.weight_vrp = 0.9;
         let e = c.validate().expect_err("invalid");
         assert_eq!(e.problems.len(), 3, "{e}");
+    }
+
+    #[test]
+    fn api_keys_are_redacted_in_show() {
+        let mut c = AppConfig::default();
+        c.tradier.api_key = "tr-secret".into();
+        c.alphavantage.api_key = "av-secret".into();
+        let s = c.show();
+        assert!(!s.contains("tr-secret") && !s.contains("av-secret"), "{s}");
+        assert!(s.contains("***"));
+    }
+
+    #[test]
+    fn tradier_without_keys_reports_both_missing_keys() {
+        let c = AppConfig {
+            provider: ProviderKind::Tradier,
+            ..AppConfig::default()
+        };
+        let e = c.validate().expect_err("keys missing");
+        assert_eq!(e.problems.len(), 2, "{e}");
     }
 
     #[test]

@@ -6,7 +6,10 @@ use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
 use ivcrush_core::calendar::{new_york_date, previous_trading_day};
 use ivcrush_market::sim::SimMarket;
-use ivcrush_market::{MarketData, MarketError};
+use ivcrush_market::{
+    AlphaVantageClient, FileMarket, MarketData, MarketError, TradierClient,
+};
+use ivcrush_resilience::BreakerRegistry;
 use ivcrush_store::{CacheError, HybridCache, Store, open_store};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,9 +38,29 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// Read-through cache for vendor reads (memory over the store's cache table).
     pub cache: Arc<HybridCache>,
+    /// Circuit breakers of the vendor pipelines (listed, reset and forced open by operators).
+    pub breakers: Arc<BreakerRegistry>,
+    /// Health pings of the vendors (e.g. Tradier's clock).
+    pub vendor_pings: Vec<VendorPing>,
     as_of: DateTime<Utc>,
     cache_scope: String,
     any_stale: Arc<AtomicBool>,
+}
+
+/// An async health ping returning a message or an error text.
+pub type PingFn = Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// A named vendor health ping.
+#[derive(Clone)]
+pub struct VendorPing {
+    /// Dependency name in the health graph.
+    pub name: &'static str,
+    /// The ping.
+    pub ping: PingFn,
 }
 
 impl std::fmt::Debug for App {
@@ -61,6 +84,8 @@ impl App {
     /// [`AppError`] when the store cannot be opened or the provider is not configured.
     pub async fn open(config: AppConfig) -> Result<App, AppError> {
         let store = open_store(&config.database_url).await?;
+        let breakers = BreakerRegistry::new();
+        let mut pings = Vec::new();
         let (market, as_of, scope) = match config.provider {
             ProviderKind::Sim => {
                 let date = config.as_of.unwrap_or_else(today_new_york);
@@ -69,14 +94,46 @@ impl App {
                 let scope = format!("sim:{}:{}", config.sim.seed, date);
                 (sim.into_market_data(), as_of, scope)
             }
-            other => {
-                return Err(AppError::Input(format!(
-                    "provider {} is not available in this build yet",
-                    other.as_str()
-                )));
+            ProviderKind::Tradier => {
+                let tradier = TradierClient::new(config.tradier.clone())
+                    .map_err(|e| AppError::market("Tradier client", e))?;
+                let av = AlphaVantageClient::new(config.alphavantage.clone())
+                    .map_err(|e| AppError::market("Alpha Vantage client", e))?;
+                breakers.register(tradier.pipeline().breaker().clone());
+                breakers.register(av.pipeline().breaker().clone());
+                let tradier = Arc::new(tradier);
+                let ping = tradier.clone();
+                pings.push(VendorPing {
+                    name: "tradier",
+                    ping: Arc::new(move || {
+                        let c = ping.clone();
+                        Box::pin(async move {
+                            c.clock()
+                                .await
+                                .map(|k| format!("market {}", k.state))
+                                .map_err(|e| e.to_string())
+                        })
+                    }),
+                });
+                let market = tradier.market_data(Arc::new(av));
+                (market, Utc::now(), "tradier".to_string())
+            }
+            ProviderKind::Files => {
+                let (files, errors) = FileMarket::load(&config.files.dir)
+                    .map_err(|e| AppError::market(format!("files in {}", config.files.dir.display()), e))?;
+                for e in &errors {
+                    tracing::warn!("{e}");
+                }
+                let date = config.as_of.unwrap_or_else(today_new_york);
+                let as_of = ivcrush_core::calendar::close_of(date);
+                let scope = format!("files:{}", date);
+                (files.with_today(date).market_data(), as_of, scope)
             }
         };
-        Ok(App::with_parts(config, market, store, as_of, scope))
+        let mut app = App::with_parts(config, market, store, as_of, scope);
+        app.breakers = Arc::new(breakers);
+        app.vendor_pings = pings;
+        Ok(app)
     }
 
     /// Assembles an app from parts (tests, servers).
@@ -95,6 +152,8 @@ impl App {
             market,
             store,
             cache: Arc::new(cache),
+            breakers: Arc::new(BreakerRegistry::new()),
+            vendor_pings: Vec::new(),
             as_of,
             cache_scope,
             any_stale: Arc::new(AtomicBool::new(false)),
@@ -103,7 +162,7 @@ impl App {
 
     /// The as-of instant of the market data (the simulated clock, or now for live vendors).
     pub fn as_of(&self) -> DateTime<Utc> {
-        if self.market.source == "sim" {
+        if self.market.source != "tradier" {
             self.as_of
         } else {
             Utc::now()

@@ -10,8 +10,9 @@ const MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl App {
-    /// The health registry of this process: database, market data, disk; capabilities `scan`
-    /// and `analyze` need the database and the market data (critical) and disk (optional).
+    /// The health registry of this process: database, market data, disk and the vendor pings;
+    /// capabilities `scan` and `analyze` need the database, the market data and the vendors
+    /// (critical) and disk (optional); vendor breakers are folded in (open → DEGRADED).
     pub fn health_registry(&self) -> HealthRegistry {
         let mut reg = HealthRegistry::new();
         let store = self.store.clone();
@@ -44,15 +45,23 @@ impl App {
                 Err(format!("only {} MiB free", free / (1024 * 1024)))
             }
         });
+        let mut needs: Vec<(&str, Criticality)> = vec![
+            ("database", Criticality::Critical),
+            ("market_data", Criticality::Critical),
+            ("disk", Criticality::Optional),
+        ];
+        for v in &self.vendor_pings {
+            let ping = v.ping.clone();
+            reg.add_check(v.name, CHECK_TIMEOUT, move || ping());
+            needs.push((v.name, Criticality::Critical));
+        }
+        for snap in self.breakers.list() {
+            if let Some(b) = self.breakers.get(&snap.name) {
+                reg.add_breaker(&snap.name, b);
+            }
+        }
         for cap in ["scan", "analyze"] {
-            reg.add_capability(
-                cap,
-                &[
-                    ("database", Criticality::Critical),
-                    ("market_data", Criticality::Critical),
-                    ("disk", Criticality::Optional),
-                ],
-            );
+            reg.add_capability(cap, &needs);
         }
         reg
     }

@@ -24,7 +24,7 @@ pub mod symbols;
 
 pub use analyzer::AnalyzeOptions;
 pub use config::{AppConfig, ConfigError, ProviderKind};
-pub use context::{App, Fetched, today_new_york};
+pub use context::{App, Fetched, PingFn, VendorPing, today_new_york};
 pub use error::AppError;
 pub use history::{BackfillOutcome, MOVES_PROGRESS};
 pub use record::{AnalysisRecord, DataInfo, FailedRow, Row};

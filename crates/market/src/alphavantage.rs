@@ -27,7 +27,7 @@ const VENDOR: &str = "alphavantage";
 pub const PRODUCTION_URL: &str = "https://www.alphavantage.co";
 
 /// Alpha Vantage client settings (`[market.alphavantage]`).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlphaVantageConfig {
     /// Base URL. Default `https://www.alphavantage.co`.

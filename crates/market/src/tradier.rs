@@ -72,7 +72,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
 }
 
 /// Tradier client settings (`[market.tradier]`).
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TradierConfig {
     /// Base URL. Default `https://api.tradier.com` (sandbox `https://sandbox.tradier.com`).
