@@ -6,9 +6,7 @@ use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
 use ivcrush_core::calendar::{new_york_date, previous_trading_day};
 use ivcrush_market::sim::SimMarket;
-use ivcrush_market::{
-    AlphaVantageClient, FileMarket, MarketData, MarketError, TradierClient,
-};
+use ivcrush_market::{AlphaVantageClient, FileMarket, MarketData, MarketError, TradierClient};
 use ivcrush_resilience::BreakerRegistry;
 use ivcrush_store::{CacheError, HybridCache, Store, open_store};
 use serde::Serialize;
@@ -119,8 +117,9 @@ impl App {
                 (market, Utc::now(), "tradier".to_string())
             }
             ProviderKind::Files => {
-                let (files, errors) = FileMarket::load(&config.files.dir)
-                    .map_err(|e| AppError::market(format!("files in {}", config.files.dir.display()), e))?;
+                let (files, errors) = FileMarket::load(&config.files.dir).map_err(|e| {
+                    AppError::market(format!("files in {}", config.files.dir.display()), e)
+                })?;
                 for e in &errors {
                     tracing::warn!("{e}");
                 }

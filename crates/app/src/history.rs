@@ -9,7 +9,7 @@
 use crate::context::App;
 use crate::error::AppError;
 use chrono::{Duration, NaiveDate};
-use ivcrush_core::moves::{HistoricalMove, historical_moves};
+use ivcrush_core::moves::{HistoricalMove, historical_moves, reaction_date};
 use ivcrush_store::{EarningsRow, TickerRow};
 
 /// Progress kind recorded for a completed backfill.
@@ -96,7 +96,8 @@ impl App {
         let bars = self.store.bars(ticker, window_start, through).await?;
         let in_window: Vec<_> = past
             .iter()
-            .filter(|e| e.date >= window_start && e.date <= through)
+            // Only reports whose reaction session has completed have a move to measure.
+            .filter(|e| e.date >= window_start && reaction_date(e) <= through)
             .copied()
             .collect();
         let (moves, skipped) = historical_moves(&bars, &in_window);

@@ -81,6 +81,12 @@ pub async fn run(app: App, cid: String, a: ScanArgs) -> anyhow::Result<ExitCode>
         to = %report.to,
         "scan finished"
     );
+    if report.rows.is_empty() && !a.common.quiet {
+        eprintln!(
+            "no earnings reports between {} and {} (as of {}); widen the window with --days or --to",
+            report.from, report.to, report.as_of
+        );
+    }
     print_rows(&report.rows, a.format)?;
     let failed: Vec<_> = report.failed().collect();
     if failed.is_empty() {

@@ -171,7 +171,7 @@ fn a_broken_ticker_gives_exit_3_with_the_others_intact() {
             "--days",
             "10",
             "--tickers",
-            "mrvl,NOPE,krto,Bad$",
+            "glxy,NOPE,rdnt,Bad$",
             "--format",
             "json",
         ])
@@ -188,7 +188,7 @@ fn a_broken_ticker_gives_exit_3_with_the_others_intact() {
             "--days",
             "10",
             "--tickers",
-            "mrvl,NOPE,krto",
+            "glxy,NOPE,rdnt",
             "--format",
             "json",
         ])
@@ -207,8 +207,8 @@ fn a_broken_ticker_gives_exit_3_with_the_others_intact() {
             .find(|r| r["ticker"] == t)
             .unwrap_or_else(|| panic!("{t} row"))
     };
-    assert!(by("MRVL")["score"].is_number());
-    assert!(by("KRTO")["score"].is_number());
+    assert!(by("GLXY")["score"].is_number());
+    assert!(by("RDNT")["score"].is_number());
     let nope = by("NOPE");
     assert!(
         nope["error"]
@@ -291,7 +291,7 @@ fn every_log_line_carries_the_correlation_id_stored_with_the_rows() {
             "--log-format",
             "json",
             "--tickers",
-            "MRVL",
+            "GLXY",
             "--days",
             "10",
             "--format",
@@ -318,7 +318,7 @@ fn every_log_line_carries_the_correlation_id_stored_with_the_rows() {
     let cid = cids.into_iter().next().expect("one");
     let hist = env
         .cmd()
-        .args(["history", "MRVL", "--format", "json"])
+        .args(["history", "GLXY", "--format", "json"])
         .output()
         .expect("runs");
     let h = json(&hist);
@@ -330,7 +330,7 @@ fn analyze_shows_the_detailed_view_and_handles_bad_symbols() {
     let env = Env::new();
     let out = env
         .cmd()
-        .args(["analyze", "mrvl", "--format", "json"])
+        .args(["analyze", "glxy", "--format", "json"])
         .output()
         .expect("runs");
     assert_eq!(
@@ -340,11 +340,11 @@ fn analyze_shows_the_detailed_view_and_handles_bad_symbols() {
         String::from_utf8_lossy(&out.stderr)
     );
     let r = json(&out);
-    assert_eq!(r["ticker"], "MRVL");
+    assert_eq!(r["ticker"], "GLXY");
     assert!(r["implied_move"]["event_pct"].is_number());
     let moves = r["historical_moves"].as_array().expect("last moves");
     assert_eq!(moves.len(), 12);
-    let table = env.cmd().args(["analyze", "MRVL"]).output().expect("runs");
+    let table = env.cmd().args(["analyze", "GLXY"]).output().expect("runs");
     let t = String::from_utf8(table.stdout).expect("utf-8");
     for s in [
         "straddle",
@@ -375,14 +375,14 @@ fn analyze_shows_the_detailed_view_and_handles_bad_symbols() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown ticker NOPE"));
     let past = env
         .cmd()
-        .args(["analyze", "MRVL", "--earnings-date", "2025-01-01"])
+        .args(["analyze", "GLXY", "--earnings-date", "2025-01-01"])
         .output()
         .expect("runs");
     assert_eq!(past.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&past.stderr).contains("in the past"));
     let no_options = env
         .cmd()
-        .args(["analyze", "MRVL", "--expiration", "2026-02-11"])
+        .args(["analyze", "GLXY", "--expiration", "2026-02-11"])
         .output()
         .expect("runs");
     assert_eq!(no_options.status.code(), Some(1));
@@ -395,7 +395,7 @@ fn batch_reports_each_bad_row_and_analyses_the_rest() {
     let file = env.dir.path().join("batch.csv");
     std::fs::write(
         &file,
-        "ticker,earnings_date,expiration\nMRVL,2026-02-09,\nnope,2026-02-09,\nKRTO,not-a-date,\nsolr,2026-02-06,2026-02-13\n",
+        "ticker,earnings_date,expiration\nGLXY,2026-02-05,\nnope,2026-02-09,\nRDNT,not-a-date,\nelvo,2026-02-09,2026-02-13\n",
     )
     .expect("write");
     let out = env
@@ -419,10 +419,10 @@ fn batch_reports_each_bad_row_and_analyses_the_rest() {
             .map(str::to_string)
     };
     assert!(err("NOPE").is_some_and(|e| e.contains("unknown ticker")));
-    assert!(err("KRTO").is_some_and(|e| e.contains("line 4") && e.contains("earnings_date")));
+    assert!(err("RDNT").is_some_and(|e| e.contains("line 4") && e.contains("earnings_date")));
     assert!(
         rows.iter()
-            .any(|r| r["ticker"] == "SOLR" && r["expiration"] == "2026-02-13")
+            .any(|r| r["ticker"] == "ELVO" && r["expiration"] == "2026-02-13")
     );
 }
 
@@ -431,7 +431,7 @@ fn backfill_is_idempotent_and_calendar_syncs() {
     let env = Env::new();
     let first = env
         .cmd()
-        .args(["backfill", "MRVL", "KRTO"])
+        .args(["backfill", "GLXY", "RDNT"])
         .output()
         .expect("runs");
     assert_eq!(first.status.code(), Some(0));
@@ -440,7 +440,7 @@ fn backfill_is_idempotent_and_calendar_syncs() {
     );
     let again = env
         .cmd()
-        .args(["backfill", "MRVL", "KRTO"])
+        .args(["backfill", "GLXY", "RDNT"])
         .output()
         .expect("runs");
     assert!(
@@ -465,7 +465,7 @@ fn backfill_is_idempotent_and_calendar_syncs() {
     let rows = json(&list);
     assert!(
         rows.as_array()
-            .is_some_and(|r| r.iter().any(|e| e["ticker"] == "MRVL"))
+            .is_some_and(|r| r.iter().any(|e| e["ticker"] == "GLXY"))
     );
 }
 

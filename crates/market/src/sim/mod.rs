@@ -16,7 +16,8 @@
 //! Parameters (per ticker, derived from a stable hash of its name): initial price $20–$500,
 //! realised diffusion vol 18–63 %, jump σ 2.5–10 %, event premium 0.85–2.2× (implied jump σ =
 //! jump σ × premium), implied diffusion vol = 1.08 × realised, smile slope −0.10…−0.40 and
-//! curvature 0.4–1.8 per unit log-moneyness, report 18–49 days after each quarter's end.
+//! curvature 0.4–1.8 per unit log-moneyness, report 10–85 days after each quarter's end
+//! (so that some report falls in almost any week of the year).
 
 mod chain;
 mod hash;
@@ -58,7 +59,8 @@ pub struct SimMarket {
 pub struct TickerTruth {
     /// The parameters behind its data.
     pub params: TickerParams,
-    /// Past reports with the moves that happened, oldest first.
+    /// Past reports whose reaction session has completed, with the moves that happened,
+    /// oldest first.
     pub past_reports: Vec<SimReport>,
     /// The next report (date and timing).
     pub next_report: Option<EarningsEvent>,
@@ -142,8 +144,8 @@ impl SimMarket {
         let past_reports = path
             .reports
             .iter()
-            .filter(|r| r.reaction_date < self.session || r.event.date < self.as_of_date)
-            .filter(|r| r.reaction_date <= self.session)
+            // Reactions in completed sessions only (the bars end there).
+            .filter(|r| r.reaction_date <= previous_trading_day(self.as_of_date))
             .copied()
             .collect();
         let next_report = path::report_schedule(&params, self.as_of_date + Duration::days(200))

@@ -131,7 +131,7 @@ fn params(index: usize) -> TickerParams {
         skew_curvature: 0.4 + 1.4 * u(5),
         liquidity_class: index / (NAMES.len() / LIQUIDITY_CLASSES),
         timing: if u(6) < 0.5 { Timing::Bmo } else { Timing::Amc },
-        report_offset_days: 18 + (u(7) * 32.0) as u32,
+        report_offset_days: 10 + (u(7) * 76.0) as u32,
     }
 }
 
