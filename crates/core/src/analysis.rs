@@ -232,6 +232,13 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         .filter(|v| v.chain.expiration == expiry)
         .ok_or(AnalysisError::NoChain(expiry))?;
     let forward = front.market.forward();
+    let sessions = (front.tau * crate::calendar::TRADING_DAYS_PER_YEAR).round();
+    if sessions > 10.0 && cfg.vrp.implied != ImpliedSource::Event {
+        warnings.push(format!(
+            "event expiry is {sessions} sessions away: the straddle also prices that much ordinary \
+             movement, so the VRP ratio overstates the event premium (compare event_pct)"
+        ));
+    }
     let straddle: StraddleMove = straddle_move(front.chain, inp.spot, forward)?;
 
     // Event move from the post-event term structure.

@@ -508,3 +508,26 @@ fn health_exits_0_when_up_and_config_reports_every_problem() {
         "{s}"
     );
 }
+
+#[test]
+fn the_documented_example_configuration_is_valid() {
+    let env = Env::new();
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ivcrush.toml.example");
+    let out = env
+        .cmd()
+        .args([
+            "config",
+            "check",
+            "--config",
+            example.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
