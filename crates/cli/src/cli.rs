@@ -134,6 +134,8 @@ pub enum Command {
     History(commands::history::HistoryArgs),
     /// Fetch bars and past report dates, compute and store historical moves.
     Backfill(commands::backfill::BackfillArgs),
+    /// Import an earnings calendar or daily bars from CSV into the store.
+    Import(commands::import::ImportArgs),
     /// Earnings calendar: sync from the provider, list from the store.
     Calendar(commands::calendar::CalendarArgs),
     /// Check the dependencies (exit 0 UP, 1 DOWN, 2 DEGRADED).
@@ -164,6 +166,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backfill(a) => commands::run_async(&a.common.clone(), |app, cid| {
             commands::backfill::run(app, cid, a)
         }),
+        Command::Import(a) => {
+            commands::run_async(&a.common.clone(), |app, cid| commands::import::run(app, cid, a))
+        }
         Command::Calendar(a) => commands::run_async(&a.common.clone(), |app, cid| {
             commands::calendar::run(app, cid, a)
         }),

@@ -4,3 +4,5 @@
 mod calc;
 #[path = "cli/scan.rs"]
 mod scan;
+#[path = "cli/storage.rs"]
+mod storage;

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod config;
 pub mod health;
 pub mod history;
+pub mod import;
 pub mod scan;
 
 use crate::cli::{CommonArgs, LogFormat};
