@@ -185,6 +185,28 @@ pub struct ConfigError {
     pub problems: Vec<String>,
 }
 
+/// The vendors' conventional variables (`TRADIER_API_KEY`, `TRADIER_BASE_URL`,
+/// `ALPHAVANTAGE_API_KEY`, `ALPHAVANTAGE_BASE_URL`) and `DATABASE_URL` as a partial
+/// configuration (explicit, so that no prefix or case rule of a provider can drop them).
+fn vendor_env() -> serde_json::Value {
+    let mut root = serde_json::Map::new();
+    if let Ok(v) = std::env::var("DATABASE_URL") {
+        root.insert("database_url".into(), serde_json::Value::String(v));
+    }
+    for (section, prefix) in [("tradier", "TRADIER"), ("alphavantage", "ALPHAVANTAGE")] {
+        let mut m = serde_json::Map::new();
+        for (field, var) in [("api_key", "API_KEY"), ("base_url", "BASE_URL")] {
+            if let Ok(v) = std::env::var(format!("{prefix}_{var}")) {
+                m.insert(field.to_string(), serde_json::Value::String(v));
+            }
+        }
+        if !m.is_empty() {
+            root.insert(section.to_string(), serde_json::Value::Object(m));
+        }
+    }
+    serde_json::Value::Object(root)
+}
+
 /// Default configuration file, read when present.
 pub const DEFAULT_CONFIG_FILE: &str = "ivcrush.toml";
 
@@ -213,11 +235,7 @@ impl AppConfig {
         }
         fig = fig
             .merge(Env::prefixed("IVCRUSH_").split("__"))
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database_url".into()),
-            )
+            .merge(Serialized::defaults(vendor_env()))
             .merge(Serialized::defaults(overrides));
         let cfg: AppConfig = fig.extract().map_err(|e| ConfigError {
             problems: e.into_iter().map(|e| e.to_string()).collect(),

@@ -166,9 +166,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backfill(a) => commands::run_async(&a.common.clone(), |app, cid| {
             commands::backfill::run(app, cid, a)
         }),
-        Command::Import(a) => {
-            commands::run_async(&a.common.clone(), |app, cid| commands::import::run(app, cid, a))
-        }
+        Command::Import(a) => commands::run_async(&a.common.clone(), |app, cid| {
+            commands::import::run(app, cid, a)
+        }),
         Command::Calendar(a) => commands::run_async(&a.common.clone(), |app, cid| {
             commands::calendar::run(app, cid, a)
         }),

@@ -6,3 +6,5 @@ mod calc;
 mod scan;
 #[path = "cli/storage.rs"]
 mod storage;
+#[path = "cli/vendor.rs"]
+mod vendor;

@@ -32,10 +32,23 @@ impl Env {
 fn calendar(env: &Env) -> Vec<Value> {
     let out = env
         .cmd()
-        .args(["calendar", "list", "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json"])
+        .args([
+            "calendar",
+            "list",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-12-31",
+            "--format",
+            "json",
+        ])
         .output()
         .expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice::<Value>(&out.stdout)
         .expect("json")
         .as_array()
@@ -46,7 +59,13 @@ fn calendar(env: &Env) -> Vec<Value> {
 #[test]
 fn an_import_with_bad_rows_stores_the_good_rows_and_changes_nothing_else() {
     let env = Env::new();
-    assert!(env.cmd().args(["calendar", "sync", "--days", "120"]).status().expect("runs").success());
+    assert!(
+        env.cmd()
+            .args(["calendar", "sync", "--days", "120"])
+            .status()
+            .expect("runs")
+            .success()
+    );
     let before = calendar(&env);
     assert!(!before.is_empty());
     let file = env.dir.path().join("cal.csv");
@@ -55,10 +74,17 @@ fn an_import_with_bad_rows_stores_the_good_rows_and_changes_nothing_else() {
         "ticker,date,timing,name\nNEWCO,2026-03-03,BMO,New Co\nBAD,2026-13-01,AMC,x\nOTHER,2026-03-04,LUNCH,y\nNEWB,2026-03-05,,z\n",
     )
     .expect("write");
-    let out = env.cmd().args(["import", "calendar", file.to_str().expect("utf-8")]).output().expect("runs");
+    let out = env
+        .cmd()
+        .args(["import", "calendar", file.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(3), "rejected rows make exit 3");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cal.csv:3") && stderr.contains("cal.csv:4"), "file and line: {stderr}");
+    assert!(
+        stderr.contains("cal.csv:3") && stderr.contains("cal.csv:4"),
+        "file and line: {stderr}"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2 calendar rows, rejected 2"));
     let after = calendar(&env);
     let imported: Vec<&Value> = after.iter().filter(|r| r["source"] == "files").collect();
@@ -73,7 +99,11 @@ fn an_import_with_bad_rows_stores_the_good_rows_and_changes_nothing_else() {
 #[test]
 fn a_backfill_killed_with_sigkill_leaves_a_consistent_database_and_a_rerun_completes_it() {
     let env = Env::new();
-    let mut child = env.cmd().args(["backfill", "--quiet"]).spawn().expect("spawns");
+    let mut child = env
+        .cmd()
+        .args(["backfill", "--quiet"])
+        .spawn()
+        .expect("spawns");
     std::thread::sleep(Duration::from_millis(250));
     child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
     let _ = child.wait();
@@ -82,22 +112,52 @@ fn a_backfill_killed_with_sigkill_leaves_a_consistent_database_and_a_rerun_compl
     rt.block_on(async {
         // The database opens (WAL recovered, migrations intact) and every ticker marked complete
         // has its moves, every stored move has its bars.
-        let store = ivcrush_store::open_store(&env.url()).await.expect("opens after SIGKILL");
+        let store = ivcrush_store::open_store(&env.url())
+            .await
+            .expect("opens after SIGKILL");
         for t in store.tickers().await.expect("tickers") {
-            if store.get_progress(&t.symbol, "moves").await.expect("progress").is_some() {
+            if store
+                .get_progress(&t.symbol, "moves")
+                .await
+                .expect("progress")
+                .is_some()
+            {
                 let moves = store.historical_moves(&t.symbol).await.expect("moves");
-                assert!(!moves.is_empty(), "{} marked complete without moves", t.symbol);
+                assert!(
+                    !moves.is_empty(),
+                    "{} marked complete without moves",
+                    t.symbol
+                );
                 for m in &moves {
-                    let bars = store.bars(&t.symbol, m.reaction_date, m.reaction_date).await.expect("bars");
+                    let bars = store
+                        .bars(&t.symbol, m.reaction_date, m.reaction_date)
+                        .await
+                        .expect("bars");
                     assert_eq!(bars.len(), 1, "{} move without its bar", t.symbol);
                 }
             }
         }
     });
 
-    let rerun = env.cmd().args(["backfill", "--quiet"]).output().expect("runs");
-    assert_eq!(rerun.status.code(), Some(0), "{}", String::from_utf8_lossy(&rerun.stderr));
-    let again = env.cmd().args(["backfill", "--quiet"]).output().expect("runs");
+    let rerun = env
+        .cmd()
+        .args(["backfill", "--quiet"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        rerun.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    let again = env
+        .cmd()
+        .args(["backfill", "--quiet"])
+        .output()
+        .expect("runs");
     let s = String::from_utf8_lossy(&again.stdout);
-    assert!(s.contains(" 0 ticker(s) updated") && s.contains("0 failed"), "nothing left to do: {s}");
+    assert!(
+        s.contains(" 0 ticker(s) updated") && s.contains("0 failed"),
+        "nothing left to do: {s}"
+    );
 }

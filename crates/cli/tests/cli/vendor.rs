@@ -1,0 +1,120 @@
+//! The real vendor client path through the CLI: `scan --provider tradier` against a local mock
+//! Tradier + Alpha Vantage (wire formats of ../shared/spec/vendors.md, data from the simulated
+//! market), not the simulator itself.
+
+use assert_cmd::cargo::CommandCargoExt;
+use ivcrush_mockvendor::{MockConfig, MockVendor};
+use serde_json::Value;
+use std::process::Command;
+
+#[test]
+fn scan_through_the_tradier_and_alpha_vantage_clients_works_end_to_end() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    // The live providers use the wall clock: serve the simulated market as of today.
+    let today = ivcrush_app::today_new_york();
+    let mock = rt
+        .block_on(MockVendor::start(MockConfig {
+            expected_api_key: Some("test-key".into()),
+            ..MockConfig::new(42, today)
+        }))
+        .expect("mock starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("ivcrush.toml"),
+        format!(
+            "provider = \"tradier\"\n\
+             [tradier]\nbase_url = \"{base}\"\n\
+             # a generous quota keeps the test fast; the default 120/min is tested elsewhere\n\
+             [tradier.resilience]\nrate_limits = [{{ limit = 100, window_ms = 1000 }}]\n\
+             [alphavantage]\nbase_url = \"{base}\"\n\
+             # a premium plan: no 5/min cap in this test\n\
+             [alphavantage.resilience]\nrate_limits = []\n",
+            base = mock.base_url()
+        ),
+    )
+    .expect("config");
+    let run = |args: &[&str]| {
+        Command::cargo_bin("ivcrush")
+            .expect("binary")
+            .current_dir(dir.path())
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("t.db").display()),
+            )
+            .env("TRADIER_API_KEY", "test-key")
+            .env("ALPHAVANTAGE_API_KEY", "test-key")
+            .env_remove("IVCRUSH_PROVIDER")
+            .env_remove("RUST_LOG")
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let out = run(&["scan", "--days", "14", "--format", "json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{stderr}");
+    let rows: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rows = rows.as_array().expect("array");
+    let analysed: Vec<&Value> = rows.iter().filter(|r| r["score"].is_number()).collect();
+    assert!(!analysed.is_empty(), "some rows analysed: {stderr}");
+    for r in &analysed {
+        assert_eq!(r["data"]["source"], "tradier");
+        assert!(
+            r["implied_move"]["straddle_pct"]
+                .as_f64()
+                .is_some_and(|x| x > 0.0)
+        );
+        assert!(r["historical"]["count"].as_u64().is_some_and(|n| n >= 4));
+    }
+    let by_path = mock.requests_by_path();
+    eprintln!(
+        "{} rows, {} analysed; requests by path: {by_path:?}",
+        rows.len(),
+        analysed.len()
+    );
+    for path in [
+        "/v1/markets/options/chains",
+        "/v1/markets/options/expirations",
+        "/v1/markets/history",
+        "/query",
+    ] {
+        assert!(
+            by_path.get(path).copied().unwrap_or(0) > 0,
+            "{path} was called: {by_path:?}"
+        );
+    }
+    // Quotes were batched: one request for the whole window.
+    assert_eq!(
+        by_path.get("/v1/markets/quotes").copied().unwrap_or(0),
+        1,
+        "{by_path:?}"
+    );
+
+    // A second scan the same day: expirations, chains (within their TTL), calendar and history
+    // come from the cache and the store; only the batched quote request goes out.
+    let before = mock.requests();
+    let again = run(&["scan", "--days", "14", "--format", "json"]);
+    assert!(matches!(again.status.code(), Some(0) | Some(3)));
+    assert!(again.stdout.len() > 2);
+    assert_eq!(mock.requests() - before, 1, "{:?}", mock.requests_by_path());
+
+    // A wrong key is a clear, key-free error.
+    let bad = Command::cargo_bin("ivcrush")
+        .expect("binary")
+        .current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("u.db").display()),
+        )
+        .env("TRADIER_API_KEY", "wrong-secret")
+        .env("ALPHAVANTAGE_API_KEY", "test-key")
+        .args(["analyze", analysed[0]["ticker"].as_str().expect("ticker")])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        e.contains("not authorised") && !e.contains("wrong-secret"),
+        "{e}"
+    );
+    drop(mock);
+}

@@ -1,0 +1,441 @@
+//! # ivcrush-mockvendor — a local Tradier + Alpha Vantage mock backed by the simulated market
+//!
+//! [`MockVendor::start`] binds `127.0.0.1:0` and serves, until dropped (or
+//! [`MockVendor::shutdown`]), the wire formats of `spec/vendors.md` with data taken from
+//! [`SimMarket::new(seed, as_of)`](ivcrush_market::sim::SimMarket::new), so that a test can fetch
+//! through the real vendor clients and compare with the simulator directly.
+//!
+//! Tradier (under `/v1/`, JSON, the list-collapse quirk and null wrappers included):
+//! - `GET|POST /v1/markets/quotes` (`symbols`, query or form), unknown symbols in
+//!   `unmatched_symbols`;
+//! - `GET /v1/markets/options/expirations?symbol=` (plain `date` list, or objects under
+//!   `expiration` with `strikes|contractSize|expirationType=true`);
+//! - `GET /v1/markets/options/chains?symbol=&expiration=&greeks=`;
+//! - `GET /v1/markets/history?symbol=&interval=daily&start=&end=`;
+//! - `GET /v1/markets/clock`.
+//!
+//! Alpha Vantage (`GET /query?function=…&apikey=…`, always HTTP 200):
+//! - `EARNINGS_CALENDAR` (CSV with CRLF, `horizon=3month|6month|12month` from the as-of date,
+//!   optional `symbol`);
+//! - `EARNINGS` (JSON, string values, `quarterlyEarnings` newest first with `reportTime`);
+//! - `TIME_SERIES_DAILY` (compact: the latest 100 completed sessions; `outputsize=full` answers
+//!   the free-plan premium `Information`); `TIME_SERIES_DAILY_ADJUSTED` answers the premium
+//!   `Information`.
+//!
+//! Options: a fixed latency on every response, a Tradier fixed-window rate limit (429 with the
+//! `X-Ratelimit-*` headers), synthetic ticker aliases for large scans, and an expected API key.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use ivcrush_mockvendor::{MockConfig, MockVendor};
+//! let mock = MockVendor::start(MockConfig::default()).await?;
+//! let tradier_base = mock.base_url(); // also the Alpha Vantage base
+//! # let _ = tradier_base; Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod alphavantage;
+mod tradier;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use chrono::NaiveDate;
+use ivcrush_market::sim::universe::{self, TickerParams};
+use ivcrush_market::sim::{DEFAULT_SEED, SimMarket};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Mock settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MockConfig {
+    /// Seed of the simulated market.
+    pub seed: u64,
+    /// As-of date of the simulated market (quotes at 15:30 New York that day).
+    pub as_of: NaiveDate,
+    /// Added to every response (default 0).
+    pub latency: Duration,
+    /// Tradier fixed window `(limit, window)`: the window starts at the first request and resets
+    /// `window` later; beyond `limit` requests answer 429. When set, every Tradier response
+    /// carries `X-Ratelimit-Allowed/Used/Available/Expiry` (Expiry = window end, epoch ms).
+    /// `None` (default): unlimited, no headers.
+    pub rate_limit: Option<(u32, Duration)>,
+    /// Size of the served universe: 0 (or ≤ 60) = the 60 sim tickers; N > 60 = the 60 sim
+    /// tickers plus `N − 60` synthetic symbols `SIM001`, `SIM002`, … where `SIMi` serves the
+    /// data (and calendar dates) of sim ticker `i % 60`. [`MockConfig::symbols`] lists them.
+    pub ticker_aliases: usize,
+    /// When set, Tradier requests without `Authorization: Bearer <key>` get 401 (Apigee fault
+    /// body) and Alpha Vantage requests with another `apikey` get the invalid-key
+    /// `Error Message` (or the demo-key `Information` for `apikey=demo`).
+    pub expected_api_key: Option<String>,
+}
+
+impl Default for MockConfig {
+    /// Seed 42, as of Wed 2026-01-28, no latency, no rate limit, no aliases, any key.
+    fn default() -> Self {
+        MockConfig::new(
+            DEFAULT_SEED,
+            NaiveDate::from_ymd_opt(2026, 1, 28).expect("valid date"),
+        )
+    }
+}
+
+impl MockConfig {
+    /// Defaults for this seed and as-of date.
+    pub fn new(seed: u64, as_of: NaiveDate) -> MockConfig {
+        MockConfig {
+            seed,
+            as_of,
+            latency: Duration::ZERO,
+            rate_limit: None,
+            ticker_aliases: 0,
+            expected_api_key: None,
+        }
+    }
+
+    /// Every symbol served: the 60 sim tickers (most liquid first), then the synthetic aliases.
+    pub fn symbols(&self) -> Vec<String> {
+        let mut out: Vec<String> = universe::universe()
+            .into_iter()
+            .map(|p| p.symbol.to_owned())
+            .collect();
+        out.extend((1..=self.alias_count()).map(alias_name));
+        out
+    }
+
+    /// The sim ticker behind a served symbol (itself for a sim ticker), `None` when unknown.
+    pub fn sim_ticker(&self, symbol: &str) -> Option<&'static str> {
+        if let Some(p) = universe::ticker(symbol) {
+            return Some(p.symbol);
+        }
+        let digits = symbol.strip_prefix("SIM")?;
+        if digits.len() < 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let i: usize = digits.parse().ok()?;
+        if i == 0 || i > self.alias_count() || alias_name(i) != symbol {
+            return None;
+        }
+        let all = universe::universe();
+        Some(all[i % all.len()].symbol)
+    }
+
+    fn alias_count(&self) -> usize {
+        self.ticker_aliases
+            .saturating_sub(universe::universe().len())
+    }
+}
+
+fn alias_name(i: usize) -> String {
+    format!("SIM{i:03}")
+}
+
+/// The fixed rate-limit window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    start_epoch_ms: u64,
+    used: u32,
+}
+
+/// State shared by the handlers.
+struct Shared {
+    config: MockConfig,
+    sim: SimMarket,
+    universe: Vec<TickerParams>,
+    total: AtomicU64,
+    rate_limited: AtomicU64,
+    by_path: Mutex<BTreeMap<String, u64>>,
+    window: Mutex<Option<Window>>,
+}
+
+impl Shared {
+    /// The sim parameters behind a served symbol (aliases resolved).
+    fn resolve(&self, symbol: &str) -> Option<TickerParams> {
+        let real = self.config.sim_ticker(symbol)?;
+        self.universe.iter().find(|p| p.symbol == real).cloned()
+    }
+
+    /// Counts a Tradier request against the window; returns the headers and whether it is over.
+    fn take_quota(&self) -> Option<(HeaderMap, bool)> {
+        let (limit, window) = self.config.rate_limit?;
+        let mut guard = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let w = match *guard {
+            Some(w) if now.duration_since(w.start) < window => w,
+            _ => Window {
+                start: now,
+                start_epoch_ms: epoch_ms_now(),
+                used: 0,
+            },
+        };
+        let w = Window {
+            used: w.used.saturating_add(1),
+            ..w
+        };
+        *guard = Some(w);
+        let over = w.used > limit;
+        let used = w.used.min(limit);
+        let expiry = w.start_epoch_ms + u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("x-ratelimit-allowed", u64::from(limit)),
+            ("x-ratelimit-used", u64::from(used)),
+            ("x-ratelimit-available", u64::from(limit - used)),
+            ("x-ratelimit-expiry", expiry),
+        ] {
+            headers.insert(name, HeaderValue::from(value));
+        }
+        Some((headers, over))
+    }
+}
+
+fn epoch_ms_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// A running mock server. Dropping it stops the server.
+pub struct MockVendor {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockVendor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockVendor")
+            .field("addr", &self.addr)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockVendor {
+    /// Binds `127.0.0.1:0` and serves in a task of the current Tokio runtime.
+    ///
+    /// # Errors
+    /// When the listener cannot be bound.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub async fn start(config: MockConfig) -> std::io::Result<MockVendor> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            sim: SimMarket::new(config.seed, config.as_of),
+            universe: universe::universe(),
+            config,
+            total: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
+            by_path: Mutex::new(BTreeMap::new()),
+            window: Mutex::new(None),
+        });
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(MockVendor {
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (Tradier paths under `/v1/…`, Alpha Vantage under `/query`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The configuration served.
+    pub fn config(&self) -> &MockConfig {
+        &self.shared.config
+    }
+
+    /// Every symbol served (see [`MockConfig::symbols`]).
+    pub fn symbols(&self) -> Vec<String> {
+        self.shared.config.symbols()
+    }
+
+    /// Requests received (all paths, errors and 429s included).
+    pub fn requests(&self) -> u64 {
+        self.shared.total.load(Ordering::Relaxed)
+    }
+
+    /// Requests received per URL path (`/v1/markets/quotes`, `/query`, …).
+    pub fn requests_by_path(&self) -> BTreeMap<String, u64> {
+        self.shared
+            .by_path
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// 429 answers served.
+    pub fn rate_limited(&self) -> u64 {
+        self.shared.rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting, lets open requests finish (at most 5 s), then returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for MockVendor {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Request parameters: the query string, then form fields of a urlencoded body.
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Params {
+        let mut all: Vec<(String, String)> = uri
+            .query()
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if is_form {
+            all.extend(form_urlencoded::parse(body).into_owned());
+        }
+        Params(all)
+    }
+
+    /// The first value of `name` (trimmed, non-empty).
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `true` when `name` is `true` (case-insensitive).
+    pub(crate) fn flag(&self, name: &str) -> bool {
+        self.get(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+/// A response with a body and a content type.
+pub(crate) fn reply(status: StatusCode, content_type: &'static str, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// A 200 JSON response.
+pub(crate) fn json(value: &serde_json::Value) -> Response {
+    reply(StatusCode::OK, "application/json", value.to_string())
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    shared.total.fetch_add(1, Ordering::Relaxed);
+    let path = uri.path().to_owned();
+    *shared
+        .by_path
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(path.clone())
+        .or_default() += 1;
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
+    let params = Params::parse(&uri, &headers, &body);
+    if path == "/query" {
+        return alphavantage::handle(&shared, &method, &params).await;
+    }
+    if path.starts_with("/v1/") {
+        return tradier_entry(&shared, &method, &path, &headers, &params).await;
+    }
+    reply(StatusCode::NOT_FOUND, "text/plain", "Not Found".to_owned())
+}
+
+async fn tradier_entry(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Response {
+    if let Some(key) = &shared.config.expected_api_key {
+        let expected = format!("Bearer {key}");
+        let ok = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == expected);
+        if !ok {
+            return tradier::unauthorized();
+        }
+    }
+    let quota = shared.take_quota();
+    let mut response = match &quota {
+        Some((_, true)) => {
+            shared.rate_limited.fetch_add(1, Ordering::Relaxed);
+            reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                "text/plain",
+                "Rate limit exceeded".to_owned(),
+            )
+        }
+        _ => tradier::handle(shared, method, path, params).await,
+    };
+    if let Some((h, _)) = quota {
+        response.headers_mut().extend(h);
+    }
+    response
+}
