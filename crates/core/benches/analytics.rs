@@ -6,44 +6,14 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ivcrush_core::moves::HistoricalMove;
 use ivcrush_core::smile::{ExpiryMarket, otm_smile};
 use ivcrush_core::{
-    AnalysisInput, AnalyticsConfig, EarningsEvent, OptionChain, OptionKind, OptionParams,
-    OptionQuote, Pct, Timing, analyze, bsm_price, implied_vol,
+    AnalysisInput, AnalyticsConfig, EarningsEvent, OptionKind, OptionParams, Pct, Timing, analyze,
+    bsm_price, implied_vol,
 };
 use std::hint::black_box;
-use std::path::PathBuf;
 
-fn chain(file: &str) -> OptionChain {
-    let dir = std::env::var("IVCRUSH_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let path = dir.join("fixtures/vendors").join(file);
-    let text = std::fs::read_to_string(&path).expect("fixture readable");
-    let v: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
-    let opts = v["options"]["option"].as_array().expect("options");
-    OptionChain {
-        expiration: opts[0]["expiration_date"]
-            .as_str()
-            .expect("date")
-            .parse()
-            .expect("date"),
-        quotes: opts
-            .iter()
-            .map(|o| OptionQuote {
-                kind: if o["option_type"] == "call" {
-                    OptionKind::Call
-                } else {
-                    OptionKind::Put
-                },
-                strike: o["strike"].as_f64().unwrap_or(0.0),
-                bid: o["bid"].as_f64().unwrap_or(0.0),
-                ask: o["ask"].as_f64().unwrap_or(0.0),
-                last: o["last"].as_f64(),
-                volume: o["volume"].as_u64().unwrap_or(0),
-                open_interest: o["open_interest"].as_u64().unwrap_or(0),
-            })
-            .collect(),
-    }
-}
+#[path = "../tests/core/fixture_chain.rs"]
+mod fixture_chain;
+use fixture_chain::fixture_chain as chain;
 
 fn history() -> Vec<HistoricalMove> {
     [

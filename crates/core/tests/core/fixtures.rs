@@ -1,42 +1,14 @@
 //! The vendor fixtures' coherent market (../shared/fixtures/vendors/README.md): the full analysis
 //! of the AAPL-like scenario recovers the truth behind the quotes.
 
-use crate::shared_json;
 use ivcrush_core::moves::HistoricalMove;
 use ivcrush_core::strategy::{MaxLoss, Payoff};
 use ivcrush_core::{
-    AnalysisInput, AnalyticsConfig, EarningsEvent, OptionChain, OptionKind, OptionQuote, Pct,
-    Timing, analyze,
+    AnalysisInput, AnalyticsConfig, EarningsEvent, OptionChain, OptionKind, Pct, Timing, analyze,
 };
-use serde_json::Value;
 
 fn chain(file: &str) -> OptionChain {
-    let v = shared_json(&format!("fixtures/vendors/{file}"));
-    let opts = v["options"]["option"].as_array().expect("option list");
-    let f = |o: &Value, k: &str| o[k].as_f64().unwrap_or(0.0);
-    OptionChain {
-        expiration: opts[0]["expiration_date"]
-            .as_str()
-            .expect("date")
-            .parse()
-            .expect("date"),
-        quotes: opts
-            .iter()
-            .map(|o| OptionQuote {
-                kind: if o["option_type"] == "call" {
-                    OptionKind::Call
-                } else {
-                    OptionKind::Put
-                },
-                strike: f(o, "strike"),
-                bid: f(o, "bid"),
-                ask: f(o, "ask"),
-                last: o["last"].as_f64(),
-                volume: o["volume"].as_u64().unwrap_or(0),
-                open_interest: o["open_interest"].as_u64().unwrap_or(0),
-            })
-            .collect(),
-    }
+    crate::fixture_chain::fixture_chain(file)
 }
 
 fn history(scale: f64) -> Vec<HistoricalMove> {
