@@ -83,8 +83,14 @@ pub struct TradierConfig {
     pub post_quotes_above: usize,
     /// HTTP client settings.
     pub http: HttpSettings,
-    /// Resilience pipeline; default: one window of 120 requests per 60 s (burst 10), 10 s
+    /// Resilience pipeline; default: one window of 120 requests per 61 s (burst 1), 10 s
     /// attempts, 60 s deadline, 3 attempts.
+    ///
+    /// Why 61 s and burst 1: Tradier counts a fixed 60-s window from the first request *as it
+    /// arrives*; our clock is the sender's. A burst b lowers the sustained rate to
+    /// (120 − b + 1) per window (burst 10 gave 111/min, 92.5 % of the quota), and a window of
+    /// exactly 60 s puts the 121st request on the vendor's window edge, where network jitter
+    /// turns it into a 429. Burst 1 over 61 s sustains 118/min (98.4 %) with a one-second guard.
     pub resilience: PipelineConfig,
 }
 
@@ -96,9 +102,7 @@ impl Default for TradierConfig {
             post_quotes_above: 20,
             http: HttpSettings::default(),
             resilience: PipelineConfig {
-                rate_limits: vec![
-                    WindowConfig::new(120, std::time::Duration::from_secs(60)).with_burst(10),
-                ],
+                rate_limits: vec![WindowConfig::new(120, std::time::Duration::from_secs(61))],
                 ..PipelineConfig::default()
             },
         }
@@ -118,8 +122,7 @@ impl TradierConfig {
     pub fn sandbox(api_key: impl Into<String>) -> TradierConfig {
         let mut c = TradierConfig::new(api_key);
         c.base_url = SANDBOX_URL.to_owned();
-        c.resilience.rate_limits =
-            vec![WindowConfig::new(60, std::time::Duration::from_secs(60)).with_burst(5)];
+        c.resilience.rate_limits = vec![WindowConfig::new(60, std::time::Duration::from_secs(61))];
         c
     }
 }

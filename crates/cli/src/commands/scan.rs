@@ -81,6 +81,16 @@ pub async fn run(app: App, cid: String, a: ScanArgs) -> anyhow::Result<ExitCode>
         to = %report.to,
         "scan finished"
     );
+    let c = app.cache.stats();
+    tracing::info!(
+        hits_memory = c.hits_memory,
+        hits_store = c.hits_store,
+        coalesced = c.coalesced,
+        misses = c.misses,
+        stale_served = c.stale_served,
+        hit_rate = c.hit_rate(),
+        "cache"
+    );
     if report.rows.is_empty() && !a.common.quiet {
         eprintln!(
             "no earnings reports between {} and {} (as of {}); widen the window with --days or --to",

@@ -233,7 +233,9 @@ fn config_debug_redacts_the_token_and_serde_has_defaults() {
     let c: TradierConfig = serde_json::from_str(&format!(r#"{{"api_key":"{TOKEN}"}}"#)).expect("");
     assert_eq!(c.base_url, "https://api.tradier.com");
     assert_eq!(c.resilience.rate_limits[0].limit, 120);
-    assert_eq!(c.resilience.rate_limits[0].window_ms, 60_000);
+    // 120 per 61 s, burst 1: the vendor quota with a one-second guard band (see TradierConfig).
+    assert_eq!(c.resilience.rate_limits[0].window_ms, 61_000);
+    assert_eq!(c.resilience.rate_limits[0].burst, 1);
     assert!(!format!("{c:?}").contains(TOKEN));
     assert_eq!(
         TradierConfig::sandbox("x").resilience.rate_limits[0].limit,
