@@ -207,6 +207,9 @@ fn vendor_env() -> serde_json::Value {
     serde_json::Value::Object(root)
 }
 
+/// `IVCRUSH_*` variables that belong to other components (lower-case, prefix removed).
+const FOREIGN_ENV_KEYS: [&str; 1] = ["api_keys"];
+
 /// Default configuration file, read when present.
 pub const DEFAULT_CONFIG_FILE: &str = "ivcrush.toml";
 
@@ -234,7 +237,12 @@ impl AppConfig {
             None => {}
         }
         fig = fig
-            .merge(Env::prefixed("IVCRUSH_").split("__"))
+            // Variables read by other components (the HTTP server's keys) are not ours.
+            .merge(Env::prefixed("IVCRUSH_").split("__").filter(|k| {
+                !FOREIGN_ENV_KEYS
+                    .iter()
+                    .any(|f| k.as_str().eq_ignore_ascii_case(f))
+            }))
             .merge(Serialized::defaults(vendor_env()))
             .merge(Serialized::defaults(overrides));
         let cfg: AppConfig = fig.extract().map_err(|e| ConfigError {

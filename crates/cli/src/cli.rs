@@ -138,6 +138,8 @@ pub enum Command {
     Import(commands::import::ImportArgs),
     /// Earnings calendar: sync from the provider, list from the store.
     Calendar(commands::calendar::CalendarArgs),
+    /// HTTP API, dashboard, Prometheus metrics and the scheduled scan.
+    Serve(commands::serve::ServeCliArgs),
     /// Check the dependencies (exit 0 UP, 1 DOWN, 2 DEGRADED).
     Health(commands::health::HealthArgs),
     /// Check or show the configuration (secrets redacted).
@@ -176,5 +178,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::health::run(app, cid, a)
         }),
         Command::Config(a) => commands::config::run(a),
+        Command::Serve(a) => commands::serve::run(a),
     }
 }

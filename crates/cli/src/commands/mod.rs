@@ -10,6 +10,7 @@ pub mod health;
 pub mod history;
 pub mod import;
 pub mod scan;
+pub mod serve;
 
 use crate::cli::{CommonArgs, LogFormat};
 use anyhow::Context;

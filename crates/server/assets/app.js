@@ -1,0 +1,337 @@
+// ivcrush dashboard: vanilla JS, hand-written SVG, no external resources.
+"use strict";
+(function () {
+  const KEY_STORE = "ivcrush.apiKey";
+  const SVG = "http://www.w3.org/2000/svg";
+  const $ = (id) => document.getElementById(id);
+  let rows = [];
+  let sortKey = "score";
+  let sortDir = -1;
+  let selected = null;
+
+  // The key comes from ?key= (then removed from the address bar) or the stored one.
+  function apiKey() {
+    const url = new URL(window.location.href);
+    const fromUrl = url.searchParams.get("key");
+    if (fromUrl) {
+      try { localStorage.setItem(KEY_STORE, fromUrl); } catch (e) { /* private mode */ }
+      url.searchParams.delete("key");
+      window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+      return fromUrl;
+    }
+    try { return localStorage.getItem(KEY_STORE) || ""; } catch (e) { return ""; }
+  }
+  let key = apiKey();
+
+  function status(text, isError) {
+    const s = $("status");
+    s.textContent = text;
+    s.className = isError ? "err" : "";
+  }
+
+  async function api(path, method) {
+    const resp = await fetch(path, {
+      method: method || "GET",
+      headers: key ? { "X-API-Key": key } : {},
+      cache: "no-store",
+    });
+    let body = null;
+    try { body = await resp.json(); } catch (e) { body = null; }
+    if (!resp.ok) {
+      const msg = body && body.message ? body.message : resp.statusText;
+      const err = new Error(resp.status + ": " + msg);
+      err.status = resp.status;
+      throw err;
+    }
+    return body;
+  }
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function svgEl(tag, attrs, text) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  const fmt = (x, d) => (typeof x === "number" && isFinite(x) ? x.toFixed(d === undefined ? 2 : d) : "–");
+
+  // ---- scan table -------------------------------------------------------------------
+  function rowValue(r, k) {
+    switch (k) {
+      case "implied": return r.implied_move ? r.implied_move.straddle_pct : null;
+      case "hist": return r.historical ? r.historical.mean_pct : null;
+      case "vrp": return r.vrp ? r.vrp.ratio : null;
+      case "tier": return r.vrp ? r.vrp.tier : "";
+      case "liq": return r.liquidity ? r.liquidity.tier : "";
+      case "tradeable": return r.tradeable ? 1 : 0;
+      default: return r[k];
+    }
+  }
+
+  function renderTable() {
+    const analyzed = rows.filter((r) => !r.error);
+    const failed = rows.filter((r) => r.error);
+    analyzed.sort((a, b) => {
+      const x = rowValue(a, sortKey), y = rowValue(b, sortKey);
+      if (x === y) return 0;
+      if (x === null || x === undefined) return 1;
+      if (y === null || y === undefined) return -1;
+      return (x < y ? -1 : 1) * sortDir;
+    });
+    const tbody = $("scan").querySelector("tbody");
+    tbody.replaceChildren();
+    for (const r of analyzed) {
+      const tr = el("tr", { class: "row" + (r.ticker === selected ? " selected" : ""), "data-ticker": r.ticker });
+      tr.append(el("td", {}, r.ticker), el("td", {}, r.earnings_date), el("td", {}, r.timing),
+        el("td", { class: "num" }, fmt(r.spot)), el("td", { class: "num" }, fmt(rowValue(r, "implied"))),
+        el("td", { class: "num" }, fmt(rowValue(r, "hist"))), el("td", { class: "num" }, fmt(rowValue(r, "vrp"))));
+      const tier = el("td"); tier.append(el("span", { class: "tier tier-" + rowValue(r, "tier") }, rowValue(r, "tier")));
+      const liq = el("td"); liq.append(el("span", { class: "tier tier-" + rowValue(r, "liq") }, rowValue(r, "liq")));
+      tr.append(tier, liq, el("td", { class: "num" }, fmt(r.score, 1)),
+        el("td", { class: r.tradeable ? "yes" : "no" }, r.tradeable ? "YES" : "no"));
+      tr.addEventListener("click", () => selectTicker(r.ticker));
+      tbody.append(tr);
+    }
+    for (const th of document.querySelectorAll("#scan th")) {
+      th.classList.toggle("sorted-asc", th.dataset.key === sortKey && sortDir === 1);
+      th.classList.toggle("sorted-desc", th.dataset.key === sortKey && sortDir === -1);
+    }
+    $("failed").textContent = failed.length
+      ? "Failed: " + failed.map((f) => f.ticker + " (" + f.error + ")").join("; ")
+      : "";
+    $("scan").dataset.rows = String(analyzed.length);
+    document.body.dataset.rows = String(analyzed.length);
+  }
+
+  async function loadScan(refresh) {
+    status(refresh ? "scanning…" : "loading scan…");
+    const scan = await api("/api/v1/scan" + (refresh ? "?refresh=true" : ""));
+    rows = scan.rows || [];
+    $("scan-meta").textContent = scan.from + " → " + scan.to + " · run " + scan.run_id + " · " + scan.trigger;
+    $("asof").textContent = "as of " + scan.as_of;
+    renderTable();
+    status("");
+    const first = selected || (rows.find((r) => !r.error) || {}).ticker;
+    if (first) await selectTicker(first);
+  }
+
+  // ---- charts ------------------------------------------------------------------------
+  const W = 420, H = 240, M = { l: 40, r: 12, t: 14, b: 30 };
+  function frame(label) {
+    const svg = svgEl("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label });
+    svg.append(svgEl("line", { class: "axis", x1: M.l, y1: H - M.b, x2: W - M.r, y2: H - M.b }));
+    svg.append(svgEl("line", { class: "axis", x1: M.l, y1: M.t, x2: M.l, y2: H - M.b }));
+    return svg;
+  }
+  function scale(d0, d1, r0, r1) {
+    const span = d1 - d0 || 1;
+    return (v) => r0 + ((v - d0) / span) * (r1 - r0);
+  }
+  function yTicks(svg, y, lo, hi, unit) {
+    for (let i = 0; i <= 4; i++) {
+      const v = lo + ((hi - lo) * i) / 4;
+      svg.append(svgEl("text", { x: M.l - 4, y: y(v) + 3, "text-anchor": "end" }, v.toFixed(1) + unit));
+    }
+  }
+  function note(svg, text) {
+    svg.append(svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, text));
+  }
+
+  function movesChart(rec) {
+    const svg = frame("historical moves");
+    const moves = (rec.historical_moves || []).slice(-12);
+    const implied = rec.implied_move ? rec.implied_move.straddle_pct : null;
+    if (!moves.length) { note(svg, "no historical moves"); return svg; }
+    const hi = Math.max(implied || 0, ...moves.map((m) => m.close_move_pct)) * 1.15 || 1;
+    const y = scale(0, hi, H - M.b, M.t);
+    const bw = (W - M.l - M.r) / moves.length;
+    moves.forEach((m, i) => {
+      const x = M.l + i * bw + bw * 0.15;
+      const top = y(m.close_move_pct);
+      const bar = svgEl("rect", { class: "bar" + (m.signed_close_pct < 0 ? " down" : ""), x: x.toFixed(1),
+        y: top.toFixed(1), width: (bw * 0.7).toFixed(1), height: (H - M.b - top).toFixed(1) });
+      bar.append(svgEl("title", {}, m.report_date + ": " + fmt(m.signed_close_pct) + "%"));
+      svg.append(bar);
+      if (i % 2 === 0) svg.append(svgEl("text", { x: x + bw * 0.35, y: H - M.b + 12, "text-anchor": "middle" }, m.report_date.slice(2, 7)));
+    });
+    if (implied !== null) {
+      svg.append(svgEl("line", { class: "implied", x1: M.l, x2: W - M.r, y1: y(implied), y2: y(implied) }));
+      svg.append(svgEl("text", { x: W - M.r, y: y(implied) - 4, "text-anchor": "end" }, "implied " + fmt(implied) + "%"));
+    }
+    if (rec.historical && typeof rec.historical.mean_pct === "number") {
+      const mv = rec.historical.mean_pct;
+      svg.append(svgEl("line", { class: "mean", x1: M.l, x2: W - M.r, y1: y(mv), y2: y(mv) }));
+    }
+    svg.append(svgEl("text", { x: M.l + 4, y: M.t + 4 }, "|close move| per report (purple: down) · dashed: mean"));
+    yTicks(svg, y, 0, hi, "%");
+    return svg;
+  }
+
+  function termChart(rec) {
+    const svg = frame("term structure");
+    const pts = (rec.term_structure && rec.term_structure.points) || [];
+    if (!pts.length) { note(svg, "no term structure"); return svg; }
+    const xs = pts.map((p) => p.days), ys = pts.map((p) => p.atm_iv * 100);
+    const lo = Math.min(...ys) * 0.9, hi = Math.max(...ys) * 1.1;
+    const x = scale(Math.min(...xs) - 1, Math.max(...xs) + 1, M.l + 10, W - M.r - 10);
+    const y = scale(lo, hi, H - M.b, M.t);
+    const d = pts.map((p, i) => (i ? "L" : "M") + x(p.days).toFixed(1) + "," + y(p.atm_iv * 100).toFixed(1)).join(" ");
+    svg.append(svgEl("path", { class: "line", d }));
+    for (const p of pts) {
+      const c = svgEl("circle", { class: "pt", cx: x(p.days), cy: y(p.atm_iv * 100), r: 4 });
+      c.append(svgEl("title", {}, p.expiration + ": " + fmt(p.atm_iv * 100) + "%"));
+      svg.append(c);
+      svg.append(svgEl("text", { x: x(p.days), y: H - M.b + 12, "text-anchor": "middle" }, p.expiration.slice(5) + " (" + p.days.toFixed(0) + "d)"));
+    }
+    yTicks(svg, y, lo, hi, "%");
+    return svg;
+  }
+
+  function skewChart(rec) {
+    const svg = frame("skew smile");
+    const s = rec.skew || {};
+    if (typeof s.level !== "number") { note(svg, "no skew fit"); return svg; }
+    const spot = rec.spot;
+    const ks = [];
+    for (let i = 0; i <= 40; i++) ks.push(-0.25 + (0.5 * i) / 40);
+    const vol = (k) => (s.level + s.slope * k + s.curvature * k * k) * 100;
+    const vs = ks.map(vol);
+    const marks = [];
+    if (s.k25_put && s.iv25_put) marks.push(["25Δ put", s.k25_put, s.iv25_put * 100]);
+    if (s.k25_call && s.iv25_call) marks.push(["25Δ call", s.k25_call, s.iv25_call * 100]);
+    const all = vs.concat(marks.map((m) => m[2]));
+    const lo = Math.min(...all) * 0.95, hi = Math.max(...all) * 1.05;
+    const x = scale(spot * Math.exp(-0.25), spot * Math.exp(0.25), M.l + 4, W - M.r);
+    const y = scale(lo, hi, H - M.b, M.t);
+    const d = ks.map((k, i) => (i ? "L" : "M") + x(spot * Math.exp(k)).toFixed(1) + "," + y(vs[i]).toFixed(1)).join(" ");
+    svg.append(svgEl("line", { class: "spot", x1: x(spot), x2: x(spot), y1: M.t, y2: H - M.b }));
+    svg.append(svgEl("path", { class: "line", d }));
+    for (const [label, k, v] of marks) {
+      const c = svgEl("circle", { class: "pt", cx: x(k), cy: y(v), r: 4 });
+      c.append(svgEl("title", {}, label + " " + fmt(k) + ": " + fmt(v) + "%"));
+      svg.append(c);
+    }
+    for (const f of [-0.2, -0.1, 0, 0.1, 0.2]) {
+      const k = spot * Math.exp(f);
+      svg.append(svgEl("text", { x: x(k), y: H - M.b + 12, "text-anchor": "middle" }, k.toFixed(0)));
+    }
+    yTicks(svg, y, lo, hi, "%");
+    return svg;
+  }
+
+  async function selectTicker(t) {
+    selected = t;
+    renderTable();
+    $("detail-title").textContent = t;
+    try {
+      const rec = await api("/api/v1/analyze/" + encodeURIComponent(t));
+      const im = rec.implied_move || {};
+      $("detail-summary").textContent =
+        `${rec.ticker} reports ${rec.earnings_date} ${rec.timing}, expiry ${rec.expiration}, spot ${fmt(rec.spot)}; ` +
+        `implied ${fmt(im.straddle_pct)}% (event ${fmt(im.event_pct)}%), historical mean ${fmt(rec.historical.mean_pct)}%, ` +
+        `VRP ${fmt(rec.vrp.ratio)} ${rec.vrp.tier}, score ${fmt(rec.score, 1)}` + (rec.tradeable ? " — TRADEABLE" : "") +
+        (rec.data && rec.data.stale ? " (stale data)" : "");
+      $("chart-moves").replaceChildren(movesChart(rec));
+      $("chart-term").replaceChildren(termChart(rec));
+      $("chart-skew").replaceChildren(skewChart(rec));
+      document.body.dataset.detail = t;
+    } catch (e) {
+      $("detail-summary").textContent = t + ": " + e.message;
+    }
+  }
+
+  // ---- health and breakers -----------------------------------------------------------
+  function msgRow(text) {
+    const tr = el("tr");
+    tr.append(el("td", { colspan: 5, class: "muted" }, text));
+    return tr;
+  }
+
+  async function loadHealth() {
+    let h;
+    try {
+      const r = await fetch("/health/ready", { cache: "no-store" });
+      h = await r.json();
+    } catch (e) { h = null; }
+    const tbody = $("deps").querySelector("tbody");
+    tbody.replaceChildren();
+    if (h) {
+      const badge = $("health-status");
+      badge.textContent = h.status;
+      badge.className = "badge st-" + h.status;
+      for (const d of h.dependencies) {
+        const tr = el("tr");
+        const st = el("td"); st.append(el("span", { class: "badge st-" + d.status }, d.status));
+        tr.append(el("td", {}, d.name), st, el("td", {}, d.critical ? "yes" : "no"),
+          el("td", { class: "num" }, d.latency_ms), el("td", {}, d.message));
+        tbody.append(tr);
+      }
+    }
+    const bt = $("breakers").querySelector("tbody");
+    bt.replaceChildren();
+    try {
+      const b = await api("/api/v1/breakers");
+      if (!b.breakers.length) bt.append(msgRow("no breakers (simulated market)"));
+      for (const s of b.breakers) {
+        const tr = el("tr");
+        const st = el("td"); st.append(el("span", { class: "badge st-" + s.state }, s.state));
+        const act = el("td");
+        for (const [label, op] of [["reset", "reset"], ["force open", "force-open"]]) {
+          const btn = el("button", { type: "button" }, label);
+          btn.addEventListener("click", async () => {
+            try { await api("/api/v1/breakers/" + encodeURIComponent(s.name) + "/" + op, "POST"); } catch (e) { status(e.message, true); }
+            loadHealth();
+          });
+          act.append(btn);
+        }
+        tr.append(el("td", {}, s.name), st, el("td", { class: "num" }, s.failed_calls),
+          el("td", { class: "num" }, s.not_permitted_calls), act);
+        bt.append(tr);
+      }
+    } catch (e) {
+      bt.append(msgRow(e.message));
+    }
+  }
+
+  // ---- wiring ------------------------------------------------------------------------
+  async function start(refresh) {
+    if (!key) { status("enter an API key (or open /?key=…)", true); document.body.dataset.state = "nokey"; return; }
+    try {
+      await loadScan(refresh);
+      document.body.dataset.state = "ready";
+    } catch (e) {
+      status(e.message, true);
+      document.body.dataset.state = "error";
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $("key").value = key ? "••••••••" : "";
+    $("keyform").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const v = $("key").value.trim();
+      if (v && v !== "••••••••") {
+        key = v;
+        try { localStorage.setItem(KEY_STORE, v); } catch (e) { /* ignore */ }
+      }
+      start(false);
+      loadHealth();
+    });
+    $("refresh").addEventListener("click", () => start(true));
+    for (const th of document.querySelectorAll("#scan th[data-key]")) {
+      th.addEventListener("click", () => {
+        const k = th.dataset.key;
+        sortDir = sortKey === k ? -sortDir : (k === "ticker" || k === "earnings_date" ? 1 : -1);
+        sortKey = k;
+        renderTable();
+      });
+    }
+    start(false);
+    loadHealth();
+  });
+})();

@@ -1,0 +1,54 @@
+//! # ivcrush-server — the HTTP service and dashboard
+//!
+//! `ivcrush serve` runs an [axum] service in front of the [`ivcrush_app::App`] services:
+//!
+//! | route | what | auth |
+//! |---|---|---|
+//! | `GET /health/live` | the process answers | open |
+//! | `GET /health/ready` | dependency graph as JSON, `503` when DOWN | open |
+//! | `GET /metrics` | Prometheus text exposition | open |
+//! | `GET /` , `/assets/*` | the embedded dashboard (no CDN, works offline) | open |
+//! | `GET /api/v1/scan` | latest scheduled scan, or a scan on demand | `X-API-Key` |
+//! | `GET /api/v1/analyze/{ticker}` | one ticker (served from a fresh stored analysis) | `X-API-Key` |
+//! | `GET /api/v1/calendar` | earnings calendar of a window | `X-API-Key` |
+//! | `GET /api/v1/history/{ticker}` | stored analyses and historical moves | `X-API-Key` |
+//! | `GET /api/v1/breakers` | circuit breakers | `X-API-Key` |
+//! | `POST /api/v1/breakers/{name}/reset`, `/force-open` | operate a breaker | `X-API-Key` |
+//! | `GET /api/v1/openapi.json` | OpenAPI 3.1 description generated from the handlers | `X-API-Key` |
+//!
+//! JSON bodies are the CLI's records ([`ivcrush_app::Row`], [`ivcrush_app::AnalysisRecord`]);
+//! errors are `{"error": code, "message": text, "request_id": id}`.
+//!
+//! # Layers (outer → inner)
+//! sensitive headers (`x-api-key`, `authorization`, `cookie` are redacted before tracing) →
+//! request id (accepted or generated, echoed in `X-Request-Id`) → trace span carrying the id →
+//! HTTP metrics → error rendering (every error gets the JSON shape and the request id) →
+//! security headers → CORS (off unless configured) → timeout → body size limit → routes;
+//! `/api/*` routes add the API-key check (constant time) and the per-client rate limit.
+//!
+//! # Entry points
+//! - [`ServeArgs`] + [`run`]: what `ivcrush serve` calls (installs the metrics recorder
+//!   globally, starts the scheduler, serves until SIGINT/SIGTERM). Call
+//!   [`install_metrics_recorder`] before `App::open` so the vendor pipelines' metrics land in
+//!   `/metrics` too.
+//! - [`AppState::new`] + [`router`] (+ [`serve`]): what tests and embedders use.
+#![deny(missing_docs)]
+
+mod config;
+mod dashboard;
+mod error;
+mod extract;
+mod metrics;
+mod middleware;
+mod routes;
+mod scheduler;
+mod serve;
+mod state;
+
+pub use crate::config::{ServeArgs, ServerConfig, ServerConfigError};
+pub use crate::error::ApiError;
+pub use crate::metrics::install_metrics_recorder;
+pub use crate::routes::router;
+pub use crate::scheduler::next_run;
+pub use crate::serve::{run, serve, shutdown_signal};
+pub use crate::state::{AppState, ScanSnapshot};

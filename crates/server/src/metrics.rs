@@ -1,0 +1,237 @@
+//! Prometheus metrics: one recorder per [`AppState`](crate::AppState), installed globally by
+//! [`run`](crate::run) (so vendor, breaker, retry, limiter and cache metrics of the other crates
+//! land in it too), used as a local recorder by the server's own instrumentation (so several
+//! servers in one test binary each see their own numbers).
+//!
+//! Server metrics: `ivcrush_http_requests_total{method,route,status}`,
+//! `ivcrush_http_request_duration_seconds{method,route}` (histogram, explicit buckets),
+//! `ivcrush_scan_runs_total{trigger,outcome}`, `ivcrush_scan_duration_seconds`,
+//! `ivcrush_scan_rows{status}`, `ivcrush_scan_last_success_timestamp_seconds`, and the process
+//! gauges `process_resident_memory_bytes`, `process_open_fds`, `process_cpu_seconds_total`,
+//! `process_start_time_seconds`, `ivcrush_process_uptime_seconds`.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+
+/// Histogram buckets in seconds (every histogram: HTTP latency, scan duration, vendor waits).
+pub(crate) const BUCKETS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+/// The process-wide recorder, once installed by [`install_metrics_recorder`].
+static GLOBAL: OnceLock<Arc<PrometheusRecorder>> = OnceLock::new();
+
+fn new_recorder() -> PrometheusRecorder {
+    PrometheusBuilder::new()
+        .set_buckets(&BUCKETS)
+        .expect("the bucket list is not empty")
+        .build_recorder()
+}
+
+/// Installs the Prometheus recorder as the process's global `metrics` recorder (idempotent).
+///
+/// Call it **before** [`App::open`](ivcrush_app::App::open): the vendor pipelines resolve
+/// their metric handles (breaker, retry, limiter) when they are built. Every
+/// [`AppState`](crate::AppState) created afterwards renders this recorder on `/metrics`;
+/// states created without it (tests) keep a private recorder each.
+///
+/// Returns false when another recorder was installed first (ours then only sees the
+/// server's own metrics).
+pub fn install_metrics_recorder() -> bool {
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        let rec = Arc::new(new_recorder());
+        let ok = metrics::set_global_recorder(SharedRecorder(rec.clone())).is_ok();
+        if ok {
+            let _ = GLOBAL.set(rec);
+        }
+        ok
+    })
+}
+
+/// The recorder of one server and its render handle.
+pub(crate) struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+    handle: PrometheusHandle,
+    started: Instant,
+    start_time: f64,
+}
+
+impl Metrics {
+    /// The global recorder when installed, else a private one.
+    pub(crate) fn new() -> Metrics {
+        let recorder = GLOBAL
+            .get()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(new_recorder()));
+        let handle = recorder.handle();
+        let m = Metrics {
+            recorder,
+            handle,
+            started: Instant::now(),
+            start_time: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
+        };
+        m.scoped(describe);
+        m
+    }
+
+    /// Runs `f` with this server's recorder as the thread's local recorder.
+    pub(crate) fn scoped<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&*self.recorder, f)
+    }
+
+    pub(crate) fn handle(&self) -> &PrometheusHandle {
+        &self.handle
+    }
+
+    /// The text exposition, process gauges refreshed first.
+    pub(crate) fn render(&self) -> String {
+        self.scoped(|| {
+            let p = process_stats();
+            metrics::gauge!("process_start_time_seconds").set(self.start_time);
+            metrics::gauge!("ivcrush_process_uptime_seconds")
+                .set(self.started.elapsed().as_secs_f64());
+            if let Some(p) = p {
+                metrics::gauge!("process_resident_memory_bytes").set(p.rss_bytes);
+                metrics::gauge!("process_open_fds").set(p.open_fds);
+                metrics::counter!("process_cpu_seconds_total").absolute(p.cpu_millis / 1000);
+            }
+        });
+        self.handle.render()
+    }
+
+    pub(crate) fn record_request(&self, method: &str, route: &str, status: u16, secs: f64) {
+        self.scoped(|| {
+            metrics::counter!(
+                "ivcrush_http_requests_total",
+                "method" => method.to_string(),
+                "route" => route.to_string(),
+                "status" => status.to_string()
+            )
+            .increment(1);
+            metrics::histogram!(
+                "ivcrush_http_request_duration_seconds",
+                "method" => method.to_string(),
+                "route" => route.to_string()
+            )
+            .record(secs);
+        });
+    }
+
+    pub(crate) fn record_scan(
+        &self,
+        trigger: &'static str,
+        result: Result<(usize, usize), ()>,
+        secs: f64,
+    ) {
+        self.scoped(|| {
+            let outcome = if result.is_ok() { "success" } else { "failure" };
+            metrics::counter!("ivcrush_scan_runs_total", "trigger" => trigger, "outcome" => outcome)
+                .increment(1);
+            metrics::histogram!("ivcrush_scan_duration_seconds").record(secs);
+            if let Ok((ok, failed)) = result {
+                metrics::gauge!("ivcrush_scan_rows", "status" => "analyzed").set(ok as f64);
+                metrics::gauge!("ivcrush_scan_rows", "status" => "failed").set(failed as f64);
+                metrics::gauge!("ivcrush_scan_last_success_timestamp_seconds")
+                    .set(chrono::Utc::now().timestamp() as f64);
+            }
+        });
+    }
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "ivcrush_http_requests_total",
+        "HTTP requests by route template, method and status"
+    );
+    metrics::describe_histogram!(
+        "ivcrush_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency"
+    );
+    metrics::describe_counter!(
+        "ivcrush_scan_runs_total",
+        "Scans run by trigger and outcome"
+    );
+    metrics::describe_histogram!(
+        "ivcrush_scan_duration_seconds",
+        Unit::Seconds,
+        "Scan duration"
+    );
+    metrics::describe_gauge!("ivcrush_scan_rows", "Rows of the latest scan by status");
+    metrics::describe_gauge!(
+        "ivcrush_scan_last_success_timestamp_seconds",
+        "Unix time of the last successful scan"
+    );
+    metrics::describe_gauge!("process_resident_memory_bytes", "Resident memory size");
+    metrics::describe_gauge!("process_open_fds", "Open file descriptors");
+    metrics::describe_counter!("process_cpu_seconds_total", "User and system CPU time");
+    metrics::describe_gauge!("process_start_time_seconds", "Start time since the epoch");
+    metrics::describe_gauge!("ivcrush_process_uptime_seconds", "Seconds since start");
+}
+
+struct ProcessStats {
+    rss_bytes: f64,
+    open_fds: f64,
+    cpu_millis: u64,
+}
+
+/// Linux `/proc/self` numbers (assuming 4 KiB pages and 100 clock ticks per second).
+fn process_stats() -> Option<ProcessStats> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at field 3 (state).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    let rss_pages: f64 = f.get(21)?.parse().ok()?;
+    let open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count()) as f64;
+    Some(ProcessStats {
+        rss_bytes: rss_pages * 4096.0,
+        open_fds,
+        cpu_millis: (utime + stime) * 10,
+    })
+}
+
+/// Forwards to a shared [`PrometheusRecorder`] (for [`metrics::set_global_recorder`]).
+pub(crate) struct SharedRecorder(Arc<PrometheusRecorder>);
+
+impl Recorder for SharedRecorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.0.describe_counter(key, unit, description);
+    }
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.0.describe_gauge(key, unit, description);
+    }
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.0.describe_histogram(key, unit, description);
+    }
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        self.0.register_counter(key, metadata)
+    }
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        self.0.register_gauge(key, metadata)
+    }
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        self.0.register_histogram(key, metadata)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_metrics_render_as_a_histogram_with_buckets() {
+        let m = Metrics::new();
+        m.record_request("GET", "/health/live", 200, 0.002);
+        let text = m.render();
+        assert!(text.contains("ivcrush_http_request_duration_seconds_bucket{"));
+        assert!(text.contains("le=\"0.0025\""));
+        assert!(text.contains("process_start_time_seconds"));
+    }
+}

@@ -1,0 +1,215 @@
+//! Middleware: request ids and spans, metrics, error rendering, security headers, body size,
+//! API-key authentication and the per-client rate limit.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::request_id::{MakeRequestId, RequestId};
+use tracing::Span;
+
+use crate::error::{ApiError, ErrorBody, ErrorInfo};
+use crate::state::AppState;
+
+/// The request id header (accepted from the client, else generated; always echoed).
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The API key header.
+pub(crate) const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+
+/// Generates short random correlation ids, like the CLI's run ids.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MakeCorrelationId;
+
+impl MakeRequestId for MakeCorrelationId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&ivcrush_app::new_correlation_id())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// Replaces a client-sent request id that is too long or has odd characters, so log lines
+/// stay clean; a good one is kept as sent.
+pub(crate) async fn sanitize_request_id(mut req: Request, next: Next) -> Response {
+    let bad = req.headers().get(&REQUEST_ID).is_some_and(|v| {
+        v.len() > 64
+            || !v
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    });
+    if bad {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+fn route_of<B>(req: &axum::http::Request<B>) -> &str {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+}
+
+/// The span of one request: every log line inside carries its request id. Only the route
+/// template is recorded, never the query string (it may hold `?key=`).
+pub(crate) fn make_span(req: &axum::http::Request<Body>) -> Span {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        route = %route_of(req),
+    )
+}
+
+/// Counts requests and records their latency by route template.
+pub(crate) async fn http_metrics(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = route_of(&req).to_string();
+    let resp = next.run(req).await;
+    state.metrics().record_request(
+        method.as_str(),
+        &route,
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+/// Gives every error response the JSON shape `{error, message, request_id}` (also those of
+/// tower layers and axum's own rejections) and logs internal details inside the span.
+pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let info = match resp.extensions().get::<ErrorInfo>() {
+        Some(i) => i.clone(),
+        // A handler's own JSON (e.g. the readiness report with 503) stays as it is.
+        None if is_json(&resp) => return resp,
+        None => ApiError::from_status(status).info(),
+    };
+    if let Some(d) = &info.detail {
+        tracing::error!(detail = %d, "internal error");
+    } else if status.is_server_error() {
+        tracing::warn!(code = info.code, message = %info.message, "request failed");
+    }
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = ErrorBody {
+        error: info.code.to_string(),
+        message: info.message,
+        request_id: id,
+    };
+    let mut out = Json(body).into_response();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    *out.status_mut() = status;
+    for (k, v) in &parts.headers {
+        out.headers_mut().insert(k, v.clone());
+    }
+    out
+}
+
+fn is_json(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+}
+
+/// Headers every response carries.
+pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// 413 at once when the declared body is over the limit (undeclared bodies are limited
+/// while read by tower-http's `RequestBodyLimitLayer`).
+pub(crate) async fn reject_oversized(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let limit = state.config().body_limit_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Ok(next.run(req).await)
+}
+
+/// `/api/*`: the per-client rate limit (by API key when it is valid, else by IP, so guessing
+/// keys is limited too), then the API key. With no key configured every request is 401.
+pub(crate) async fn guard(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let key = req
+        .headers()
+        .get(&API_KEY)
+        .and_then(|v| state.key_index(v.as_bytes()));
+    let client = match key {
+        Some(i) => format!("key#{i}"),
+        None => req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "ip:unknown".to_string(), |c| format!("ip:{}", c.0.ip())),
+    };
+    state.rate_check(&client)?;
+    if key.is_none() {
+        if !state.has_keys() {
+            tracing::debug!("no API key configured: /api/* is closed");
+        }
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(next.run(req).await)
+}
+
+/// Maps a timeout (or another layer error) to an [`ApiError`].
+pub(crate) async fn layer_error(err: tower::BoxError) -> ApiError {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::Timeout
+    } else {
+        ApiError::Internal(err.to_string())
+    }
+}

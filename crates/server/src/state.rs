@@ -1,0 +1,425 @@
+//! The one `Clone` state of the service: the app, the server configuration, the metrics
+//! recorder, the latest scan (lock-free reads), the analysis cache, the per-client limiter and
+//! extra health checks.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use axum::body::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ivcrush_app::{AnalyzeOptions, App, Row, ScanReport, ScanRequest};
+use ivcrush_market::EarningsRecord;
+use ivcrush_resilience::{CheckResult, Criticality, DEFAULT_CHECK_TIMEOUT, HealthReport};
+use ivcrush_store::{NewAnalysis, StoredAnalysis};
+use subtle::ConstantTimeEq;
+
+use crate::config::{ServerConfig, ServerConfigError};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+/// Longest window accepted by the scan and calendar endpoints, in days.
+pub(crate) const MAX_WINDOW_DAYS: i64 = 366;
+
+/// A finished scan as the service keeps it.
+#[derive(Debug, Clone)]
+pub struct ScanSnapshot {
+    /// The report (rows ranked, run id, window).
+    pub report: ScanReport,
+    /// `scheduled`, `startup` or `on_demand`.
+    pub trigger: &'static str,
+    /// When it finished.
+    pub finished_at: DateTime<Utc>,
+}
+
+impl ScanSnapshot {
+    /// Analysed rows scoring at least `min_score`, at most `limit` of them, then failed rows
+    /// (the filters of `ivcrush scan`).
+    pub fn filtered(&self, min_score: Option<f64>, limit: Option<usize>) -> Vec<&Row> {
+        let mut kept = 0usize;
+        self.report
+            .rows
+            .iter()
+            .filter(|r| match r.analysis() {
+                Some(a) => {
+                    let ok =
+                        min_score.is_none_or(|m| a.score >= m) && limit.is_none_or(|l| kept < l);
+                    kept += usize::from(ok);
+                    ok
+                }
+                None => true,
+            })
+            .collect()
+    }
+}
+
+type CheckFn = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = CheckResult> + Send>> + Send + Sync>;
+
+struct ExtraCheck {
+    name: String,
+    criticality: Criticality,
+    check: CheckFn,
+}
+
+struct CachedAnalysis {
+    body: Bytes,
+    at: Instant,
+}
+
+struct Inner {
+    app: App,
+    config: ServerConfig,
+    keys: Vec<Vec<u8>>,
+    metrics: Metrics,
+    latest: ArcSwapOption<ScanSnapshot>,
+    analyses: RwLock<HashMap<String, Arc<CachedAnalysis>>>,
+    limiter: DefaultKeyedRateLimiter<String>,
+    checks: RwLock<Vec<ExtraCheck>>,
+    scan_lock: tokio::sync::Mutex<()>,
+}
+
+/// Shared state of the handlers (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("app", &self.inner.app)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over `app` with `config`; metrics go to a recorder of its own (see
+    /// [`AppState::with_metrics`]); [`run`](crate::run) also installs it globally.
+    ///
+    /// # Errors
+    /// [`ServerConfigError`] when `config` is invalid.
+    pub fn new(app: App, config: ServerConfig) -> Result<AppState, ServerConfigError> {
+        config.validate()?;
+        let per_minute = config.rate_limit_per_minute;
+        let burst = config.rate_limit_burst.min(per_minute);
+        // Period T = W / (L − b + 1), so no 60-s window admits more than L (spec: rate limiter).
+        let period = Duration::from_secs(60) / (per_minute - burst + 1);
+        let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
+            .expect("non-zero period")
+            .allow_burst(NonZeroU32::new(burst).expect("validated non-zero"));
+        let keys = config
+            .api_keys
+            .iter()
+            .map(|k| k.as_bytes().to_vec())
+            .collect();
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                app,
+                config,
+                keys,
+                metrics: Metrics::new(),
+                latest: ArcSwapOption::empty(),
+                analyses: RwLock::new(HashMap::new()),
+                limiter: RateLimiter::keyed(quota),
+                checks: RwLock::new(Vec::new()),
+                scan_lock: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The application services.
+    pub fn app(&self) -> &App {
+        &self.inner.app
+    }
+
+    /// The server configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// Runs `f` with this server's metrics recorder as the local recorder: metrics handles
+    /// created inside (e.g. a [`CircuitBreaker`](ivcrush_resilience::CircuitBreaker) built in
+    /// a test) report to this server's `/metrics`.
+    pub fn with_metrics<T>(&self, f: impl FnOnce() -> T) -> T {
+        self.inner.metrics.scoped(f)
+    }
+
+    /// Adds a dependency check to `/health/ready` under the `api` capability (`Critical` → the
+    /// service is DOWN and answers 503 while the check fails).
+    pub fn add_health_check<F, Fut>(&self, name: &str, criticality: Criticality, check: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = CheckResult> + Send + 'static,
+    {
+        let check: CheckFn = Arc::new(move || Box::pin(check()));
+        self.inner
+            .checks
+            .write()
+            .expect("health checks lock")
+            .push(ExtraCheck {
+                name: name.to_string(),
+                criticality,
+                check,
+            });
+    }
+
+    /// The latest finished scan of the default window, if any.
+    pub fn latest_scan(&self) -> Option<Arc<ScanSnapshot>> {
+        self.inner.latest.load_full()
+    }
+
+    /// Runs a scan of the default window (scheduler, startup) and keeps it as the latest.
+    ///
+    /// # Errors
+    /// [`ApiError`] when the whole scan failed (calendar unreadable, store down).
+    pub async fn run_scan(
+        &self,
+        trigger: &'static str,
+        run_id: &str,
+    ) -> Result<Arc<ScanSnapshot>, ApiError> {
+        let _one_at_a_time = self.inner.scan_lock.lock().await;
+        let snap = self
+            .scan_window(&ScanRequest::default(), trigger, run_id)
+            .await?;
+        self.inner.latest.store(Some(snap.clone()));
+        Ok(snap)
+    }
+
+    async fn scan_window(
+        &self,
+        req: &ScanRequest,
+        trigger: &'static str,
+        run_id: &str,
+    ) -> Result<Arc<ScanSnapshot>, ApiError> {
+        let started = Instant::now();
+        let result = self.inner.app.scan(req, run_id, None).await;
+        let secs = started.elapsed().as_secs_f64();
+        match result {
+            Ok(report) => {
+                let failed = report.failed().count();
+                let ok = report.rows.len() - failed;
+                self.inner
+                    .metrics
+                    .record_scan(trigger, Ok((ok, failed)), secs);
+                tracing::info!(run_id, trigger, analyzed = ok, failed, "scan finished");
+                Ok(Arc::new(ScanSnapshot {
+                    report,
+                    trigger,
+                    finished_at: Utc::now(),
+                }))
+            }
+            Err(e) => {
+                self.inner.metrics.record_scan(trigger, Err(()), secs);
+                tracing::warn!(run_id, trigger, error = %e, "scan failed");
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The scan for `from..=to`: the latest one when it covers that window (and `refresh` is
+    /// false), else a scan run now (kept as the latest when the window is the default one).
+    pub(crate) async fn scan(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        refresh: bool,
+        run_id: &str,
+    ) -> Result<Arc<ScanSnapshot>, ApiError> {
+        let covers = |s: &ScanSnapshot| {
+            from.is_none_or(|f| f == s.report.from) && to.is_none_or(|t| t == s.report.to)
+        };
+        if let Some(s) = self.latest_scan().filter(|s| !refresh && covers(s)) {
+            return Ok(s);
+        }
+        if let (Some(f), Some(t)) = (from, to) {
+            check_window(f, t)?;
+        }
+        if from.is_none() && to.is_none() {
+            let _one_at_a_time = self.inner.scan_lock.lock().await;
+            // Another request may have run it while this one waited.
+            if let Some(s) = self.latest_scan().filter(|_| !refresh) {
+                return Ok(s);
+            }
+            let snap = self
+                .scan_window(&ScanRequest::default(), "on_demand", run_id)
+                .await?;
+            self.inner.latest.store(Some(snap.clone()));
+            return Ok(snap);
+        }
+        let req = ScanRequest {
+            from,
+            to,
+            ..ScanRequest::default()
+        };
+        self.scan_window(&req, "on_demand", run_id).await
+    }
+
+    /// The JSON record of `ticker` (normalised): the cached analysis while fresh, else
+    /// computed now (with its historical moves), stored under `run_id` and cached.
+    pub(crate) async fn analysis_json(
+        &self,
+        ticker: &str,
+        run_id: &str,
+    ) -> Result<Bytes, ApiError> {
+        let ttl = Duration::from_secs(self.inner.config.analysis_ttl_secs);
+        if let Some(c) = self
+            .inner
+            .analyses
+            .read()
+            .expect("analysis cache lock")
+            .get(ticker)
+            .filter(|c| c.at.elapsed() < ttl)
+        {
+            return Ok(c.body.clone());
+        }
+        let opts = AnalyzeOptions {
+            include_history: true,
+            ..AnalyzeOptions::default()
+        };
+        let rec = self.inner.app.analyze_ticker(ticker, &opts).await?;
+        let row = NewAnalysis::ok(run_id, rec.analysis.clone(), Utc::now());
+        if let Err(e) = self.inner.app.store.insert_analysis(&row).await {
+            tracing::warn!(ticker, error = %e, "analysis not stored");
+        }
+        let body =
+            Bytes::from(serde_json::to_vec(&rec).map_err(|e| ApiError::Internal(e.to_string()))?);
+        self.inner
+            .analyses
+            .write()
+            .expect("analysis cache lock")
+            .insert(
+                ticker.to_string(),
+                Arc::new(CachedAnalysis {
+                    body: body.clone(),
+                    at: Instant::now(),
+                }),
+            );
+        Ok(body)
+    }
+
+    /// Stored analyses (newest first, at most `limit`) and historical moves of `ticker`.
+    pub(crate) async fn history(
+        &self,
+        ticker: &str,
+        limit: u32,
+    ) -> Result<
+        (
+            Vec<StoredAnalysis>,
+            Vec<ivcrush_core::moves::HistoricalMove>,
+        ),
+        ApiError,
+    > {
+        let store = &self.inner.app.store;
+        let internal = |e: ivcrush_store::StoreError| ApiError::Internal(e.to_string());
+        let analyses = store
+            .analysis_history(ticker, limit)
+            .await
+            .map_err(internal)?;
+        let moves = store.historical_moves(ticker).await.map_err(internal)?;
+        if analyses.is_empty() && moves.is_empty() {
+            return Err(ApiError::NotFound(format!(
+                "no stored history for {ticker}"
+            )));
+        }
+        Ok((analyses, moves))
+    }
+
+    /// The provider's earnings calendar for `from..=to` (defaults: the as-of date and 14
+    /// days after it).
+    pub(crate) async fn calendar(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<(NaiveDate, NaiveDate, Vec<EarningsRecord>), ApiError> {
+        let from = from.unwrap_or_else(|| self.inner.app.as_of_date());
+        let to = to.unwrap_or(from + chrono::Duration::days(14));
+        check_window(from, to)?;
+        let events = self.inner.app.calendar_window(from, to).await?;
+        Ok((from, to, events))
+    }
+
+    /// The dependency graph of the app plus the extra checks (capability `api`).
+    pub(crate) async fn readiness(&self) -> HealthReport {
+        let mut reg = self.inner.app.health_registry();
+        let mut needs: Vec<(String, Criticality)> =
+            vec![("database".to_string(), Criticality::Critical)];
+        for c in self.inner.checks.read().expect("health checks lock").iter() {
+            let f = c.check.clone();
+            reg.add_check(&c.name, DEFAULT_CHECK_TIMEOUT, move || f());
+            needs.push((c.name.clone(), c.criticality));
+        }
+        let needs: Vec<(&str, Criticality)> = needs.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+        reg.add_capability("api", &needs);
+        reg.check().await
+    }
+
+    /// Index of the configured key equal to `presented`, compared in constant time (per key
+    /// of the same length; every key is compared).
+    pub(crate) fn key_index(&self, presented: &[u8]) -> Option<usize> {
+        let mut found = None;
+        for (i, k) in self.inner.keys.iter().enumerate() {
+            let eq: bool = k.as_slice().ct_eq(presented).into();
+            if eq && found.is_none() {
+                found = Some(i);
+            }
+        }
+        found
+    }
+
+    /// Whether any API key is configured.
+    pub(crate) fn has_keys(&self) -> bool {
+        !self.inner.keys.is_empty()
+    }
+
+    /// Takes one token of `client`'s rate limit.
+    pub(crate) fn rate_check(&self, client: &str) -> Result<(), ApiError> {
+        match self.inner.limiter.check_key(&client.to_string()) {
+            Ok(_) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                Err(ApiError::RateLimited {
+                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                })
+            }
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Periodic upkeep: forget idle rate-limit keys, drop stale cached analyses, drain
+    /// histogram buffers.
+    pub(crate) fn housekeeping(&self) {
+        self.inner.limiter.retain_recent();
+        self.inner.limiter.shrink_to_fit();
+        let ttl = Duration::from_secs(self.inner.config.analysis_ttl_secs);
+        self.inner
+            .analyses
+            .write()
+            .expect("analysis cache lock")
+            .retain(|_, c| c.at.elapsed() < ttl);
+        self.inner.metrics.handle().run_upkeep();
+    }
+}
+
+fn check_window(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
+    if to < from {
+        return Err(ApiError::BadRequest(format!(
+            "to {to} is before from {from}"
+        )));
+    }
+    if (to - from).num_days() > MAX_WINDOW_DAYS {
+        return Err(ApiError::BadRequest(format!(
+            "window {from}..{to} is longer than {MAX_WINDOW_DAYS} days"
+        )));
+    }
+    Ok(())
+}

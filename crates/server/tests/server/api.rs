@@ -1,0 +1,324 @@
+//! Every endpoint's status and shape.
+
+use ivcrush_app::{AnalysisRecord, Row};
+use ivcrush_resilience::{BreakerConfig, CircuitBreaker, Criticality};
+
+use crate::support::{error_body, start};
+
+#[tokio::test]
+async fn liveness_answers_up_without_a_key() {
+    let s = start().await;
+    let r = s.get_anon("/health/live").await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(v["status"], "UP");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_reports_the_dependency_graph_and_answers_200_when_nothing_critical_is_down() {
+    let s = start().await;
+    let r = s.get_anon("/health/ready").await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.expect("json");
+    assert_ne!(v["status"], "DOWN", "{v}");
+    let deps: Vec<&str> = v["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert!(
+        deps.contains(&"database") && deps.contains(&"market_data"),
+        "{deps:?}"
+    );
+    let caps: Vec<&str> = v["capabilities"]
+        .as_array()
+        .expect("capabilities")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(caps.contains(&"api") && caps.contains(&"scan"), "{caps:?}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_answers_503_with_the_graph_when_a_critical_dependency_is_down() {
+    let s = start().await;
+    s.state
+        .add_health_check("broker_link", Criticality::Critical, || async {
+            Err("connection refused".to_string())
+        });
+    let r = s.get_anon("/health/ready").await;
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(v["status"], "DOWN");
+    let dep = v["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .find(|d| d["name"] == "broker_link")
+        .expect("the injected dependency is listed")
+        .clone();
+    assert_eq!(dep["status"], "DOWN");
+    assert_eq!(dep["critical"], true);
+    // Liveness is unaffected.
+    assert_eq!(s.get_anon("/health/live").await.status(), 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_scan_runs_on_demand_once_then_is_served_from_the_stored_result() {
+    let s = start().await;
+    let first = s.json("/api/v1/scan").await;
+    assert_eq!(first["trigger"], "on_demand");
+    assert_eq!(first["from"], "2026-02-02");
+    let rows: Vec<Row> = serde_json::from_value(first["rows"].clone()).expect("CLI rows");
+    assert!(
+        rows.iter().any(|r| r.analysis().is_some()),
+        "some rows analysed"
+    );
+    let again = s.json("/api/v1/scan").await;
+    assert_eq!(
+        again["run_id"], first["run_id"],
+        "served from the stored scan"
+    );
+    // The rows were stored under the run id.
+    let stored = s
+        .state
+        .app()
+        .store
+        .analyses_for_run(first["run_id"].as_str().expect("run id"))
+        .await
+        .expect("store");
+    assert_eq!(stored.len(), rows.len());
+    // Filters apply to the stored result.
+    let top = s.json("/api/v1/scan?limit=1&min_score=0").await;
+    let analysed = top["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r.get("error").is_none())
+        .count();
+    assert_eq!(analysed, 1);
+    assert_eq!(top["run_id"], first["run_id"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_scan_with_a_bad_window_or_parameter_is_400() {
+    let s = start().await;
+    error_body(
+        s.get("/api/v1/scan?from=2026-02-10&to=2026-02-01").await,
+        400,
+    )
+    .await;
+    error_body(s.get("/api/v1/scan?from=not-a-date").await, 400).await;
+    error_body(s.get("/api/v1/scan?limit=0").await, 400).await;
+    error_body(s.get("/api/v1/scan?min_score=nan").await, 400).await;
+    s.stop().await;
+}
+
+async fn first_ticker(s: &crate::support::TestServer) -> String {
+    let scan = s.json("/api/v1/scan").await;
+    scan["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r.get("error").is_none())
+        .and_then(|r| r["ticker"].as_str())
+        .expect("an analysed row")
+        .to_string()
+}
+
+#[tokio::test]
+async fn analyze_returns_the_cli_record_with_the_last_historical_moves() {
+    let s = start().await;
+    let t = first_ticker(&s).await;
+    let v = s
+        .json(&format!("/api/v1/analyze/{}", t.to_lowercase()))
+        .await;
+    let rec: AnalysisRecord = serde_json::from_value(v.clone()).expect("the CLI record");
+    assert_eq!(rec.analysis.ticker, t);
+    let moves = rec.historical_moves.expect("moves attached");
+    assert!(!moves.is_empty() && moves.len() <= 12, "{}", moves.len());
+    for field in [
+        "implied_move",
+        "historical",
+        "vrp",
+        "skew",
+        "term_structure",
+        "liquidity",
+    ] {
+        assert!(v.get(field).is_some(), "{field}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeated_analysis_is_served_from_the_stored_one() {
+    let s = start().await;
+    let t = first_ticker(&s).await;
+    let path = format!("/api/v1/analyze/{t}");
+    let a = s.get(&path).await.bytes().await.expect("body");
+    let b = s.get(&path).await.bytes().await.expect("body");
+    assert_eq!(a, b);
+    // Computed (and stored) once; the scan stored one row too.
+    let h = s.json(&format!("/api/v1/history/{t}")).await;
+    assert_eq!(h["analyses"].as_array().expect("analyses").len(), 2, "{h}");
+    assert!(!h["historical_moves"].as_array().expect("moves").is_empty());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn analyzing_an_unknown_ticker_is_404() {
+    let s = start().await;
+    let v = error_body(s.get("/api/v1/analyze/ZZZZQ").await, 404).await;
+    assert_eq!(v["error"], "not_found");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn history_of_a_ticker_never_seen_is_404_and_a_bad_limit_is_400() {
+    let s = start().await;
+    error_body(s.get("/api/v1/history/NOPE").await, 404).await;
+    error_body(s.get("/api/v1/history/NOPE?limit=0").await, 400).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_calendar_lists_the_events_of_the_window() {
+    let s = start().await;
+    let v = s
+        .json("/api/v1/calendar?from=2026-02-02&to=2026-02-13")
+        .await;
+    assert_eq!(v["from"], "2026-02-02");
+    assert_eq!(v["to"], "2026-02-13");
+    let events = v["events"].as_array().expect("events");
+    assert!(!events.is_empty());
+    for e in events {
+        let d = e["event"]["date"].as_str().expect("date");
+        assert!(("2026-02-02"..="2026-02-13").contains(&d), "{d}");
+    }
+    error_body(
+        s.get("/api/v1/calendar?from=2026-02-02&to=2028-02-02")
+            .await,
+        400,
+    )
+    .await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn forcing_a_breaker_open_then_resetting_it_through_the_api_changes_its_state() {
+    let s = start().await;
+    let b = s.state.with_metrics(|| {
+        CircuitBreaker::new("vendor_x", BreakerConfig::default()).expect("breaker")
+    });
+    s.state.app().breakers.register(b.clone());
+    let state_of = |v: &serde_json::Value| {
+        v["breakers"]
+            .as_array()
+            .expect("breakers")
+            .iter()
+            .find(|b| b["name"] == "vendor_x")
+            .map(|b| b["state"].clone())
+            .expect("listed")
+    };
+    assert_eq!(state_of(&s.json("/api/v1/breakers").await), "CLOSED");
+
+    let r = s.post("/api/v1/breakers/vendor_x/force-open").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["state"],
+        "FORCED_OPEN"
+    );
+    assert_eq!(state_of(&s.json("/api/v1/breakers").await), "FORCED_OPEN");
+    assert!(b.try_acquire().is_err(), "the real breaker rejects calls");
+
+    let r = s.post("/api/v1/breakers/vendor_x/reset").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(state_of(&s.json("/api/v1/breakers").await), "CLOSED");
+
+    error_body(s.post("/api/v1/breakers/nope/reset").await, 404).await;
+    error_body(s.post("/api/v1/breakers/bad%20name/reset").await, 400).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let s = start().await;
+    let v = s.json("/api/v1/openapi.json").await;
+    assert!(v["openapi"].as_str().expect("version").starts_with("3."));
+    let paths = v["paths"].as_object().expect("paths");
+    for p in [
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/api/v1/scan",
+        "/api/v1/analyze/{ticker}",
+        "/api/v1/calendar",
+        "/api/v1/history/{ticker}",
+        "/api/v1/breakers",
+        "/api/v1/breakers/{name}/reset",
+        "/api/v1/breakers/{name}/force-open",
+        "/api/v1/openapi.json",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing");
+    }
+    assert!(v["components"]["securitySchemes"]["api_key"].is_object());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_in_the_error_shape() {
+    let s = start().await;
+    let v = error_body(s.get_anon("/nope").await, 404).await;
+    assert_eq!(v["error"], "not_found");
+    error_body(s.get_anon("/assets/nope.js").await, 404).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_and_its_assets_are_served_without_a_key() {
+    let s = start().await;
+    let r = s.get_anon("/").await;
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let html = r.text().await.expect("html");
+    assert!(
+        html.contains("/assets/app.js") && !html.contains("http://") && !html.contains("https://")
+    );
+    for a in ["/assets/app.js", "/assets/app.css"] {
+        assert_eq!(s.get_anon(a).await.status(), 200, "{a}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_scheduled_scan_is_what_get_scan_serves_afterwards() {
+    let s = start().await;
+    let snap = s
+        .state
+        .run_scan("scheduled", "sched-001")
+        .await
+        .expect("scan runs");
+    assert!(!snap.report.rows.is_empty());
+    let v = s.json("/api/v1/scan").await;
+    assert_eq!(v["run_id"], "sched-001");
+    assert_eq!(v["trigger"], "scheduled");
+    // A different window is scanned on demand and leaves the scheduled one in place.
+    let other = s.json("/api/v1/scan?from=2026-02-03&to=2026-02-05").await;
+    assert_eq!(other["trigger"], "on_demand");
+    assert_eq!(other["from"], "2026-02-03");
+    assert_eq!(s.json("/api/v1/scan").await["run_id"], "sched-001");
+    // refresh=true runs a new default scan that becomes the latest.
+    let fresh = s.json("/api/v1/scan?refresh=true").await;
+    assert_ne!(fresh["run_id"], "sched-001");
+    assert_eq!(s.json("/api/v1/scan").await["run_id"], fresh["run_id"]);
+    s.stop().await;
+}

@@ -1,0 +1,158 @@
+//! The exposition parses with a real Prometheus text-format parser.
+
+use ivcrush_resilience::{
+    BreakerConfig, CircuitBreaker, HttpClassifier, HttpFailure, Pipeline, PipelineConfig,
+};
+use prometheus_parse::{Scrape, Value};
+
+use crate::support::start;
+
+fn scrape(text: &str) -> Scrape {
+    Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("valid Prometheus text")
+}
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_text_with_http_scan_breaker_and_process_series() {
+    let s = start().await;
+    let breaker = s.state.with_metrics(|| {
+        CircuitBreaker::new("vendor_m", BreakerConfig::default()).expect("breaker")
+    });
+    s.state.app().breakers.register(breaker);
+    for _ in 0..3 {
+        assert_eq!(s.get_anon("/health/live").await.status(), 200);
+    }
+    assert_eq!(s.get_anon("/nope").await.status(), 404);
+    assert_eq!(s.get("/api/v1/scan").await.status(), 200);
+    assert_eq!(
+        s.post("/api/v1/breakers/vendor_m/force-open")
+            .await
+            .status(),
+        200
+    );
+
+    let r = s.get_anon("/metrics").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/plain")
+    );
+    let text = r.text().await.expect("text");
+    let m = scrape(&text);
+
+    let live = m
+        .samples
+        .iter()
+        .find(|x| {
+            x.metric == "ivcrush_http_requests_total"
+                && x.labels.get("route") == Some("/health/live")
+                && x.labels.get("method") == Some("GET")
+                && x.labels.get("status") == Some("200")
+        })
+        .expect("request counter of /health/live");
+    assert!(
+        matches!(live.value, Value::Counter(n) if n >= 3.0),
+        "{:?}",
+        live.value
+    );
+    assert!(
+        m.samples
+            .iter()
+            .any(|x| x.metric == "ivcrush_http_requests_total"
+                && x.labels.get("route") == Some("unmatched")
+                && x.labels.get("status") == Some("404"))
+    );
+
+    let hist = m
+        .samples
+        .iter()
+        .find(|x| {
+            x.metric == "ivcrush_http_request_duration_seconds"
+                && x.labels.get("route") == Some("/health/live")
+        })
+        .expect("latency histogram");
+    match &hist.value {
+        Value::Histogram(buckets) => {
+            assert!(buckets.len() >= 10, "explicit buckets");
+            assert!(buckets.iter().any(|b| b.less_than == 0.01));
+        }
+        other => panic!("expected a histogram, got {other:?}"),
+    }
+
+    let gauge = |name: &str| {
+        m.samples
+            .iter()
+            .find(|x| x.metric == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .value
+            .clone()
+    };
+    assert!(matches!(gauge("ivcrush_scan_runs_total"), Value::Counter(n) if n >= 1.0));
+    assert!(matches!(gauge("ivcrush_scan_rows"), Value::Gauge(_)));
+    assert!(matches!(gauge("process_resident_memory_bytes"), Value::Gauge(n) if n > 0.0));
+    assert!(matches!(gauge("process_start_time_seconds"), Value::Gauge(n) if n > 1.7e9));
+    let state = m
+        .samples
+        .iter()
+        .find(|x| {
+            x.metric == "ivcrush_circuit_breaker_state" && x.labels.get("name") == Some("vendor_m")
+        })
+        .expect("breaker state gauge");
+    assert!(
+        matches!(state.value, Value::Gauge(n) if n == 3.0),
+        "forced open reads 3"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn two_servers_in_one_process_keep_separate_metrics() {
+    let a = start().await;
+    let b = start().await;
+    for _ in 0..2 {
+        a.get_anon("/health/live").await;
+    }
+    let text = b.get_anon("/metrics").await.text().await.expect("text");
+    let m = scrape(&text);
+    assert!(
+        !m.samples
+            .iter()
+            .any(|x| x.metric == "ivcrush_http_requests_total"
+                && x.labels.get("route") == Some("/health/live"))
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[derive(Debug)]
+struct VendorError;
+
+impl HttpFailure for VendorError {
+    fn status(&self) -> Option<u16> {
+        Some(503)
+    }
+}
+
+#[tokio::test]
+async fn vendor_pipeline_metrics_built_with_the_servers_recorder_are_exposed() {
+    let s = start().await;
+    let pipeline = s.state.with_metrics(|| {
+        Pipeline::new("vendor_p", &PipelineConfig::default(), HttpClassifier).expect("pipeline")
+    });
+    let quote = pipeline
+        .call(|| async { Ok::<_, VendorError>(42.0) })
+        .await
+        .expect("the call passes");
+    assert_eq!(quote, 42.0);
+    let m = scrape(&s.get_anon("/metrics").await.text().await.expect("text"));
+    let named = |metric: &str| {
+        m.samples
+            .iter()
+            .any(|x| x.metric == metric && x.labels.get("name") == Some("vendor_p"))
+    };
+    assert!(named("ivcrush_retry_attempts_total"));
+    assert!(named("ivcrush_circuit_breaker_calls_total"));
+    assert!(named("ivcrush_circuit_breaker_state"));
+    s.stop().await;
+}

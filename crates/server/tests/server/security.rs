@@ -1,0 +1,180 @@
+//! Authentication, limits, validation, CORS and secrets.
+
+use crate::support::{KEY, error_body, logs, start, start_with};
+
+#[tokio::test]
+async fn api_requests_without_a_key_are_401() {
+    let s = start().await;
+    for path in [
+        "/api/v1/scan",
+        "/api/v1/breakers",
+        "/api/v1/analyze/AAPL",
+        "/api/v1/openapi.json",
+    ] {
+        let v = error_body(s.get_anon(path).await, 401).await;
+        assert_eq!(v["error"], "unauthorized", "{path}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_401_and_no_key_ever_appears_in_the_body() {
+    let s = start().await;
+    let wrong = "wrong-key-abcdefghijklmnop";
+    let r = s
+        .client
+        .get(s.url("/api/v1/scan"))
+        .header("x-api-key", wrong)
+        .send()
+        .await
+        .expect("request");
+    let text = {
+        assert_eq!(r.status(), 401);
+        r.text().await.expect("body")
+    };
+    assert!(!text.contains(wrong) && !text.contains(KEY), "{text}");
+    // A key that is a prefix of the real one is wrong too.
+    let r = s
+        .client
+        .get(s.url("/api/v1/scan"))
+        .header("x-api-key", &KEY[..KEY.len() - 1])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 401);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn with_no_key_configured_the_api_is_closed() {
+    let s = start_with(|c| c.api_keys.clear()).await;
+    error_body(s.get("/api/v1/scan").await, 401).await;
+    error_body(s.get_anon("/api/v1/breakers").await, 401).await;
+    assert_eq!(s.get_anon("/health/live").await.status(), 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn path_traversal_attempts_are_400_or_404_and_never_read_a_file() {
+    let s = start().await;
+    for path in [
+        "/api/v1/analyze/..%2F..%2Fetc%2Fpasswd",
+        "/api/v1/analyze/..%2F..%2Fetc",
+        "/api/v1/analyze/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/api/v1/history/..%5C..%5Cwindows",
+        "/api/v1/analyze/../../etc/passwd",
+        "/assets/..%2F..%2FCargo.toml",
+        "/assets/../../Cargo.toml",
+        "/../../etc/passwd",
+    ] {
+        let r = s.get(path).await;
+        let status = r.status().as_u16();
+        assert!(status == 400 || status == 404, "{path}: {status}");
+        let body = r.text().await.expect("body");
+        assert!(
+            !body.contains("root:") && !body.contains("[package]"),
+            "{path}: {body}"
+        );
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413() {
+    let s = start_with(|c| c.body_limit_bytes = 1024).await;
+    let r = s
+        .client
+        .post(s.url("/api/v1/breakers/any/reset"))
+        .header("x-api-key", KEY)
+        .body(vec![b'x'; 8 * 1024])
+        .send()
+        .await
+        .expect("request");
+    let v = error_body(r, 413).await;
+    assert_eq!(v["error"], "payload_too_large");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_over_its_rate_limit_gets_429_with_retry_after() {
+    let s = start_with(|c| {
+        c.rate_limit_per_minute = 3;
+        c.rate_limit_burst = 3;
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(s.get("/api/v1/breakers").await.status(), 200);
+    }
+    let r = s.get("/api/v1/breakers").await;
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!(retry >= 1);
+    let v = error_body(r, 429).await;
+    assert_eq!(v["error"], "rate_limited");
+    // Health is not rate limited.
+    assert_eq!(s.get_anon("/health/live").await.status(), 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn cors_is_off_unless_an_origin_is_configured() {
+    let s = start().await;
+    let r = s
+        .client
+        .get(s.url("/health/live"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("request");
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    s.stop().await;
+
+    let s = start_with(|c| c.cors_origins = vec!["https://ops.example".into()]).await;
+    let r = s
+        .client
+        .get(s.url("/health/live"))
+        .header("origin", "https://ops.example")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://ops.example"
+    );
+    let r = s
+        .client
+        .get(s.url("/health/live"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("request");
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn log_lines_carry_the_request_id_and_never_the_api_key() {
+    let s = start().await;
+    let id = "trace-me-7f3a";
+    let r = s
+        .client
+        .get(s.url("/api/v1/breakers?key=also-secret-in-query"))
+        .header("x-api-key", KEY)
+        .header("authorization", "Bearer top-secret-token")
+        .header("x-request-id", id)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+    let logs = logs();
+    let ours: Vec<&str> = logs.lines().filter(|l| l.contains(id)).collect();
+    assert!(!ours.is_empty(), "the request logged at least one line");
+    assert!(ours.iter().all(|l| l.contains("request_id=trace-me-7f3a")));
+    for secret in [KEY, "top-secret-token", "also-secret-in-query"] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+}
