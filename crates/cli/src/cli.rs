@@ -140,6 +140,8 @@ pub enum Command {
     Calendar(commands::calendar::CalendarArgs),
     /// HTTP API, dashboard, Prometheus metrics and the scheduled scan.
     Serve(commands::serve::ServeCliArgs),
+    /// Stream option quotes to Redis (channel, stream and latest-value hash).
+    Ticker(commands::ticker::TickerCliArgs),
     /// Check the dependencies (exit 0 UP, 1 DOWN, 2 DEGRADED).
     Health(commands::health::HealthArgs),
     /// Check or show the configuration (secrets redacted).
@@ -179,5 +181,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Config(a) => commands::config::run(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Ticker(a) => commands::ticker::run(a),
     }
 }

@@ -11,6 +11,7 @@ pub mod history;
 pub mod import;
 pub mod scan;
 pub mod serve;
+pub mod ticker;
 
 use crate::cli::{CommonArgs, LogFormat};
 use anyhow::Context;

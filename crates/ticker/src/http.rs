@@ -1,0 +1,81 @@
+//! `/metrics` and `/health/live|ready` on `--metrics-bind`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use ivcrush_resilience::HealthRegistry;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets in seconds (explicit: Prometheus histograms, not summaries).
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Installs the global Prometheus recorder with explicit buckets for every `*_seconds`
+/// histogram; `None` (with a warning) when another recorder is already installed.
+pub fn install_prometheus() -> Option<PrometheusHandle> {
+    let builder = match PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+    {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "prometheus buckets refused; /metrics disabled");
+            return None;
+        }
+    };
+    match builder.install_recorder() {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(error = %e, "a metrics recorder is already installed; /metrics disabled");
+            None
+        }
+    }
+}
+
+/// What the handlers need.
+#[derive(Clone)]
+pub struct HttpState {
+    /// Renders `/metrics` (`None`: answer 503).
+    pub prometheus: Option<PrometheusHandle>,
+    /// The dependency graph behind `/health/ready`.
+    pub health: Arc<HealthRegistry>,
+}
+
+/// The router: `GET /metrics`, `GET /health/live`, `GET /health/ready`.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
+        .with_state(state)
+}
+
+async fn metrics_handler(State(state): State<HttpState>) -> Response {
+    match &state.prometheus {
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder not installed\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn live() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "UP"}))
+}
+
+async fn ready(State(state): State<HttpState>) -> Response {
+    let report = state.health.check().await;
+    let status =
+        StatusCode::from_u16(report.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(report)).into_response()
+}
