@@ -3,6 +3,7 @@
 use crate::context::App;
 use crate::error::AppError;
 use chrono::NaiveDate;
+use ivcrush_market::EarningsRecord;
 use ivcrush_store::{EarningsRow, TickerRow};
 
 impl App {
@@ -18,7 +19,20 @@ impl App {
             .calendar(from, to)
             .await
             .map_err(|e| AppError::market("earnings calendar", e))?;
-        let mut tickers: Vec<TickerRow> = cal
+        self.store_calendar(&cal, self.market.source).await
+    }
+
+    /// Upserts calendar records (their tickers first, names kept) tagged with `source`; returns
+    /// the number of events written.
+    ///
+    /// # Errors
+    /// [`AppError::Store`].
+    pub(crate) async fn store_calendar(
+        &self,
+        records: &[EarningsRecord],
+        source: &str,
+    ) -> Result<u64, AppError> {
+        let mut tickers: Vec<TickerRow> = records
             .iter()
             .map(|r| TickerRow {
                 name: r.name.clone(),
@@ -28,13 +42,13 @@ impl App {
         tickers.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         tickers.dedup_by(|a, b| a.symbol == b.symbol);
         self.store.upsert_tickers(&tickers).await?;
-        let rows: Vec<EarningsRow> = cal
+        let rows: Vec<EarningsRow> = records
             .iter()
             .map(|r| EarningsRow {
                 ticker: r.ticker.clone(),
                 report_date: r.event.date,
                 timing: r.event.timing,
-                source: self.market.source.to_string(),
+                source: source.to_string(),
                 fiscal_date_ending: None,
             })
             .collect();

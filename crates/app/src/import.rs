@@ -8,7 +8,7 @@ use crate::context::App;
 use crate::error::AppError;
 use ivcrush_market::RowError;
 use ivcrush_market::files::{load_bars_csv, load_calendar_csv};
-use ivcrush_store::{EarningsRow, TickerRow};
+use ivcrush_store::TickerRow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -29,29 +29,7 @@ impl App {
     pub async fn import_calendar(&self, path: &Path) -> Result<ImportOutcome, AppError> {
         let loaded = load_calendar_csv(path)
             .map_err(|e| AppError::market(format!("import {}", path.display()), e))?;
-        let mut tickers: Vec<TickerRow> = loaded
-            .rows
-            .iter()
-            .map(|r| TickerRow {
-                name: r.name.clone(),
-                ..TickerRow::new(r.ticker.clone())
-            })
-            .collect();
-        tickers.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        tickers.dedup_by(|a, b| a.symbol == b.symbol);
-        let rows: Vec<EarningsRow> = loaded
-            .rows
-            .iter()
-            .map(|r| EarningsRow {
-                ticker: r.ticker.clone(),
-                report_date: r.event.date,
-                timing: r.event.timing,
-                source: "files".to_string(),
-                fiscal_date_ending: None,
-            })
-            .collect();
-        self.store.upsert_tickers(&tickers).await?;
-        let stored = self.store.upsert_earnings_events(&rows).await?;
+        let stored = self.store_calendar(&loaded.rows, "files").await?;
         Ok(ImportOutcome {
             stored,
             rejected: loaded.errors,

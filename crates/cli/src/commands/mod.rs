@@ -44,6 +44,17 @@ pub fn init_logging(common: &CommonArgs) {
     };
 }
 
+/// The multi-threaded runtime every async command runs on.
+///
+/// # Errors
+/// When the runtime cannot start (no threads, no I/O driver).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 /// Loads the configuration for `common`'s flags.
 ///
 /// # Errors
@@ -67,11 +78,7 @@ where
     let span = tracing::info_span!("run", cid = %cid);
     let run_id = cid.clone();
     let config = span.in_scope(|| load_config(common))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    rt.block_on(
+    runtime()?.block_on(
         async move {
             let app = App::open(config).await.context("opening the application")?;
             tracing::info!(provider = app.market.source, as_of = %app.as_of(), "started");

@@ -23,10 +23,7 @@ pub struct ServeCliArgs {
 pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
     super::init_logging(&a.common);
     let config = super::load_config(&a.common)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = super::runtime()?;
     rt.block_on(
         async move {
             ivcrush_server::install_metrics_recorder();

@@ -1,7 +1,6 @@
 //! `ivcrush ticker`: the streaming quote service (option quotes to Redis).
 
 use crate::cli::{CommonArgs, LogFormat};
-use anyhow::Context;
 use clap::Args;
 use std::process::ExitCode;
 use tracing::Instrument;
@@ -31,10 +30,7 @@ pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
         verbose: a.verbose,
         ..CommonArgs::default()
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = super::runtime()?;
     let cid = ivcrush_app::new_correlation_id();
     rt.block_on(
         ivcrush_ticker::run(a.ticker).instrument(tracing::info_span!("ticker", cid = %cid)),
