@@ -188,3 +188,44 @@ async fn events_are_ingested_and_a_server_close_reconnects_with_a_new_session() 
     }
     assert!(queued >= 12, "{queued} updates queued for publishing");
 }
+
+#[tokio::test]
+async fn underlyings_expand_into_near_option_symbols_through_the_tradier_rest_api() {
+    use ivcrush_market::OptionsData;
+    use ivcrush_mockvendor::{MockConfig, MockVendor};
+    // Discovery uses the wall clock, so the mock serves the simulated market as of today.
+    let today = ivcrush_core::calendar::new_york_date(chrono::Utc::now());
+    let mock = MockVendor::start(MockConfig::new(42, today))
+        .await
+        .expect("mock vendor starts");
+    let mut settings = TradierSettings::new("test-token");
+    settings.base_url = mock.base_url();
+    let got = tradier::expand_symbols(&settings, &["AXON".to_string()]).await;
+    assert!(got.contains(&"AXON".to_string()), "{got:?}");
+    let options: Vec<ivcrush_ticker::OccSymbol> = got
+        .iter()
+        .filter_map(|s| ivcrush_ticker::parse_occ(s))
+        .collect();
+    assert!(
+        options.len() >= 4,
+        "near calls and puts were added: {got:?}"
+    );
+    let sim = ivcrush_market::sim::SimMarket::new(42, today);
+    let listed = sim.expirations("AXON").await.expect("sim expirations");
+    let spot = sim.quotes(&["AXON".to_string()]).await.expect("sim quote")[0].last;
+    for o in &options {
+        assert_eq!(o.root, "AXON");
+        assert!(
+            listed.contains(&o.expiration),
+            "{} is a listed expiry",
+            o.expiration
+        );
+        assert!(
+            (o.strike / spot - 1.0).abs() < 0.5,
+            "strike {} near spot {spot}",
+            o.strike
+        );
+    }
+    assert!(options.iter().any(|o| o.kind == InstrumentKind::Call));
+    assert!(options.iter().any(|o| o.kind == InstrumentKind::Put));
+}
