@@ -47,6 +47,16 @@ impl ProviderKind {
     }
 }
 
+/// Where the earnings calendar and past report dates come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CalendarProviderKind {
+    /// Alpha Vantage (`EARNINGS_CALENDAR`, `EARNINGS`): the default with `provider = "tradier"`.
+    Alphavantage,
+    /// The files directory's `calendar.csv`.
+    Files,
+}
+
 /// The simulated market.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -135,6 +145,9 @@ pub struct AppConfig {
     pub database_url: String,
     /// Market-data provider (`sim`).
     pub provider: ProviderKind,
+    /// Calendar vendor for `provider = "tradier"` (which has no earnings calendar): `alphavantage`
+    /// (default) or `files`. The `sim` and `files` providers bring their own calendar.
+    pub calendar_provider: Option<CalendarProviderKind>,
     /// As-of date for the simulated market (default: today in New York).
     pub as_of: Option<NaiveDate>,
     /// Risk-free rate, continuous (0.043).
@@ -163,6 +176,7 @@ impl Default for AppConfig {
         AppConfig {
             database_url: "sqlite://ivcrush.db".to_string(),
             provider: ProviderKind::Sim,
+            calendar_provider: None,
             as_of: None,
             risk_free_rate: 0.043,
             dividend_yield: 0.0,
@@ -298,7 +312,9 @@ impl AppConfig {
             if self.tradier.api_key.trim().is_empty() {
                 p.push("provider tradier needs tradier.api_key (or TRADIER_API_KEY)".into());
             }
-            if self.alphavantage.api_key.trim().is_empty() {
+            if self.calendar_vendor() == Some(CalendarProviderKind::Alphavantage)
+                && self.alphavantage.api_key.trim().is_empty()
+            {
                 p.push(
                     "provider tradier takes its earnings calendar and past report dates from Alpha \
                      Vantage: set alphavantage.api_key (or ALPHAVANTAGE_API_KEY)"
@@ -313,6 +329,18 @@ impl AppConfig {
             Ok(())
         } else {
             Err(ConfigError { problems: p })
+        }
+    }
+
+    /// The calendar vendor in effect for the `tradier` provider (`None` for providers that bring
+    /// their own calendar).
+    pub fn calendar_vendor(&self) -> Option<CalendarProviderKind> {
+        match self.provider {
+            ProviderKind::Tradier => Some(
+                self.calendar_provider
+                    .unwrap_or(CalendarProviderKind::Alphavantage),
+            ),
+            ProviderKind::Sim | ProviderKind::Files => None,
         }
     }
 
@@ -387,6 +415,17 @@ mod tests {
         };
         let e = c.validate().expect_err("keys missing");
         assert_eq!(e.problems.len(), 2, "{e}");
+    }
+
+    #[test]
+    fn tradier_with_a_files_calendar_needs_no_alpha_vantage_key() {
+        let mut c = AppConfig {
+            provider: ProviderKind::Tradier,
+            calendar_provider: Some(CalendarProviderKind::Files),
+            ..AppConfig::default()
+        };
+        c.tradier.api_key = "k".into();
+        c.validate().expect("valid without an Alpha Vantage key");
     }
 
     #[test]

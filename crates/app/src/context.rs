@@ -1,12 +1,14 @@
 //! The application context shared by every service: configuration, the market-data provider,
 //! the store and the read-through cache.
 
-use crate::config::{AppConfig, ProviderKind};
+use crate::config::{AppConfig, CalendarProviderKind, ProviderKind};
 use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
 use ivcrush_core::calendar::{new_york_date, previous_trading_day};
 use ivcrush_market::sim::SimMarket;
-use ivcrush_market::{AlphaVantageClient, FileMarket, MarketData, MarketError, TradierClient};
+use ivcrush_market::{
+    AlphaVantageClient, EarningsCalendar, FileMarket, MarketData, MarketError, TradierClient,
+};
 use ivcrush_resilience::BreakerRegistry;
 use ivcrush_store::{CacheError, HybridCache, Store, open_store};
 use serde::Serialize;
@@ -70,6 +72,17 @@ impl std::fmt::Debug for App {
     }
 }
 
+/// The files provider's data (bad rows logged with file, line and reason), dated as of the
+/// configured date.
+fn load_files(config: &AppConfig) -> Result<FileMarket, AppError> {
+    let (files, errors) = FileMarket::load(&config.files.dir)
+        .map_err(|e| AppError::market(format!("files in {}", config.files.dir.display()), e))?;
+    for e in &errors {
+        tracing::warn!("{e}");
+    }
+    Ok(files.with_today(config.as_of.unwrap_or_else(today_new_york)))
+}
+
 /// Today's New York date, or the last trading day before it.
 pub fn today_new_york() -> NaiveDate {
     new_york_date(Utc::now())
@@ -95,10 +108,16 @@ impl App {
             ProviderKind::Tradier => {
                 let tradier = TradierClient::new(config.tradier.clone())
                     .map_err(|e| AppError::market("Tradier client", e))?;
-                let av = AlphaVantageClient::new(config.alphavantage.clone())
-                    .map_err(|e| AppError::market("Alpha Vantage client", e))?;
                 breakers.register(tradier.pipeline().breaker().clone());
-                breakers.register(av.pipeline().breaker().clone());
+                let calendar: Arc<dyn EarningsCalendar> = match config.calendar_vendor() {
+                    Some(CalendarProviderKind::Files) => Arc::new(load_files(&config)?),
+                    _ => {
+                        let av = AlphaVantageClient::new(config.alphavantage.clone())
+                            .map_err(|e| AppError::market("Alpha Vantage client", e))?;
+                        breakers.register(av.pipeline().breaker().clone());
+                        Arc::new(av)
+                    }
+                };
                 let tradier = Arc::new(tradier);
                 let ping = tradier.clone();
                 pings.push(VendorPing {
@@ -113,20 +132,15 @@ impl App {
                         })
                     }),
                 });
-                let market = tradier.market_data(Arc::new(av));
+                let market = tradier.market_data(calendar);
                 (market, Utc::now(), "tradier".to_string())
             }
             ProviderKind::Files => {
-                let (files, errors) = FileMarket::load(&config.files.dir).map_err(|e| {
-                    AppError::market(format!("files in {}", config.files.dir.display()), e)
-                })?;
-                for e in &errors {
-                    tracing::warn!("{e}");
-                }
+                let files = load_files(&config)?;
                 let date = config.as_of.unwrap_or_else(today_new_york);
                 let as_of = ivcrush_core::calendar::close_of(date);
                 let scope = format!("files:{}", date);
-                (files.with_today(date).market_data(), as_of, scope)
+                (files.market_data(), as_of, scope)
             }
         };
         let mut app = App::with_parts(config, market, store, as_of, scope);

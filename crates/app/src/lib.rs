@@ -24,7 +24,7 @@ mod scanner;
 pub mod symbols;
 
 pub use analyzer::AnalyzeOptions;
-pub use config::{AppConfig, ConfigError, ProviderKind};
+pub use config::{AppConfig, CalendarProviderKind, ConfigError, ProviderKind};
 pub use context::{App, Fetched, PingFn, VendorPing, today_new_york};
 pub use error::AppError;
 pub use history::{BackfillOutcome, MOVES_PROGRESS};

@@ -118,3 +118,74 @@ fn scan_through_the_tradier_and_alpha_vantage_clients_works_end_to_end() {
     );
     drop(mock);
 }
+
+#[test]
+fn tradier_with_a_files_calendar_needs_no_alpha_vantage() {
+    use ivcrush_market::EarningsCalendar;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let today = ivcrush_app::today_new_york();
+    let mock = rt
+        .block_on(MockVendor::start(MockConfig::new(42, today)))
+        .expect("mock starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The calendar vendor by configuration: every simulated report date in a CSV file.
+    let sim = ivcrush_market::sim::SimMarket::new(42, today);
+    let cal = rt
+        .block_on(sim.calendar(
+            today - chrono::Duration::days(4 * 365),
+            today + chrono::Duration::days(30),
+        ))
+        .expect("sim calendar");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("data dir");
+    let mut csv = String::from("ticker,date,timing\n");
+    for r in &cal {
+        csv += &format!(
+            "{},{},{}\n",
+            r.ticker,
+            r.event.date,
+            r.event.timing.as_str()
+        );
+    }
+    std::fs::write(data.join("calendar.csv"), csv).expect("calendar.csv");
+    std::fs::write(
+        dir.path().join("ivcrush.toml"),
+        format!(
+            "provider = \"tradier\"\ncalendar_provider = \"files\"\n\
+             [files]\ndir = \"{}\"\n\
+             [tradier]\nbase_url = \"{}\"\n\
+             [tradier.resilience]\nrate_limits = [{{ limit = 100, window_ms = 1000 }}]\n",
+            data.display(),
+            mock.base_url()
+        ),
+    )
+    .expect("config");
+    let out = Command::cargo_bin("ivcrush")
+        .expect("binary")
+        .current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        )
+        .env("TRADIER_API_KEY", "test-key")
+        .env_remove("ALPHAVANTAGE_API_KEY")
+        .env_remove("IVCRUSH_PROVIDER")
+        .args(["scan", "--days", "14", "--format", "json"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{stderr}");
+    let rows: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let analysed = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|r| r["score"].is_number())
+        .count();
+    assert!(analysed > 0, "{stderr}");
+    assert_eq!(
+        mock.requests_by_path().get("/query"),
+        None,
+        "no Alpha Vantage call"
+    );
+}
