@@ -53,7 +53,7 @@ pub struct TickerArgs {
     /// Approximate length bound of the quotes stream (`XADD … MAXLEN ~ N`).
     #[arg(long, default_value_t = 100_000)]
     pub stream_maxlen: usize,
-    /// Simulated updates per second (0 = as fast as possible).
+    /// Simulated updates per second (0 = as fast as the publisher takes them).
     #[arg(long, default_value_t = 5_000)]
     pub rate: u32,
     /// Seed of the simulated market and feed.
@@ -75,7 +75,7 @@ pub struct TickerArgs {
     #[arg(long, default_value_t = 16_384)]
     pub channel_capacity: usize,
     /// Updates per pipelined Redis round trip, at most.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 2_048)]
     pub batch_size: usize,
     /// Tradier REST base URL (session POST).
     #[arg(

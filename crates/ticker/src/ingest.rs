@@ -53,6 +53,16 @@ impl Ingest {
         &self.stats
     }
 
+    /// Waits until at most `n` updates are queued for the publisher. Only for a synthetic source
+    /// running flat out (the simulated feed at rate 0): generating updates that could only be
+    /// dropped as `channel_full` would take the CPU the publisher and Redis need, and a full
+    /// queue would only add latency. A live feed never waits here.
+    pub async fn queued_at_most(&self, n: usize) {
+        let room = self.tx.max_capacity().saturating_sub(n).max(1);
+        // The permits are released at once; the caller's `push`es then find the room.
+        let _ = self.tx.reserve_many(room).await;
+    }
+
     /// Accepts one update: assigns the next sequence number (and the feed instant when unset),
     /// swaps it into the state map and offers it to the publisher without waiting.
     pub fn push(&self, mut snapshot: Snapshot) {

@@ -15,16 +15,19 @@
 //! ```
 //! - The feed **never blocks**: [`Ingest::push`] stores the snapshot and `try_send`s it; a full
 //!   channel drops the update from publishing
-//!   (`ivcrush_ticker_dropped_total{reason="channel_full"}`).
+//!   (`ivcrush_ticker_dropped_total{reason="channel_full"}`). The one exception is the simulated
+//!   feed flat out (rate 0): a synthetic source, it waits while about one batch is queued ([`Ingest::queued_at_most`])
+//!   instead of generating updates only to drop them (that took the CPU Redis needed).
 //!   Memory is bounded by the channel capacity and `max_instruments`.
 //! - **State** ([`StateStore`]): readers never lock and never see torn values (immutable
 //!   `Arc<Snapshot>` published by an atomic swap in a papaya map; see `state.rs` for why not
 //!   `ArcSwap<HashMap>` or dashmap). At most `max_instruments` (default 5,000, LRU eviction);
 //!   options past their expiration are removed every 5 minutes.
-//! - **Publisher** ([`Publisher`]): batches of up to 512 updates, one pipelined round trip each,
-//!   through the `redis` [`CircuitBreaker`](ivcrush_resilience::CircuitBreaker) (3 consecutive
-//!   failures → open for 1 s). Encoding the next batch overlaps the round trip of the current
-//!   one (two stages joined in one task, one encoded batch in between). While Redis is down,
+//! - **Publisher** ([`Publisher`]): batches of up to 2,048 updates, one pipeline each, up to 4
+//!   batches on the wire at once on one multiplexed connection (Redis runs them in order),
+//!   each through the `redis` [`CircuitBreaker`](ivcrush_resilience::CircuitBreaker) (3
+//!   consecutive failures → open for 1 s). Encoding overlaps the writes (two stages joined in
+//!   one task, one encoded batch in between). While Redis is down,
 //!   batches are dropped and counted (`breaker_open`, `redis_down`, `redis_error`); a reconnect
 //!   is tried at most ~1 s apart (100 ms · 2^n, capped at 1 s; 500 ms connect timeout, 1 s
 //!   response timeout), so publishing resumes within about 2 s of Redis coming back (the outage

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::error::TickerError;
 use crate::stats::Stats;
@@ -43,7 +44,9 @@ impl RestartPolicy {
 
 /// Spawns a supervisor for task `name`: `make()` builds one run of the task; the supervisor
 /// restarts it (after logging and counting) until `cancel` fires, then waits for the current
-/// run to finish (tasks observe `cancel` themselves, so they can flush).
+/// run to finish (tasks observe `cancel` themselves, so they can flush). The supervisor and
+/// every run carry the caller's span (the run's correlation ID) plus `task = name`, so their
+/// log lines say which run and which task they come from.
 pub fn supervise<F, Fut>(
     name: &'static str,
     stats: Arc<Stats>,
@@ -55,14 +58,15 @@ where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), TickerError>> + Send + 'static,
 {
-    tokio::spawn(async move {
+    let span = tracing::info_span!("task", task = name);
+    let supervisor = async move {
         let mut restarts_in_a_row = 0u32;
         loop {
             if cancel.is_cancelled() {
                 break;
             }
             let started = Instant::now();
-            let run = tokio::spawn(make());
+            let run = tokio::spawn(make().in_current_span());
             let reason = match run.await {
                 Ok(Ok(())) if cancel.is_cancelled() => break,
                 Ok(Ok(())) => {
@@ -105,5 +109,6 @@ where
                 () = tokio::time::sleep(delay) => {}
             }
         }
-    })
+    };
+    tokio::spawn(supervisor.instrument(span))
 }

@@ -40,7 +40,8 @@ pub struct SimSettings {
     pub as_of: NaiveDate,
     /// Which options to quote.
     pub selection: ChainSelection,
-    /// Updates per second; 0 = as fast as possible. Default 5,000; at most 1,000,000.
+    /// Updates per second; 0 = as fast as the publisher takes them. Default 5,000; at most
+    /// 1,000,000.
     pub rate: u32,
 }
 
@@ -273,6 +274,10 @@ async fn pump(
 ) -> Result<(), TickerError> {
     const TICK: Duration = Duration::from_millis(1);
     const FLAT_OUT_CHUNK: usize = 256;
+    // Flat out, keep about one publisher batch queued: enough to fill the batches, and a
+    // deeper queue would only add latency (measured: 282k updates/s with p99 43 ms, against
+    // 295k/s with p99 > 100 ms when the 16k channel is kept full).
+    const FLAT_OUT_QUEUE: usize = 2_048;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut started = tokio::time::Instant::now();
@@ -280,9 +285,12 @@ async fn pump(
     let mut subscribed = true; // false once the symbol sender is gone: no more changes
     loop {
         if settings.rate == 0 {
-            // Flat out: a chunk, then let the publisher and the runtime in.
-            if cancel.is_cancelled() {
-                return Ok(());
+            // Flat out: as fast as the publisher takes updates (waiting for room in its
+            // channel), a chunk at a time, letting the publisher and the runtime in between.
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok(()),
+                () = ingest.queued_at_most(FLAT_OUT_QUEUE) => {}
             }
             if symbols.has_changed().unwrap_or(false) {
                 rebuild(settings, feed, symbols).await;

@@ -1,4 +1,5 @@
-//! Supervision: a panicking task is restarted, logged and counted.
+//! Supervision: a panicking task is restarted, logged and counted; its log lines carry the
+//! run's correlation span.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,6 +36,9 @@ async fn a_panicking_task_is_restarted_and_the_panic_is_logged_and_counted() {
     let cancel = CancellationToken::new();
     let runs = Arc::new(AtomicUsize::new(0));
     let (r, c) = (Arc::clone(&runs), cancel.clone());
+    // Started inside the run's span, as `ivcrush ticker` does.
+    let run_span = tracing::info_span!("ticker", cid = "run-7f3a");
+    let entered = run_span.enter();
     let handle = supervise(
         "flaky",
         Arc::clone(&stats),
@@ -48,6 +52,7 @@ async fn a_panicking_task_is_restarted_and_the_panic_is_logged_and_counted() {
                     0 => panic!("boom on the first run"),
                     1 => Err(TickerError::Parse("bad event on the second run".to_owned())),
                     _ => {
+                        tracing::info!("third run working");
                         c.cancelled().await;
                         Ok(())
                     }
@@ -55,6 +60,7 @@ async fn a_panicking_task_is_restarted_and_the_panic_is_logged_and_counted() {
             }
         },
     );
+    drop(entered);
     // Backoff 100 ms then 200 ms on the paused clock.
     for _ in 0..10 {
         tokio::time::advance(Duration::from_millis(100)).await;
@@ -84,4 +90,14 @@ async fn a_panicking_task_is_restarted_and_the_panic_is_logged_and_counted() {
         "{text}"
     );
     assert!(text.contains("bad event on the second run"), "{text}");
+    for needle in ["task panicked", "third run working", "restarting task"] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in {text}"));
+        assert!(
+            line.contains("cid=\"run-7f3a\"") || line.contains("cid=run-7f3a"),
+            "the run's correlation ID is missing: {line}"
+        );
+    }
 }
