@@ -56,7 +56,9 @@ impl Ingest {
     /// Waits until at most `n` updates are queued for the publisher. Only for a synthetic source
     /// running flat out (the simulated feed at rate 0): generating updates that could only be
     /// dropped as `channel_full` would take the CPU the publisher and Redis need, and a full
-    /// queue would only add latency. A live feed never waits here.
+    /// queue would only add latency. A live feed never waits here. While waiting, freed slots
+    /// go to this waiter first (tokio's semaphore is FIFO), which is right for a service's
+    /// single feed and would starve a second sender.
     pub async fn queued_at_most(&self, n: usize) {
         let room = self.tx.max_capacity().saturating_sub(n).max(1);
         // The permits are released at once; the caller's `push`es then find the room.
