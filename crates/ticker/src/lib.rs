@@ -80,16 +80,16 @@
 //! underlying is expanded to its near chain through the Tradier REST API.
 //!
 //! # Performance
-//! `benches/publish.rs` (`REDIS_URL=… cargo bench -p ivcrush-ticker --bench publish`), on the
-//! shared 2-core dev machine with Redis on loopback, 2026-11-26 (other builds running):
-//! ≈ 127,000–155,000 updates/s published with the feed flat out (each update is a `PUBLISH`
-//! and a 15-field `XADD`, plus one 15-field `HSET` per instrument per batch); p99 feed → ack
-//! latency 1.5 ms at 50,000 updates/s and 3.5–3.7 ms at 100,000 updates/s. The ceiling from
-//! `redis-benchmark -P 16 -q PUBLISH ch hello` was 0.8–1.2 M requests/s, so we reach ≈ 15 % of
-//! it in updates (≈ 2.6 Redis commands per update: ≈ 30–50 % in commands). Flat out, the feed
-//! outruns the publisher and the excess is dropped as `channel_full` by design; latency is then
-//! queueing (≥ 100 ms).
-//!
+//! `benches/publish.rs` (`REDIS_URL=… cargo bench -p ivcrush-ticker --bench publish`), 2-core
+//! machine, Redis on loopback, 2026-11-26: flat out, 276,000–295,000 updates/s published (Redis
+//! then ≈ 95 % of a core, this process about one core); p99 feed → ack 1.5–1.7 ms at 50,000
+//! updates/s, 2.4–2.8 ms at 100,000/s. The bench measures the ceilings in the same run with
+//! `redis-benchmark -P 16`: a bare `PUBLISH ch hello` 1.37–1.77 M/s; of our layout (a `PUBLISH`
+//! of the JSON and a 15-field `XADD` per update, a 15-field `HSET` per instrument per batch)
+//! Redis itself takes 183,000–338,000 updates/s, so we publish at that ceiling, ≈ 20 % of the
+//! bare `PUBLISH` rate. The `XADD` alone tops out at 26–30 % of a bare `PUBLISH`.
+//! Flat out, latency is the queue (p99 ≈ 40 ms with about one batch queued).
+
 //! # Decisions
 //! - Our own reconnect loop over a `MultiplexedConnection` rather than `ConnectionManager`:
 //!   the outage timing (drop at once, retry ≤ 1 s apart, resume ≤ 5 s) is explicit and tested.
