@@ -2,14 +2,18 @@
 //!
 //! Requests per ticker on a cold cache: one expirations call and two chains (the event expiry
 //! and the next one); the quote comes batched from the scan (or one call alone); past reports
-//! and bars once per ticker for the backfill, then never again for the same day.
+//! and bars for the backfill. Warm: the two chains only (expirations are kept until a listed
+//! expiry passes, history until a report passes).
 
-use crate::context::App;
+use crate::context::{App, Fetched};
 use crate::error::AppError;
 use crate::record::{AnalysisRecord, DataInfo};
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use ivcrush_core::implied_move::event_expiry;
-use ivcrush_core::{AnalysisInput, EarningsEvent, OptionChain, Timing, analyze};
+use ivcrush_core::quality::{session_note, staleness_note, usable_timestamp};
+use ivcrush_core::{
+    AnalysisInput, DataQuality, EarningsEvent, OptionChain, QualityCode, Timing, analyze,
+};
 use ivcrush_market::{EarningsRecord, MarketError, StockQuote};
 
 /// Options of one analysis.
@@ -25,6 +29,8 @@ pub struct AnalyzeOptions {
     pub quote: Option<StockQuote>,
     /// Attach the last historical moves to the record (the detailed view).
     pub include_history: bool,
+    /// When the data was fetched (a scan's batched quote); default: the app's clock now.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// Days ahead searched for a ticker's next report.
@@ -106,47 +112,101 @@ impl App {
         &self,
         ticker: &str,
         expiration: NaiveDate,
-    ) -> Result<(OptionChain, bool), AppError> {
+    ) -> Result<Fetched<OptionChain>, AppError> {
         let options = self.market.options.clone();
         let sym = ticker.to_string();
-        let f = self
-            .cached(
-                &format!("chain:{ticker}:{expiration}"),
-                self.config.cache.chains_secs,
-                &format!("chain of {ticker} {expiration}"),
-                move || async move { options.chain(&sym, expiration).await },
-            )
-            .await?;
-        Ok((f.value, f.stale))
+        self.cached(
+            &format!("chain:{ticker}:{expiration}"),
+            self.config.cache.chains_secs,
+            &format!("chain of {ticker} {expiration}"),
+            move || async move { options.chain(&sym, expiration).await },
+        )
+        .await
+    }
+
+    /// The listed expirations, cached until one of them passes: the list only changes when an
+    /// expiry rolls off (new ones are listed weeks ahead), so a day-long TTL would refetch it
+    /// daily for nothing. `refresh` forces a fetch (an expected chain came back empty).
+    async fn expirations(
+        &self,
+        ticker: &str,
+        refresh: bool,
+    ) -> Result<Fetched<Vec<NaiveDate>>, AppError> {
+        let key = format!("expirations:{ticker}");
+        let today = self.as_of_date();
+        if refresh {
+            self.invalidate::<Vec<NaiveDate>>(&key).await;
+        }
+        let listed = self.fetch_expirations(ticker, &key).await?;
+        if !refresh && !listed.stale && listed.value.first().is_some_and(|d| *d < today) {
+            // A listed expiry has passed: the list is out of date.
+            self.invalidate::<Vec<NaiveDate>>(&key).await;
+            return self.fetch_expirations(ticker, &key).await;
+        }
+        Ok(listed)
+    }
+
+    async fn fetch_expirations(
+        &self,
+        ticker: &str,
+        key: &str,
+    ) -> Result<Fetched<Vec<NaiveDate>>, AppError> {
+        let options = self.market.options.clone();
+        let sym = ticker.to_string();
+        self.cached(
+            key,
+            self.config.cache.expirations_secs,
+            &format!("expirations of {ticker}"),
+            move || async move { options.expirations(&sym).await },
+        )
+        .await
     }
 
     /// Analyses one ticker (already normalised).
     ///
+    /// The as-of is our clock when the data is fetched (or the configured as-of of the
+    /// simulated market and files), never a vendor timestamp. Independent requests go out
+    /// together: quote, calendar, expirations and history first, then the chains.
+    ///
     /// # Errors
     /// [`AppError`] with a message naming what is missing (unknown ticker, no report, no
-    /// options for the expiration, too little history …).
+    /// options for the expiration, too little history …) or the sanity gate that failed.
     pub async fn analyze_ticker(
         &self,
         ticker: &str,
         opts: &AnalyzeOptions,
     ) -> Result<AnalysisRecord, AppError> {
-        let quote = match &opts.quote {
-            Some(q) => q.clone(),
-            None => self.quote(ticker).await?,
+        let as_of = opts.as_of.unwrap_or_else(|| self.as_of());
+        let quote = async {
+            match &opts.quote {
+                Some(q) => Ok(q.clone()),
+                None => self.quote(ticker).await,
+            }
         };
-        let event = self.resolve_event(ticker, opts).await?;
-        let options = self.market.options.clone();
-        let sym = ticker.to_string();
-        let exps = self
-            .cached(
-                &format!("expirations:{ticker}"),
-                self.config.cache.expirations_secs,
-                &format!("expirations of {ticker}"),
-                move || async move { options.expirations(&sym).await },
-            )
-            .await?;
-        let mut stale = exps.stale;
-        let exps = exps.value;
+        let (quote, event, exps, history) = futures::try_join!(
+            quote,
+            self.resolve_event(ticker, opts),
+            self.expirations(ticker, false),
+            self.ensure_history(ticker),
+        )?;
+        if opts.event.is_none() && opts.earnings_date.is_none() {
+            // Remember the calendar's report: once it has passed, the next analysis knows to
+            // fetch the move it made (history is fetched only when a known report has passed).
+            let record = EarningsRecord {
+                ticker: ticker.to_string(),
+                name: None,
+                event,
+            };
+            self.store_calendar(std::slice::from_ref(&record), self.market.source)
+                .await?;
+        }
+        let mut stale: Vec<String> = Vec::new();
+        let exps = if exps.stale {
+            stale.push(format!("expirations of {ticker}"));
+            exps.value
+        } else {
+            exps.value
+        };
         if exps.is_empty() {
             return Err(AppError::market(
                 format!("expirations of {ticker}"),
@@ -156,31 +216,37 @@ impl App {
                 },
             ));
         }
-        let first = match opts.expiration {
-            Some(e) if exps.contains(&e) => e,
-            Some(e) => {
+        let first = self.pick_expiry(ticker, &exps, &event, opts)?;
+        let next = exps.iter().copied().filter(|e| *e > first).min();
+        let (front, back) = futures::try_join!(self.chain(ticker, first), async {
+            match next {
+                Some(e) => self.chain(ticker, e).await.map(Some),
+                None => Ok(None),
+            }
+        })?;
+        let front = if front.value.quotes.is_empty() && !front.stale {
+            // An expiry we were told is listed has no contracts: the list may be out of date.
+            let exps = self.expirations(ticker, true).await?.value;
+            if !exps.contains(&first) {
                 return Err(AppError::Input(format!(
-                    "expiration {e} has no options for {ticker} (listed: {})",
-                    exps.iter()
-                        .take(8)
-                        .map(|d| d.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "expiration {first} of {ticker} is no longer listed; run the analysis again"
                 )));
             }
-            None => event_expiry(&exps, &event).ok_or_else(|| {
-                AppError::Input(format!(
-                    "no listed expiration of {ticker} after its {} report",
-                    event.date
-                ))
-            })?,
+            front
+        } else {
+            front
         };
-        let next = exps.iter().copied().filter(|e| *e > first).min();
         let mut chains = Vec::with_capacity(2);
-        for e in std::iter::once(first).chain(next) {
-            let (c, s) = self.chain(ticker, e).await?;
-            stale |= s;
-            if c.quotes.is_empty() && e == first {
+        for (e, c) in
+            std::iter::once((first, front)).chain(back.map(|b| (next.unwrap_or(first), b)))
+        {
+            if c.stale {
+                stale.push(format!(
+                    "chain of {ticker} {e} (fetched {})",
+                    c.fetched_at.format("%Y-%m-%d %H:%M UTC")
+                ));
+            }
+            if c.value.quotes.is_empty() && e == first {
                 return Err(AppError::market(
                     format!("chain of {ticker} {e}"),
                     MarketError::NoOptions {
@@ -189,12 +255,18 @@ impl App {
                     },
                 ));
             }
-            chains.push(c);
+            chains.push(c.value);
         }
-        let history = self.ensure_history(ticker).await?;
+        let mut quality = self.fetch_quality(ticker, &quote, as_of);
+        for what in &stale {
+            quality.push(DataQuality::new(
+                QualityCode::CachedStale,
+                format!("{what} served from cache: the vendor failed"),
+            ));
+        }
         let input = AnalysisInput {
             ticker,
-            as_of: quote.as_of,
+            as_of,
             spot: quote.price(),
             rate: self.config.risk_free_rate,
             div: self.config.dividend_yield,
@@ -202,8 +274,10 @@ impl App {
             chains: &chains,
             history: &history,
             expiration: opts.expiration,
+            quality: &quality,
         };
-        let analysis = analyze(&input, &self.config.analytics)?;
+        let analysis =
+            analyze(&input, &self.config.analytics).map_err(|e| AppError::analysis(ticker, e))?;
         let historical_moves = opts.include_history.then(|| {
             let n = history
                 .len()
@@ -214,10 +288,67 @@ impl App {
             analysis,
             data: DataInfo {
                 source: self.market.source.to_string(),
-                fetched_at: quote.as_of,
-                stale,
+                fetched_at: as_of,
+                stale: !stale.is_empty(),
             },
             historical_moves,
         })
+    }
+
+    /// The expiration to analyse: the one asked for (it must be listed), else the first that
+    /// settles after the market reacts to the report.
+    fn pick_expiry(
+        &self,
+        ticker: &str,
+        exps: &[NaiveDate],
+        event: &EarningsEvent,
+        opts: &AnalyzeOptions,
+    ) -> Result<NaiveDate, AppError> {
+        match opts.expiration {
+            Some(e) if exps.contains(&e) => Ok(e),
+            Some(e) => Err(AppError::Input(format!(
+                "expiration {e} has no options for {ticker} (listed: {})",
+                exps.iter()
+                    .take(8)
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+            None => event_expiry(exps, event).ok_or_else(|| {
+                AppError::Input(format!(
+                    "no listed expiration of {ticker} after its {} report",
+                    event.date
+                ))
+            }),
+        }
+    }
+
+    /// Data-quality notes about the fetch itself: the stock quote's vendor timestamp (live
+    /// vendors only: the simulated market and files are dated by the as-of) and the session.
+    fn fetch_quality(
+        &self,
+        ticker: &str,
+        quote: &StockQuote,
+        as_of: DateTime<Utc>,
+    ) -> Vec<DataQuality> {
+        let mut notes = Vec::new();
+        if !self.is_live() {
+            return notes;
+        }
+        let gates = &self.config.analytics.gates;
+        let stamp = usable_timestamp(quote.quoted_at, as_of, gates);
+        if let Some(note) = staleness_note(
+            &format!("stock quote of {ticker}"),
+            QualityCode::StaleQuote,
+            stamp,
+            as_of,
+            gates,
+        ) {
+            notes.push(note);
+        }
+        if let Some(note) = session_note(as_of) {
+            notes.push(note);
+        }
+        notes
     }
 }

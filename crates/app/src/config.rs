@@ -101,7 +101,8 @@ pub struct CacheSettings {
     pub max_entries: u64,
     /// Quotes (30 s).
     pub quotes_secs: u64,
-    /// Expirations (6 h).
+    /// Expirations (7 days): also refreshed as soon as a listed expiry has passed or a listed
+    /// expiry's chain comes back empty, so the list is never older than the market's.
     pub expirations_secs: u64,
     /// Chains (60 s).
     pub chains_secs: u64,
@@ -114,7 +115,7 @@ impl Default for CacheSettings {
         CacheSettings {
             max_entries: 10_000,
             quotes_secs: 30,
-            expirations_secs: 6 * 3600,
+            expirations_secs: 7 * 24 * 3600,
             chains_secs: 60,
             calendar_secs: 12 * 3600,
         }

@@ -23,9 +23,15 @@ use std::time::Duration;
 pub struct Fetched<T> {
     /// The value.
     pub value: T,
+    /// When the value was fetched from the vendor.
+    pub fetched_at: DateTime<Utc>,
     /// Served from cache after the vendor failed.
     pub stale: bool,
 }
+
+/// The wall clock of live providers (injected in tests, so that a mock vendor's data and the
+/// as-of agree).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Configuration, provider, store and cache of one process.
 #[derive(Clone)]
@@ -43,6 +49,7 @@ pub struct App {
     /// Health pings of the vendors (e.g. Tradier's clock).
     pub vendor_pings: Vec<VendorPing>,
     as_of: DateTime<Utc>,
+    clock: Clock,
     cache_scope: String,
     any_stale: Arc<AtomicBool>,
 }
@@ -168,17 +175,41 @@ impl App {
             breakers: Arc::new(BreakerRegistry::new()),
             vendor_pings: Vec::new(),
             as_of,
+            clock: Arc::new(Utc::now),
             cache_scope,
             any_stale: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    /// The as-of instant of the market data (the simulated clock, or now for live vendors).
+    /// The same app reading `clock` instead of the system clock when the provider is live
+    /// (tests against a mock vendor serving a fixed day).
+    /// The cache reads the same clock, so that its TTLs follow the pinned time too.
+    pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> App {
+        let clock: Clock = Arc::new(clock);
+        let cache_clock = clock.clone();
+        self.cache = Arc::new(
+            HybridCache::builder(self.store.clone())
+                .max_entries(self.config.cache.max_entries)
+                .clock(move || cache_clock())
+                .build(),
+        );
+        self.clock = clock;
+        self
+    }
+
+    /// `true` for a live vendor (data as of now), `false` for the simulated market and files
+    /// (data as of the configured date).
+    pub fn is_live(&self) -> bool {
+        self.market.source == "tradier"
+    }
+
+    /// The as-of instant of the market data: our clock now for live vendors, the configured
+    /// instant for the simulated market and files. Never a vendor timestamp.
     pub fn as_of(&self) -> DateTime<Utc> {
-        if self.market.source != "tradier" {
-            self.as_of
+        if self.is_live() {
+            (self.clock)()
         } else {
-            Utc::now()
+            self.as_of
         }
     }
 
@@ -222,6 +253,7 @@ impl App {
                 }
                 Ok(Fetched {
                     value: c.value,
+                    fetched_at: c.fetched_at,
                     stale: c.stale,
                 })
             }
@@ -229,6 +261,15 @@ impl App {
                 Err(AppError::market(context, (*source).clone()))
             }
             Err(other) => Err(AppError::Input(format!("{context}: cache: {other}"))),
+        }
+    }
+
+    /// Marks the cached `key` out of date (see [`HybridCache::invalidate`]); a store failure
+    /// is logged, since the next read then simply finds the old entry.
+    pub(crate) async fn invalidate<T: 'static>(&self, key: &str) {
+        let full = format!("{}:{key}", self.cache_scope);
+        if let Err(e) = self.cache.invalidate::<T>(&full).await {
+            tracing::warn!(key = %full, error = %e, "cache invalidation failed");
         }
     }
 }

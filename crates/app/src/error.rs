@@ -31,11 +31,58 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// An analysis error of `ticker`.
+    pub fn analysis(_ticker: &str, source: ivcrush_core::AnalysisError) -> Self {
+        AppError::Analysis(source)
+    }
+
     /// Wraps a market error with what was being fetched.
     pub fn market(context: impl Into<String>, source: MarketError) -> Self {
         AppError::Market {
             context: context.into(),
             source,
         }
+    }
+}
+
+/// An error and its causes as one line, `outer: cause: root`, each cause once.
+///
+/// Our error types show their cause in their own message (so `to_string()` is complete for
+/// logs, rows and HTTP bodies) and also expose it as `source()` (so callers can inspect it);
+/// printing the whole chain naively would then show every cause twice. A cause whose text the
+/// line already ends with is skipped.
+pub fn error_report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !text.is_empty() && !line.ends_with(&text) && !line.contains(&format!("{text}: ")) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_appears_once() {
+        let e = AppError::market(
+            "quote of AAPL",
+            MarketError::Server {
+                vendor: "tradier",
+                status: 503,
+            },
+        );
+        assert_eq!(error_report(&e), "quote of AAPL: tradier: server error 503");
+        let wrapped = std::io::Error::other(e);
+        assert_eq!(
+            error_report(&wrapped),
+            "quote of AAPL: tradier: server error 503"
+        );
     }
 }

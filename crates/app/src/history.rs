@@ -1,18 +1,38 @@
 //! Historical earnings moves: backfill of bars and past report dates, computed moves, stored;
-//! idempotent and resumable.
+//! idempotent, resumable, and independent of the order of runs.
 //!
-//! Per ticker: past reports → store; bars from the day after the latest stored bar (or the
-//! start of the window) → store; moves recomputed from the stored bars → store; then the
-//! progress mark. Each step commits on its own, so a run killed anywhere leaves a consistent
-//! database, and the progress mark (written last) makes a re-run skip finished tickers.
+//! # Coverage
+//! Per ticker the store records the range of sessions whose bars a backfill has stored, the
+//! coverage `[from, through]` (a [`MOVES_PROGRESS`] progress row, see
+//! [`Store::set_coverage`](ivcrush_store::Store::set_coverage)). A request for
+//! `[window start, last completed session]` fetches only what the coverage lacks, at either
+//! end (an earlier start fetches `[window start, from − 1]`, a later end
+//! `[through + 1, last session]`), and the new coverage is the smallest range holding both
+//! (a gap between them is fetched too, so the coverage stays contiguous). The moves are then
+//! recomputed over the whole coverage from the stored bars and the stored reports. So what
+//! the store ends up holding depends only on the ranges requested, never on their order nor
+//! on runs that were killed and run again.
+//!
+//! # Steps
+//! Past reports → store; each missing range of bars → store; moves recomputed over the
+//! coverage → store (replacing the ticker's moves); then the coverage, written last. Each step
+//! commits on its own, so a run killed anywhere leaves a consistent database (the old coverage
+//! and moves that match stored bars), and a re-run fetches the same ranges again and completes.
+//!
+//! # The implicit backfill
+//! [`App::ensure_history`] (run per ticker by `analyze` and `scan`) calls the vendor only when
+//! the stored moves may be incomplete: the coverage starts after the configured window, or a
+//! stored report of the ticker has its reaction session after the coverage and no later than
+//! the last completed session. Otherwise it reads the store only.
 
 use crate::context::App;
 use crate::error::AppError;
 use chrono::{Duration, NaiveDate};
+use ivcrush_core::EarningsEvent;
 use ivcrush_core::moves::{HistoricalMove, historical_moves, reaction_date};
 use ivcrush_store::{EarningsRow, TickerRow};
 
-/// Progress kind recorded for a completed backfill.
+/// Progress kind of the backfill of moves; its row records the coverage.
 pub const MOVES_PROGRESS: &str = "moves";
 
 /// What one ticker's backfill did.
@@ -20,7 +40,7 @@ pub const MOVES_PROGRESS: &str = "moves";
 pub struct BackfillOutcome {
     /// Ticker.
     pub ticker: String,
-    /// Nothing to do: already complete through the last session.
+    /// Nothing to do: the stored coverage already holds the requested range.
     pub skipped: bool,
     /// Bars fetched from the provider (0 when up to date).
     pub bars_fetched: usize,
@@ -32,20 +52,65 @@ pub struct BackfillOutcome {
     pub unusable: Vec<String>,
 }
 
+/// The event of a stored report.
+fn event_of(row: &EarningsRow) -> EarningsEvent {
+    EarningsEvent {
+        date: row.report_date,
+        timing: row.timing,
+    }
+}
+
+/// Ranges of sessions to fetch so that `covered` (when any) grows to hold `want`, and the
+/// resulting coverage. Both ranges inclusive; a gap between them is fetched too.
+fn plan(
+    covered: Option<(NaiveDate, NaiveDate)>,
+    want: (NaiveDate, NaiveDate),
+) -> (Vec<(NaiveDate, NaiveDate)>, (NaiveDate, NaiveDate)) {
+    let Some((from, through)) = covered else {
+        return (vec![want], want);
+    };
+    let mut fetch = Vec::new();
+    if want.0 < from {
+        fetch.push((want.0, from - Duration::days(1)));
+    }
+    if want.1 > through {
+        fetch.push((through + Duration::days(1), want.1));
+    }
+    (fetch, (want.0.min(from), want.1.max(through)))
+}
+
 impl App {
-    /// Backfills one ticker over `years` of history (see the module docs).
+    /// First date of a backfill window of `years` (a few days of slack for the first report).
+    fn history_window_start(&self, years: u32) -> NaiveDate {
+        self.as_of_date() - Duration::days(i64::from(years) * 365 + 10)
+    }
+
+    /// The recorded coverage of `ticker`, `None` when nothing (or only an end) is recorded.
+    async fn coverage(&self, ticker: &str) -> Result<Option<(NaiveDate, NaiveDate)>, AppError> {
+        Ok(self
+            .store
+            .get_progress(ticker, MOVES_PROGRESS)
+            .await?
+            .and_then(|p| p.coverage()))
+    }
+
+    /// Backfills one ticker over `years` of history through the last completed session (see
+    /// the module docs): fetches what the stored coverage lacks, recomputes the moves over the
+    /// whole coverage, then records it.
     ///
     /// # Errors
-    /// [`AppError`] when the provider or the store fails.
+    /// [`AppError`] when the provider or the store fails; what was committed before stays
+    /// consistent and a re-run completes it.
     pub async fn backfill_ticker(
         &self,
         ticker: &str,
         years: u32,
     ) -> Result<BackfillOutcome, AppError> {
         let through = self.last_completed_session();
-        if let Some(p) = self.store.get_progress(ticker, MOVES_PROGRESS).await?
-            && p.completed_through >= through
-        {
+        let window_start = self.history_window_start(years);
+        let covered = self.coverage(ticker).await?;
+        let (missing, (cover_from, cover_through)) = plan(covered, (window_start, through));
+        if missing.is_empty() {
             let moves = self.store.historical_moves(ticker).await?.len();
             return Ok(BackfillOutcome {
                 ticker: ticker.to_string(),
@@ -56,6 +121,7 @@ impl App {
                 unusable: Vec::new(),
             });
         }
+
         let source = self.market.source;
         let past = self
             .market
@@ -76,34 +142,33 @@ impl App {
             .collect();
         self.store.upsert_earnings_events(&rows).await?;
 
-        let window_start: NaiveDate =
-            self.as_of_date() - Duration::days(i64::from(years) * 365 + 10);
-        let from = match self.store.latest_bar_date(ticker).await? {
-            Some(d) if d >= window_start => d + Duration::days(1),
-            _ => window_start,
-        };
         let mut bars_fetched = 0;
-        if from <= through {
+        for (from, to) in missing {
             let bars = self
                 .market
                 .history
-                .daily_bars(ticker, from, through)
+                .daily_bars(ticker, from, to)
                 .await
                 .map_err(|e| AppError::market(format!("daily bars of {ticker}"), e))?;
-            bars_fetched = bars.len();
+            bars_fetched += bars.len();
             self.store.upsert_bars(ticker, &bars, source).await?;
         }
-        let bars = self.store.bars(ticker, window_start, through).await?;
-        let in_window: Vec<_> = past
+
+        // The moves of the whole coverage, from what is stored: the same whatever ran before.
+        let bars = self.store.bars(ticker, cover_from, cover_through).await?;
+        let reports: Vec<EarningsEvent> = self
+            .store
+            .earnings_for(ticker)
+            .await?
             .iter()
+            .map(event_of)
             // Only reports whose reaction session has completed have a move to measure.
-            .filter(|e| e.date >= window_start && reaction_date(e) <= through)
-            .copied()
+            .filter(|e| e.date >= cover_from && reaction_date(e) <= cover_through)
             .collect();
-        let (moves, skipped) = historical_moves(&bars, &in_window);
+        let (moves, unusable) = historical_moves(&bars, &reports);
         self.store.replace_historical_moves(ticker, &moves).await?;
         self.store
-            .mark_progress(ticker, MOVES_PROGRESS, through)
+            .set_coverage(ticker, MOVES_PROGRESS, cover_from, cover_through)
             .await?;
         Ok(BackfillOutcome {
             ticker: ticker.to_string(),
@@ -111,21 +176,108 @@ impl App {
             bars_fetched,
             reports: past.len(),
             moves: moves.len(),
-            unusable: skipped
+            unusable: unusable
                 .into_iter()
                 .map(|(d, e)| format!("{d}: {e}"))
                 .collect(),
         })
     }
 
-    /// Stored historical moves of a ticker, backfilling first when they are missing or out of
-    /// date.
+    /// Whether the stored moves of `ticker` are complete for a window of `years`, so that the
+    /// vendor need not be asked: the coverage starts at or before the window start, and no
+    /// stored report of the ticker reacted after the coverage, through the last completed
+    /// session.
     ///
     /// # Errors
-    /// [`AppError`] when the backfill fails.
+    /// [`AppError::Store`].
+    async fn history_is_complete(&self, ticker: &str, years: u32) -> Result<bool, AppError> {
+        let Some((from, through)) = self.coverage(ticker).await? else {
+            return Ok(false);
+        };
+        if from > self.history_window_start(years) {
+            return Ok(false);
+        }
+        let last = self.last_completed_session();
+        if through >= last {
+            return Ok(true);
+        }
+        let pending = self.store.earnings_for(ticker).await?.iter().any(|r| {
+            let reaction = reaction_date(&event_of(r));
+            reaction > through && reaction <= last
+        });
+        Ok(!pending)
+    }
+
+    /// Stored historical moves of a ticker whose reaction session has completed as of the
+    /// app's date, backfilling first (over the configured years) when they may be incomplete;
+    /// when they are complete no vendor is called (see the module docs).
+    ///
+    /// # Errors
+    /// [`AppError`] when the backfill or the store fails.
     pub async fn ensure_history(&self, ticker: &str) -> Result<Vec<HistoricalMove>, AppError> {
-        self.backfill_ticker(ticker, self.config.scan.history_years)
-            .await?;
-        Ok(self.store.historical_moves(ticker).await?)
+        let years = self.config.scan.history_years;
+        if !self.history_is_complete(ticker, years).await? {
+            self.backfill_ticker(ticker, years).await?;
+        }
+        let last = self.last_completed_session();
+        let mut moves = self.store.historical_moves(ticker).await?;
+        // A store shared with runs of a later as-of date may know moves this date cannot.
+        moves.retain(|m| m.reaction_date <= last);
+        Ok(moves)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan;
+    use chrono::NaiveDate;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().expect("test date")
+    }
+
+    #[test]
+    fn nothing_covered_fetches_the_whole_window() {
+        let want = (d("2023-11-13"), d("2026-11-25"));
+        assert_eq!(plan(None, want), (vec![want], want));
+    }
+
+    #[test]
+    fn a_wider_request_fetches_only_the_missing_ends() {
+        let covered = Some((d("2023-11-13"), d("2026-11-25")));
+        assert_eq!(
+            plan(covered, (d("2020-11-11"), d("2026-11-27"))),
+            (
+                vec![
+                    (d("2020-11-11"), d("2023-11-12")),
+                    (d("2026-11-26"), d("2026-11-27"))
+                ],
+                (d("2020-11-11"), d("2026-11-27"))
+            )
+        );
+        assert_eq!(
+            plan(covered, (d("2024-01-02"), d("2026-11-25"))),
+            (Vec::new(), (d("2023-11-13"), d("2026-11-25"))),
+            "inside the coverage: nothing to fetch"
+        );
+    }
+
+    #[test]
+    fn a_disjoint_request_fills_the_gap_so_the_coverage_stays_contiguous() {
+        let covered = Some((d("2025-01-02"), d("2025-12-31")));
+        assert_eq!(
+            plan(covered, (d("2023-01-03"), d("2023-12-29"))),
+            (
+                vec![(d("2023-01-03"), d("2025-01-01"))],
+                (d("2023-01-03"), d("2025-12-31"))
+            )
+        );
+        assert_eq!(
+            plan(covered, (d("2026-06-01"), d("2026-11-25"))),
+            (
+                vec![(d("2026-01-01"), d("2026-11-25"))],
+                (d("2025-01-02"), d("2026-11-25"))
+            )
+        );
     }
 }

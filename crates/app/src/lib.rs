@@ -25,8 +25,8 @@ pub mod symbols;
 
 pub use analyzer::AnalyzeOptions;
 pub use config::{AppConfig, CalendarProviderKind, ConfigError, ProviderKind};
-pub use context::{App, Fetched, PingFn, VendorPing, today_new_york};
-pub use error::AppError;
+pub use context::{App, Clock, Fetched, PingFn, VendorPing, today_new_york};
+pub use error::{AppError, error_report};
 pub use history::{BackfillOutcome, MOVES_PROGRESS};
 pub use import::ImportOutcome;
 pub use record::{AnalysisRecord, DataInfo, FailedRow, Row};

@@ -102,6 +102,9 @@ impl App {
         progress: Option<Progress>,
     ) -> Result<ScanReport, AppError> {
         let (from, to, cal) = self.scan_universe(req).await?;
+        // The reports scanned are remembered (one batch): history is fetched again only once
+        // a known report has passed.
+        self.store_calendar(&cal, self.market.source).await?;
         let mut jobs: Vec<(String, Option<EarningsRecord>)> = match &req.tickers {
             Some(list) => list
                 .iter()
@@ -118,6 +121,8 @@ impl App {
             .filter(|(_, r)| r.is_some())
             .map(|(t, _)| t.clone())
             .collect();
+        // The as-of of every row: when its data was fetched (the batched quote), our clock.
+        let fetched_at = self.as_of();
         let quotes: HashMap<String, StockQuote> = if symbols.is_empty() {
             HashMap::new()
         } else {
@@ -139,7 +144,9 @@ impl App {
             .map(|(ticker, rec)| {
                 let progress = progress.clone();
                 async move {
-                    let row = self.scan_one(&ticker, rec.as_ref(), quotes, from, to).await;
+                    let row = self
+                        .scan_one(&ticker, rec.as_ref(), quotes, fetched_at, (from, to))
+                        .await;
                     if let Some(p) = &progress {
                         p(&ticker);
                     }
@@ -155,9 +162,7 @@ impl App {
             .iter()
             .map(|r| match r {
                 Row::Analyzed(a) => NewAnalysis::ok(run_id, a.analysis.clone(), now),
-                Row::Failed(f) => {
-                    NewAnalysis::failed(run_id, &f.ticker, self.as_of(), &f.error, now)
-                }
+                Row::Failed(f) => NewAnalysis::failed(run_id, &f.ticker, fetched_at, &f.error, now),
             })
             .collect();
         self.store.insert_analyses(&stored).await?;
@@ -176,7 +181,7 @@ impl App {
         });
         Ok(ScanReport {
             run_id: run_id.to_string(),
-            as_of: self.as_of(),
+            as_of: fetched_at,
             from,
             to,
             rows,
@@ -188,8 +193,8 @@ impl App {
         ticker: &str,
         rec: Option<&EarningsRecord>,
         quotes: &HashMap<String, StockQuote>,
-        from: NaiveDate,
-        to: NaiveDate,
+        fetched_at: DateTime<Utc>,
+        (from, to): (NaiveDate, NaiveDate),
     ) -> Row {
         let fail = |error: String| {
             Row::Failed(FailedRow {
@@ -208,6 +213,7 @@ impl App {
         let opts = AnalyzeOptions {
             event: Some(rec.event),
             quote: Some(quote.clone()),
+            as_of: Some(fetched_at),
             ..AnalyzeOptions::default()
         };
         match self.analyze_ticker(ticker, &opts).await {

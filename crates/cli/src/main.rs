@@ -2,7 +2,7 @@
 //!
 //! This file only parses the command line, dispatches to the subcommand and maps the outcome to
 //! an exit status: 0 on success (also when stdout is closed early, e.g. `| head`), 1 on an error
-//! (printed as `error: <chain>` on stderr) or a negative answer, 2 on a usage error (clap).
+//! (printed as `error: <cause chain, each cause once>` on stderr) or a negative answer, 2 on a usage error (clap).
 
 mod calc;
 mod cli;
@@ -20,7 +20,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Each cause once: our errors show their cause and also expose it as `source()`.
+            eprintln!("error: {}", ivcrush_app::error_report(err.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -1,5 +1,7 @@
 //! Integration tests of the `ivcrush` binary (one test binary; one module per subcommand).
 
+#[path = "cli/backfill_ranges.rs"]
+mod backfill_ranges;
 #[path = "cli/calc.rs"]
 mod calc;
 #[path = "cli/scan.rs"]

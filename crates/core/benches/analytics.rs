@@ -82,6 +82,7 @@ fn benches(c: &mut Criterion) {
         chains: &chains,
         history: &hist,
         expiration: None,
+        quality: &[],
     };
     c.bench_function("analyze/one_ticker_two_expiries", |b| {
         b.iter(|| {

@@ -13,6 +13,10 @@ use crate::implied_move::{
 };
 use crate::liquidity::{LiquidityTier, OptionLiquidity, option_liquidity};
 use crate::moves::{HistoricalMove, MoveStats, NoData};
+use crate::quality::{
+    DataQuality, GateError, QualityCode, chain_notes, check_atm_distance, check_spot,
+    check_spot_parity, check_time_to_expiry, push_unique, staleness_note, usable_timestamp,
+};
 use crate::score::{ScoreBreakdown, ScoreInputs, is_tradeable, score};
 use crate::skew::{Bias, SkewFit, fit_skew, skew_bias};
 use crate::smile::{ExpiryMarket, atm_vol, otm_smile};
@@ -44,15 +48,18 @@ pub struct AnalysisInput<'a> {
     pub history: &'a [HistoricalMove],
     /// Force this expiration instead of the selected event expiry.
     pub expiration: Option<NaiveDate>,
+    /// Data-quality notes of the fetch (stale stock quote, cached values, rate limits …);
+    /// the analysis adds its own about the chains.
+    pub quality: &'a [DataQuality],
 }
 
 /// Why a ticker could not be analysed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AnalysisError {
-    /// Spot not a finite positive number.
-    #[error("invalid spot price {0}")]
-    BadSpot(f64),
+    /// A sanity gate failed (time to expiry, spot, parity, quotes near the money, ATM).
+    #[error(transparent)]
+    Gate(#[from] GateError),
     /// No listed expiration after the market reacts to the report.
     #[error("no expiration on or after the reaction to the {0} report")]
     NoEventExpiry(NaiveDate),
@@ -152,6 +159,10 @@ pub struct Analysis {
     pub tradeable: bool,
     /// Caveats.
     pub warnings: Vec<String>,
+    /// Data-quality notes `{code, detail, blocking}`; a blocking one withholds the VRP tier
+    /// and the tradeable flag.
+    #[serde(default)]
+    pub data_quality: Vec<DataQuality>,
 }
 
 struct ExpiryView<'a> {
@@ -168,10 +179,13 @@ struct ExpiryView<'a> {
 /// [`AnalysisError`] when the inputs cannot support an analysis (no event expiry, no straddle,
 /// too little history …); each message names what is missing.
 pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysis, AnalysisError> {
-    if !(inp.spot.is_finite() && inp.spot > 0.0) {
-        return Err(AnalysisError::BadSpot(inp.spot));
-    }
+    check_spot(inp.spot)?;
+    let gates = &cfg.gates;
     let mut warnings = Vec::new();
+    let mut quality: Vec<DataQuality> = Vec::new();
+    for note in inp.quality {
+        push_unique(&mut quality, note.clone());
+    }
     if inp.event.timing == Timing::Unknown {
         warnings.push("report timing unknown: treated as after the close (AMC)".to_string());
     }
@@ -196,6 +210,7 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         None => event_expiry(&expirations, &inp.event)
             .ok_or(AnalysisError::NoEventExpiry(inp.event.date))?,
     };
+    check_time_to_expiry(expiry, calendar_years(inp.as_of, expiry), inp.as_of, gates)?;
     let make_view = |chain: &OptionChain| {
         let market = ExpiryMarket {
             spot: inp.spot,
@@ -232,6 +247,15 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         .filter(|v| v.chain.expiration == expiry)
         .ok_or(AnalysisError::NoChain(expiry))?;
     let forward = front.market.forward();
+    check_spot_parity(
+        front.chain,
+        inp.spot,
+        forward,
+        front.market.t,
+        inp.rate,
+        inp.div,
+        gates,
+    )?;
     let sessions = (front.tau * crate::calendar::TRADING_DAYS_PER_YEAR).round();
     if sessions > 10.0 && cfg.vrp.implied != ImpliedSource::Event {
         warnings.push(format!(
@@ -240,6 +264,13 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         ));
     }
     let straddle: StraddleMove = straddle_move(front.chain, inp.spot, forward)?;
+    check_atm_distance(straddle.atm_strike, forward, gates)?;
+    for note in chain_notes(front.chain, forward, straddle.atm_strike, gates) {
+        push_unique(&mut quality, note);
+    }
+    for v in &post {
+        vendor_notes(v.chain, inp.as_of, cfg, &mut quality);
+    }
 
     // Event move from the post-event term structure.
     let points: Vec<TermPoint> = post
@@ -359,7 +390,23 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         },
         cfg,
     );
-    let tradeable = is_tradeable(v.tier, liq_tier, breakdown.composite, &cfg.score);
+    let blocking: Vec<&str> = quality
+        .iter()
+        .filter(|n| n.blocking)
+        .map(|n| n.code.as_str())
+        .collect();
+    let mut v = v;
+    if !blocking.is_empty() {
+        warnings.push(format!(
+            "not tradeable: data quality ({}) makes the figures unreliable; VRP tier {} withheld",
+            blocking.join(", "),
+            v.tier.as_str()
+        ));
+        v.withheld_tier = Some(v.tier);
+        v.tier = crate::vrp::VrpTier::Skip;
+    }
+    let tradeable =
+        blocking.is_empty() && is_tradeable(v.tier, liq_tier, breakdown.composite, &cfg.score);
 
     let strategies = if tradeable {
         let moves: Vec<f64> = inp
@@ -418,5 +465,56 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         strategies,
         tradeable,
         warnings,
+        data_quality: quality,
     })
+}
+
+/// Notes from a live vendor's chain metadata: stale or undated option quotes, missing vendor
+/// greeks, dropped contracts.
+fn vendor_notes(
+    chain: &OptionChain,
+    as_of: DateTime<Utc>,
+    cfg: &AnalyticsConfig,
+    out: &mut Vec<DataQuality>,
+) {
+    let Some(meta) = &chain.vendor else {
+        return;
+    };
+    let what = format!("option quotes of {}", chain.expiration);
+    let stamp = usable_timestamp(meta.quoted_at, as_of, &cfg.gates);
+    if let Some(note) = staleness_note(
+        &what,
+        QualityCode::StaleOptionQuotes,
+        stamp,
+        as_of,
+        &cfg.gates,
+    ) {
+        push_unique(out, note);
+    }
+    if meta.greeks_missing > 0 {
+        push_unique(
+            out,
+            DataQuality::new(
+                QualityCode::VendorGreeksMissing,
+                format!(
+                    "{} of {} contracts of {} came without vendor greeks; ivcrush solves every IV \
+                     itself from the quotes",
+                    meta.greeks_missing, meta.contracts, chain.expiration
+                ),
+            ),
+        );
+    }
+    if meta.dropped > 0 {
+        push_unique(
+            out,
+            DataQuality::new(
+                QualityCode::ContractsDropped,
+                format!(
+                    "{} of {} contracts of the {} chain were for another expiration or \
+                     underlying, or had no strike or type, and were dropped",
+                    meta.dropped, meta.contracts, chain.expiration
+                ),
+            ),
+        );
+    }
 }

@@ -23,6 +23,8 @@ pub struct AnalyticsConfig {
     pub score: ScoreConfig,
     /// Strategy construction.
     pub strategy: StrategyConfig,
+    /// Sanity gates and data-quality thresholds.
+    pub gates: crate::quality::GateConfig,
 }
 
 /// Which implied figure the VRP ratio uses.
@@ -261,6 +263,7 @@ impl AnalyticsConfig {
                 v.marginal, v.good, v.excellent
             ));
         }
+        p.extend(self.gates.problems());
         let m = &self.moves;
         if m.lookback == 0 {
             p.push("moves.lookback must be >= 1".into());

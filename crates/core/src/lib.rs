@@ -37,6 +37,7 @@ pub mod iv;
 pub mod liquidity;
 pub mod moves;
 pub mod pricing;
+pub mod quality;
 pub mod realized;
 pub mod score;
 pub mod skew;
@@ -51,4 +52,7 @@ pub use analysis::{Analysis, AnalysisError, AnalysisInput, analyze};
 pub use config::{AnalyticsConfig, ConfigError};
 pub use iv::{IvError, implied_vol};
 pub use pricing::{Greeks, InputError, OptionParams, bsm_greeks, bsm_price};
-pub use types::{Bar, EarningsEvent, OptionChain, OptionKind, OptionQuote, Pct, Timing};
+pub use quality::{DataQuality, GateConfig, GateError, QualityCode};
+pub use types::{
+    Bar, ChainProvenance, EarningsEvent, OptionChain, OptionKind, OptionQuote, Pct, Timing,
+};

@@ -166,9 +166,37 @@ pub struct OptionChain {
     pub expiration: NaiveDate,
     /// Calls and puts, in any order.
     pub quotes: Vec<OptionQuote>,
+    /// What a live vendor said about the chain besides its quotes (timestamps, greeks, dropped
+    /// contracts); `None` for the simulated market and files, whose clock is the as-of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<ChainProvenance>,
+}
+
+/// A live vendor's chain metadata: what decides staleness and data-quality notes, never the
+/// as-of (that is our clock).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChainProvenance {
+    /// Newest usable vendor timestamp among the contracts' bid/ask/trade dates; `None` when the
+    /// vendor sent none (missing or 0).
+    pub quoted_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Contracts received.
+    pub contracts: u32,
+    /// Contracts whose vendor greeks were missing, null or all zero.
+    pub greeks_missing: u32,
+    /// Contracts dropped: another expiration or underlying than asked, no strike or type.
+    pub dropped: u32,
 }
 
 impl OptionChain {
+    /// A chain without vendor metadata (simulated market, files, tests).
+    pub fn new(expiration: NaiveDate, quotes: Vec<OptionQuote>) -> OptionChain {
+        OptionChain {
+            expiration,
+            quotes,
+            vendor: None,
+        }
+    }
+
     /// Sorted, de-duplicated strikes of the chain.
     pub fn strikes(&self) -> Vec<f64> {
         let mut k: Vec<f64> = self

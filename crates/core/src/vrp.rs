@@ -38,6 +38,10 @@ pub struct Vrp {
     pub tier: VrpTier,
     /// `ratio / (1 + MAD/median)`: consistent histories score higher.
     pub edge_score: f64,
+    /// The tier the ratio would have had when a blocking data-quality problem withheld it
+    /// (`tier` is then SKIP); see the record's `data_quality`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld_tier: Option<VrpTier>,
 }
 
 /// Tier of a ratio (non-finite ratios are SKIP).
@@ -94,5 +98,6 @@ pub fn vrp(
         ratio,
         tier: vrp_tier(ratio, cfg),
         edge_score: ratio / (1.0 + dispersion),
+        withheld_tier: None,
     })
 }

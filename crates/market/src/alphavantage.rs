@@ -50,18 +50,31 @@ impl Default for AlphaVantageConfig {
             api_key: String::new(),
             outputsize: "compact".to_owned(),
             http: HttpSettings::default(),
-            resilience: PipelineConfig {
-                rate_limits: vec![
-                    WindowConfig::new(5, Duration::from_secs(60)).with_burst(5),
-                    WindowConfig::new(25, Duration::from_secs(86_400)).with_burst(25),
-                ],
-                ..PipelineConfig::default()
-            },
+            resilience: AlphaVantageConfig::free_plan_resilience(),
         }
     }
 }
 
 impl AlphaVantageConfig {
+    /// The free plan's pipeline: 5 requests a minute and 25 a day; idempotent reads retried
+    /// until a 20-s deadline within the retry budget; a breaker that opens after 15
+    /// consecutive failures (a flaky vendor is retried, a dead one cut off).
+    pub fn free_plan_resilience() -> PipelineConfig {
+        let mut p = PipelineConfig {
+            deadline_ms: 20_000,
+            rate_limits: vec![
+                WindowConfig::new(5, Duration::from_secs(60)).with_burst(5),
+                WindowConfig::new(25, Duration::from_secs(86_400)).with_burst(25),
+            ],
+            ..PipelineConfig::default()
+        };
+        p.retry.max_attempts = 0;
+        p.retry.base_ms = 250;
+        p.retry.cap_ms = 4_000;
+        p.breaker.consecutive_failures = 15;
+        p
+    }
+
     /// Free-plan settings with this key.
     pub fn new(api_key: impl Into<String>) -> AlphaVantageConfig {
         AlphaVantageConfig {

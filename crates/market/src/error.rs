@@ -81,6 +81,17 @@ pub enum MarketError {
         /// Parser message.
         message: String,
     },
+    /// The vendor answered something other than what was asked (another expiration or
+    /// underlying): never used.
+    #[error("{vendor}: unexpected {endpoint} answer: {message}")]
+    Unexpected {
+        /// Vendor name.
+        vendor: &'static str,
+        /// Endpoint.
+        endpoint: &'static str,
+        /// What was asked and what came.
+        message: String,
+    },
     /// A resilience policy refused the call (breaker open, limiter, bulkhead, deadline).
     #[error("{0}")]
     Refused(String),
@@ -116,7 +127,8 @@ impl MarketError {
             | MarketError::Server { vendor, .. }
             | MarketError::Timeout { vendor }
             | MarketError::Connect { vendor, .. }
-            | MarketError::Decode { vendor, .. } => Some(vendor),
+            | MarketError::Decode { vendor, .. }
+            | MarketError::Unexpected { vendor, .. } => Some(vendor),
             _ => None,
         }
     }

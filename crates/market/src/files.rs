@@ -366,7 +366,7 @@ pub fn parse_chain_json(file: &str, text: &str) -> Loaded<JsonChain> {
         .into_iter()
         .map(|((underlying, expiration), quotes)| JsonChain {
             underlying,
-            chain: OptionChain { expiration, quotes },
+            chain: OptionChain::new(expiration, quotes),
         })
         .collect();
     out
@@ -532,7 +532,7 @@ impl FileMarket {
                 .push(r.quote);
         }
         for ((underlying, expiration, as_of), quotes) in groups {
-            self.put_chain(underlying, as_of, OptionChain { expiration, quotes });
+            self.put_chain(underlying, as_of, OptionChain::new(expiration, quotes));
         }
     }
 
@@ -586,6 +586,7 @@ impl OptionsData for FileMarket {
             None if self.known(&symbol) => Ok(OptionChain {
                 expiration,
                 quotes: Vec::new(),
+                vendor: None,
             }),
             None => Err(MarketError::UnknownSymbol(symbol)),
         }
@@ -604,7 +605,7 @@ impl OptionsData for FileMarket {
                         ask: None,
                         prev_close: prev,
                         volume,
-                        as_of,
+                        quoted_at: Some(as_of),
                     };
                 if let Some((as_of, spot)) = self.spots.get(&s) {
                     return Some(quote(*spot, *as_of, None, 0));

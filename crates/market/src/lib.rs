@@ -27,4 +27,4 @@ pub use source::{
 pub use alphavantage::{AlphaVantageClient, AlphaVantageConfig};
 pub use files::{FileMarket, Loaded, RowError};
 pub use http::HttpSettings;
-pub use tradier::{OneOrMany, TradierClient, TradierConfig};
+pub use tradier::{EndpointTimeouts, OneOrMany, TradierClient, TradierConfig};

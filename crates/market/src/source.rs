@@ -22,8 +22,10 @@ pub struct StockQuote {
     pub prev_close: Option<f64>,
     /// Shares traded today.
     pub volume: u64,
-    /// When the quote was taken.
-    pub as_of: DateTime<Utc>,
+    /// The vendor's own timestamp of the quote (latest of its trade/bid/ask dates), `None` when
+    /// it sent none (missing or 0). It decides staleness only: the as-of of an analysis is our
+    /// clock at the fetch, never this.
+    pub quoted_at: Option<DateTime<Utc>>,
 }
 
 impl StockQuote {

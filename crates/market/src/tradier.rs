@@ -17,12 +17,14 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use ivcrush_core::{Bar, OptionChain, OptionKind, OptionQuote};
-use ivcrush_resilience::{HttpClassifier, Limiter, Pipeline, PipelineConfig, WindowConfig};
+use ivcrush_core::{Bar, ChainProvenance, OptionChain, OptionKind, OptionQuote};
+use ivcrush_resilience::{
+    CallOptions, HttpClassifier, Limiter, Pipeline, PipelineConfig, WindowConfig,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use tracing::{Instrument, debug, instrument, warn};
@@ -83,15 +85,75 @@ pub struct TradierConfig {
     pub post_quotes_above: usize,
     /// HTTP client settings.
     pub http: HttpSettings,
-    /// Resilience pipeline; default: one window of 120 requests per 61 s (burst 1), 10 s
-    /// attempts, 60 s deadline, 3 attempts.
-    ///
-    /// Why 61 s and burst 1: Tradier counts a fixed 60-s window from the first request *as it
-    /// arrives*; our clock is the sender's. A burst b lowers the sustained rate to
-    /// (120 − b + 1) per window (burst 10 gave 111/min, 92.5 % of the quota), and a window of
-    /// exactly 60 s puts the 121st request on the vendor's window edge, where network jitter
-    /// turns it into a 429. Burst 1 over 61 s sustains 118/min (98.4 %) with a one-second guard.
+    /// Attempt timeout per endpoint: a hung socket costs one of these, then the call retries.
+    /// Capped by `resilience.attempt_timeout_ms`.
+    pub timeouts: EndpointTimeouts,
+    /// Resilience pipeline; default [`TradierConfig::production_resilience`].
     pub resilience: PipelineConfig,
+}
+
+/// Per-endpoint attempt timeouts in ms (`[tradier.timeouts]`): an answer that has not come by
+/// then is a hung socket, not a slow vendor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EndpointTimeouts {
+    /// Quotes (one symbol or a batch). Default 3 000.
+    pub quotes_ms: u64,
+    /// Expirations. Default 3 000.
+    pub expirations_ms: u64,
+    /// One chain with greeks. Default 5 000.
+    pub chains_ms: u64,
+    /// Daily history (years of bars). Default 8 000.
+    pub history_ms: u64,
+    /// The clock (health ping). Default 2 000.
+    pub clock_ms: u64,
+}
+
+impl Default for EndpointTimeouts {
+    fn default() -> Self {
+        EndpointTimeouts {
+            quotes_ms: 3_000,
+            expirations_ms: 3_000,
+            chains_ms: 5_000,
+            history_ms: 8_000,
+            clock_ms: 2_000,
+        }
+    }
+}
+
+impl EndpointTimeouts {
+    /// The same timeout for every endpoint (tests).
+    pub fn uniform(ms: u64) -> EndpointTimeouts {
+        EndpointTimeouts {
+            quotes_ms: ms,
+            expirations_ms: ms,
+            chains_ms: ms,
+            history_ms: ms,
+            clock_ms: ms,
+        }
+    }
+
+    fn for_endpoint(&self, endpoint: &str) -> u64 {
+        match endpoint {
+            "quotes" => self.quotes_ms,
+            "expirations" => self.expirations_ms,
+            "chains" => self.chains_ms,
+            "history" => self.history_ms,
+            _ => self.clock_ms,
+        }
+    }
+}
+
+/// Production quota: Tradier's market-data window, 120 requests per minute.
+const PRODUCTION_QUOTA: u32 = 120;
+/// Sandbox quota: 60 requests per minute.
+const SANDBOX_QUOTA: u32 = 60;
+
+fn tradier_window(limit: u32) -> WindowConfig {
+    // A fixed window as Tradier counts it (from the first request to arrive), with a 1-s guard
+    // for the latency between our send and its arrival: bursts go out at once, and 120 per
+    // 61 s sustains 98.4 % of the quota.
+    WindowConfig::fixed(limit, Duration::from_secs(60), Duration::from_secs(1))
 }
 
 impl Default for TradierConfig {
@@ -101,10 +163,8 @@ impl Default for TradierConfig {
             api_key: String::new(),
             post_quotes_above: 20,
             http: HttpSettings::default(),
-            resilience: PipelineConfig {
-                rate_limits: vec![WindowConfig::new(120, std::time::Duration::from_secs(61))],
-                ..PipelineConfig::default()
-            },
+            timeouts: EndpointTimeouts::default(),
+            resilience: TradierConfig::production_resilience(),
         }
     }
 }
@@ -122,8 +182,39 @@ impl TradierConfig {
     pub fn sandbox(api_key: impl Into<String>) -> TradierConfig {
         let mut c = TradierConfig::new(api_key);
         c.base_url = SANDBOX_URL.to_owned();
-        c.resilience.rate_limits = vec![WindowConfig::new(60, std::time::Duration::from_secs(61))];
+        c.resilience.rate_limits = vec![tradier_window(SANDBOX_QUOTA)];
         c
+    }
+
+    /// The default pipeline: the vendor's fixed window (120 per minute, bursts allowed);
+    /// idempotent reads retried until a 20-s deadline (below the HTTP service's 30-s request
+    /// timeout) with full jitter from 250 ms; a breaker that opens after 15 consecutive
+    /// failures, so that a flaky vendor is retried and only a dead one is cut off (with 35 %
+    /// of attempts failing, 15 in a row happen about once in seven million attempts).
+    pub fn production_resilience() -> PipelineConfig {
+        let mut p = PipelineConfig {
+            deadline_ms: 20_000,
+            rate_limits: vec![tradier_window(PRODUCTION_QUOTA)],
+            ..PipelineConfig::default()
+        };
+        p.retry.max_attempts = 0;
+        p.retry.base_ms = 250;
+        p.retry.cap_ms = 4_000;
+        p.breaker.consecutive_failures = 15;
+        p
+    }
+
+    /// The rate-limit windows in force: the configured ones, except that the production
+    /// default pointed at the sandbox host becomes the sandbox's quota (60 per minute).
+    pub fn effective_rate_limits(&self) -> Vec<WindowConfig> {
+        let production = TradierConfig::production_resilience().rate_limits;
+        if self.base_url.contains("sandbox.tradier.com")
+            && self.resilience.rate_limits == production
+        {
+            vec![tradier_window(SANDBOX_QUOTA)]
+        } else {
+            self.resilience.rate_limits.clone()
+        }
     }
 }
 
@@ -134,6 +225,7 @@ impl fmt::Debug for TradierConfig {
             .field("api_key", &"<redacted>")
             .field("post_quotes_above", &self.post_quotes_above)
             .field("http", &self.http)
+            .field("timeouts", &self.timeouts)
             .field("resilience", &self.resilience)
             .finish()
     }
@@ -146,6 +238,8 @@ pub struct TradierClient {
     base_url: String,
     token: String,
     post_quotes_above: usize,
+    timeouts: EndpointTimeouts,
+    attempt_timeout_cap_ms: u64,
     pipeline: Arc<Pipeline<HttpClassifier>>,
 }
 
@@ -251,12 +345,37 @@ pub struct TradierOption {
     /// Last trade time, epoch ms (0 = never).
     #[serde(default, deserialize_with = "flex_u64")]
     pub trade_date: Option<u64>,
+    /// Bid time, epoch ms (0 or absent when unknown).
+    #[serde(default, deserialize_with = "flex_u64")]
+    pub bid_date: Option<u64>,
+    /// Ask time, epoch ms (0 or absent when unknown).
+    #[serde(default, deserialize_with = "flex_u64")]
+    pub ask_date: Option<u64>,
     /// Greeks as supplied (may be null or absent).
     #[serde(default)]
     pub greeks: Option<SuppliedGreeks>,
 }
 
 impl TradierOption {
+    /// `true` when the vendor's greeks are absent, null, or zero throughout (Tradier sends zeros
+    /// for contracts ORATS has not computed yet).
+    pub fn greeks_missing(&self) -> bool {
+        self.greeks.as_ref().is_none_or(|g| {
+            [g.delta, g.gamma, g.vega, g.mid_iv, g.smv_vol]
+                .iter()
+                .all(|v| v.is_none_or(|x| x == 0.0))
+        })
+    }
+
+    /// The newest of the contract's trade, bid and ask times (`None` when all are 0 or absent).
+    pub fn quoted_at(&self) -> Option<DateTime<Utc>> {
+        [self.trade_date, self.bid_date, self.ask_date]
+            .into_iter()
+            .flatten()
+            .max()
+            .and_then(epoch_ms)
+    }
+
     /// The vendor-neutral quote, or `None` without a strike or a known option type.
     pub fn to_quote(&self) -> Option<OptionQuote> {
         let kind: OptionKind = self.option_type.as_deref()?.parse().ok()?;
@@ -449,28 +568,95 @@ pub fn parse_chain_options(body: &str) -> Result<Vec<TradierOption>, MarketError
         .unwrap_or_default())
 }
 
-/// Parses a chains body into an [`OptionChain`] of `expiration` (contracts without a strike or
-/// type are dropped with a warning; no contracts → empty quotes).
+/// Parses a chains body into an [`OptionChain`] of `expiration` for `symbol` (see [`to_chain`]).
 ///
 /// # Errors
-/// [`MarketError::Decode`].
-pub fn parse_chain(body: &str, expiration: NaiveDate) -> Result<OptionChain, MarketError> {
-    Ok(to_chain(expiration, &parse_chain_options(body)?))
+/// [`MarketError::Decode`], or [`MarketError::Unexpected`] when no contract is of the chain
+/// asked for.
+pub fn parse_chain(
+    body: &str,
+    symbol: &str,
+    expiration: NaiveDate,
+) -> Result<OptionChain, MarketError> {
+    to_chain(symbol, expiration, &parse_chain_options(body)?)
 }
 
-/// Maps contracts to an [`OptionChain`].
-pub fn to_chain(expiration: NaiveDate, options: &[TradierOption]) -> OptionChain {
-    let quotes = options
-        .iter()
-        .filter_map(|o| {
-            let q = o.to_quote();
-            if q.is_none() {
-                warn!(vendor = VENDOR, contract = %o.symbol, "contract without strike or type dropped");
+/// Maps contracts to an [`OptionChain`] of `symbol` expiring `expiration`, with the vendor's
+/// metadata (newest timestamp, missing greeks, dropped contracts). Contracts of another
+/// expiration or underlying, or without a strike or type, are dropped and counted.
+///
+/// # Errors
+/// [`MarketError::Unexpected`] when contracts came but none is of the chain asked for (the
+/// vendor answered another question: using it would price the wrong expiry).
+pub fn to_chain(
+    symbol: &str,
+    expiration: NaiveDate,
+    options: &[TradierOption],
+) -> Result<OptionChain, MarketError> {
+    let mut dropped = 0u32;
+    let mut greeks_missing = 0u32;
+    let mut quoted_at: Option<DateTime<Utc>> = None;
+    let mut other_expirations: Vec<NaiveDate> = Vec::new();
+    let mut quotes = Vec::with_capacity(options.len());
+    for o in options {
+        let wrong_expiry = o.expiration_date.is_some_and(|d| d != expiration);
+        let wrong_underlying = o
+            .underlying
+            .as_deref()
+            .is_some_and(|u| !u.trim().eq_ignore_ascii_case(symbol));
+        if wrong_expiry || wrong_underlying {
+            if let Some(d) = o.expiration_date.filter(|_| wrong_expiry)
+                && !other_expirations.contains(&d)
+            {
+                other_expirations.push(d);
             }
-            q
-        })
-        .collect();
-    OptionChain { expiration, quotes }
+            dropped += 1;
+            continue;
+        }
+        let Some(q) = o.to_quote() else {
+            warn!(vendor = VENDOR, contract = %o.symbol, "contract without strike or type dropped");
+            dropped += 1;
+            continue;
+        };
+        if o.greeks_missing() {
+            greeks_missing += 1;
+        }
+        quoted_at = quoted_at.max(o.quoted_at());
+        quotes.push(q);
+    }
+    let contracts = u32::try_from(options.len()).unwrap_or(u32::MAX);
+    if quotes.is_empty() && dropped > 0 {
+        other_expirations.sort();
+        return Err(MarketError::Unexpected {
+            vendor: VENDOR,
+            endpoint: "chains",
+            message: format!(
+                "asked for {symbol} {expiration}, got {contracts} contracts of none of it{}",
+                if other_expirations.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (expirations {})",
+                        other_expirations
+                            .iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ),
+        });
+    }
+    Ok(OptionChain {
+        expiration,
+        quotes,
+        vendor: Some(ChainProvenance {
+            quoted_at,
+            contracts,
+            greeks_missing,
+            dropped,
+        }),
+    })
 }
 
 /// Parses an expirations body, either form (plain dates or objects with strikes).
@@ -533,9 +719,9 @@ pub struct ParsedQuotes {
     pub unmatched: Vec<String>,
 }
 
-/// Parses a quotes body (one quote, many, or none at all). `as_of` is the latest of
-/// `trade_date/bid_date/ask_date` (the Unix epoch when none is set: treat as stale); a 0.0 bid or
-/// ask is `None`; `last` falls back to `close`, then `prevclose`.
+/// Parses a quotes body (one quote, many, or none at all). `quoted_at` is the latest of
+/// `trade_date/bid_date/ask_date` (`None` when none is set or all are 0: the vendor's clock never
+/// becomes ours); a 0.0 bid or ask is `None`; `last` falls back to `close`, then `prevclose`.
 ///
 /// # Errors
 /// [`MarketError::Decode`].
@@ -560,7 +746,7 @@ pub fn parse_quotes(body: &str) -> Result<ParsedQuotes, MarketError> {
                 ask: q.ask.filter(|a| *a > 0.0),
                 prev_close: q.prevclose,
                 volume: q.volume.unwrap_or(0),
-                as_of: stamp.unwrap_or(DateTime::UNIX_EPOCH),
+                quoted_at: stamp,
                 symbol: q.symbol,
             }
         })
@@ -634,13 +820,25 @@ impl TradierClient {
         if config.api_key.trim().is_empty() {
             return Err(MarketError::Config("tradier: api_key is empty".to_owned()));
         }
-        let pipeline = Pipeline::new(VENDOR, &config.resilience, HttpClassifier)
+        let resilience = PipelineConfig {
+            rate_limits: config.effective_rate_limits(),
+            ..config.resilience.clone()
+        };
+        if resilience.rate_limits != config.resilience.rate_limits {
+            tracing::info!(
+                vendor = VENDOR,
+                "sandbox host: using the sandbox quota of {SANDBOX_QUOTA} requests per minute"
+            );
+        }
+        let pipeline = Pipeline::new(VENDOR, &resilience, HttpClassifier)
             .map_err(|e| MarketError::Config(format!("tradier: {e}")))?;
         Ok(TradierClient {
             http: http::build_client(VENDOR, &config.http)?,
             base_url: http::base(&config.base_url),
             token: config.api_key,
             post_quotes_above: config.post_quotes_above.max(1),
+            timeouts: config.timeouts,
+            attempt_timeout_cap_ms: config.resilience.attempt_timeout_ms,
             pipeline: Arc::new(pipeline),
         })
     }
@@ -673,9 +871,17 @@ impl TradierClient {
         params: &[(&str, String)],
     ) -> Result<String, MarketError> {
         let url = format!("{}{}", self.base_url, path);
+        let options = CallOptions {
+            attempt_timeout: Some(Duration::from_millis(
+                self.timeouts
+                    .for_endpoint(endpoint)
+                    .min(self.attempt_timeout_cap_ms),
+            )),
+            ..CallOptions::default()
+        };
         let result = self
             .pipeline
-            .call(|| {
+            .call_with(options, || {
                 let builder = match method {
                     Method::Get => self.http.get(&url).query(params),
                     Method::PostForm => self.http.post(&url).form(params),
@@ -697,20 +903,19 @@ impl TradierClient {
         builder: reqwest::RequestBuilder,
     ) -> Result<String, MarketError> {
         let received = http::send(VENDOR, builder).await?;
+        // The vendor's own count of its window: the limiter follows it (pauses when it is
+        // spent, re-aligns its window to the vendor's).
         let rate = RateHeaders::from_headers(&received.headers);
-        if rate.exhausted()
-            && let Some(wait) = rate.reset_in(SystemTime::now())
-            && !wait.is_zero()
-        {
+        if rate.available.is_some() {
+            let reset_in = rate.reset_in(SystemTime::now());
             debug!(
                 vendor = VENDOR,
                 endpoint,
-                wait_ms = wait.as_millis() as u64,
-                "quota exhausted; pausing limiter"
+                available = rate.available,
+                reset_ms = reset_in.map(|d| d.as_millis() as u64),
+                "quota reported"
             );
-            self.pipeline
-                .limiter()
-                .pause_until(tokio::time::Instant::now() + wait);
+            self.pipeline.limiter().observe(rate.available, reset_in);
         }
         match http::error_for_status(VENDOR, received.status, &received.headers, &received.body) {
             Some(e) => {
@@ -830,7 +1035,7 @@ impl OptionsData for TradierClient {
     #[instrument(skip(self), fields(vendor = VENDOR))]
     async fn chain(&self, symbol: &str, expiration: NaiveDate) -> Result<OptionChain, MarketError> {
         let options = self.chain_as_supplied(symbol, expiration).await?;
-        Ok(to_chain(expiration, &options))
+        to_chain(symbol, expiration, &options)
     }
 
     async fn quotes(&self, symbols: &[String]) -> Result<Vec<StockQuote>, MarketError> {

@@ -25,6 +25,11 @@
 //! Options: a fixed latency on every response, a Tradier fixed-window rate limit (429 with the
 //! `X-Ratelimit-*` headers), synthetic ticker aliases for large scans, and an expected API key.
 //!
+//! Hostile options (all off by default): independent seeded [`Faults`] on every attempt (503,
+//! 429 with `Retry-After`, hangs), [`QuoteDates`] and [`GreeksMode`] for missing/zero vendor
+//! fields, and chain variants for sanity-gate tests (`stale_quotes`, `spot_offset_pct`,
+//! `crossed_near_atm`, `one_sided_near_atm`, `wrong_expiration`).
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use ivcrush_mockvendor::{MockConfig, MockVendor};
@@ -76,6 +81,165 @@ pub struct MockConfig {
     /// body) and Alpha Vantage requests with another `apikey` get the invalid-key
     /// `Error Message` (or the demo-key `Information` for `apikey=demo`).
     pub expected_api_key: Option<String>,
+    /// Independent random faults drawn on every Tradier request (and Alpha Vantage request when
+    /// `faults_on_alphavantage`). `None` (default): no faults.
+    pub faults: Option<Faults>,
+    /// Also inject [`Faults`] on Alpha Vantage `/query` (default `false`).
+    pub faults_on_alphavantage: bool,
+    /// `trade_date`/`bid_date`/`ask_date` of stock quotes and option contracts (default
+    /// [`QuoteDates::Present`]).
+    pub quote_dates: QuoteDates,
+    /// `greeks` of chain contracts requested with `greeks=true` (default [`GreeksMode::Present`]).
+    pub greeks: GreeksMode,
+    /// Quote and option timestamps (`trade_date`, `bid_date`, `ask_date`, greeks `updated_at`) set
+    /// this much before the sim's as-of. `None` (default): at the as-of.
+    pub stale_quotes: Option<Duration>,
+    /// Stock quote `last`/`bid`/`ask` multiplied by `1 + x/100` (rounded to the cent; `change`
+    /// and `change_percentage` follow) while chains stay priced at the true spot (default 0).
+    pub spot_offset_pct: f64,
+    /// The [`NEAR_ATM_STRIKES`] strikes nearest the true spot get crossed quotes (bid and ask
+    /// swapped, bid > ask) on both calls and puts (default `false`).
+    pub crossed_near_atm: bool,
+    /// The chains endpoint answers the contracts of another expiration than the one asked: the
+    /// next listed one (the previous one when the asked is the last). Only for a listed expiration;
+    /// an unlisted one still answers `{"options": null}` (default `false`).
+    pub wrong_expiration: bool,
+    /// The [`NEAR_ATM_STRIKES`] strikes nearest the true spot get `bid: 0` on both calls and puts
+    /// (default `false`).
+    pub one_sided_near_atm: bool,
+}
+
+/// How many strikes (nearest the true spot) `crossed_near_atm` and `one_sided_near_atm` affect.
+pub const NEAR_ATM_STRIKES: usize = 2;
+
+/// Independent faults: each eligible request draws once from a seeded counter-based RNG (the
+/// `n`-th eligible request gets the `n`-th draw, so the sequence is deterministic for a seed
+/// given the same request order). One uniform draw `u` picks: `u < server_error` → 503;
+/// `< server_error + rate_limited` → 429; `< … + hang` → hang; otherwise the normal answer.
+/// Probabilities are clamped to `[0, 1]`; when they sum above 1 the later ones are cut.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    /// Seed of the fault draws.
+    pub seed: u64,
+    /// Probability of an HTTP 503 (`text/plain` body `Service Unavailable`).
+    pub server_error: f64,
+    /// Probability of an HTTP 429 (`text/plain` body `Rate limit exceeded`) with
+    /// `Retry-After: ceil(retry_after seconds)`, `X-Ratelimit-Available: 0` and
+    /// `X-Ratelimit-Expiry: now + retry_after` (epoch ms).
+    pub rate_limited: f64,
+    /// Probability of a hang: the response is held `hang_for`, then the normal answer is sent
+    /// (with the default hour the client's timeout must cut it).
+    pub hang: f64,
+    /// How long a hang lasts (default 1 hour).
+    pub hang_for: Duration,
+    /// What an injected 429 asks to wait (default 1 s).
+    pub retry_after: Duration,
+}
+
+impl Faults {
+    /// No faults yet (all probabilities 0), `hang_for` 1 hour, `retry_after` 1 s.
+    pub fn new(seed: u64) -> Faults {
+        Faults {
+            seed,
+            server_error: 0.0,
+            rate_limited: 0.0,
+            hang: 0.0,
+            hang_for: Duration::from_secs(3600),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Default for Faults {
+    /// [`Faults::new`] with seed 0.
+    fn default() -> Self {
+        Faults::new(0)
+    }
+}
+
+/// How quotes and option contracts carry `trade_date`, `bid_date` and `ask_date`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QuoteDates {
+    /// Epoch ms of the as-of (minus `stale_quotes`); an untraded contract's `trade_date` is 0.
+    #[default]
+    Present,
+    /// The three keys are absent.
+    Missing,
+    /// The three keys are `0` (Tradier's "never").
+    Zero,
+}
+
+/// How chain contracts carry `greeks` when `greeks=true` is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GreeksMode {
+    /// Vendor-style greeks and IVs.
+    #[default]
+    Present,
+    /// `"greeks": null`.
+    Null,
+    /// Every greek and IV (`delta` … `phi`, `bid_iv`, `mid_iv`, `ask_iv`, `smv_vol`) is `0`;
+    /// `updated_at` stays.
+    Zero,
+}
+
+/// Injected faults served so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FaultCounts {
+    /// Injected 503s.
+    pub server_errors: u64,
+    /// Injected 429s (not counting the `rate_limit` window's).
+    pub rate_limited: u64,
+    /// Injected hangs.
+    pub hangs: u64,
+}
+
+impl FaultCounts {
+    /// All injected faults.
+    pub fn total(&self) -> u64 {
+        self.server_errors + self.rate_limited + self.hangs
+    }
+}
+
+/// An injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    ServerError,
+    RateLimited,
+    Hang,
+}
+
+/// SplitMix64 finaliser.
+fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Faults {
+    /// The fault of the `n`-th eligible request.
+    fn draw(&self, n: u64) -> Option<Fault> {
+        let u = (mix64(mix64(self.seed) ^ n) >> 11) as f64 / (1u64 << 53) as f64;
+        let p = |x: f64| {
+            if x.is_finite() {
+                x.clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        };
+        let a = p(self.server_error);
+        let b = a + p(self.rate_limited);
+        let c = b + p(self.hang);
+        if u < a {
+            Some(Fault::ServerError)
+        } else if u < b {
+            Some(Fault::RateLimited)
+        } else if u < c {
+            Some(Fault::Hang)
+        } else {
+            None
+        }
+    }
 }
 
 impl Default for MockConfig {
@@ -98,6 +262,15 @@ impl MockConfig {
             rate_limit: None,
             ticker_aliases: 0,
             expected_api_key: None,
+            faults: None,
+            faults_on_alphavantage: false,
+            quote_dates: QuoteDates::Present,
+            greeks: GreeksMode::Present,
+            stale_quotes: None,
+            spot_offset_pct: 0.0,
+            crossed_near_atm: false,
+            wrong_expiration: false,
+            one_sided_near_atm: false,
         }
     }
 
@@ -154,7 +327,12 @@ struct Shared {
     total: AtomicU64,
     rate_limited: AtomicU64,
     by_path: Mutex<BTreeMap<String, u64>>,
+    by_status: Mutex<BTreeMap<(String, u16), u64>>,
     window: Mutex<Option<Window>>,
+    fault_draws: AtomicU64,
+    injected_server_errors: AtomicU64,
+    injected_rate_limited: AtomicU64,
+    injected_hangs: AtomicU64,
 }
 
 impl Shared {
@@ -195,6 +373,21 @@ impl Shared {
             headers.insert(name, HeaderValue::from(value));
         }
         Some((headers, over))
+    }
+}
+
+impl Shared {
+    fn count_status(&self, path: &str, status: StatusCode) {
+        self.count_status_code(path, status.as_u16());
+    }
+
+    fn count_status_code(&self, path: &str, status: u16) {
+        *self
+            .by_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((path.to_owned(), status))
+            .or_default() += 1;
     }
 }
 
@@ -240,7 +433,12 @@ impl MockVendor {
             total: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             by_path: Mutex::new(BTreeMap::new()),
+            by_status: Mutex::new(BTreeMap::new()),
             window: Mutex::new(None),
+            fault_draws: AtomicU64::new(0),
+            injected_server_errors: AtomicU64::new(0),
+            injected_rate_limited: AtomicU64::new(0),
+            injected_hangs: AtomicU64::new(0),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -293,9 +491,29 @@ impl MockVendor {
             .clone()
     }
 
-    /// 429 answers served.
+    /// Requests per `(URL path, HTTP status)`, counted when the answer is decided. A hang
+    /// counts under status `0` (whatever is sent after `hang_for`).
+    pub fn requests_by_path_and_status(&self) -> BTreeMap<(String, u16), u64> {
+        self.shared
+            .by_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// 429 answers served (the `rate_limit` window's and injected [`Faults`] alike).
     pub fn rate_limited(&self) -> u64 {
         self.shared.rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// Faults injected so far (see [`MockConfig::faults`]).
+    pub fn faults_injected(&self) -> FaultCounts {
+        let s = &self.shared;
+        FaultCounts {
+            server_errors: s.injected_server_errors.load(Ordering::Relaxed),
+            rate_limited: s.injected_rate_limited.load(Ordering::Relaxed),
+            hangs: s.injected_hangs.load(Ordering::Relaxed),
+        }
     }
 
     /// Stops accepting, lets open requests finish (at most 5 s), then returns.
@@ -395,12 +613,89 @@ async fn handle(
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;
     }
+    let eligible =
+        path.starts_with("/v1/") || (path == "/query" && shared.config.faults_on_alphavantage);
+    let fault = match &shared.config.faults {
+        Some(f) if eligible => f.draw(shared.fault_draws.fetch_add(1, Ordering::Relaxed)),
+        _ => None,
+    };
     let params = Params::parse(&uri, &headers, &body);
+    match fault {
+        Some(Fault::ServerError) => {
+            shared
+                .injected_server_errors
+                .fetch_add(1, Ordering::Relaxed);
+            let r = reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "Service Unavailable".to_owned(),
+            );
+            shared.count_status(&path, r.status());
+            r
+        }
+        Some(Fault::RateLimited) => {
+            shared.injected_rate_limited.fetch_add(1, Ordering::Relaxed);
+            shared.rate_limited.fetch_add(1, Ordering::Relaxed);
+            let retry_after = shared
+                .config
+                .faults
+                .as_ref()
+                .map_or(Duration::ZERO, |f| f.retry_after);
+            let r = injected_429(retry_after);
+            shared.count_status(&path, r.status());
+            r
+        }
+        Some(Fault::Hang) => {
+            shared.injected_hangs.fetch_add(1, Ordering::Relaxed);
+            shared.count_status_code(&path, 0);
+            let hang_for = shared
+                .config
+                .faults
+                .as_ref()
+                .map_or(Duration::ZERO, |f| f.hang_for);
+            tokio::time::sleep(hang_for).await;
+            route(&shared, &method, &path, &headers, &params).await
+        }
+        None => {
+            let r = route(&shared, &method, &path, &headers, &params).await;
+            shared.count_status(&path, r.status());
+            r
+        }
+    }
+}
+
+/// The 429 of an injected fault: `Retry-After` (whole seconds, rounded up),
+/// `X-Ratelimit-Available: 0` and `X-Ratelimit-Expiry` (epoch ms).
+fn injected_429(retry_after: Duration) -> Response {
+    let mut r = reply(
+        StatusCode::TOO_MANY_REQUESTS,
+        "text/plain",
+        "Rate limit exceeded".to_owned(),
+    );
+    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
+    let h = r.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    h.insert("x-ratelimit-available", HeaderValue::from(0u64));
+    h.insert(
+        "x-ratelimit-expiry",
+        HeaderValue::from(epoch_ms_now().saturating_add(ms)),
+    );
+    r
+}
+
+async fn route(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Response {
     if path == "/query" {
-        return alphavantage::handle(&shared, &method, &params).await;
+        return alphavantage::handle(shared, method, params).await;
     }
     if path.starts_with("/v1/") {
-        return tradier_entry(&shared, &method, &path, &headers, &params).await;
+        return tradier_entry(shared, method, path, headers, params).await;
     }
     reply(StatusCode::NOT_FOUND, "text/plain", "Not Found".to_owned())
 }

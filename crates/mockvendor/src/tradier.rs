@@ -9,7 +9,7 @@ use ivcrush_market::sim::{RATE, universe};
 use ivcrush_market::{OptionsData, PriceHistory};
 use serde_json::{Value, json};
 
-use crate::{Params, Shared, json as json_reply, reply};
+use crate::{GreeksMode, NEAR_ATM_STRIKES, Params, QuoteDates, Shared, json as json_reply, reply};
 
 /// The Apigee-style 401 body.
 pub(crate) fn unauthorized() -> Response {
@@ -72,8 +72,37 @@ pub(crate) async fn handle(
     }
 }
 
+/// The quote timestamp served: the as-of, minus `stale_quotes`.
+fn quote_time(shared: &Shared) -> chrono::DateTime<chrono::Utc> {
+    let stale = shared
+        .config
+        .stale_quotes
+        .and_then(|d| Duration::from_std(d).ok())
+        .unwrap_or(Duration::zero());
+    shared.sim.as_of() - stale
+}
+
+/// The quote timestamp served, epoch ms.
 fn epoch_ms(shared: &Shared) -> i64 {
-    shared.sim.as_of().timestamp_millis()
+    quote_time(shared).timestamp_millis()
+}
+
+/// Applies [`QuoteDates`] to a quote or contract object.
+fn apply_quote_dates(shared: &Shared, o: &mut Value) {
+    let Some(map) = o.as_object_mut() else {
+        return;
+    };
+    for key in ["trade_date", "bid_date", "ask_date"] {
+        match shared.config.quote_dates {
+            QuoteDates::Present => {}
+            QuoteDates::Missing => {
+                map.remove(key);
+            }
+            QuoteDates::Zero => {
+                map.insert(key.to_owned(), Value::from(0));
+            }
+        }
+    }
 }
 
 async fn quotes(shared: &Shared, params: &Params) -> Response {
@@ -95,10 +124,17 @@ async fn quotes(shared: &Shared, params: &Params) -> Response {
             unmatched.push(Value::from(symbol));
             continue;
         };
-        let Some(q) = q.into_iter().next() else {
+        let Some(mut q) = q.into_iter().next() else {
             unmatched.push(Value::from(symbol));
             continue;
         };
+        let offset = shared.config.spot_offset_pct;
+        if offset != 0.0 && offset.is_finite() {
+            let f = 1.0 + offset / 100.0;
+            q.last = round2(q.last * f);
+            q.bid = q.bid.map(|b| round2(b * f));
+            q.ask = q.ask.map(|a| round2(a * f));
+        }
         let bars = &path.bars;
         let today = bars.last();
         let year = &bars[bars.len().saturating_sub(252)..];
@@ -115,7 +151,7 @@ async fn quotes(shared: &Shared, params: &Params) -> Response {
             .prev_close
             .filter(|pc| *pc > 0.0)
             .map(|pc| round2(100.0 * (q.last - pc) / pc));
-        matched.push(json!({
+        let mut o = json!({
             "symbol": symbol,
             "description": format!("{symbol} Corp"),
             "exch": "Q",
@@ -143,7 +179,9 @@ async fn quotes(shared: &Shared, params: &Params) -> Response {
             "askexch": "P",
             "ask_date": stamp,
             "root_symbols": occ_root(symbol),
-        }));
+        });
+        apply_quote_dates(shared, &mut o);
+        matched.push(o);
     }
     let mut inner = serde_json::Map::new();
     if let Some(q) = collapse(matched) {
@@ -237,6 +275,18 @@ fn occ_symbol(root: &str, expiration: NaiveDate, call: bool, strike: f64) -> Str
 /// Vendor-style greeks "as supplied": IVs solved from the quotes, greeks at the smoothed vol
 /// (theta per calendar day, vega per vol point, rho and phi per 1 % rate).
 fn greeks(shared: &Shared, q: &OptionQuote, spot: f64, t: f64) -> Value {
+    let updated_at = quote_time(shared).format("%Y-%m-%d %H:%M:%S").to_string();
+    match shared.config.greeks {
+        GreeksMode::Present => {}
+        GreeksMode::Null => return Value::Null,
+        GreeksMode::Zero => {
+            return json!({
+                "delta": 0.0, "gamma": 0.0, "theta": 0.0, "vega": 0.0, "rho": 0.0, "phi": 0.0,
+                "bid_iv": 0.0, "mid_iv": 0.0, "ask_iv": 0.0, "smv_vol": 0.0,
+                "updated_at": updated_at,
+            });
+        }
+    }
     let Ok(p) = OptionParams::new(q.kind, spot, q.strike, t, RATE, 0.0) else {
         return Value::Null;
     };
@@ -269,7 +319,7 @@ fn greeks(shared: &Shared, q: &OptionQuote, spot: f64, t: f64) -> Value {
         "mid_iv": r6(mid_iv),
         "ask_iv": r6(ask_iv),
         "smv_vol": smv_vol,
-        "updated_at": shared.sim.as_of().format("%Y-%m-%d %H:%M:%S").to_string(),
+        "updated_at": updated_at,
     })
 }
 
@@ -278,10 +328,22 @@ async fn chains(shared: &Shared, params: &Params) -> Response {
         return bad_request("Missing required parameter: symbol and expiration");
     };
     let null = || json_reply(&json!({ "options": Value::Null }));
-    let (Some(p), Ok(expiration)) = (shared.resolve(symbol), expiration.parse::<NaiveDate>())
+    let (Some(p), Ok(mut expiration)) = (shared.resolve(symbol), expiration.parse::<NaiveDate>())
     else {
         return null();
     };
+    if shared.config.wrong_expiration {
+        let listed = shared.sim.expirations(p.symbol).await.unwrap_or_default();
+        if let Some(i) = listed.iter().position(|d| *d == expiration) {
+            match listed
+                .get(i + 1)
+                .or_else(|| i.checked_sub(1).map(|j| &listed[j]))
+            {
+                Some(other) => expiration = *other,
+                None => return null(),
+            }
+        }
+    }
     let Ok(chain) = shared.sim.chain(p.symbol, expiration).await else {
         return null();
     };
@@ -289,6 +351,7 @@ async fn chains(shared: &Shared, params: &Params) -> Response {
         Ok(q) if !q.is_empty() => q[0].last,
         _ => return null(),
     };
+    let near = near_atm_strikes(&chain.quotes, spot);
     let with_greeks = params.flag("greeks");
     let t = calendar_years(shared.sim.as_of(), expiration);
     let stamp = epoch_ms(shared);
@@ -298,6 +361,7 @@ async fn chains(shared: &Shared, params: &Params) -> Response {
         .quotes
         .iter()
         .map(|q| {
+            let q = &hostile_quote(shared, q, &near);
             let call = q.kind.is_call();
             let kind = if call { "Call" } else { "Put" };
             let traded = q.volume > 0 && q.last.is_some();
@@ -341,6 +405,7 @@ async fn chains(shared: &Shared, params: &Params) -> Response {
                 "option_type": q.kind.as_str(),
                 "root_symbol": root,
             });
+            apply_quote_dates(shared, &mut o);
             if with_greeks {
                 o["greeks"] = greeks(shared, q, spot, t);
             }
@@ -348,6 +413,33 @@ async fn chains(shared: &Shared, params: &Params) -> Response {
         })
         .collect();
     json_reply(&wrap("options", "option", items))
+}
+
+/// The [`NEAR_ATM_STRIKES`] distinct strikes nearest `spot`.
+fn near_atm_strikes(quotes: &[OptionQuote], spot: f64) -> Vec<f64> {
+    let mut strikes: Vec<f64> = quotes.iter().map(|q| q.strike).collect();
+    strikes.sort_by(f64::total_cmp);
+    strikes.dedup();
+    strikes.sort_by(|a, b| (a - spot).abs().total_cmp(&(b - spot).abs()));
+    strikes.truncate(NEAR_ATM_STRIKES);
+    strikes
+}
+
+/// A contract with the hostile near-the-money variants applied (crossed, then one-sided).
+fn hostile_quote(shared: &Shared, q: &OptionQuote, near: &[f64]) -> OptionQuote {
+    let mut q = q.clone();
+    if !near.contains(&q.strike) {
+        return q;
+    }
+    if shared.config.crossed_near_atm {
+        let (bid, ask) = (q.bid, q.ask);
+        q.bid = if ask > bid { ask } else { round2(bid + 0.01) };
+        q.ask = bid;
+    }
+    if shared.config.one_sided_near_atm {
+        q.bid = 0.0;
+    }
+    q
 }
 
 async fn history(shared: &Shared, params: &Params) -> Response {

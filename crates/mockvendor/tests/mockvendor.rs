@@ -9,7 +9,9 @@ use ivcrush_market::{
     AlphaVantageClient, AlphaVantageConfig, EarningsCalendar, MarketError, OptionsData,
     PriceHistory, TradierClient, TradierConfig,
 };
-use ivcrush_mockvendor::{MockConfig, MockVendor};
+use ivcrush_mockvendor::{
+    FaultCounts, Faults, GreeksMode, MockConfig, MockVendor, NEAR_ATM_STRIKES, QuoteDates,
+};
 
 const SEED: u64 = 42;
 
@@ -108,7 +110,9 @@ async fn expirations_and_chains_match_sim() {
             let got = client.chain(symbol, *exp).await.unwrap();
             assert!(!want.quotes.is_empty());
             // Same strikes, bid, ask, last, volume and open interest, in the same order.
-            assert_eq!(got, want, "{symbol} {exp}");
+            // (The client's chain also carries the vendor's metadata; the sim's has none.)
+            assert_eq!(got.expiration, want.expiration, "{symbol} {exp}");
+            assert_eq!(got.quotes, want.quotes, "{symbol} {exp}");
         }
     }
     // As supplied: OCC symbols, expiration data and greeks.
@@ -272,8 +276,8 @@ async fn aliases_serve_the_mapped_ticker() {
     assert_eq!(got.unmatched, vec!["SIM141".to_owned()]);
     let exp = sim.expirations(mapped).await.unwrap()[1];
     assert_eq!(
-        client.chain("SIM001", exp).await.unwrap(),
-        sim.chain(mapped, exp).await.unwrap()
+        client.chain("SIM001", exp).await.unwrap().quotes,
+        sim.chain(mapped, exp).await.unwrap().quotes
     );
 
     let av = alphavantage(&mock, "key");
@@ -499,4 +503,364 @@ async fn wire_shapes_follow_the_vendor_fixtures() {
     )
     .await;
     assert!(full["Information"].as_str().unwrap().contains("premium"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile options.
+
+/// The statuses of `n` sequential GETs of `path`.
+async fn statuses(mock: &MockVendor, path: &str, n: usize) -> Vec<u16> {
+    let http = reqwest::Client::new();
+    let url = format!("{}{path}", mock.base_url());
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(http.get(&url).send().await.unwrap().status().as_u16());
+    }
+    out
+}
+
+fn faults(seed: u64, server_error: f64, rate_limited: f64, hang: f64) -> Faults {
+    Faults {
+        server_error,
+        rate_limited,
+        hang,
+        hang_for: Duration::from_millis(1),
+        ..Faults::new(seed)
+    }
+}
+
+#[tokio::test]
+async fn fault_frequencies_follow_the_probabilities_and_the_seed() {
+    let config = faults(7, 0.10, 0.05, 0.05);
+    let mock = mock(|c| c.faults = Some(config.clone())).await;
+    let n = 2_000;
+    let got = statuses(&mock, "/v1/markets/clock", n).await;
+    let count = |s: u16| got.iter().filter(|x| **x == s).count() as u64;
+    let injected = mock.faults_injected();
+    assert_eq!(injected.server_errors, count(503));
+    assert_eq!(injected.rate_limited, count(429));
+    assert_eq!(count(200) as usize, n - (count(503) + count(429)) as usize);
+    assert_eq!(mock.rate_limited(), count(429));
+    let by_status = mock.requests_by_path_and_status();
+    let at = |s: u16| {
+        by_status
+            .get(&("/v1/markets/clock".to_owned(), s))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(at(0), injected.hangs);
+    assert_eq!(at(503), count(503));
+    assert_eq!(at(429), count(429));
+    assert_eq!(at(200) + at(0), count(200));
+    assert_eq!(injected.total() + at(200), n as u64);
+    for (k, p) in [
+        (injected.server_errors, 0.10),
+        (injected.rate_limited, 0.05),
+        (injected.hangs, 0.05),
+    ] {
+        let f = k as f64 / n as f64;
+        assert!((f - p).abs() < 0.03, "{f} vs {p}");
+    }
+
+    // Same seed, same order: the same sequence; another seed: another one.
+    let again = mock_with(|c| c.faults = Some(config.clone())).await;
+    assert_eq!(statuses(&again, "/v1/markets/clock", 300).await, got[..300]);
+    let other = mock_with(|c| c.faults = Some(faults(8, 0.10, 0.05, 0.05))).await;
+    assert_ne!(statuses(&other, "/v1/markets/clock", 300).await, got[..300]);
+
+    // Alpha Vantage is left alone unless asked.
+    let all = faults(1, 1.0, 0.0, 0.0);
+    let mock = mock_with(|c| c.faults = Some(all.clone())).await;
+    let av = "/query?function=EARNINGS&symbol=AXON&apikey=k";
+    assert_eq!(statuses(&mock, av, 5).await, vec![200; 5]);
+    assert_eq!(mock.faults_injected(), FaultCounts::default());
+    let mock = mock_with(|c| {
+        c.faults = Some(all.clone());
+        c.faults_on_alphavantage = true;
+    })
+    .await;
+    assert_eq!(statuses(&mock, av, 5).await, vec![503; 5]);
+    assert_eq!(mock.faults_injected().server_errors, 5);
+}
+
+async fn mock_with(f: impl FnOnce(&mut MockConfig)) -> MockVendor {
+    mock(f).await
+}
+
+#[tokio::test]
+async fn injected_429_carries_the_rate_limit_headers() {
+    let mock = mock(|c| {
+        c.faults = Some(Faults {
+            rate_limited: 1.0,
+            retry_after: Duration::from_millis(1_500),
+            ..Faults::new(3)
+        });
+    })
+    .await;
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let r = reqwest::get(format!(
+        "{}/v1/markets/quotes?symbols=AXON",
+        mock.base_url()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(header(&r, "retry-after"), 2);
+    assert_eq!(header(&r, "x-ratelimit-available"), 0);
+    let expiry = header(&r, "x-ratelimit-expiry");
+    assert!(
+        expiry >= before + 1_500 && expiry <= before + 3_000,
+        "{expiry} {before}"
+    );
+    assert_eq!(r.text().await.unwrap(), "Rate limit exceeded");
+    assert_eq!(mock.faults_injected().rate_limited, 1);
+}
+
+#[tokio::test]
+async fn hangs_are_cut_by_the_client_timeout() {
+    let mock = mock(|c| {
+        c.faults = Some(Faults {
+            hang: 1.0,
+            hang_for: Duration::from_secs(3),
+            ..Faults::new(5)
+        });
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let t = Instant::now();
+    let err = http
+        .get(format!("{}/v1/markets/clock", mock.base_url()))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(mock.faults_injected().hangs, 1);
+
+    // A short hang is a slow but normal answer.
+    let mock = mock_with(|c| {
+        c.faults = Some(Faults {
+            hang: 1.0,
+            hang_for: Duration::from_millis(120),
+            ..Faults::new(5)
+        });
+    })
+    .await;
+    let t = Instant::now();
+    let r = reqwest::get(format!("{}/v1/markets/clock", mock.base_url()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(t.elapsed() >= Duration::from_millis(120));
+}
+
+async fn quote_and_chain(
+    mock: &MockVendor,
+    exp: NaiveDate,
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let q = body(mock, "/v1/markets/quotes?symbols=AXON").await["quotes"]["quote"].clone();
+    let chain = body(
+        mock,
+        &format!("/v1/markets/options/chains?symbol=AXON&expiration={exp}&greeks=true"),
+    )
+    .await;
+    let options = chain["options"]["option"].as_array().unwrap().clone();
+    (q, options)
+}
+
+const DATES: [&str; 3] = ["trade_date", "bid_date", "ask_date"];
+
+#[tokio::test]
+async fn quote_date_modes_show_on_the_wire() {
+    let exp = sim().expirations("AXON").await.unwrap()[0];
+    let stamp = sim().as_of().timestamp_millis();
+
+    let mock = mock(|_| {}).await;
+    let (q, options) = quote_and_chain(&mock, exp).await;
+    for key in DATES {
+        assert_eq!(q[key].as_i64(), Some(stamp), "{key}");
+    }
+    assert!(
+        options
+            .iter()
+            .all(|o| o["bid_date"].as_i64() == Some(stamp))
+    );
+
+    let mock = mock_with(|c| c.quote_dates = QuoteDates::Missing).await;
+    let (q, options) = quote_and_chain(&mock, exp).await;
+    for key in DATES {
+        assert!(q.get(key).is_none(), "{key}");
+        assert!(options.iter().all(|o| o.get(key).is_none()), "{key}");
+    }
+    assert!(q.get("last").is_some());
+
+    let mock = mock_with(|c| c.quote_dates = QuoteDates::Zero).await;
+    let (q, options) = quote_and_chain(&mock, exp).await;
+    for key in DATES {
+        assert_eq!(q[key].as_i64(), Some(0), "{key}");
+        assert!(options.iter().all(|o| o[key].as_i64() == Some(0)), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn greeks_modes_show_on_the_wire() {
+    let exp = sim().expirations("AXON").await.unwrap()[0];
+    let mock = mock(|c| c.greeks = GreeksMode::Null).await;
+    let (_, options) = quote_and_chain(&mock, exp).await;
+    assert!(
+        options
+            .iter()
+            .all(|o| o.get("greeks") == Some(&serde_json::Value::Null))
+    );
+
+    let mock = mock_with(|c| c.greeks = GreeksMode::Zero).await;
+    let (_, options) = quote_and_chain(&mock, exp).await;
+    for o in &options {
+        let g = o["greeks"].as_object().unwrap();
+        for key in [
+            "delta", "gamma", "theta", "vega", "rho", "phi", "bid_iv", "mid_iv", "ask_iv",
+            "smv_vol",
+        ] {
+            assert_eq!(g[key].as_f64(), Some(0.0), "{key}");
+        }
+        assert!(g["updated_at"].is_string());
+    }
+    // Through the client: as supplied, zero.
+    let supplied = tradier(&mock, "token")
+        .chain_as_supplied("AXON", exp)
+        .await
+        .unwrap();
+    assert!(
+        supplied
+            .iter()
+            .all(|o| o.greeks.as_ref().unwrap().smv_vol == Some(0.0))
+    );
+}
+
+#[tokio::test]
+async fn stale_quotes_shift_every_timestamp() {
+    let exp = sim().expirations("AXON").await.unwrap()[0];
+    let stale = Duration::from_secs(2 * 3600);
+    let mock = mock(|c| c.stale_quotes = Some(stale)).await;
+    let (q, options) = quote_and_chain(&mock, exp).await;
+    let want = sim().as_of().timestamp_millis() - 7_200_000;
+    for key in DATES {
+        assert_eq!(q[key].as_i64(), Some(want), "{key}");
+    }
+    let traded = options
+        .iter()
+        .find(|o| o["trade_date"].as_i64() != Some(0))
+        .unwrap();
+    assert_eq!(traded["trade_date"].as_i64(), Some(want));
+    assert!(options.iter().all(|o| o["ask_date"].as_i64() == Some(want)));
+    let updated = (sim().as_of() - chrono::Duration::hours(2))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    assert_eq!(options[0]["greeks"]["updated_at"], updated.as_str());
+}
+
+#[tokio::test]
+async fn spot_offset_moves_the_stock_quote_only() {
+    let sim = sim();
+    let exp = sim.expirations("AXON").await.unwrap()[0];
+    let mock = mock(|c| c.spot_offset_pct = 5.0).await;
+    let client = tradier(&mock, "token");
+    let truth = sim.quotes(&symbols(&["AXON"])).await.unwrap().remove(0);
+    let got = client.quotes(&symbols(&["AXON"])).await.unwrap().remove(0);
+    let r2 = |x: f64| (x * 100.0).round() / 100.0;
+    assert_eq!(got.last, r2(truth.last * 1.05));
+    assert_eq!(got.bid, truth.bid.map(|b| r2(b * 1.05)));
+    assert_eq!(got.ask, truth.ask.map(|a| r2(a * 1.05)));
+    assert_eq!(
+        client.chain("AXON", exp).await.unwrap().quotes,
+        sim.chain("AXON", exp).await.unwrap().quotes
+    );
+}
+
+/// The strikes nearest the true AXON spot.
+async fn near_strikes(exp: NaiveDate) -> Vec<f64> {
+    let sim = sim();
+    let spot = sim.quotes(&symbols(&["AXON"])).await.unwrap()[0].last;
+    let mut strikes: Vec<f64> = sim
+        .chain("AXON", exp)
+        .await
+        .unwrap()
+        .quotes
+        .iter()
+        .map(|q| q.strike)
+        .collect();
+    strikes.sort_by(f64::total_cmp);
+    strikes.dedup();
+    strikes.sort_by(|a, b| (a - spot).abs().total_cmp(&(b - spot).abs()));
+    strikes.truncate(NEAR_ATM_STRIKES);
+    strikes
+}
+
+#[tokio::test]
+async fn crossed_and_one_sided_near_the_money() {
+    let sim = sim();
+    let exp = sim.expirations("AXON").await.unwrap()[0];
+    let near = near_strikes(exp).await;
+    let truth = sim.chain("AXON", exp).await.unwrap();
+
+    let mock = mock(|c| c.crossed_near_atm = true).await;
+    let got = tradier(&mock, "token").chain("AXON", exp).await.unwrap();
+    assert_eq!(got.quotes.len(), truth.quotes.len());
+    let mut crossed = 0;
+    for (g, t) in got.quotes.iter().zip(&truth.quotes) {
+        if near.contains(&t.strike) {
+            assert!(g.bid > g.ask, "{g:?}");
+            crossed += 1;
+        } else {
+            assert_eq!(g, t);
+        }
+    }
+    assert_eq!(crossed, 2 * NEAR_ATM_STRIKES);
+
+    let mock = mock_with(|c| c.one_sided_near_atm = true).await;
+    let got = tradier(&mock, "token").chain("AXON", exp).await.unwrap();
+    for (g, t) in got.quotes.iter().zip(&truth.quotes) {
+        if near.contains(&t.strike) {
+            assert_eq!(g.bid, 0.0);
+            assert_eq!(g.ask, t.ask);
+        } else {
+            assert_eq!(g, t);
+        }
+    }
+}
+
+#[tokio::test]
+async fn wrong_expiration_answers_the_next_listed_one() {
+    let listed = sim().expirations("AXON").await.unwrap();
+    assert!(listed.len() >= 2);
+    let mock = mock(|c| c.wrong_expiration = true).await;
+    let (_, options) = quote_and_chain(&mock, listed[0]).await;
+    let next = listed[1].to_string();
+    assert!(
+        options
+            .iter()
+            .all(|o| o["expiration_date"] == next.as_str())
+    );
+    let last = *listed.last().unwrap();
+    let (_, options) = quote_and_chain(&mock, last).await;
+    let before = listed[listed.len() - 2].to_string();
+    assert!(
+        options
+            .iter()
+            .all(|o| o["expiration_date"] == before.as_str())
+    );
+    // An unlisted date still answers null.
+    let wrong = NaiveDate::from_ymd_opt(2026, 1, 29).unwrap();
+    let none = body(
+        &mock,
+        &format!("/v1/markets/options/chains?symbol=AXON&expiration={wrong}"),
+    )
+    .await;
+    assert!(none["options"].is_null());
 }

@@ -76,6 +76,8 @@ pub enum ResilienceError<E> {
     },
     /// The inner call failed and was not (or no longer) retried: not retryable, attempts,
     /// budget or deadline exhausted. The source is the last error.
+    // The message leaves the source out on purpose: it is exposed through `source()`, and
+    // chain printers (anyhow's `{:#}`, error reports) would otherwise show it twice.
     #[error("call failed after {attempts} attempt(s)")]
     Inner {
         /// The last error of the inner call.
@@ -116,6 +118,60 @@ impl<E> ResilienceError<E> {
         match self {
             ResilienceError::Inner { source, .. } => Some(source),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("vendor answered 503")]
+    struct Vendor;
+
+    /// What `anyhow`'s `{:#}` prints: each message of the chain, joined by ": ".
+    fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+        let mut parts = vec![error.to_string()];
+        let mut next = error.source();
+        while let Some(e) = next {
+            parts.push(e.to_string());
+            next = e.source();
+        }
+        parts.join(": ")
+    }
+
+    #[test]
+    fn the_inner_error_is_shown_once_in_a_chain() {
+        let error = ResilienceError::Inner {
+            source: Vendor,
+            attempts: 3,
+        };
+        assert_eq!(error.to_string(), "call failed after 3 attempt(s)");
+        assert!(error.source().is_some(), "the cause is the source");
+        assert_eq!(
+            chain(&error),
+            "call failed after 3 attempt(s): vendor answered 503"
+        );
+    }
+
+    #[test]
+    fn policy_refusals_have_no_source() {
+        let refusals: [ResilienceError<Vendor>; 2] = [
+            ResilienceError::RateLimited {
+                name: Arc::from("tradier"),
+                wait: Duration::from_secs(3),
+                attempts: 0,
+            },
+            ResilienceError::DeadlineExceeded {
+                name: Arc::from("tradier"),
+                attempts: 2,
+            },
+        ];
+        for error in refusals {
+            assert!(error.source().is_none(), "{error}");
         }
     }
 }

@@ -8,6 +8,10 @@
 //!   [`ResilienceError<E>`], naming the policy that refused.
 //! - [`CircuitBreaker`] (+ [`BreakerPermit`], [`BreakerRegistry`], [`BreakerSnapshot`]),
 //!   [`RateLimiter`] behind the [`Limiter`] trait, [`Bulkhead`], [`RetryBudget`], [`Backoff`].
+//! - Rate windows ([`WindowConfig`]) are GCRA (default; Alpha Vantage's 5/min + 25/day) or
+//!   [`WindowModel::Fixed`] for vendors counting a fixed window (Tradier:
+//!   `WindowConfig::fixed(120, 60 s, 1 s guard)`: bursts up to the quota, ≥ 98 % of it on long
+//!   runs). Vendor clients feed the quota headers back through [`Limiter::observe`].
 //! - [`Classifier`]: one `classify(&E) -> Outcome` used by breaker, retry and metrics, with
 //!   `retryable` and `retry_hint`; [`HttpClassifier`] is the ready-made HTTP table.
 //! - [`HealthRegistry`] → [`HealthReport`] (serde, table, exit code).
@@ -21,7 +25,8 @@
 //!
 //! # Why hand-written
 //! `failsafe` and `recloser` admit every call in half-open and cannot run on a test clock;
-//! tower has no breaker; `backoff` is unmaintained. Rate limiting uses `governor` (GCRA) with a
+//! tower has no breaker; `backoff` is unmaintained; governor has no fixed-window model, so
+//! [`WindowModel::Fixed`] is a small hand-written send log. GCRA windows use `governor` with a
 //! clock reading `tokio::time::Instant`, so everything here runs on tokio's paused clock, and
 //! with quotas derived as period `T = W / (L − b + 1)`: `Quota::per_minute(120)` would admit
 //! 239 requests in a minute. Waiting is computed from governor's answer and done with
@@ -30,6 +35,17 @@
 //! # Configuration
 //! Durations are whole milliseconds in `*_ms` fields (no extra crate, unambiguous in TOML and
 //! env vars); percentages are `0..=100` in `*_pct` fields. Every field has the spec's default.
+//! `retry.max_attempts = 0` retries until the deadline (the budget and breaker still apply);
+//! retries are paid by the limiter's spare capacity in its current window
+//! ([`Limiter::spare`]) when it has some, else by the retry budget; a 429 with a server hint
+//! costs nothing and waits exactly the hint. [`CallOptions::attempt_timeout`] sizes the
+//! attempt timeout per endpoint.
+//!
+//! ```toml
+//! [tradier.resilience]
+//! retry = { max_attempts = 0 }
+//! rate_limits = [{ limit = 120, window_ms = 60000, model = "fixed", guard_ms = 1000 }]
+//! ```
 //!
 //! # Metrics
 //! Handles are resolved when a policy is built, so install the recorder first.
@@ -101,7 +117,9 @@ pub use crate::health::{
     CapabilityReport, CheckResult, Criticality, DEFAULT_CHECK_TIMEOUT, DependencyReport,
     HealthRegistry, HealthReport, HealthStatus,
 };
-pub use crate::limiter::{Limiter, RateLimited, RateLimiter, WindowConfig};
+pub use crate::limiter::{
+    DEFAULT_GUARD_MS, Limiter, RateLimited, RateLimiter, WindowConfig, WindowModel,
+};
 pub use crate::pipeline::{
     CallOptions, Idempotency, Pipeline, PipelineConfig, PipelineDescriptor, PolicyDescription,
     PolicyKind,

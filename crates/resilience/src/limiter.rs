@@ -1,5 +1,7 @@
-//! Multi-window rate limiting on `governor`, driven by the tokio clock.
+//! Multi-window rate limiting driven by the tokio clock: GCRA windows on `governor`, and
+//! hand-written windows for vendors that count a fixed window (Tradier).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use metrics::{Counter, Histogram};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -26,7 +29,35 @@ pub struct RateLimited {
     pub wait: Duration,
 }
 
-/// One quota window: at most `limit` requests in any `window_ms`, bursts of `burst`.
+/// How a [`WindowConfig`] counts requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowModel {
+    /// GCRA (`governor`): at most `limit` in any sliding window of `window_ms`, bursts of
+    /// `burst`, the rest paced evenly. Default (what existing configurations mean).
+    #[default]
+    Gcra,
+    /// The vendor counts a fixed window that starts at the first request *arriving* (Tradier).
+    /// Up to `limit` requests go out at once; a token comes back `window_ms + guard_ms` after
+    /// it was spent, so a spent window resets `window + guard` after its first request.
+    /// Follows the vendor's headers through [`Limiter::observe`].
+    ///
+    /// Why a log of sends over `window + guard` rather than a counter reset at our window's
+    /// end: the vendor's window `[a, a + W)` receives requests sent in `[a − Lmax, a + W −
+    /// Lmin)`, shorter than `W + guard` when the latency's spread is under the guard, so no
+    /// vendor window ever gets more than `limit`, whatever its phase. A counter of our own
+    /// windows does not bound it: requests sent in our window's last second land in the
+    /// vendor's next window, uncounted there.
+    Fixed,
+}
+
+/// Default of [`WindowConfig::guard_ms`].
+pub const DEFAULT_GUARD_MS: u64 = 1_000;
+
+/// One quota window: at most `limit` requests per `window_ms`, counted by `model`.
+///
+/// TOML: `{ limit = 5, window_ms = 60000 }` (GCRA, burst 1) or
+/// `{ limit = 120, window_ms = 60000, model = "fixed", guard_ms = 1000 }`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowConfig {
@@ -34,28 +65,73 @@ pub struct WindowConfig {
     pub limit: u32,
     /// Window length in milliseconds (W).
     pub window_ms: u64,
-    /// Burst size (b), `1..=limit`. Default 1.
+    /// GCRA burst size (b), `1..=limit`. Default 1. Ignored by fixed windows (their burst is
+    /// the whole `limit`).
     #[serde(default = "one")]
     pub burst: u32,
+    /// How requests are counted. Default `gcra`.
+    #[serde(default)]
+    pub model: WindowModel,
+    /// Fixed windows: added to the window's length, in ms. Default 1 000.
+    ///
+    /// The vendor's window starts when our first request *arrives*, later than we sent it by
+    /// the network latency; without a guard the first requests of our next window could land
+    /// in the vendor's previous one. The guard must exceed the latency's spread.
+    #[serde(default = "default_guard_ms")]
+    pub guard_ms: u64,
+    /// Fixed windows: when the vendor reports at most this many requests available
+    /// ([`Limiter::observe`]), send nothing more until its window resets. Default 0.
+    #[serde(default)]
+    pub pause_at_available: u32,
 }
 
 fn one() -> u32 {
     1
 }
 
+fn default_guard_ms() -> u64 {
+    DEFAULT_GUARD_MS
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl WindowConfig {
-    /// `limit` requests per `window`, burst 1.
+    /// `limit` requests per `window`, GCRA with burst 1.
     pub fn new(limit: u32, window: Duration) -> WindowConfig {
         WindowConfig {
             limit,
-            window_ms: u64::try_from(window.as_millis()).unwrap_or(u64::MAX),
+            window_ms: millis(window),
             burst: 1,
+            model: WindowModel::Gcra,
+            guard_ms: DEFAULT_GUARD_MS,
+            pause_at_available: 0,
         }
     }
 
-    /// The same window with burst `burst`.
+    /// A fixed window of `limit` requests per `window`, as the vendor counts it, with `guard`
+    /// added to our side of it (see [`WindowConfig::guard_ms`]). Tradier:
+    /// `WindowConfig::fixed(120, Duration::from_secs(60), Duration::from_secs(1))`.
+    pub fn fixed(limit: u32, window: Duration, guard: Duration) -> WindowConfig {
+        WindowConfig {
+            model: WindowModel::Fixed,
+            guard_ms: millis(guard),
+            ..WindowConfig::new(limit, window)
+        }
+    }
+
+    /// The same window with GCRA burst `burst`.
     pub fn with_burst(self, burst: u32) -> WindowConfig {
         WindowConfig { burst, ..self }
+    }
+
+    /// The same window pausing when the vendor reports at most `available` requests left.
+    pub fn with_pause_at_available(self, available: u32) -> WindowConfig {
+        WindowConfig {
+            pause_at_available: available,
+            ..self
+        }
     }
 
     /// The GCRA quota that never admits more than `limit` in any half-open window:
@@ -81,6 +157,21 @@ impl WindowConfig {
         Quota::with_period(period)
             .map(|q| q.allow_burst(burst))
             .ok_or_else(|| format!("rate window {self:?}: period rounds to zero"))
+    }
+
+    fn fixed_window(&self) -> Result<FixedWindow, String> {
+        if self.limit == 0 || self.window_ms == 0 {
+            return Err(format!(
+                "rate window {self:?}: limit and window_ms must be > 0"
+            ));
+        }
+        let guard = Duration::from_millis(self.guard_ms);
+        Ok(FixedWindow {
+            limit: self.limit,
+            length: Duration::from_millis(self.window_ms).saturating_add(guard),
+            guard,
+            pause_at_available: self.pause_at_available,
+        })
     }
 }
 
@@ -119,18 +210,119 @@ pub trait Limiter: Send + Sync {
 
     /// Grants nothing before `until` (server said the quota is exhausted).
     fn pause_until(&self, until: Instant);
+
+    /// What the vendor said about its quota after a response: requests `available` in its
+    /// current window (`X-Ratelimit-Available`) and the time until that window resets
+    /// (`X-Ratelimit-Expiry` as a delay from now). Call it after every response.
+    ///
+    /// Default: pause until the reset when nothing is available.
+    fn observe(&self, available: Option<u64>, reset_in: Option<Duration>) {
+        if available == Some(0)
+            && let Some(wait) = reset_in.filter(|w| !w.is_zero())
+        {
+            self.pause_until(Instant::now() + wait);
+        }
+    }
+
+    /// Requests left in the current window that nobody waits for, when the limiter models a
+    /// window (fixed windows); `None` when it does not know. The retry loop lets retries
+    /// spend this spare capacity without touching its ratio budget. Default `None`.
+    fn spare(&self) -> Option<u32> {
+        None
+    }
 }
 
-/// Several GCRA windows combined (all must allow), checked shortest window first, plus a
-/// pause gate. Waiters are served in arrival order (tokio's fair mutex).
+/// A fixed window's settings. Governor has no fixed-window model (only GCRA), so this one is
+/// hand-written: a log of sends (see [`WindowModel::Fixed`]).
+#[derive(Debug, Clone, Copy)]
+struct FixedWindow {
+    limit: u32,
+    /// `window + guard`: how long a spent token stays spent.
+    length: Duration,
+    guard: Duration,
+    pause_at_available: u32,
+}
+
+/// When spent tokens come back: `(expiry, count)` sorted by expiry (limiter clock readings),
+/// bursts sharing one entry; `alive` is the sum of the counts.
+#[derive(Debug, Clone, Default)]
+struct SendLog {
+    entries: VecDeque<(Duration, u32)>,
+    alive: u64,
+}
+
+impl SendLog {
+    fn prune(&mut self, now: Duration) {
+        while let Some(&(expiry, count)) = self.entries.front()
+            && expiry <= now
+        {
+            self.entries.pop_front();
+            self.alive -= u64::from(count);
+        }
+    }
+
+    /// Tokens left (after [`SendLog::prune`]).
+    fn remaining(&self, limit: u32) -> u32 {
+        u32::try_from(u64::from(limit).saturating_sub(self.alive)).unwrap_or(0)
+    }
+
+    /// The wait until a token comes back (zero when one is left).
+    fn wait(&self, limit: u32, now: Duration) -> Duration {
+        let mut alive = self.alive;
+        for &(expiry, count) in &self.entries {
+            if alive < u64::from(limit) {
+                break;
+            }
+            alive -= u64::from(count);
+            if alive < u64::from(limit) {
+                return expiry.saturating_sub(now);
+            }
+        }
+        Duration::ZERO
+    }
+
+    fn push(&mut self, expiry: Duration, count: u32) {
+        self.alive += u64::from(count);
+        match self.entries.back_mut() {
+            Some(back) if back.0 == expiry => back.1 = back.1.saturating_add(count),
+            Some(back) if back.0 > expiry => {
+                let at = self.entries.partition_point(|e| e.0 < expiry);
+                match self.entries.get_mut(at) {
+                    Some(entry) if entry.0 == expiry => entry.1 = entry.1.saturating_add(count),
+                    _ => self.entries.insert(at, (expiry, count)),
+                }
+            }
+            _ => self.entries.push_back((expiry, count)),
+        }
+    }
+
+    /// Tokens held until at least `at`.
+    fn held_until(&self, at: Duration) -> u64 {
+        self.entries
+            .iter()
+            .rev()
+            .take_while(|e| e.0 >= at)
+            .map(|e| u64::from(e.1))
+            .sum()
+    }
+}
+
+/// Several windows combined (all must allow) plus a pause gate. Waiters are served in
+/// arrival order (tokio's fair mutex).
 ///
-/// Because governor consumes a token when it allows, a refusal by a longer window has already
-/// spent a token of the shorter ones: the limiter errs on the side of fewer requests, never more.
+/// Fixed windows are checked first and only charged once every window allows, under one lock,
+/// so a refusal spends none of their tokens. GCRA windows follow, shortest window first; since
+/// governor consumes a token when it allows, a refusal by a longer GCRA window has already
+/// spent a token of the shorter ones: the limiter errs on the side of fewer requests, never
+/// more.
 #[derive(Debug)]
 pub struct RateLimiter {
     name: Arc<str>,
     clock: TokioClock,
-    windows: Vec<Gcra>,
+    gcra: Vec<Gcra>,
+    fixed: Vec<FixedWindow>,
+    /// One lock for every fixed window, so check-then-charge is atomic across them.
+    fixed_logs: Mutex<Vec<SendLog>>,
     /// Nanoseconds since `clock.origin` before which nothing is granted; 0 = no pause.
     paused_until: AtomicU64,
     queue: tokio::sync::Mutex<()>,
@@ -151,11 +343,17 @@ impl RateLimiter {
         let mut sorted = windows.to_vec();
         sorted.sort_by_key(|w| w.window_ms);
         let mut problems = Vec::new();
-        let mut gcras = Vec::new();
+        let mut gcra = Vec::new();
+        let mut fixed = Vec::new();
         for window in &sorted {
-            match window.quota() {
-                Ok(quota) => gcras.push(governor::RateLimiter::direct_with_clock(quota, clock)),
-                Err(problem) => problems.push(problem),
+            let built = match window.model {
+                WindowModel::Gcra => window
+                    .quota()
+                    .map(|quota| gcra.push(governor::RateLimiter::direct_with_clock(quota, clock))),
+                WindowModel::Fixed => window.fixed_window().map(|w| fixed.push(w)),
+            };
+            if let Err(problem) = built {
+                problems.push(problem);
             }
         }
         ConfigError::check(problems)?;
@@ -164,29 +362,79 @@ impl RateLimiter {
             rejected: metrics::counter!("ivcrush_rate_limiter_rejected_total", "name" => name.to_owned()),
             name: Arc::from(name),
             clock,
-            windows: gcras,
+            gcra,
+            fixed_logs: Mutex::new(vec![SendLog::default(); fixed.len()]),
+            fixed,
             paused_until: AtomicU64::new(0),
             queue: tokio::sync::Mutex::new(()),
             waiting: AtomicUsize::new(0),
         })
     }
 
-    /// One try now: `Err(wait)` says how long until a token may be granted.
-    fn try_now(&self) -> Result<(), Duration> {
+    /// The time left in a server-ordered pause.
+    fn pause_wait(&self, now: Duration) -> Option<Duration> {
         let paused = self.paused_until.load(Ordering::Acquire);
-        if paused != 0 {
-            let now = self.clock.now();
-            let until = Duration::from_nanos(paused);
-            if now < until {
-                return Err(until - now);
-            }
-        }
-        for window in &self.windows {
+        let until = Duration::from_nanos(paused);
+        (paused != 0 && now < until).then(|| until - now)
+    }
+
+    fn check_gcra(&self) -> Result<(), Duration> {
+        for window in &self.gcra {
             if let Err(not_until) = window.check() {
                 return Err(not_until.wait_time_from(self.clock.now()));
             }
         }
         Ok(())
+    }
+
+    /// One try now: `Err(wait)` says how long until a token may be granted.
+    fn try_now(&self) -> Result<(), Duration> {
+        let now = self.clock.now();
+        if let Some(wait) = self.pause_wait(now) {
+            return Err(wait);
+        }
+        if self.fixed.is_empty() {
+            return self.check_gcra();
+        }
+        let mut logs = self.fixed_logs.lock();
+        let wait = Self::fixed_wait(&self.fixed, &mut logs, now);
+        if !wait.is_zero() {
+            return Err(wait);
+        }
+        // Still under the lock: nobody can take the fixed windows' last tokens meanwhile.
+        self.check_gcra()?;
+        for (window, log) in self.fixed.iter().zip(logs.iter_mut()) {
+            log.push(now.saturating_add(window.length), 1);
+        }
+        Ok(())
+    }
+
+    /// The longest wait of the fixed windows (zero: all have a token).
+    fn fixed_wait(fixed: &[FixedWindow], logs: &mut [SendLog], now: Duration) -> Duration {
+        let mut wait = Duration::ZERO;
+        for (window, log) in fixed.iter().zip(logs.iter_mut()) {
+            log.prune(now);
+            wait = wait.max(log.wait(window.limit, now));
+        }
+        wait
+    }
+
+    /// A lower bound of the wait, taking nothing: the pause and spent fixed windows.
+    fn least_wait(&self) -> Duration {
+        let now = self.clock.now();
+        let mut wait = self.pause_wait(now).unwrap_or_default();
+        if !self.fixed.is_empty() {
+            let mut logs = self.fixed_logs.lock();
+            wait = wait.max(Self::fixed_wait(&self.fixed, &mut logs, now));
+        }
+        wait
+    }
+
+    /// Pauses until `until` (a clock reading); a pause only ever grows.
+    fn pause_at(&self, until: Duration) {
+        let nanos = u64::try_from(until.as_nanos().max(1)).unwrap_or(u64::MAX);
+        self.paused_until.fetch_max(nanos, Ordering::AcqRel);
+        tracing::info!(limiter = %self.name, pause_ms = millis(until.saturating_sub(self.clock.now())), "rate limiter paused by server");
     }
 
     fn refuse(&self, wait: Duration) -> RateLimited {
@@ -224,6 +472,7 @@ impl RateLimiter {
                     if deadline.is_some_and(|d| now + wait > d) {
                         return Err(self.refuse(wait));
                     }
+                    // Woken at the reset; a re-aligned (later) reset makes the loop wait again.
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -247,18 +496,92 @@ impl Limiter for RateLimiter {
                     }
                 }
             }
+        } else if let Some(deadline) = deadline {
+            // Behind other waiters: no need to queue when even the known part of the wait
+            // (pause, spent fixed window) passes the deadline.
+            let wait = self.least_wait();
+            if Instant::now() + wait > deadline {
+                return Err(self.refuse(wait));
+            }
         }
         self.acquire_queued(deadline).await
     }
 
     fn pause_until(&self, until: Instant) {
-        let nanos = until
-            .saturating_duration_since(self.clock.origin)
-            .as_nanos()
-            .max(1);
-        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
-        self.paused_until.fetch_max(nanos, Ordering::AcqRel);
-        tracing::info!(limiter = %self.name, pause_ms = until.saturating_duration_since(Instant::now()).as_millis() as u64, "rate limiter paused by server");
+        self.pause_at(until.saturating_duration_since(self.clock.origin));
+    }
+
+    /// Follows the vendor's view of its window, for every fixed window of this limiter. The
+    /// vendor counted `limit − available` requests in its window ending `reset_in` from now;
+    /// when fewer of our tokens are held until then (the vendor's window started later than
+    /// we modelled: latency beyond the guard, a restart, another client on the same quota),
+    /// the difference is held until the vendor's end + guard. So `available` only ever
+    /// lowers what is left, and a vendor window ending later than ours moves our reset to
+    /// its end + guard. When `available ≤ pause_at_available`, nothing more goes out until
+    /// then.
+    ///
+    /// Without a reset time, or with a reset in the past, the report cannot be tied to a
+    /// window (it may be a late answer from the previous one), so it is ignored. A limiter
+    /// without fixed windows pauses until the reset when `available` is 0.
+    fn observe(&self, available: Option<u64>, reset_in: Option<Duration>) {
+        let (Some(available), Some(reset_in)) = (available, reset_in.filter(|d| !d.is_zero()))
+        else {
+            return;
+        };
+        let now = self.clock.now();
+        let vendor_end = now.saturating_add(reset_in);
+        if self.fixed.is_empty() {
+            if available == 0 {
+                self.pause_at(vendor_end);
+            }
+            return;
+        }
+        let mut pause: Option<Duration> = None;
+        {
+            let mut logs = self.fixed_logs.lock();
+            for (window, log) in self.fixed.iter().zip(logs.iter_mut()) {
+                log.prune(now);
+                let until = vendor_end.saturating_add(window.guard);
+                let counted = u64::from(window.limit).saturating_sub(available);
+                let held = log.held_until(vendor_end);
+                if counted > held {
+                    let missing = u32::try_from(counted - held).unwrap_or(u32::MAX);
+                    tracing::debug!(limiter = %self.name, missing, until_ms = millis(until.saturating_sub(now)), "holding tokens the vendor counted until its window ends");
+                    log.push(until, missing);
+                }
+                if available <= u64::from(window.pause_at_available) {
+                    pause = Some(pause.map_or(until, |p| p.max(until)));
+                }
+            }
+        }
+        // The gate also holds back any GCRA windows of this limiter.
+        if let Some(until) = pause {
+            self.pause_at(until);
+        }
+    }
+
+    fn spare(&self) -> Option<u32> {
+        if self.fixed.is_empty() {
+            return None;
+        }
+        let now = self.clock.now();
+        if self.pause_wait(now).is_some() {
+            return Some(0);
+        }
+        let left = {
+            let mut logs = self.fixed_logs.lock();
+            self.fixed
+                .iter()
+                .zip(logs.iter_mut())
+                .map(|(window, log)| {
+                    log.prune(now);
+                    log.remaining(window.limit)
+                })
+                .min()
+                .unwrap_or(0)
+        };
+        let waiting = u32::try_from(self.waiting.load(Ordering::Acquire)).unwrap_or(u32::MAX);
+        Some(left.saturating_sub(waiting))
     }
 }
 
@@ -271,10 +594,10 @@ mod tests {
         let day = WindowConfig::new(25, Duration::from_secs(86_400)).with_burst(5);
         let minute = WindowConfig::new(5, Duration::from_secs(60));
         let limiter = RateLimiter::new("alpha_vantage", &[day, minute]).expect("valid");
-        assert_eq!(limiter.windows.len(), 2);
-        limiter.windows[0].check().expect("first grant");
+        assert_eq!(limiter.gcra.len(), 2);
+        limiter.gcra[0].check().expect("first grant");
         // The first window is the minute one (period 60 s / 5 = 12 s).
-        let refusal = limiter.windows[0].check().expect_err("minute window spent");
+        let refusal = limiter.gcra[0].check().expect_err("minute window spent");
         assert_eq!(
             refusal.quota().replenish_interval(),
             Duration::from_secs(12)
@@ -288,9 +611,47 @@ mod tests {
             &[
                 WindowConfig::new(0, Duration::from_secs(1)),
                 WindowConfig::new(5, Duration::from_secs(1)).with_burst(6),
+                WindowConfig::fixed(5, Duration::ZERO, Duration::from_secs(1)),
             ],
         )
         .expect_err("invalid");
-        assert_eq!(error.problems.len(), 2);
+        assert_eq!(error.problems.len(), 3);
+    }
+
+    #[test]
+    fn the_send_log_keeps_expiries_sorted_and_merges_bursts() {
+        let s = Duration::from_secs;
+        let mut log = SendLog::default();
+        log.push(s(61), 1);
+        log.push(s(61), 1);
+        log.push(s(70), 3);
+        log.push(s(64), 5); // a vendor-counted hold, earlier than later sends
+        log.push(s(70), 1);
+        assert_eq!(
+            log.entries.iter().copied().collect::<Vec<_>>(),
+            vec![(s(61), 2), (s(64), 5), (s(70), 4)]
+        );
+        assert_eq!(log.alive, 11);
+        assert_eq!(log.held_until(s(64)), 9);
+        assert_eq!(log.remaining(12), 1);
+        assert_eq!(log.wait(12, s(1)), Duration::ZERO);
+        assert_eq!(log.wait(11, s(1)), s(60), "one back at 61 s");
+        assert_eq!(log.wait(8, s(1)), s(63), "four back by 64 s");
+        log.prune(s(64));
+        assert_eq!((log.alive, log.entries.len()), (4, 1));
+    }
+
+    #[test]
+    fn fixed_and_gcra_windows_are_kept_apart() {
+        let limiter = RateLimiter::new(
+            "mixed",
+            &[
+                WindowConfig::fixed(120, Duration::from_secs(60), Duration::from_secs(1)),
+                WindowConfig::new(10, Duration::from_secs(1)),
+            ],
+        )
+        .expect("valid");
+        assert_eq!((limiter.gcra.len(), limiter.fixed.len()), (1, 1));
+        assert_eq!(limiter.fixed[0].length, Duration::from_secs(61));
     }
 }

@@ -15,7 +15,10 @@ use crate::bulkhead::{Bulkhead, BulkheadConfig, BulkheadRefusal};
 use crate::classify::{Classifier, Outcome};
 use crate::error::{ConfigError, ResilienceError};
 use crate::limiter::{Limiter, RateLimiter, WindowConfig};
-use crate::retry::{Backoff, JitterRng, RetryBudget, RetryConfig};
+use crate::retry::{
+    Backoff, Charge, JitterRng, RetryBudget, RetryConfig, RetryDecision, RetryInputs, StopReason,
+    decide_retry,
+};
 
 /// Per-dependency settings (e.g. one `[resilience.tradier]` table). Every field has the
 /// spec's default; durations are whole milliseconds (`*_ms`).
@@ -30,7 +33,8 @@ pub struct PipelineConfig {
     pub breaker: BreakerConfig,
     /// Retry settings.
     pub retry: RetryConfig,
-    /// Rate-limit windows, all enforced. Default none (unlimited).
+    /// Rate-limit windows, all enforced (GCRA and fixed windows may be mixed). Default none
+    /// (unlimited).
     pub rate_limits: Vec<WindowConfig>,
     /// Bulkhead settings.
     pub bulkhead: BulkheadConfig,
@@ -109,6 +113,9 @@ pub struct CallOptions {
     pub deadline: Option<Instant>,
     /// Whether the call may be retried; default idempotent.
     pub idempotency: Idempotency,
+    /// Timeout of each attempt, sized for this endpoint; `None` (or zero) = the pipeline's
+    /// `attempt_timeout_ms`. Still cut by the deadline.
+    pub attempt_timeout: Option<Duration>,
 }
 
 struct AttemptMetrics {
@@ -260,7 +267,10 @@ impl<K, L: Limiter> Pipeline<K, L> {
                 ),
                 layer(
                     PolicyKind::Retry,
-                    format!("{} attempts, {:?}", self.max_attempts, self.backoff),
+                    match self.max_attempts {
+                        0 => format!("attempts until the deadline, {:?}", self.backoff),
+                        n => format!("{n} attempts, {:?}", self.backoff),
+                    },
                 ),
                 layer(
                     PolicyKind::CircuitBreaker,
@@ -294,11 +304,15 @@ impl<K, L: Limiter> Pipeline<K, L> {
     ///
     /// Each attempt passes the breaker, takes a limiter token and a bulkhead slot, and runs
     /// under `min(attempt timeout, time left)`. Between attempts: the server hint or the
-    /// jittered backoff, unless it would reach the deadline or the retry budget is spent (then
-    /// the last error). A breaker rejection during retries waits for the breaker if that fits
-    /// the deadline, without spending an attempt or budget; on the first attempt it fails fast.
-    /// An error classified [`Outcome::Ignored`] (HTTP 429) that carries a hint also pauses the
-    /// limiter until the hint, so the whole quota waits, not just this caller.
+    /// jittered backoff, unless the attempt cap is reached (`max_attempts`, 0 = none), the
+    /// delay would reach the deadline, or the retry is not paid for (then the last error).
+    /// What pays: nothing when the server asked for the retry (an error classified
+    /// [`Outcome::Ignored`], i.e. HTTP 429, with a hint); else the limiter's spare capacity in
+    /// its current window ([`Limiter::spare`]) when it has some; else the retry budget.
+    /// A breaker rejection during retries waits for the breaker if that fits the deadline,
+    /// without spending an attempt or budget; on the first attempt it fails fast. A 429 with a
+    /// hint also pauses the limiter until the hint, so the whole quota waits, not just this
+    /// caller. Non-idempotent calls are never retried.
     ///
     /// # Errors
     /// See [`ResilienceError`].
@@ -319,9 +333,13 @@ impl<K, L: Limiter> Pipeline<K, L> {
             Idempotency::Idempotent => self.max_attempts,
             Idempotency::NonIdempotent => 1,
         };
-        if max_attempts > 1 {
+        if max_attempts != 1 {
             self.budget.deposit();
         }
+        let attempt_timeout = options
+            .attempt_timeout
+            .filter(|t| !t.is_zero())
+            .unwrap_or(self.attempt_timeout);
         let mut attempts = 0u32;
         let mut previous_delay = self.backoff.base;
         loop {
@@ -362,11 +380,11 @@ impl<K, L: Limiter> Pipeline<K, L> {
                     return Err(self.deadline_exceeded(attempts));
                 }
             };
-            attempts += 1;
+            attempts = attempts.saturating_add(1);
             let started = Instant::now();
             let left = deadline.saturating_duration_since(started);
-            let (limit, cut_by_deadline) = if self.attempt_timeout <= left {
-                (self.attempt_timeout, false)
+            let (limit, cut_by_deadline) = if attempt_timeout <= left {
+                (attempt_timeout, false)
             } else {
                 (left, true)
             };
@@ -394,41 +412,61 @@ impl<K, L: Limiter> Pipeline<K, L> {
                 }
             };
             let now = Instant::now();
-            let (retryable, hint) = match &error {
+            let (retryable, hint, instructed) = match &error {
                 AttemptError::Inner(e) => {
                     let hint = self.classifier.retry_hint(e);
+                    let instructed =
+                        hint.is_some() && self.classifier.classify(e) == Outcome::Ignored;
                     if let Some(hint) = hint
-                        && self.classifier.classify(e) == Outcome::Ignored
+                        && instructed
                     {
                         // A 429 with a hint: the whole quota waits, not just this caller.
                         self.limiter.pause_until(now + hint.delay_from(now));
                     }
-                    (self.classifier.retryable(e), hint)
+                    (self.classifier.retryable(e), hint, instructed)
                 }
-                AttemptError::Timeout => (true, None),
+                AttemptError::Timeout => (true, None, false),
             };
             let delay = match hint {
                 Some(hint) => hint.delay_from(now),
                 None => self.rng.delay(&self.backoff, attempts - 1, previous_delay),
             };
-            let stop = !retryable
-                || attempts >= max_attempts
-                || now.checked_add(delay).is_none_or(|at| at >= deadline)
-                || !self.budget.try_withdraw();
-            if stop {
+            let decision = decide_retry(&RetryInputs {
+                retryable,
+                attempts,
+                max_attempts,
+                now,
+                delay,
+                deadline,
+                instructed,
+                spare: if retryable {
+                    self.limiter.spare()
+                } else {
+                    None
+                },
+            });
+            let stop = match decision {
+                RetryDecision::Stop(reason) => Some(reason),
+                RetryDecision::Retry {
+                    charge: Charge::Budget,
+                    ..
+                } if !self.budget.try_withdraw() => Some(StopReason::Budget),
+                RetryDecision::Retry { .. } => None,
+            };
+            if let Some(reason) = stop {
                 self.attempts.failure.increment(1);
-                tracing::debug!(dependency = %self.name, attempt = attempts, retryable, "attempt failed; giving up");
+                tracing::debug!(dependency = %self.name, attempt = attempts, ?reason, "attempt failed; giving up");
                 return Err(match error {
                     AttemptError::Inner(source) => ResilienceError::Inner { source, attempts },
                     AttemptError::Timeout => ResilienceError::AttemptTimeout {
                         name: Arc::clone(&self.name),
-                        timeout: self.attempt_timeout,
+                        timeout: attempt_timeout,
                         attempts,
                     },
                 });
             }
             self.attempts.retry.increment(1);
-            tracing::debug!(dependency = %self.name, attempt = attempts, delay_ms = delay.as_millis() as u64, "attempt failed; retrying");
+            tracing::debug!(dependency = %self.name, attempt = attempts, delay_ms = delay.as_millis() as u64, ?decision, "attempt failed; retrying");
             tokio::time::sleep(delay).await;
             previous_delay = delay;
         }

@@ -30,7 +30,8 @@ pub enum Jitter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryConfig {
-    /// Attempts including the first; 1 disables retries. Default 3.
+    /// Attempts including the first; 1 disables retries; 0 sets no cap: retries go on until
+    /// the deadline, the retry budget or the circuit breaker stops them. Default 3.
     pub max_attempts: u32,
     /// Backoff base in milliseconds. Default 1 000.
     pub base_ms: u64,
@@ -73,9 +74,6 @@ impl RetryConfig {
     /// [`ConfigError`] listing every problem.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
-        if self.max_attempts == 0 {
-            problems.push("retry.max_attempts must be at least 1".to_owned());
-        }
         if !(self.factor.is_finite() && self.factor >= 1.0) {
             problems.push(format!("retry.factor must be >= 1, got {}", self.factor));
         }
@@ -174,6 +172,83 @@ impl JitterRng {
     }
 }
 
+/// What the retry loop knows after a failed attempt: the input of [`decide_retry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RetryInputs {
+    /// Whether the error is worth another attempt (and the call is idempotent).
+    pub retryable: bool,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Attempt cap; 0 = none.
+    pub max_attempts: u32,
+    pub now: Instant,
+    /// The delay before the next attempt (server hint or jittered backoff).
+    pub delay: Duration,
+    pub deadline: Instant,
+    /// The server told us when to come back (a 429 with `Retry-After`/`X-Ratelimit-Expiry`):
+    /// an instruction, not a failure.
+    pub instructed: bool,
+    /// The limiter's spare tokens in its current window ([`Limiter::spare`](crate::Limiter::spare)).
+    pub spare: Option<u32>,
+}
+
+/// Why the retry loop stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    NotRetryable,
+    Attempts,
+    Deadline,
+    Budget,
+}
+
+/// What pays for a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Charge {
+    /// Nothing: the server asked for the retry.
+    Instructed,
+    /// The vendor's window has room for it.
+    Spare,
+    /// The ratio budget; a refusal stops the loop ([`StopReason::Budget`]).
+    Budget,
+}
+
+/// The retry loop's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryDecision {
+    Stop(StopReason),
+    Retry { delay: Duration, charge: Charge },
+}
+
+/// Whether to retry after a failed attempt, and what pays for it. Pure; the caller withdraws
+/// from the budget for [`Charge::Budget`] (only then, so a stop for another reason spends
+/// nothing).
+pub(crate) fn decide_retry(input: &RetryInputs) -> RetryDecision {
+    if !input.retryable {
+        return RetryDecision::Stop(StopReason::NotRetryable);
+    }
+    if input.max_attempts != 0 && input.attempts >= input.max_attempts {
+        return RetryDecision::Stop(StopReason::Attempts);
+    }
+    if input
+        .now
+        .checked_add(input.delay)
+        .is_none_or(|at| at >= input.deadline)
+    {
+        return RetryDecision::Stop(StopReason::Deadline);
+    }
+    let charge = if input.instructed {
+        Charge::Instructed
+    } else if input.spare.is_some_and(|n| n > 0) {
+        Charge::Spare
+    } else {
+        Charge::Budget
+    };
+    RetryDecision::Retry {
+        delay: input.delay,
+        charge,
+    }
+}
+
 const BUDGET_SLOTS: usize = 10;
 
 #[derive(Debug)]
@@ -266,6 +341,120 @@ mod tests {
         assert_eq!(backoff.ceiling(3), Duration::from_secs(8));
         assert_eq!(backoff.ceiling(5), Duration::from_secs(30));
         assert_eq!(backoff.ceiling(u32::MAX), Duration::from_secs(30));
+    }
+
+    fn inputs() -> RetryInputs {
+        let now = Instant::now();
+        RetryInputs {
+            retryable: true,
+            attempts: 1,
+            max_attempts: 3,
+            now,
+            delay: Duration::from_secs(1),
+            deadline: now + Duration::from_secs(60),
+            instructed: false,
+            spare: None,
+        }
+    }
+
+    fn retry(charge: Charge) -> RetryDecision {
+        RetryDecision::Retry {
+            delay: Duration::from_secs(1),
+            charge,
+        }
+    }
+
+    #[test]
+    fn a_retryable_failure_with_time_left_retries_on_the_budget() {
+        assert_eq!(decide_retry(&inputs()), retry(Charge::Budget));
+    }
+
+    #[test]
+    fn non_retryable_errors_stop_first() {
+        let input = RetryInputs {
+            retryable: false,
+            instructed: true,
+            spare: Some(10),
+            ..inputs()
+        };
+        assert_eq!(
+            decide_retry(&input),
+            RetryDecision::Stop(StopReason::NotRetryable)
+        );
+    }
+
+    #[test]
+    fn the_attempt_cap_stops_unless_it_is_zero() {
+        let capped = RetryInputs {
+            attempts: 3,
+            ..inputs()
+        };
+        assert_eq!(
+            decide_retry(&capped),
+            RetryDecision::Stop(StopReason::Attempts)
+        );
+        let uncapped = RetryInputs {
+            attempts: 1_000,
+            max_attempts: 0,
+            ..inputs()
+        };
+        assert_eq!(decide_retry(&uncapped), retry(Charge::Budget));
+        let at_u32_max = RetryInputs {
+            attempts: u32::MAX,
+            max_attempts: 0,
+            ..inputs()
+        };
+        assert_eq!(decide_retry(&at_u32_max), retry(Charge::Budget));
+    }
+
+    #[test]
+    fn a_delay_reaching_the_deadline_stops() {
+        let base = inputs();
+        let reaching = RetryInputs {
+            delay: Duration::from_secs(60),
+            ..base
+        };
+        assert_eq!(
+            decide_retry(&reaching),
+            RetryDecision::Stop(StopReason::Deadline)
+        );
+        let just_before = RetryInputs {
+            delay: Duration::from_secs(60) - Duration::from_nanos(1),
+            ..base
+        };
+        assert!(matches!(
+            decide_retry(&just_before),
+            RetryDecision::Retry { .. }
+        ));
+        let overflowing = RetryInputs {
+            delay: Duration::MAX,
+            instructed: true,
+            ..base
+        };
+        assert_eq!(
+            decide_retry(&overflowing),
+            RetryDecision::Stop(StopReason::Deadline)
+        );
+    }
+
+    #[test]
+    fn server_instructions_and_spare_capacity_do_not_touch_the_budget() {
+        let instructed = RetryInputs {
+            instructed: true,
+            spare: Some(0),
+            ..inputs()
+        };
+        assert_eq!(decide_retry(&instructed), retry(Charge::Instructed));
+        let spare = RetryInputs {
+            spare: Some(1),
+            ..inputs()
+        };
+        assert_eq!(decide_retry(&spare), retry(Charge::Spare));
+        let spent = RetryInputs {
+            spare: Some(0),
+            ..inputs()
+        };
+        assert_eq!(decide_retry(&spent), retry(Charge::Budget));
     }
 
     #[tokio::test(start_paused = true)]

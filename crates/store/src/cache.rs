@@ -523,6 +523,26 @@ impl HybridCache {
         self.store.cache_purge_expired(before).await
     }
 
+    /// Marks `key` (holding a `T`) expired in both layers, so that the next read fetches
+    /// afresh; the old value stays in L2 as a stale fallback should that fetch fail. Used when
+    /// the data itself shows the entry is out of date (a listed expiration has passed).
+    ///
+    /// # Errors
+    /// The store's error.
+    pub async fn invalidate<T: 'static>(&self, key: &str) -> Result<(), StoreError> {
+        self.l1
+            .invalidate(&(key.to_string(), TypeId::of::<T>()))
+            .await;
+        let now = (self.clock)();
+        if let Some(mut entry) = self.store.cache_get(key).await?
+            && entry.expires_at > now
+        {
+            entry.expires_at = now;
+            self.store.cache_put(key, &entry).await?;
+        }
+        Ok(())
+    }
+
     /// Drops every L1 entry (L2 is untouched).
     pub fn clear_memory(&self) {
         self.l1.invalidate_all();

@@ -66,3 +66,8 @@ pub use model::{
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{DEFAULT_DATABASE_URL, Store, open_store};
+
+/// The `sqlx` this crate is built on: the types of [`SqliteStore::pool`],
+/// [`PgStore::connect_with`] and friends, re-exported so that tools and tests needing raw
+/// access (e.g. creating a PostgreSQL schema for a test) use the same version.
+pub use sqlx;

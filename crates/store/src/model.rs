@@ -193,6 +193,19 @@ pub struct Progress {
     pub kind: String,
     /// Last date fully done (inclusive).
     pub completed_through: NaiveDate,
+    /// First date of the contiguous range done, `covered_from..=completed_through`, when the
+    /// job records one ([`Store::set_coverage`](crate::Store::set_coverage)); `None` when only
+    /// the end is known ([`Store::mark_progress`](crate::Store::mark_progress)).
+    pub covered_from: Option<NaiveDate>,
     /// When the progress was recorded.
     pub updated_at: DateTime<Utc>,
+}
+
+impl Progress {
+    /// The covered range `(from, through)`, both inclusive, when its start is known.
+    pub fn coverage(&self) -> Option<(NaiveDate, NaiveDate)> {
+        self.covered_from
+            .filter(|from| *from <= self.completed_through)
+            .map(|from| (from, self.completed_through))
+    }
 }

@@ -78,13 +78,19 @@ pub(crate) const CACHE_PUT: &str = "INSERT INTO cache_entries (key, value, fetch
      fetched_at = excluded.fetched_at, expires_at = excluded.expires_at";
 pub(crate) const CACHE_PURGE: &str = "DELETE FROM cache_entries WHERE expires_at < $1";
 
+/// Moving `completed_through` forward forgets the coverage start: the range between the old
+/// and the new date is not known to be covered by the same contiguous run.
 pub(crate) const MARK_PROGRESS: &str = "INSERT INTO backfill_progress \
-     (ticker, kind, completed_through, updated_at) VALUES ($1, $2, $3, $4) \
+     (ticker, kind, completed_through, covered_from, updated_at) VALUES ($1, $2, $3, NULL, $4) \
      ON CONFLICT (ticker, kind) DO UPDATE SET completed_through = excluded.completed_through, \
-     updated_at = excluded.updated_at \
+     covered_from = NULL, updated_at = excluded.updated_at \
      WHERE excluded.completed_through > backfill_progress.completed_through";
-pub(crate) const GET_PROGRESS: &str = "SELECT ticker, kind, completed_through, updated_at \
-     FROM backfill_progress WHERE ticker = $1 AND kind = $2";
+pub(crate) const SET_COVERAGE: &str = "INSERT INTO backfill_progress \
+     (ticker, kind, completed_through, covered_from, updated_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (ticker, kind) DO UPDATE SET completed_through = excluded.completed_through, \
+     covered_from = excluded.covered_from, updated_at = excluded.updated_at";
+pub(crate) const GET_PROGRESS: &str = "SELECT ticker, kind, completed_through, covered_from, \
+     updated_at FROM backfill_progress WHERE ticker = $1 AND kind = $2";
 
 /// Parses a stored timing exactly (`BMO`, `AMC`, `UNKNOWN`).
 pub(crate) fn parse_timing(s: &str) -> Option<ivcrush_core::Timing> {
@@ -651,9 +657,40 @@ macro_rules! impl_store {
                         ticker: get(&r, "ticker", T, &key)?,
                         kind: get(&r, "kind", T, &key)?,
                         completed_through: get(&r, "completed_through", T, &key)?,
+                        covered_from: get(&r, "covered_from", T, &key)?,
                         updated_at: get(&r, "updated_at", T, &key)?,
                     })),
                 }
+            }
+
+            async fn set_coverage(
+                &self,
+                ticker: &str,
+                kind: &str,
+                covered_from: NaiveDate,
+                covered_through: NaiveDate,
+            ) -> Result<(), StoreError> {
+                if covered_from > covered_through {
+                    return Err(StoreError::InvalidInput {
+                        what: "coverage",
+                        reason: format!(
+                            "{ticker} {kind}: starts {covered_from} after it ends {covered_through}"
+                        ),
+                    });
+                }
+                sqlx::query(q::SET_COVERAGE)
+                    .bind(ticker)
+                    .bind(kind)
+                    .bind(covered_through)
+                    .bind(covered_from)
+                    .bind(Utc::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "set_coverage",
+                        format!("ticker {ticker} kind {kind}"),
+                    ))?;
+                Ok(())
             }
         }
 

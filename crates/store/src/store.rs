@@ -125,7 +125,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn cache_purge_expired(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Records that job `kind` for `ticker` is complete through `completed_through`
-    /// (inclusive). Progress never moves backwards: an older date is ignored.
+    /// (inclusive). Progress never moves backwards: an older date is ignored. Moving it forward
+    /// clears a recorded coverage start ([`Progress::covered_from`]): the dates in between are
+    /// not known to be covered.
     async fn mark_progress(
         &self,
         ticker: &str,
@@ -133,8 +135,24 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         completed_through: NaiveDate,
     ) -> Result<(), StoreError>;
 
-    /// The recorded progress of job `kind` for `ticker`.
+    /// The recorded progress of job `kind` for `ticker`, with its coverage
+    /// ([`Progress::coverage`]) when one was recorded.
     async fn get_progress(&self, ticker: &str, kind: &str) -> Result<Option<Progress>, StoreError>;
+
+    /// Records that job `kind` for `ticker` covers exactly `covered_from..=covered_through`
+    /// (both inclusive), replacing what was recorded, wider or narrower: the caller computes
+    /// the new range from the one it read (e.g. the union with what it just fetched) and
+    /// writes it last, after the data it describes.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] when `covered_from > covered_through`.
+    async fn set_coverage(
+        &self,
+        ticker: &str,
+        kind: &str,
+        covered_from: NaiveDate,
+        covered_through: NaiveDate,
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens (creating and migrating as needed) the store named by `url`.

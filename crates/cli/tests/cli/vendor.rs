@@ -189,3 +189,61 @@ fn tradier_with_a_files_calendar_needs_no_alpha_vantage() {
         "no Alpha Vantage call"
     );
 }
+
+#[test]
+fn a_failing_analyze_prints_each_cause_once() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let today = ivcrush_app::today_new_york();
+    // Every Tradier answer is a 503.
+    let mock = rt
+        .block_on(MockVendor::start(MockConfig {
+            faults: Some(ivcrush_mockvendor::Faults {
+                server_error: 1.0,
+                ..ivcrush_mockvendor::Faults::new(1)
+            }),
+            ..MockConfig::new(42, today)
+        }))
+        .expect("mock starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("ivcrush.toml"),
+        format!(
+            "provider = \"tradier\"\n\
+             [tradier]\nbase_url = \"{base}\"\n\
+             [tradier.resilience]\ndeadline_ms = 1500\n\
+             [tradier.resilience.retry]\nbase_ms = 50\ncap_ms = 200\n\
+             [tradier.resilience.breaker]\nconsecutive_failures = 1000\n\
+             [alphavantage]\nbase_url = \"{base}\"\n\
+             [alphavantage.resilience]\nrate_limits = []\n",
+            base = mock.base_url()
+        ),
+    )
+    .expect("config");
+    let out = Command::cargo_bin("ivcrush")
+        .expect("binary")
+        .current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        )
+        .env("TRADIER_API_KEY", "test-key")
+        .env("ALPHAVANTAGE_API_KEY", "test-key")
+        .env_remove("IVCRUSH_PROVIDER")
+        .env_remove("RUST_LOG")
+        .args(["analyze", "IONQ", "--earnings-date", "2099-01-02"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let error_line = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("an error line: {stderr}"));
+    assert!(error_line.contains("server error 503"), "{error_line}");
+    assert_eq!(
+        error_line.matches("server error 503").count(),
+        1,
+        "each cause once: {error_line}"
+    );
+    assert!(mock.requests() > 1, "the call was retried");
+}

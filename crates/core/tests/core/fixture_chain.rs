@@ -39,5 +39,6 @@ pub fn fixture_chain(file: &str) -> OptionChain {
                 open_interest: o["open_interest"].as_u64().unwrap_or(0),
             })
             .collect(),
+        vendor: None,
     }
 }

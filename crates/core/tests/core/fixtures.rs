@@ -55,6 +55,7 @@ fn fixture_analysis(history_scale: f64) -> ivcrush_core::Analysis {
         chains: &chains,
         history: &hist,
         expiration: None,
+        quality: &[],
     };
     analyze(&input, &AnalyticsConfig::default()).expect("fixture market analyses")
 }

@@ -83,6 +83,7 @@ proptest! {
                     last: None, volume: 100, open_interest: 1000,
                 })
             }).collect(),
+            vendor: None,
         };
         let fwd = spot * (1.0 + f_off);
         let a = straddle_move(&mk(1.0), spot, fwd).expect("straddles");
@@ -158,6 +159,7 @@ proptest! {
         let chain = OptionChain {
             expiration: "2026-01-30".parse().expect("date"),
             quotes: vec![OptionQuote { kind: kd, strike: k, bid: price, ask: v, last: None, volume: 0, open_interest: 0 }],
+            vendor: None,
         };
         let _ = straddle_move(&chain, s, k);
         let _ = vrp(price, v, s, k, &VrpConfig::default());

@@ -519,6 +519,7 @@ fn implied_move_worked_example_recovers_the_model_truth() {
             two_sided(OptionKind::Call, 100.0, straddle / 2.0),
             two_sided(OptionKind::Put, 100.0, straddle / 2.0),
         ],
+        vendor: None,
     };
     let sm = straddle_move(&chain, 100.0, 100.0).expect("straddle");
     close(
@@ -541,6 +542,7 @@ fn implied_move_worked_example_recovers_the_model_truth() {
             two_sided(OptionKind::Call, 102.5, 2.9),
             two_sided(OptionKind::Put, 102.5, 3.3),
         ],
+        vendor: None,
     };
     let sm = straddle_move(&chain, s, s).expect("straddle");
     close(

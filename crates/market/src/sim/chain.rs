@@ -78,7 +78,7 @@ pub fn chain(inp: &SurfaceInputs<'_>, expiration: NaiveDate) -> OptionChain {
     let mut quotes = Vec::new();
     let p = inp.params;
     let Some(sigma) = atm_vol(inp, expiration) else {
-        return OptionChain { expiration, quotes };
+        return OptionChain::new(expiration, quotes);
     };
     let t = calendar_years(inp.as_of, expiration);
     let forward = inp.spot * (RATE * t).exp();
@@ -141,5 +141,5 @@ pub fn chain(inp: &SurfaceInputs<'_>, expiration: NaiveDate) -> OptionChain {
             });
         }
     }
-    OptionChain { expiration, quotes }
+    OptionChain::new(expiration, quotes)
 }

@@ -223,6 +223,7 @@ impl OptionsData for SimMarket {
             return Ok(OptionChain {
                 expiration,
                 quotes: Vec::new(),
+                vendor: None,
             });
         }
         let path = self.path(symbol)?;
@@ -252,7 +253,7 @@ impl OptionsData for SimMarket {
                 ask: Some(((last + tick) * 100.0).round() / 100.0),
                 prev_close: n.checked_sub(2).map(|i| path.bars[i].close),
                 volume: path.bars.last().map_or(0, |b| b.volume),
-                as_of: self.as_of,
+                quoted_at: Some(self.as_of),
             });
         }
         Ok(out)

@@ -129,7 +129,7 @@ async fn chaos_then_outage() {
     let client = Arc::new(TradierClient::new(cfg).expect("client"));
 
     let expiration = d("2026-01-30");
-    let want_chain = tradier::parse_chain(&chaos.chain, expiration).expect("fixture chain");
+    let want_chain = tradier::parse_chain(&chaos.chain, "AAPL", expiration).expect("fixture chain");
     let want_bars = tradier::parse_history(&chaos.history).expect("fixture history");
     let want_quote = tradier::parse_quotes(&chaos.quote)
         .expect("fixture quote")
@@ -141,7 +141,8 @@ async fn chaos_then_outage() {
         let c = client.clone();
         tasks.spawn(async move {
             let sym = format!("T{i:02}");
-            let chain = c.chain(&sym, expiration).await;
+            // The fixture chain is AAPL's: its contracts name that underlying.
+            let chain = c.chain("AAPL", expiration).await;
             let bars = c.daily_bars(&sym, d("2025-10-01"), d("2026-01-31")).await;
             let quote = c.quotes(std::slice::from_ref(&sym)).await;
             (sym, chain, bars, quote)

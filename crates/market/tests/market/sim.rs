@@ -111,6 +111,7 @@ async fn analysis_before_report(sym: &str) -> (ivcrush_core::Analysis, universe:
         chains: &chains,
         history: &hist,
         expiration: None,
+        quality: &[],
     };
     assert!(calendar_years(m.as_of(), ev) > 0.0);
     (

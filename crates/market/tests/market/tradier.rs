@@ -73,6 +73,7 @@ fn json(body: String) -> ResponseTemplate {
 fn chain_fixture_has_thirty_options_with_quotes_only() {
     let chain = tradier::parse_chain(
         &fixture("tradier_chain_AAPL_2026-01-30.json"),
+        "AAPL",
         d("2026-01-30"),
     )
     .expect("parse");
@@ -87,6 +88,7 @@ fn chain_fixture_has_thirty_options_with_quotes_only() {
     // next expiry: the 232.5 put has no bid, no last
     let next = tradier::parse_chain(
         &fixture("tradier_chain_AAPL_2026-02-06.json"),
+        "AAPL",
         d("2026-02-06"),
     )
     .expect("parse");
@@ -97,27 +99,57 @@ fn chain_fixture_has_thirty_options_with_quotes_only() {
 }
 
 #[test]
+fn chain_of_another_expiration_or_underlying_is_refused() {
+    let body = fixture("tradier_chain_AAPL_2026-02-06.json");
+    let e = tradier::parse_chain(&body, "AAPL", d("2026-01-30")).expect_err("wrong expiry");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("asked for AAPL 2026-01-30") && msg.contains("2026-02-06"),
+        "{msg}"
+    );
+    let e = tradier::parse_chain(&body, "MSFT", d("2026-02-06")).expect_err("wrong underlying");
+    assert!(e.to_string().contains("MSFT"), "{e}");
+    let ok = tradier::parse_chain(&body, "AAPL", d("2026-02-06")).expect("right chain");
+    let meta = ok.vendor.expect("vendor metadata");
+    assert_eq!(meta.dropped, 0);
+    assert!(meta.quoted_at.is_some());
+}
+
+#[test]
 fn chain_single_object_and_null_quirks() {
     let one = tradier::parse_chain(
         &fixture("tradier_chain_single_object_quirk.json"),
+        "AAPL",
         d("2026-02-06"),
     )
     .expect("parse");
     assert_eq!(one.quotes.len(), 1);
     assert_eq!(one.quotes[0].strike, 250.0);
     assert_eq!(one.quotes[0].open_interest, 5094);
-    let none =
-        tradier::parse_chain(&fixture("tradier_chain_empty_null.json"), d("2026-02-06")).expect("");
+    let none = tradier::parse_chain(
+        &fixture("tradier_chain_empty_null.json"),
+        "AAPL",
+        d("2026-02-06"),
+    )
+    .expect("");
     assert!(none.quotes.is_empty());
     // missing wrapper key, numeric strings and "None" are tolerated
     let odd = r#"{"options":{"option":{"option_type":"put","strike":"250.0","bid":"1.5","ask":"None","last":null,"volume":"12"}}}"#;
-    let c = tradier::parse_chain(odd, d("2026-02-06")).expect("odd");
+    let c = tradier::parse_chain(odd, "AAPL", d("2026-02-06")).expect("odd");
     assert_eq!(c.quotes[0].strike, 250.0);
     assert_eq!(c.quotes[0].bid, 1.5);
     assert_eq!(c.quotes[0].ask, 0.0);
     assert_eq!(c.quotes[0].volume, 12);
+    // A quote without any date, or with 0s, has no vendor timestamp (never the epoch).
+    for body in [
+        r#"{"quotes":{"quote":{"symbol":"AAPL","last":87.35,"bid":87.3,"ask":87.4}}}"#,
+        r#"{"quotes":{"quote":{"symbol":"AAPL","last":87.35,"trade_date":0,"bid_date":0,"ask_date":0}}}"#,
+    ] {
+        let q = &tradier::parse_quotes(body).expect("undated").quotes[0];
+        assert_eq!(q.quoted_at, None, "{body}");
+    }
     assert!(
-        tradier::parse_chain(r#"{"options":{}}"#, d("2026-02-06"))
+        tradier::parse_chain(r#"{"options":{}}"#, "AAPL", d("2026-02-06"))
             .expect("empty")
             .quotes
             .is_empty()
@@ -155,7 +187,10 @@ fn quotes_single_multi_and_unmatched() {
     assert_eq!(q.symbol, "AAPL");
     assert_eq!(q.last, 251.37);
     assert_eq!(q.prev_close, Some(249.88));
-    assert_eq!(q.as_of.timestamp_millis(), 1_769_630_399_623);
+    assert_eq!(
+        q.quoted_at.map(|t| t.timestamp_millis()),
+        Some(1_769_630_399_623)
+    );
     assert!((q.price() - 251.37).abs() < 1e-9);
     let multi =
         tradier::parse_quotes(&fixture("tradier_quotes_multi_with_unmatched.json")).expect("");
@@ -232,15 +267,27 @@ fn error_bodies_and_rate_headers() {
 fn config_debug_redacts_the_token_and_serde_has_defaults() {
     let c: TradierConfig = serde_json::from_str(&format!(r#"{{"api_key":"{TOKEN}"}}"#)).expect("");
     assert_eq!(c.base_url, "https://api.tradier.com");
-    assert_eq!(c.resilience.rate_limits[0].limit, 120);
-    // 120 per 61 s, burst 1: the vendor quota with a one-second guard band (see TradierConfig).
-    assert_eq!(c.resilience.rate_limits[0].window_ms, 61_000);
-    assert_eq!(c.resilience.rate_limits[0].burst, 1);
+    // The vendor's fixed window, 120 per 60 s, with a one-second guard for the latency.
+    let w = c.resilience.rate_limits[0];
+    assert_eq!((w.limit, w.window_ms, w.guard_ms), (120, 60_000, 1_000));
+    assert_eq!(w.model, ivcrush_resilience::WindowModel::Fixed);
+    assert_eq!(c.resilience.retry.max_attempts, 0, "until the deadline");
     assert!(!format!("{c:?}").contains(TOKEN));
     assert_eq!(
         TradierConfig::sandbox("x").resilience.rate_limits[0].limit,
         60
     );
+    // The production default pointed at the sandbox host gets the sandbox's quota …
+    let pointed = TradierConfig {
+        base_url: "https://sandbox.tradier.com".into(),
+        ..TradierConfig::new("x")
+    };
+    assert_eq!(pointed.effective_rate_limits()[0].limit, 60);
+    // … but an explicit quota is kept.
+    let mut explicit = pointed.clone();
+    explicit.resilience.rate_limits[0].limit = 30;
+    assert_eq!(explicit.effective_rate_limits()[0].limit, 30);
+    assert_eq!(c.effective_rate_limits()[0].limit, 120);
 }
 
 // ---------- client against wiremock ----------

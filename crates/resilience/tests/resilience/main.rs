@@ -2,6 +2,7 @@
 
 mod breaker;
 mod bulkhead;
+mod fixed_window;
 mod health;
 mod limiter;
 mod pipeline;

@@ -150,8 +150,15 @@ fn config_reads_from_json_with_spec_defaults_for_missing_fields() {
     assert_eq!(config.rate_limits[0].burst, 1);
     assert!(Pipeline::new("tradier", &config, HttpClassifier).is_ok());
 
+    let mut until_deadline = PipelineConfig::default();
+    until_deadline.retry.max_attempts = 0;
+    assert!(
+        Pipeline::new("tradier", &until_deadline, HttpClassifier).is_ok(),
+        "0 = no attempt cap"
+    );
+
     let mut bad = PipelineConfig::default();
-    bad.retry.max_attempts = 0;
+    bad.retry.factor = 0.5;
     bad.breaker.half_open_permits = 0;
     bad.rate_limits = vec![WindowConfig::new(0, Duration::from_secs(1))];
     let error = Pipeline::new("tradier", &bad, HttpClassifier).expect_err("invalid");

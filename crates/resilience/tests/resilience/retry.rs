@@ -4,11 +4,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use ivcrush_resilience::{
-    Backoff, HttpClassifier, Jitter, Pipeline, PipelineConfig, ResilienceError, RetryHint,
-    epoch_reset_delay, parse_retry_after,
+    Backoff, CallOptions, HttpClassifier, Idempotency, Jitter, Limiter, Pipeline, PipelineConfig,
+    RateLimited, ResilienceError, RetryHint, WindowConfig, epoch_reset_delay, parse_retry_after,
 };
-use rand::SeedableRng;
 use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use tokio::time::{Instant, advance};
 
 use crate::support::{Calls, VendorError, consecutive, pipeline_config};
@@ -302,4 +302,233 @@ async fn rt_8_breaker_rejections_spend_no_attempts_unless_the_wait_fits_the_dead
         .expect("the breaker's wait fits the deadline");
     assert_eq!(value, 3);
     assert!(started.elapsed() >= Duration::from_secs(5));
+}
+
+/// A limiter that always grants and reports a fixed spare capacity.
+struct Spare(Option<u32>);
+
+impl Limiter for Spare {
+    fn name(&self) -> &str {
+        "spare"
+    }
+
+    async fn acquire(&self, _deadline: Option<Instant>) -> Result<(), RateLimited> {
+        Ok(())
+    }
+
+    fn pause_until(&self, _until: Instant) {}
+
+    fn spare(&self) -> Option<u32> {
+        self.0
+    }
+}
+
+/// No ratio budget and no floor: a retry is paid by spare capacity or a server hint, or not at all.
+fn no_budget(mut config: PipelineConfig) -> PipelineConfig {
+    config.retry.budget_ratio_pct = 0.0;
+    config.retry.budget_floor_per_sec = 0.0;
+    config
+}
+
+#[tokio::test(start_paused = true)]
+async fn rt_9_without_an_attempt_cap_calls_outlast_45_percent_failures_within_the_deadline() {
+    let mut config = no_budget(retrying(0));
+    config.retry.base_ms = 250;
+    config.retry.cap_ms = 4_000;
+    config.rate_limits = vec![WindowConfig::fixed(
+        120,
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+    )];
+    let pipeline = Pipeline::new("tradier", &config, HttpClassifier).expect("valid");
+    assert!(
+        pipeline.descriptor().layers[1]
+            .detail
+            .starts_with("attempts until the deadline"),
+        "{:?}",
+        pipeline.descriptor()
+    );
+    let flaky = Mutex::new(SmallRng::seed_from_u64(45));
+    let mut most = 0;
+    let mut total = 0;
+    for call in 0..50 {
+        let calls = Calls::default();
+        let started = Instant::now();
+        let value = pipeline
+            .call(|| {
+                calls.hit();
+                let fails = flaky.lock().expect("not poisoned").random_bool(0.45);
+                std::future::ready(if fails {
+                    Err(VendorError::connect())
+                } else {
+                    Ok(call)
+                })
+            })
+            .await
+            .expect("retried until success");
+        assert_eq!(value, call);
+        assert!(started.elapsed() < Duration::from_secs(60));
+        most = most.max(calls.count());
+        total += calls.count();
+    }
+    assert!(most > 3, "some calls needed more than 3 attempts: {most}");
+    assert!(total <= 120, "all within one vendor window: {total}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rt_10_a_429_with_a_hint_waits_exactly_the_hint_and_spends_no_budget() {
+    let pipeline = Pipeline::new("vendor", &no_budget(retrying(0)), HttpClassifier).expect("valid");
+    let calls = Calls::default();
+    let starts: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let value = pipeline
+        .call(|| {
+            let n = calls.hit();
+            starts.lock().expect("not poisoned").push(Instant::now());
+            std::future::ready(if n <= 4 {
+                Err(VendorError::status(429).with_hint(RetryHint::After(Duration::from_secs(7))))
+            } else {
+                Ok(n)
+            })
+        })
+        .await
+        .expect("the server's instructions are followed");
+    assert_eq!(value, 5);
+    {
+        let starts = starts.lock().expect("not poisoned");
+        assert_eq!(starts.len(), 5);
+        for gap in starts.windows(2) {
+            assert_eq!(gap[1] - gap[0], Duration::from_secs(7));
+        }
+    }
+
+    // The same hint on a 503 is a failure: with no budget (and no spare capacity), no retry.
+    let calls = Calls::default();
+    let error = pipeline
+        .call(failing(
+            &calls,
+            &Arc::default(),
+            VendorError::status(503).with_hint(RetryHint::After(Duration::from_secs(7))),
+        ))
+        .await
+        .expect_err("budget spent");
+    assert_eq!(calls.count(), 1);
+    assert!(matches!(error, ResilienceError::Inner { attempts: 1, .. }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rt_11_spare_capacity_pays_for_retries_and_without_it_the_budget_stops_a_storm() {
+    let pipeline = Pipeline::new("vendor", &no_budget(retrying(0)), HttpClassifier)
+        .expect("valid")
+        .with_limiter(Spare(Some(5)));
+    let calls = Calls::default();
+    let value = pipeline
+        .call(|| {
+            let n = calls.hit();
+            std::future::ready(if n <= 3 {
+                Err(VendorError::status(503))
+            } else {
+                Ok(n)
+            })
+        })
+        .await
+        .expect("the window's spare capacity pays");
+    assert_eq!(value, 4);
+
+    // RT-7 again with no attempt cap, behind a limiter whose window is spent.
+    let mut config = retrying(0);
+    config.breaker = consecutive(1_000_000);
+    config.bulkhead.max_concurrent = 1_000;
+    let pipeline = Arc::new(
+        Pipeline::new("vendor", &config, HttpClassifier)
+            .expect("valid")
+            .with_limiter(Spare(Some(0))),
+    );
+    let calls = Calls::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..1_000 {
+        let (pipeline, calls) = (pipeline.clone(), calls.clone());
+        tasks.spawn(async move {
+            pipeline
+                .call(failing(&calls, &Arc::default(), VendorError::status(503)))
+                .await
+        });
+    }
+    for result in tasks.join_all().await {
+        let error = result.expect_err("total outage");
+        assert_eq!(error.inner().and_then(|e| e.status), Some(503));
+    }
+    // 20 % of the 1,000 requests, plus the floor (1/s) over the 60-s deadline and one ttl.
+    assert!(
+        calls.count() <= 1_000 + 200 + 70,
+        "attempts {}",
+        calls.count()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rt_12_non_idempotent_calls_are_never_retried_even_without_a_cap_or_budget_limits() {
+    let pipeline = Pipeline::new("vendor", &retrying(0), HttpClassifier)
+        .expect("valid")
+        .with_limiter(Spare(Some(100)));
+    let options = CallOptions {
+        idempotency: Idempotency::NonIdempotent,
+        ..CallOptions::default()
+    };
+    for error in [
+        VendorError::status(503),
+        VendorError::connect(),
+        VendorError::status(429).with_hint(RetryHint::After(Duration::from_secs(1))),
+    ] {
+        let calls = Calls::default();
+        let result = pipeline
+            .call_with(options, failing(&calls, &Arc::default(), error))
+            .await;
+        assert!(result.is_err());
+        assert_eq!(calls.count(), 1);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn rt_13_the_attempt_timeout_can_be_sized_per_call() {
+    let mut config = retrying(2);
+    config.retry.jitter = Jitter::None;
+    config.attempt_timeout_ms = 10_000;
+    let pipeline = Pipeline::new("vendor", &config, HttpClassifier).expect("valid");
+    let calls = Calls::default();
+    let started = Instant::now();
+    let options = CallOptions {
+        attempt_timeout: Some(Duration::from_secs(2)),
+        ..CallOptions::default()
+    };
+    let error = pipeline
+        .call_with(options, || {
+            calls.hit();
+            std::future::pending::<Result<(), VendorError>>()
+        })
+        .await
+        .expect_err("hangs");
+    // Attempts at 0 and 3 s (2-s timeout, 1-s backoff), the second timing out at 5 s.
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert_eq!(calls.count(), 2);
+    match error {
+        ResilienceError::AttemptTimeout {
+            timeout, attempts, ..
+        } => {
+            assert_eq!(timeout, Duration::from_secs(2));
+            assert_eq!(attempts, 2);
+        }
+        other => panic!("expected AttemptTimeout, got {other:?}"),
+    }
+
+    // None, or zero, keeps the pipeline's 10 s.
+    let started = Instant::now();
+    let options = CallOptions {
+        attempt_timeout: Some(Duration::ZERO),
+        idempotency: Idempotency::NonIdempotent,
+        ..CallOptions::default()
+    };
+    let _ = pipeline
+        .call_with(options, std::future::pending::<Result<(), VendorError>>)
+        .await;
+    assert_eq!(started.elapsed(), Duration::from_secs(10));
 }

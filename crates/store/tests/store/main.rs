@@ -6,5 +6,6 @@
 
 mod cache;
 mod common;
+mod coverage;
 mod metrics;
 mod store;
