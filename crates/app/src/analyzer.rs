@@ -33,6 +33,14 @@ pub struct AnalyzeOptions {
     pub as_of: Option<DateTime<Utc>>,
 }
 
+/// The event of an analysis and the chains fetched for it.
+struct EventChains {
+    event: EarningsEvent,
+    chains: Vec<OptionChain>,
+    /// Inputs served from cache after the vendor failed.
+    stale: Vec<String>,
+}
+
 /// Days ahead searched for a ticker's next report.
 const EVENT_HORIZON_DAYS: i64 = 120;
 
@@ -183,80 +191,21 @@ impl App {
                 None => self.quote(ticker).await,
             }
         };
-        let (quote, event, exps, history) = futures::try_join!(
+        // Two round trips on a cold cache: the quote, the history (reports and bars), and the
+        // event with the expirations go out together; the chains follow the expirations.
+        let (
             quote,
-            self.resolve_event(ticker, opts),
-            self.expirations(ticker, false),
+            EventChains {
+                event,
+                chains,
+                stale,
+            },
+            history,
+        ) = futures::try_join!(
+            quote,
+            self.event_chains(ticker, opts),
             self.ensure_history(ticker),
         )?;
-        if opts.event.is_none() && opts.earnings_date.is_none() {
-            // Remember the calendar's report: once it has passed, the next analysis knows to
-            // fetch the move it made (history is fetched only when a known report has passed).
-            let record = EarningsRecord {
-                ticker: ticker.to_string(),
-                name: None,
-                event,
-            };
-            self.store_calendar(std::slice::from_ref(&record), self.market.source)
-                .await?;
-        }
-        let mut stale: Vec<String> = Vec::new();
-        let exps = if exps.stale {
-            stale.push(format!("expirations of {ticker}"));
-            exps.value
-        } else {
-            exps.value
-        };
-        if exps.is_empty() {
-            return Err(AppError::market(
-                format!("expirations of {ticker}"),
-                MarketError::NoOptions {
-                    symbol: ticker.to_string(),
-                    expiration: "-".into(),
-                },
-            ));
-        }
-        let first = self.pick_expiry(ticker, &exps, &event, opts)?;
-        let next = exps.iter().copied().filter(|e| *e > first).min();
-        let (front, back) = futures::try_join!(self.chain(ticker, first), async {
-            match next {
-                Some(e) => self.chain(ticker, e).await.map(Some),
-                None => Ok(None),
-            }
-        })?;
-        let front = if front.value.quotes.is_empty() && !front.stale {
-            // An expiry we were told is listed has no contracts: the list may be out of date.
-            let exps = self.expirations(ticker, true).await?.value;
-            if !exps.contains(&first) {
-                return Err(AppError::Input(format!(
-                    "expiration {first} of {ticker} is no longer listed; run the analysis again"
-                )));
-            }
-            front
-        } else {
-            front
-        };
-        let mut chains = Vec::with_capacity(2);
-        for (e, c) in
-            std::iter::once((first, front)).chain(back.map(|b| (next.unwrap_or(first), b)))
-        {
-            if c.stale {
-                stale.push(format!(
-                    "chain of {ticker} {e} (fetched {})",
-                    c.fetched_at.format("%Y-%m-%d %H:%M UTC")
-                ));
-            }
-            if c.value.quotes.is_empty() && e == first {
-                return Err(AppError::market(
-                    format!("chain of {ticker} {e}"),
-                    MarketError::NoOptions {
-                        symbol: ticker.to_string(),
-                        expiration: e.to_string(),
-                    },
-                ));
-            }
-            chains.push(c.value);
-        }
         let mut quality = self.fetch_quality(ticker, &quote, as_of);
         for what in &stale {
             quality.push(DataQuality::new(
@@ -293,6 +242,88 @@ impl App {
             },
             historical_moves,
         })
+    }
+
+    /// The event, and the chains of its expiry and the next one; what came from cache after a
+    /// vendor failure is listed in `stale`.
+    async fn event_chains(
+        &self,
+        ticker: &str,
+        opts: &AnalyzeOptions,
+    ) -> Result<EventChains, AppError> {
+        let (event, listed) = futures::try_join!(
+            self.resolve_event(ticker, opts),
+            self.expirations(ticker, false)
+        )?;
+        if opts.event.is_none() && opts.earnings_date.is_none() {
+            // Remember the calendar's report: once it has passed, the next analysis knows to
+            // fetch the move it made (history is fetched only when a known report has passed).
+            let record = EarningsRecord {
+                ticker: ticker.to_string(),
+                name: None,
+                event,
+            };
+            self.store_calendar(std::slice::from_ref(&record), self.market.source)
+                .await?;
+        }
+        let mut listed = listed;
+        let mut refreshed = false;
+        loop {
+            let mut stale: Vec<String> = Vec::new();
+            if listed.stale {
+                stale.push(format!("expirations of {ticker}"));
+            }
+            let exps = &listed.value;
+            if exps.is_empty() {
+                return Err(AppError::market(
+                    format!("expirations of {ticker}"),
+                    MarketError::NoOptions {
+                        symbol: ticker.to_string(),
+                        expiration: "-".into(),
+                    },
+                ));
+            }
+            let first = self.pick_expiry(ticker, exps, &event, opts)?;
+            let next = exps.iter().copied().filter(|e| *e > first).min();
+            let (front, back) = futures::try_join!(self.chain(ticker, first), async {
+                match next {
+                    Some(e) => self.chain(ticker, e).await.map(Some),
+                    None => Ok(None),
+                }
+            })?;
+            if front.value.quotes.is_empty() && !front.stale && !refreshed {
+                // A listed expiry without contracts: the list may be out of date.
+                listed = self.expirations(ticker, true).await?;
+                refreshed = true;
+                continue;
+            }
+            let mut chains = Vec::with_capacity(2);
+            for (e, c) in
+                std::iter::once((first, front)).chain(back.map(|b| (next.unwrap_or(first), b)))
+            {
+                if c.stale {
+                    stale.push(format!(
+                        "chain of {ticker} {e} (fetched {})",
+                        c.fetched_at.format("%Y-%m-%d %H:%M UTC")
+                    ));
+                }
+                if c.value.quotes.is_empty() && e == first {
+                    return Err(AppError::market(
+                        format!("chain of {ticker} {e}"),
+                        MarketError::NoOptions {
+                            symbol: ticker.to_string(),
+                            expiration: e.to_string(),
+                        },
+                    ));
+                }
+                chains.push(c.value);
+            }
+            return Ok(EventChains {
+                event,
+                chains,
+                stale,
+            });
+        }
     }
 
     /// The expiration to analyse: the one asked for (it must be listed), else the first that

@@ -123,12 +123,22 @@ impl App {
         }
 
         let source = self.market.source;
-        let past = self
-            .market
-            .calendar
-            .past_reports(ticker)
-            .await
-            .map_err(|e| AppError::market(format!("past reports of {ticker}"), e))?;
+        // The reports and the missing bars are independent: one round trip, not two.
+        let reports = async {
+            self.market
+                .calendar
+                .past_reports(ticker)
+                .await
+                .map_err(|e| AppError::market(format!("past reports of {ticker}"), e))
+        };
+        let bars = futures::future::try_join_all(missing.iter().map(|&(from, to)| async move {
+            self.market
+                .history
+                .daily_bars(ticker, from, to)
+                .await
+                .map_err(|e| AppError::market(format!("daily bars of {ticker}"), e))
+        }));
+        let (past, fetched) = futures::try_join!(reports, bars)?;
         self.store.upsert_tickers(&[TickerRow::new(ticker)]).await?;
         let rows: Vec<EarningsRow> = past
             .iter()
@@ -141,17 +151,10 @@ impl App {
             })
             .collect();
         self.store.upsert_earnings_events(&rows).await?;
-
         let mut bars_fetched = 0;
-        for (from, to) in missing {
-            let bars = self
-                .market
-                .history
-                .daily_bars(ticker, from, to)
-                .await
-                .map_err(|e| AppError::market(format!("daily bars of {ticker}"), e))?;
+        for bars in &fetched {
             bars_fetched += bars.len();
-            self.store.upsert_bars(ticker, &bars, source).await?;
+            self.store.upsert_bars(ticker, bars, source).await?;
         }
 
         // The moves of the whole coverage, from what is stored: the same whatever ran before.

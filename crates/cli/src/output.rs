@@ -5,7 +5,8 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use ivcrush_app::Row;
 use ivcrush_core::liquidity::LiquidityTier;
 use ivcrush_core::strategy::MaxLoss;
-use ivcrush_core::vrp::VrpTier;
+use ivcrush_core::vrp::{Vrp, VrpTier};
+use ivcrush_core::{DataQuality, QualityCode};
 use std::io::{IsTerminal, Write};
 
 fn no_color() -> bool {
@@ -75,6 +76,107 @@ pub fn liquidity_cell(t: LiquidityTier) -> Cell {
     )
 }
 
+/// The VRP tier as shown: `SKIP (GOOD withheld: data quality)` when a blocking data-quality
+/// note withheld the tier, the tier alone otherwise.
+pub fn vrp_tier_text(v: &Vrp) -> String {
+    match v.withheld_tier {
+        Some(w) => format!(
+            "{} ({} withheld: data quality)",
+            v.tier.as_str(),
+            w.as_str()
+        ),
+        None => v.tier.as_str().to_string(),
+    }
+}
+
+/// A VRP tier cell saying which tier was withheld, if any (coloured as the published tier).
+pub fn vrp_tier_cell(v: &Vrp) -> Cell {
+    coloured(
+        vrp_tier_text(v),
+        tier_colour(v.tier >= VrpTier::Good, v.tier == VrpTier::Marginal),
+    )
+}
+
+/// A short label of a data-quality code for the ranked table.
+pub fn quality_short(code: QualityCode) -> &'static str {
+    match code {
+        QualityCode::StaleQuote => "stale",
+        QualityCode::StaleOptionQuotes => "stale-opt",
+        QualityCode::QuoteWithoutDate => "no-date",
+        QualityCode::VendorGreeksMissing => "no-greeks",
+        QualityCode::OneSidedNearAtm => "one-sided",
+        QualityCode::ZeroBidNearAtm => "zero-bid",
+        QualityCode::WideSpread => "wide",
+        QualityCode::CrossedOrLocked => "crossed",
+        QualityCode::ContractsDropped => "dropped",
+        QualityCode::PremiumGated => "premium",
+        QualityCode::RateLimited => "rate-ltd",
+        QualityCode::CachedStale => "cached",
+        QualityCode::OutsideSession => "off-hours",
+        other => other.as_str(),
+    }
+}
+
+/// The distinct codes of `notes` in order of first appearance, each blocking when any of its
+/// notes is.
+pub fn quality_codes(notes: &[DataQuality]) -> Vec<(QualityCode, bool)> {
+    let mut out: Vec<(QualityCode, bool)> = Vec::new();
+    for n in notes {
+        match out.iter_mut().find(|(c, _)| *c == n.code) {
+            Some((_, b)) => *b |= n.blocking,
+            None => out.push((n.code, n.blocking)),
+        }
+    }
+    out
+}
+
+/// Most short codes shown in the table's quality column before `+N`.
+const QUALITY_CODES_SHOWN: usize = 3;
+
+/// The quality column of the ranked table: `ok`, or the short codes (blocking ones first) with
+/// a `!` prefix when any note is blocking, e.g. `!stale,stale-opt,no-greeks`.
+pub fn quality_text(notes: &[DataQuality]) -> String {
+    let mut codes = quality_codes(notes);
+    if codes.is_empty() {
+        return "ok".to_string();
+    }
+    codes.sort_by_key(|(_, blocking)| !*blocking);
+    let shown: Vec<&str> = codes
+        .iter()
+        .take(QUALITY_CODES_SHOWN)
+        .map(|(c, _)| quality_short(*c))
+        .collect();
+    let mut s = String::new();
+    if codes.iter().any(|(_, b)| *b) {
+        s.push('!');
+    }
+    s.push_str(&shown.join(","));
+    if codes.len() > QUALITY_CODES_SHOWN {
+        s.push_str(&format!(",+{}", codes.len() - QUALITY_CODES_SHOWN));
+    }
+    s
+}
+
+/// The quality cell: plain `ok`, yellow notes, red when a note is blocking.
+pub fn quality_cell(notes: &[DataQuality]) -> Cell {
+    let colour = if notes.is_empty() {
+        None
+    } else {
+        tier_colour(false, !notes.iter().any(|n| n.blocking))
+    };
+    coloured(quality_text(notes), colour)
+}
+
+/// The CSV `data_quality` column: the distinct codes joined with `;`, blocking ones suffixed
+/// `!` (e.g. `stale_quote!;vendor_greeks_missing`); empty when there is no note.
+pub fn quality_csv(notes: &[DataQuality]) -> String {
+    quality_codes(notes)
+        .iter()
+        .map(|(c, b)| format!("{}{}", c.as_str(), if *b { "!" } else { "" }))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
 }
@@ -103,6 +205,7 @@ pub fn rows_table(rows: &[Row]) -> Table {
         "liquidity",
         "score",
         "trade",
+        "quality",
         "best strategy",
     ]);
     for (i, r) in rows.iter().enumerate() {
@@ -147,6 +250,7 @@ pub fn rows_table(rows: &[Row]) -> Table {
                         if a.tradeable { "yes" } else { "no" },
                         tier_colour(a.tradeable, false).filter(|_| a.tradeable),
                     ),
+                    quality_cell(&a.data_quality),
                     Cell::new(best),
                 ]);
             }
@@ -164,8 +268,8 @@ pub fn rows_table(rows: &[Row]) -> Table {
     t
 }
 
-/// The flat CSV columns of a row.
-pub const CSV_HEADER: [&str; 22] = [
+/// The flat CSV columns of a row (new columns are appended, never inserted).
+pub const CSV_HEADER: [&str; 24] = [
     "ticker",
     "earnings_date",
     "timing",
@@ -188,7 +292,13 @@ pub const CSV_HEADER: [&str; 22] = [
     "source",
     "stale",
     "error",
+    "data_quality",
+    "vrp_withheld_tier",
 ];
+
+/// Index of the `error` column in [`CSV_HEADER`].
+const CSV_ERROR: usize = 21;
+const _: () = assert!(matches!(CSV_HEADER[CSV_ERROR].as_bytes(), b"error"));
 
 /// Writes rows as CSV with [`CSV_HEADER`].
 ///
@@ -225,6 +335,11 @@ pub fn write_csv(rows: &[Row], out: impl Write) -> anyhow::Result<()> {
                     rec.data.source.clone(),
                     rec.data.stale.to_string(),
                     String::new(),
+                    quality_csv(&a.data_quality),
+                    a.vrp
+                        .withheld_tier
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
                 ])?;
             }
             Row::Failed(fr) => {
@@ -235,7 +350,7 @@ pub fn write_csv(rows: &[Row], out: impl Write) -> anyhow::Result<()> {
                     .timing
                     .map(|t| t.as_str().to_string())
                     .unwrap_or_default();
-                rec[CSV_HEADER.len() - 1] = fr.error.clone();
+                rec[CSV_ERROR] = fr.error.clone();
                 w.write_record(&rec)?;
             }
         }

@@ -4,6 +4,8 @@
 mod backfill_ranges;
 #[path = "cli/calc.rs"]
 mod calc;
+#[path = "cli/quality.rs"]
+mod quality;
 #[path = "cli/scan.rs"]
 mod scan;
 #[path = "cli/storage.rs"]

@@ -390,11 +390,13 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         },
         cfg,
     );
-    let blocking: Vec<&str> = quality
+    let mut blocking: Vec<&str> = quality
         .iter()
         .filter(|n| n.blocking)
         .map(|n| n.code.as_str())
         .collect();
+    blocking.sort_unstable();
+    blocking.dedup();
     let mut v = v;
     if !blocking.is_empty() {
         warnings.push(format!(

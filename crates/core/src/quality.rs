@@ -536,7 +536,7 @@ pub fn staleness_note(
         return Some(DataQuality::new(
             code,
             format!(
-                "{what} is from {} ({age_text} old), before the {} session opened",
+                "{what}: quoted {} ({age_text} old), before the {} session opened",
                 stamp.format("%Y-%m-%d %H:%M UTC"),
                 new_york_date(open)
             ),
@@ -546,7 +546,7 @@ pub fn staleness_note(
         return Some(DataQuality::new(
             code,
             format!(
-                "{what} is {age_text} old during the session (limit {} min)",
+                "{what}: quoted {age_text} ago during the session (limit {} min)",
                 cfg.stale_after_minutes
             ),
         ));

@@ -97,13 +97,13 @@ pub struct TradierConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EndpointTimeouts {
-    /// Quotes (one symbol or a batch). Default 3 000.
+    /// Quotes (one symbol or a batch). Default 2 000.
     pub quotes_ms: u64,
-    /// Expirations. Default 3 000.
+    /// Expirations. Default 2 000.
     pub expirations_ms: u64,
-    /// One chain with greeks. Default 5 000.
+    /// One chain with greeks. Default 3 000.
     pub chains_ms: u64,
-    /// Daily history (years of bars). Default 8 000.
+    /// Daily history (years of bars). Default 4 000.
     pub history_ms: u64,
     /// The clock (health ping). Default 2 000.
     pub clock_ms: u64,
@@ -112,10 +112,10 @@ pub struct EndpointTimeouts {
 impl Default for EndpointTimeouts {
     fn default() -> Self {
         EndpointTimeouts {
-            quotes_ms: 3_000,
-            expirations_ms: 3_000,
-            chains_ms: 5_000,
-            history_ms: 8_000,
+            quotes_ms: 2_000,
+            expirations_ms: 2_000,
+            chains_ms: 3_000,
+            history_ms: 4_000,
             clock_ms: 2_000,
         }
     }
@@ -188,9 +188,10 @@ impl TradierConfig {
 
     /// The default pipeline: the vendor's fixed window (120 per minute, bursts allowed);
     /// idempotent reads retried until a 20-s deadline (below the HTTP service's 30-s request
-    /// timeout) with full jitter from 250 ms; a breaker that opens after 15 consecutive
+    /// timeout) with full jitter from 100 ms (capped at 2 s); a breaker that opens after 15 consecutive
     /// failures, so that a flaky vendor is retried and only a dead one is cut off (with 35 %
-    /// of attempts failing, 15 in a row happen about once in seven million attempts).
+    /// of attempts failing, 15 in a row happen about once in seven million attempts); 16
+    /// requests in flight, 256 queued.
     pub fn production_resilience() -> PipelineConfig {
         let mut p = PipelineConfig {
             deadline_ms: 20_000,
@@ -198,9 +199,14 @@ impl TradierConfig {
             ..PipelineConfig::default()
         };
         p.retry.max_attempts = 0;
-        p.retry.base_ms = 250;
-        p.retry.cap_ms = 4_000;
+        p.retry.base_ms = 100;
+        p.retry.cap_ms = 2_000;
         p.breaker.consecutive_failures = 15;
+        // A scan runs 8 tickers at once, each with up to 5 requests in flight: the bulkhead
+        // queues them (rejecting our own requests would fail rows for nothing). Its queue stays
+        // short in time: 16 in flight drain it within a few round trips.
+        p.bulkhead.max_concurrent = 16;
+        p.bulkhead.max_queued = 256;
         p
     }
 
@@ -905,8 +911,9 @@ impl TradierClient {
         let received = http::send(VENDOR, builder).await?;
         // The vendor's own count of its window: the limiter follows it (pauses when it is
         // spent, re-aligns its window to the vendor's).
+        // A 429 is left to the pipeline: it pauses the limiter for exactly the hint.
         let rate = RateHeaders::from_headers(&received.headers);
-        if rate.available.is_some() {
+        if rate.available.is_some() && received.status != 429 {
             let reset_in = rate.reset_in(SystemTime::now());
             debug!(
                 vendor = VENDOR,

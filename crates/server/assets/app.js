@@ -69,8 +69,62 @@
       case "tier": return r.vrp ? r.vrp.tier : "";
       case "liq": return r.liquidity ? r.liquidity.tier : "";
       case "tradeable": return r.tradeable ? 1 : 0;
+      case "quality": return qualityRank(r);
       default: return r[k];
     }
+  }
+
+  // ---- data quality ------------------------------------------------------------------
+  // Short labels of the codes for the badge (the CLI's table uses the same).
+  const SHORT = {
+    stale_quote: "stale", stale_option_quotes: "stale-opt", quote_without_date: "no-date",
+    vendor_greeks_missing: "no-greeks", one_sided_near_atm: "one-sided", zero_bid_near_atm: "zero-bid",
+    wide_spread: "wide", crossed_or_locked: "crossed", contracts_dropped: "dropped", premium_gated: "premium",
+    rate_limited: "rate-ltd", cached_stale: "cached", outside_session: "off-hours",
+  };
+  const notesOf = (r) => (Array.isArray(r.data_quality) ? r.data_quality : []);
+  const isBlocking = (r) => notesOf(r).some((n) => n.blocking);
+  // Sort key: no notes first, then by count of notes, blocking rows last.
+  const qualityRank = (r) => notesOf(r).length + (isBlocking(r) ? 1000 : 0);
+  // Distinct codes, blocking ones first, each marked "!" when blocking.
+  function qualityCodes(r) {
+    const seen = new Map();
+    for (const n of notesOf(r)) seen.set(n.code, (seen.get(n.code) || false) || !!n.blocking);
+    return [...seen.entries()].sort((a, b) => Number(b[1]) - Number(a[1]));
+  }
+  function qualityBadge(r) {
+    const codes = qualityCodes(r);
+    if (!codes.length) return el("span", { class: "q q-ok", "data-quality": "ok" }, "ok");
+    const blocking = isBlocking(r);
+    const text = (blocking ? "! " : "") + (SHORT[codes[0][0]] || codes[0][0]) + (codes.length > 1 ? " +" + (codes.length - 1) : "");
+    const title = codes.map(([c, b]) => c + (b ? " (blocking)" : "")).join("\n");
+    return el("span", {
+      class: "q " + (blocking ? "q-blocking" : "q-note"),
+      "data-quality": blocking ? "blocking" : "notes",
+      title,
+      "aria-label": "data quality: " + codes.map(([c]) => c).join(", "),
+    }, text);
+  }
+  function tierBadge(r) {
+    const t = rowValue(r, "tier");
+    const w = r.vrp && r.vrp.withheld_tier;
+    const attrs = { class: "tier tier-" + t + (w ? " tier-withheld" : "") };
+    if (w) attrs.title = w + " withheld: data quality";
+    return el("span", attrs, t);
+  }
+  const tierText = (v) => (v ? v.tier + (v.withheld_tier ? " (" + v.withheld_tier + " withheld: data quality)" : "") : "–");
+  function renderQuality(rec) {
+    const list = $("quality-list");
+    list.replaceChildren();
+    const notes = notesOf(rec);
+    if (!notes.length) list.append(el("li", { class: "muted" }, "none"));
+    for (const n of notes) {
+      const li = el("li", { class: n.blocking ? "blocking" : "note", "data-code": n.code });
+      if (n.blocking) li.append(el("span", { class: "q q-blocking" }, "BLOCKING"));
+      li.append(el("code", {}, n.code), document.createTextNode(n.detail || ""));
+      list.append(li);
+    }
+    $("detail-quality").dataset.notes = String(notes.length);
   }
 
   function renderTable() {
@@ -90,10 +144,12 @@
       tr.append(el("td", {}, r.ticker), el("td", {}, r.earnings_date), el("td", {}, r.timing),
         el("td", { class: "num" }, fmt(r.spot)), el("td", { class: "num" }, fmt(rowValue(r, "implied"))),
         el("td", { class: "num" }, fmt(rowValue(r, "hist"))), el("td", { class: "num" }, fmt(rowValue(r, "vrp"))));
-      const tier = el("td"); tier.append(el("span", { class: "tier tier-" + rowValue(r, "tier") }, rowValue(r, "tier")));
+      const tier = el("td"); tier.append(tierBadge(r));
       const liq = el("td"); liq.append(el("span", { class: "tier tier-" + rowValue(r, "liq") }, rowValue(r, "liq")));
       tr.append(tier, liq, el("td", { class: "num" }, fmt(r.score, 1)),
         el("td", { class: r.tradeable ? "yes" : "no" }, r.tradeable ? "YES" : "no"));
+      const q = el("td", { class: "quality" }); q.append(qualityBadge(r));
+      tr.append(q);
       tr.addEventListener("click", () => selectTicker(r.ticker));
       tbody.append(tr);
     }
@@ -234,14 +290,17 @@
       $("detail-summary").textContent =
         `${rec.ticker} reports ${rec.earnings_date} ${rec.timing}, expiry ${rec.expiration}, spot ${fmt(rec.spot)}; ` +
         `implied ${fmt(im.straddle_pct)}% (event ${fmt(im.event_pct)}%), historical mean ${fmt(rec.historical.mean_pct)}%, ` +
-        `VRP ${fmt(rec.vrp.ratio)} ${rec.vrp.tier}, score ${fmt(rec.score, 1)}` + (rec.tradeable ? " — TRADEABLE" : "") +
+        `VRP ${fmt(rec.vrp.ratio)} ${tierText(rec.vrp)}, score ${fmt(rec.score, 1)}` + (rec.tradeable ? " — TRADEABLE" : "") +
         (rec.data && rec.data.stale ? " (stale data)" : "");
+      renderQuality(rec);
       $("chart-moves").replaceChildren(movesChart(rec));
       $("chart-term").replaceChildren(termChart(rec));
       $("chart-skew").replaceChildren(skewChart(rec));
       document.body.dataset.detail = t;
     } catch (e) {
       $("detail-summary").textContent = t + ": " + e.message;
+      $("quality-list").replaceChildren();
+      $("detail-quality").dataset.notes = "0";
     }
   }
 

@@ -41,7 +41,7 @@ async fn stale_quotes_withhold_the_tier_and_the_trade() {
     let stale: Vec<_> = a.data_quality.iter().filter(|n| n.blocking).collect();
     assert!(
         stale.iter().any(|n| n.code == QualityCode::StaleQuote
-            && n.detail.contains("stock quote of IONQ is 2.0 h old")),
+            && n.detail.contains("stock quote of IONQ: quoted 2.0 h ago")),
         "{:?}",
         a.data_quality
     );

@@ -29,6 +29,9 @@ async fn a_scan_on_the_next_trading_day_costs_the_chains_and_a_share_of_the_quot
     let app = open(vendor_config(&m1, &dir), mock_as_of(d1)).await;
     let first = app.scan(&request, "day-1", None).await.expect("scan day 1");
     let tickers1 = first.rows.len() as f64;
+    for r in first.failed() {
+        eprintln!("day 1 failed: {} {:?}", r.ticker(), r.error());
+    }
     let cold = tradier_requests(&m1) as f64 / tickers1;
     drop(app);
 
@@ -41,6 +44,9 @@ async fn a_scan_on_the_next_trading_day_costs_the_chains_and_a_share_of_the_quot
         .filter(|r| r.analysis().is_some())
         .count();
     let tickers2 = second.rows.len() as f64;
+    for r in second.failed() {
+        eprintln!("day 2 failed: {} {:?}", r.ticker(), r.error());
+    }
     let next_day = tradier_requests(&m2) as f64 / tickers2;
     eprintln!(
         "cold: {} Tradier requests for {tickers1} tickers = {cold:.2}/ticker {:?}; next day: {} for \

@@ -1,7 +1,7 @@
 //! `ivcrush analyze TICKER`: the detailed view of one ticker.
 
 use crate::cli::{CommonArgs, OutputFormat};
-use crate::output::{liquidity_cell, max_loss_text, new_table, vrp_cell};
+use crate::output::{coloured, liquidity_cell, max_loss_text, new_table, vrp_tier_cell};
 use chrono::NaiveDate;
 use clap::Args;
 use comfy_table::Cell;
@@ -62,6 +62,29 @@ pub async fn run(app: App, cid: String, a: AnalyzeArgs) -> anyhow::Result<ExitCo
 
 fn pct(x: f64) -> String {
     format!("{x:.2}%")
+}
+
+/// The "Data quality" section: one row per note (code, BLOCKING marker, detail), or `none`.
+fn quality_table(notes: &[ivcrush_core::DataQuality]) -> comfy_table::Table {
+    if notes.is_empty() {
+        let mut t = new_table(&["data quality"]);
+        t.add_row(vec![Cell::new("none")]);
+        return t;
+    }
+    let mut t = new_table(&["data quality", "blocking", "detail"]);
+    for n in notes {
+        let colour = crate::output::colour_stdout().then_some(if n.blocking {
+            comfy_table::Color::Red
+        } else {
+            comfy_table::Color::Yellow
+        });
+        t.add_row(vec![
+            coloured(n.code.as_str(), colour),
+            coloured(if n.blocking { "BLOCKING" } else { "" }, colour),
+            Cell::new(&n.detail),
+        ]);
+    }
+    t
 }
 
 fn print_detail(rec: &AnalysisRecord) -> anyhow::Result<()> {
@@ -154,7 +177,7 @@ fn print_detail(rec: &AnalysisRecord) -> anyhow::Result<()> {
         Cell::new("VRP ratio (implied / mean)"),
         Cell::new(format!("{:.2}", a.vrp.ratio)),
     ]);
-    t.add_row(vec![Cell::new("VRP tier"), vrp_cell(a.vrp.tier)]);
+    t.add_row(vec![Cell::new("VRP tier"), vrp_tier_cell(&a.vrp)]);
     t.add_row(vec![
         Cell::new("edge score"),
         Cell::new(format!("{:.2}", a.vrp.edge_score)),
@@ -241,9 +264,16 @@ fn print_detail(rec: &AnalysisRecord) -> anyhow::Result<()> {
     ]);
     t.add_row(vec![
         Cell::new("tradeable"),
-        Cell::new(if a.tradeable { "yes" } else { "no" }),
+        Cell::new(if a.tradeable {
+            "yes"
+        } else if a.data_quality.iter().any(|n| n.blocking) {
+            "no (data quality)"
+        } else {
+            "no"
+        }),
     ]);
     writeln!(out, "{t}")?;
+    writeln!(out, "{}", quality_table(&a.data_quality))?;
     if !a.strategies.is_empty() {
         let mut t = new_table(&[
             "strategy",

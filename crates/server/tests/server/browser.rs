@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use crate::support::{KEY, start};
+use crate::support::{KEY, start, start_app};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -76,6 +76,44 @@ async fn the_dashboard_renders_the_scan_table_and_the_ticker_charts_in_headless_
         "and the implied-move line"
     );
     assert!(dom.contains("tier tier-"), "tiers are coloured");
+    // Data quality: a column with a badge per row, `ok` unless the record carries notes (on
+    // the simulated market only thin quotes are noted, never blocking), and the selected
+    // ticker's notes in the detail panel.
+    assert!(
+        dom.contains("<th data-key=\"quality\">Quality</th>"),
+        "a quality column"
+    );
+    let scan = s.json("/api/v1/scan").await;
+    let analysed: Vec<&serde_json::Value> = scan["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["score"].is_number())
+        .collect();
+    assert_eq!(analysed.len(), rows, "the page showed the API's scan");
+    let noted: Vec<&&serde_json::Value> = analysed
+        .iter()
+        .filter(|r| r["data_quality"].as_array().is_some_and(|n| !n.is_empty()))
+        .collect();
+    assert_eq!(
+        dom.matches("data-quality=\"ok\"").count(),
+        rows - noted.len(),
+        "rows without notes say ok"
+    );
+    assert_eq!(
+        dom.matches("data-quality=\"notes\"").count(),
+        noted.len(),
+        "rows with notes have a badge"
+    );
+    assert!(!dom.contains("data-quality=\"blocking\""));
+    for r in &noted {
+        let code = r["data_quality"][0]["code"].as_str().expect("code");
+        assert!(dom.contains(code), "{code} in a tooltip");
+    }
+    assert!(
+        dom.contains("<div id=\"detail-quality\" data-notes=\""),
+        "the detail panel has a data-quality list"
+    );
     assert!(!dom.contains(KEY), "the key is not written into the page");
 
     let shot: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
@@ -101,4 +139,141 @@ async fn the_dashboard_renders_the_scan_table_and_the_ticker_charts_in_headless_
     assert!(size > 10_000, "a real screenshot ({size} bytes)");
     eprintln!("dashboard screenshot: {}", shot.display());
     s.stop().await;
+}
+
+/// Stale quotes from a mock Tradier: every row's badge is blocking with the codes as tooltip,
+/// the withheld tier is marked, and the detail panel lists the notes with the blocking ones
+/// highlighted.
+#[tokio::test]
+async fn the_dashboard_flags_data_quality_notes_in_the_table_and_the_detail_panel() {
+    use chrono::NaiveDate;
+    use ivcrush_app::{App, AppConfig, ProviderKind};
+    use ivcrush_mockvendor::{GreeksMode, MockConfig, MockVendor};
+
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED: {CHROMIUM} not found (apt-get install -y chromium)");
+        return;
+    }
+    // Wednesday 2026-11-25, quotes a week old (stale against the session in progress at the
+    // mock's 15:30 New York), no vendor greeks (a note that does not block).
+    let day = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
+    let seed = ivcrush_market::sim::DEFAULT_SEED;
+    let mut mc = MockConfig::new(seed, day);
+    mc.stale_quotes = Some(Duration::from_secs(7 * 86400));
+    mc.greeks = GreeksMode::Null;
+    let mock = MockVendor::start(mc).await.expect("mock starts");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut c = AppConfig {
+        provider: ProviderKind::Tradier,
+        database_url: format!("sqlite://{}/t.db", dir.path().display()),
+        ..AppConfig::default()
+    };
+    c.tradier.base_url = mock.base_url();
+    c.tradier.api_key = "test-key".into();
+    c.alphavantage.base_url = mock.base_url();
+    c.alphavantage.api_key = "test-key".into();
+    // No quota worth waiting for in a test (the defaults are tested elsewhere).
+    c.tradier.resilience.rate_limits = Vec::new();
+    c.alphavantage.resilience.rate_limits = Vec::new();
+    let as_of = ivcrush_market::sim::SimMarket::new(seed, day).as_of();
+    let app = App::open(c)
+        .await
+        .expect("app opens")
+        .with_clock(move || as_of);
+    let s = start_app(app, dir, |_| {}).await;
+
+    // The API serves the notes; the page then reads the same scan.
+    let scan = s.json("/api/v1/scan").await;
+    let analysed: Vec<&serde_json::Value> = scan["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["score"].is_number())
+        .collect();
+    assert!(!analysed.is_empty(), "{scan}");
+    for r in &analysed {
+        let notes = r["data_quality"].as_array().expect("data_quality");
+        assert!(
+            notes
+                .iter()
+                .any(|n| n["code"] == "stale_quote" && n["blocking"] == true),
+            "{notes:?}"
+        );
+    }
+    let withheld = analysed
+        .iter()
+        .filter(|r| r["vrp"]["withheld_tier"].is_string())
+        .count();
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let out = chromium(
+        profile.path(),
+        &[
+            "--virtual-time-budget=10000".to_string(),
+            "--dump-dom".to_string(),
+            s.url(&format!("/?key={KEY}")),
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("data-state=\"ready\""), "the page loaded");
+    let rows = attr_number(&dom, "<body data-rows=\"").expect("body has data-rows");
+    assert_eq!(rows, analysed.len());
+    assert_eq!(
+        dom.matches("data-quality=\"blocking\"").count(),
+        rows,
+        "every row's badge is blocking"
+    );
+    assert!(!dom.contains("data-quality=\"ok\""));
+    assert!(
+        dom.contains("stale_quote (blocking)") && dom.contains("vendor_greeks_missing"),
+        "the codes are the badge's tooltip"
+    );
+    assert_eq!(
+        dom.matches("tier-withheld").count(),
+        withheld,
+        "withheld tiers are marked"
+    );
+    // The selected ticker's detail: the notes, blocking ones highlighted.
+    let notes = attr_number(&dom, "<div id=\"detail-quality\" data-notes=\"")
+        .expect("the detail panel has a data-quality list");
+    assert!(notes >= 2, "stale_quote and vendor_greeks_missing at least");
+    assert!(
+        dom.contains("<li class=\"blocking\" data-code=\"stale_quote\"><span class=\"q q-blocking\">BLOCKING</span><code>stale_quote</code>"),
+        "a highlighted blocking note"
+    );
+    assert!(dom.contains(
+        "<li class=\"note\" data-code=\"vendor_greeks_missing\"><code>vendor_greeks_missing</code>"
+    ));
+    if withheld > 0 {
+        assert!(dom.contains("withheld: data quality"));
+    }
+    // A screenshot for a person to look at (as the other browser test leaves one).
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-quality.png");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let out = chromium(
+        profile.path(),
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1400,1000".to_string(),
+            "--virtual-time-budget=10000".to_string(),
+            "--hide-scrollbars".to_string(),
+            s.url(&format!("/?key={KEY}")),
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("dashboard screenshot with notes: {}", shot.display());
+    s.stop().await;
+    drop(mock);
 }

@@ -3,6 +3,7 @@
 
 mod api;
 mod browser;
+mod chaos;
 mod metrics;
 mod ops;
 mod security;

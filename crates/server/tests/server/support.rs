@@ -69,6 +69,39 @@ pub async fn start_with(f: impl FnOnce(&mut ServerConfig)) -> TestServer {
     }
 }
 
+/// A server over `app` (whose store lives in `dir`, kept alive with the server), with the test
+/// defaults of [`start_with`] (test key, no scheduler, no startup scan) and then `f` applied.
+pub async fn start_app(
+    app: App,
+    dir: tempfile::TempDir,
+    f: impl FnOnce(&mut ServerConfig),
+) -> TestServer {
+    capture_logs();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut cfg = ServerConfig {
+        api_keys: vec![KEY.to_string()],
+        scheduler: false,
+        scan_on_start: false,
+        ..ServerConfig::default()
+    };
+    f(&mut cfg);
+    let state = AppState::new(app, cfg).expect("valid server config");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, state.clone(), async {
+        let _ = rx.await;
+    }));
+    TestServer {
+        base,
+        state,
+        client: reqwest::Client::new(),
+        stop: Some(tx),
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
