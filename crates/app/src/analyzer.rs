@@ -5,15 +5,18 @@
 //! and bars for the backfill. Warm: the two chains only (expirations are kept until a listed
 //! expiry passes, history until a report passes).
 
+use crate::clock::report_out;
 use crate::context::{App, Fetched};
 use crate::error::AppError;
 use crate::record::{AnalysisRecord, DataInfo};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use ivcrush_core::implied_move::event_expiry;
+use ivcrush_core::implied_move::{event_expiry, expirations_to_fetch};
+use ivcrush_core::moves::reaction_date;
 use ivcrush_core::quality::{session_note, staleness_note, usable_timestamp};
 use ivcrush_core::{
     AnalysisInput, DataQuality, EarningsEvent, OptionChain, QualityCode, Timing, analyze,
 };
+use ivcrush_market::notes::VendorNoteKind;
 use ivcrush_market::{EarningsRecord, MarketError, StockQuote};
 
 /// Options of one analysis.
@@ -31,18 +34,66 @@ pub struct AnalyzeOptions {
     pub include_history: bool,
     /// When the data was fetched (a scan's batched quote); default: the app's clock now.
     pub as_of: Option<DateTime<Utc>>,
+    /// At most this many chains (the analysed expiry and the ones after it); default: every
+    /// expiry the term-structure fit wants (the last pre-event expiry, the event expiry and
+    /// those within the fit window, typically 6–7). Scans on a live vendor set
+    /// `scan.live_chains` (2): the quota is the limit of a live scan.
+    pub max_chains: Option<usize>,
 }
 
 /// The event of an analysis and the chains fetched for it.
 struct EventChains {
     event: EarningsEvent,
+    /// What the calendar said around the event (see [`ResolvedEvent`]).
+    status: Option<ReportStatus>,
     chains: Vec<OptionChain>,
     /// Inputs served from cache after the vendor failed.
     stale: Vec<String>,
 }
 
 /// Days ahead searched for a ticker's next report.
-const EVENT_HORIZON_DAYS: i64 = 120;
+pub const EVENT_HORIZON_DAYS: i64 = 120;
+
+/// Days back searched for a report already out, said instead of being analysed as upcoming.
+pub const REPORTED_LOOKBACK_DAYS: i64 = 14;
+
+/// A ticker's reports around the as-of, from the calendar.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportStatus {
+    /// Its latest report already out (recent ones only).
+    pub reported: Option<EarningsEvent>,
+    /// Its reports not yet out, soonest first.
+    pub upcoming: Vec<EarningsEvent>,
+}
+
+impl ReportStatus {
+    /// `next report D (T)`, or `no next report known`.
+    pub fn next_text(&self) -> String {
+        match self.upcoming.first() {
+            Some(e) => format!("next report {} ({})", e.date, e.timing.as_str()),
+            None => format!("no next report known in the next {EVENT_HORIZON_DAYS} days"),
+        }
+    }
+
+    /// `reported D (T); next report D′ (T′)` when a report is already out.
+    pub fn reported_text(&self) -> Option<String> {
+        self.reported.map(|r| {
+            format!(
+                "reported {} ({}); {}",
+                r.date,
+                r.timing.as_str(),
+                self.next_text()
+            )
+        })
+    }
+}
+
+/// The event of an analysis and what the calendar said around it.
+struct ResolvedEvent {
+    event: EarningsEvent,
+    /// `None` when the event was given (a scan's calendar) or the calendar could not be read.
+    status: Option<ReportStatus>,
+}
 
 impl App {
     /// The upcoming calendar of the provider, `from..=to` (cached).
@@ -66,41 +117,105 @@ impl App {
             .value)
     }
 
+    /// What the calendar says of `ticker` around the as-of: its latest report already out (see
+    /// [`report_out`], within the last [`REPORTED_LOOKBACK_DAYS`]) and its reports not yet
+    /// out (within [`EVENT_HORIZON_DAYS`], or up to `until`).
+    ///
+    /// # Errors
+    /// [`AppError::Market`] when the calendar cannot be read.
+    pub async fn report_status(
+        &self,
+        ticker: &str,
+        until: Option<NaiveDate>,
+    ) -> Result<ReportStatus, AppError> {
+        let today = self.as_of_date();
+        let as_of = self.as_of();
+        let from = today - Duration::days(REPORTED_LOOKBACK_DAYS);
+        let to = (today + Duration::days(EVENT_HORIZON_DAYS)).max(until.unwrap_or(today));
+        let mut events: Vec<EarningsEvent> = self
+            .calendar_window(from, to)
+            .await?
+            .iter()
+            .filter(|r| r.ticker == ticker)
+            .map(|r| r.event)
+            .collect();
+        events.sort_by_key(|e| e.date);
+        events.dedup_by_key(|e| e.date);
+        let (out, ahead): (Vec<EarningsEvent>, Vec<EarningsEvent>) =
+            events.iter().partition(|e| report_out(e, as_of));
+        Ok(ReportStatus {
+            reported: out.last().copied(),
+            upcoming: ahead,
+        })
+    }
+
     async fn resolve_event(
         &self,
         ticker: &str,
         opts: &AnalyzeOptions,
-    ) -> Result<EarningsEvent, AppError> {
+    ) -> Result<ResolvedEvent, AppError> {
         if let Some(e) = opts.event {
-            return Ok(e);
+            return Ok(ResolvedEvent {
+                event: e,
+                status: None,
+            });
         }
-        let today = self.as_of_date();
+        let as_of = self.as_of();
         if let Some(date) = opts.earnings_date {
-            if date < today {
-                return Err(AppError::Input(format!(
-                    "earnings date {date} is in the past (as of {today})"
-                )));
+            // The calendar is optional here (the user gave the date): it gives the timing and
+            // what to compare the date with.
+            let status = self
+                .report_status(ticker, Some(date + Duration::days(45)))
+                .await
+                .ok();
+            let timing = status
+                .as_ref()
+                .and_then(|s| {
+                    s.reported
+                        .iter()
+                        .chain(&s.upcoming)
+                        .find(|e| e.date == date)
+                        .map(|e| e.timing)
+                })
+                .unwrap_or(Timing::Unknown);
+            let event = EarningsEvent { date, timing };
+            if report_out(&event, as_of) {
+                let next = status.as_ref().map_or_else(
+                    || "next report unknown".to_string(),
+                    ReportStatus::next_text,
+                );
+                let when = crate::clock::new_york_text(as_of);
+                return Err(AppError::Input(if timing == Timing::Unknown {
+                    // Not a report the calendar knows: a date in the past.
+                    format!("earnings date {date} is in the past (as of {when}); {next}")
+                } else {
+                    format!(
+                        "{ticker} reported {date} ({}): the report is out (as of {when}); {next}",
+                        timing.as_str()
+                    )
+                }));
             }
-            let cal = self.calendar_window(date, date).await.unwrap_or_default();
-            let timing = cal
-                .iter()
-                .find(|r| r.ticker == ticker)
-                .map_or(Timing::Unknown, |r| r.event.timing);
-            return Ok(EarningsEvent { date, timing });
+            return Ok(ResolvedEvent { event, status });
         }
-        let cal = self
-            .calendar_window(today, today + Duration::days(EVENT_HORIZON_DAYS))
-            .await?;
-        cal.iter()
-            .filter(|r| r.ticker == ticker && r.event.date >= today)
-            .map(|r| r.event)
-            .min_by_key(|e| e.date)
-            .ok_or_else(|| {
-                AppError::Input(format!(
+        let status = self.report_status(ticker, None).await?;
+        match status.upcoming.first() {
+            Some(e) => Ok(ResolvedEvent {
+                event: *e,
+                status: Some(status),
+            }),
+            None => Err(AppError::Input(match status.reported {
+                Some(r) => format!(
+                    "{ticker} reported {} ({}); no next report known in the next \
+                     {EVENT_HORIZON_DAYS} days (pass --earnings-date)",
+                    r.date,
+                    r.timing.as_str()
+                ),
+                None => format!(
                     "no earnings report for {ticker} in the next {EVENT_HORIZON_DAYS} days \
                      (pass --earnings-date)"
-                ))
-            })
+                ),
+            })),
+        }
     }
 
     async fn quote(&self, ticker: &str) -> Result<StockQuote, AppError> {
@@ -193,20 +308,37 @@ impl App {
         };
         // Two round trips on a cold cache: the quote, the history (reports and bars), and the
         // event with the expirations go out together; the chains follow the expirations.
+        // The notes the vendor calls leave (429s waited out, premium fallbacks) are collected
+        // for this analysis alone.
+        let (fetched, vendor_notes) = ivcrush_market::notes::collect(async {
+            futures::try_join!(
+                quote,
+                self.event_chains(ticker, opts, as_of),
+                self.ensure_history(ticker),
+            )
+        })
+        .await;
         let (
             quote,
             EventChains {
                 event,
+                status,
                 chains,
                 stale,
             },
             history,
-        ) = futures::try_join!(
-            quote,
-            self.event_chains(ticker, opts),
-            self.ensure_history(ticker),
-        )?;
+        ) = fetched?;
         let mut quality = self.fetch_quality(ticker, &quote, as_of);
+        for note in vendor_notes {
+            let code = match note.kind {
+                VendorNoteKind::RateLimited => QualityCode::RateLimited,
+                VendorNoteKind::PremiumGated => QualityCode::PremiumGated,
+            };
+            quality.push(DataQuality::new(
+                code,
+                format!("{}: {}", note.vendor, note.detail),
+            ));
+        }
         for what in &stale {
             quality.push(DataQuality::new(
                 QualityCode::CachedStale,
@@ -225,23 +357,38 @@ impl App {
             expiration: opts.expiration,
             quality: &quality,
         };
-        let analysis =
+        let mut analysis =
             analyze(&input, &self.config.analytics).map_err(|e| AppError::analysis(ticker, e))?;
+        if let Some(status) = &status {
+            let mut notes = Vec::new();
+            if opts.earnings_date.is_some() {
+                notes.extend(calendar_contradiction(
+                    ticker,
+                    &event,
+                    analysis.expiration,
+                    status,
+                ));
+            } else if let Some(text) = status.reported_text() {
+                notes.push(format!("{ticker} {text}: the next report is analysed"));
+            }
+            analysis.warnings.splice(0..0, notes);
+        }
+        consistent_inversion(&mut analysis);
         let historical_moves = opts.include_history.then(|| {
             let n = history
                 .len()
                 .saturating_sub(self.config.analytics.moves.lookback);
             history[n..].to_vec()
         });
-        Ok(AnalysisRecord {
+        Ok(AnalysisRecord::new(
             analysis,
-            data: DataInfo {
+            DataInfo {
                 source: self.market.source.to_string(),
                 fetched_at: as_of,
                 stale: !stale.is_empty(),
             },
             historical_moves,
-        })
+        ))
     }
 
     /// The event, and the chains of its expiry and the next one; what came from cache after a
@@ -250,8 +397,9 @@ impl App {
         &self,
         ticker: &str,
         opts: &AnalyzeOptions,
+        as_of: DateTime<Utc>,
     ) -> Result<EventChains, AppError> {
-        let (event, listed) = futures::try_join!(
+        let (ResolvedEvent { event, status }, listed) = futures::try_join!(
             self.resolve_event(ticker, opts),
             self.expirations(ticker, false)
         )?;
@@ -284,23 +432,22 @@ impl App {
                 ));
             }
             let first = self.pick_expiry(ticker, exps, &event, opts)?;
-            let next = exps.iter().copied().filter(|e| *e > first).min();
-            let (front, back) = futures::try_join!(self.chain(ticker, first), async {
-                match next {
-                    Some(e) => self.chain(ticker, e).await.map(Some),
-                    None => Ok(None),
-                }
-            })?;
-            if front.value.quotes.is_empty() && !front.stale && !refreshed {
+            let wanted = self.chains_to_fetch(exps, &event, first, as_of, opts);
+            let fetched = futures::future::try_join_all(wanted.iter().map(|&e| async move {
+                self.chain(ticker, e).await.map(|c| (e, c))
+            }))
+            .await?;
+            let front_empty = fetched
+                .iter()
+                .any(|(e, c)| *e == first && c.value.quotes.is_empty() && !c.stale);
+            if front_empty && !refreshed {
                 // A listed expiry without contracts: the list may be out of date.
                 listed = self.expirations(ticker, true).await?;
                 refreshed = true;
                 continue;
             }
-            let mut chains = Vec::with_capacity(2);
-            for (e, c) in
-                std::iter::once((first, front)).chain(back.map(|b| (next.unwrap_or(first), b)))
-            {
+            let mut chains = Vec::with_capacity(fetched.len());
+            for (e, c) in fetched {
                 if c.stale {
                     stale.push(format!(
                         "chain of {ticker} {e} (fetched {})",
@@ -320,9 +467,44 @@ impl App {
             }
             return Ok(EventChains {
                 event,
+                status,
                 chains,
                 stale,
             });
+        }
+    }
+
+    /// The chains to fetch, ascending: what the term-structure fit wants (with the analysed
+    /// expiry `first`), or, with `max_chains`, `first` and the expiries right after it.
+    fn chains_to_fetch(
+        &self,
+        listed: &[NaiveDate],
+        event: &EarningsEvent,
+        first: NaiveDate,
+        as_of: DateTime<Utc>,
+        opts: &AnalyzeOptions,
+    ) -> Vec<NaiveDate> {
+        match opts.max_chains {
+            Some(n) => listed
+                .iter()
+                .copied()
+                .filter(|e| *e >= first)
+                .take(n.max(1))
+                .collect(),
+            None => {
+                let mut wanted = expirations_to_fetch(
+                    listed,
+                    event,
+                    opts.expiration,
+                    as_of,
+                    &self.config.analytics.term,
+                );
+                if !wanted.contains(&first) {
+                    wanted.push(first);
+                    wanted.sort_unstable();
+                }
+                wanted
+            }
         }
     }
 
@@ -335,7 +517,17 @@ impl App {
         event: &EarningsEvent,
         opts: &AnalyzeOptions,
     ) -> Result<NaiveDate, AppError> {
+        let reaction = reaction_date(event);
         match opts.expiration {
+            Some(e) if e < reaction => Err(AppError::Input(format!(
+                "expiration {e} ends before the market reacts to {ticker}'s {} {} report \
+                 (reaction session {reaction}){}",
+                event.date,
+                event.timing.as_str(),
+                event_expiry(exps, event)
+                    .map(|f| format!("; the first expiry after it is {f}"))
+                    .unwrap_or_default()
+            ))),
             Some(e) if exps.contains(&e) => Ok(e),
             Some(e) => Err(AppError::Input(format!(
                 "expiration {e} has no options for {ticker} (listed: {})",
@@ -355,7 +547,9 @@ impl App {
     }
 
     /// Data-quality notes about the fetch itself: the stock quote's vendor timestamp (live
-    /// vendors only: the simulated market and files are dated by the as-of) and the session.
+    /// vendors only: the simulated market and files are dated by the as-of) and the session
+    /// (every provider: an as-of on a weekend or holiday, before the open or after the close
+    /// is flagged).
     fn fetch_quality(
         &self,
         ticker: &str,
@@ -363,23 +557,74 @@ impl App {
         as_of: DateTime<Utc>,
     ) -> Vec<DataQuality> {
         let mut notes = Vec::new();
-        if !self.is_live() {
-            return notes;
-        }
-        let gates = &self.config.analytics.gates;
-        let stamp = usable_timestamp(quote.quoted_at, as_of, gates);
-        if let Some(note) = staleness_note(
-            &format!("stock quote of {ticker}"),
-            QualityCode::StaleQuote,
-            stamp,
-            as_of,
-            gates,
-        ) {
-            notes.push(note);
+        if self.is_live() {
+            let gates = &self.config.analytics.gates;
+            let stamp = usable_timestamp(quote.quoted_at, as_of, gates);
+            if let Some(note) = staleness_note(
+                &format!("stock quote of {ticker}"),
+                QualityCode::StaleQuote,
+                stamp,
+                as_of,
+                gates,
+            ) {
+                notes.push(note);
+            }
         }
         if let Some(note) = session_note(as_of) {
             notes.push(note);
         }
         notes
+    }
+}
+
+/// The warning of an `--earnings-date` the calendar contradicts: the calendar lists no report
+/// of the ticker on that date but another one, named with whether it falls inside the analysed
+/// expiry (its move then is in the straddle too).
+fn calendar_contradiction(
+    ticker: &str,
+    event: &EarningsEvent,
+    expiration: NaiveDate,
+    status: &ReportStatus,
+) -> Option<String> {
+    if status.upcoming.iter().any(|e| e.date == event.date) {
+        return None;
+    }
+    let cal = status
+        .upcoming
+        .iter()
+        .min_by_key(|e| (e.date - event.date).num_days().abs())?;
+    let reaction = reaction_date(cal);
+    let place = if reaction <= expiration {
+        format!("inside the analysed expiry {expiration}: the straddle also prices that report")
+    } else {
+        format!("after the analysed expiry {expiration}")
+    };
+    Some(format!(
+        "earnings date {} contradicts the calendar: it lists {ticker}'s report on {} ({}), \
+         {place}",
+        event.date,
+        cal.date,
+        cal.timing.as_str()
+    ))
+}
+
+/// The record never says "inverted" and "not inverted" at once: a negative event variance
+/// on a term structure whose front ATM vol is above the back one (`term_structure.inverted`,
+/// the vol ratio) is said as what it is, a variance in trading-day time.
+fn consistent_inversion(a: &mut ivcrush_core::Analysis) {
+    if !a.term_structure.inverted {
+        return;
+    }
+    let ratio = a
+        .term_structure
+        .front_back_ratio
+        .map_or_else(String::new, |r| format!(" (front/back ATM vol {r:.3})"));
+    for w in &mut a.warnings {
+        if w.contains("not inverted") {
+            *w = format!(
+                "event variance negative in trading-day time although the front vol is above \
+                 the back{ratio}: event move set to 0"
+            );
+        }
     }
 }

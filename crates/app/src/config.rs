@@ -1,7 +1,7 @@
 //! Application configuration: `ivcrush.toml` (optional) < environment < flags, validated once
 //! with every problem reported together. Secrets never appear in `show` output, logs or errors.
 
-use chrono::NaiveDate;
+use crate::clock::AsOf;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use ivcrush_core::AnalyticsConfig;
@@ -81,6 +81,11 @@ pub struct ScanSettings {
     pub days: u32,
     /// Years of history to backfill for historical moves (3).
     pub history_years: u32,
+    /// Chains per ticker when a scan runs on a live vendor (2: the event expiry and the next).
+    /// The vendor's quota is the limit of a live scan (120 requests a minute for Tradier); a
+    /// single `analyze` and the simulated market fetch every expiry the term-structure fit
+    /// wants (typically 6–7).
+    pub live_chains: usize,
 }
 
 impl Default for ScanSettings {
@@ -89,6 +94,7 @@ impl Default for ScanSettings {
             concurrency: 8,
             days: 7,
             history_years: 3,
+            live_chains: 2,
         }
     }
 }
@@ -149,8 +155,10 @@ pub struct AppConfig {
     /// Calendar vendor for `provider = "tradier"` (which has no earnings calendar): `alphavantage`
     /// (default) or `files`. The `sim` and `files` providers bring their own calendar.
     pub calendar_provider: Option<CalendarProviderKind>,
-    /// As-of date for the simulated market (default: today in New York).
-    pub as_of: Option<NaiveDate>,
+    /// As-of of the simulated market and files: a date (`YYYY-MM-DD`), an RFC 3339 date-time or
+    /// `YYYY-MM-DD HH:MM` in New York time (default: now, or the last close when the market is
+    /// shut); see [`crate::clock`].
+    pub as_of: Option<AsOf>,
     /// Risk-free rate, continuous (0.043).
     pub risk_free_rate: f64,
     /// Dividend yield assumed for every ticker, continuous (0).

@@ -1,6 +1,7 @@
 //! The application context shared by every service: configuration, the market-data provider,
 //! the store and the read-through cache.
 
+use crate::clock::{AsOf, now_or_last_close, sim_instant};
 use crate::config::{AppConfig, CalendarProviderKind, ProviderKind};
 use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -79,18 +80,32 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// The files provider's data (bad rows logged with file, line and reason), dated as of the
-/// configured date.
-fn load_files(config: &AppConfig) -> Result<FileMarket, AppError> {
+/// The files provider's data (bad rows logged with file, line and reason), dated `today`.
+fn load_files(config: &AppConfig, today: NaiveDate) -> Result<FileMarket, AppError> {
     let (files, errors) = FileMarket::load(&config.files.dir)
         .map_err(|e| AppError::market(format!("files in {}", config.files.dir.display()), e))?;
     for e in &errors {
         tracing::warn!("{e}");
     }
-    Ok(files.with_today(config.as_of.unwrap_or_else(today_new_york)))
+    Ok(files.with_today(today))
 }
 
-/// Today's New York date, or the last trading day before it.
+/// The as-of instant of the simulated market or files for the configured as-of at `now`
+/// (see [`crate::clock`]): a date stands for `date_instant(date)`, an instant for itself,
+/// nothing for now (the last close when the market is shut).
+pub fn resolve_as_of(
+    as_of: Option<AsOf>,
+    now: DateTime<Utc>,
+    date_instant: impl Fn(NaiveDate) -> DateTime<Utc>,
+) -> DateTime<Utc> {
+    match as_of {
+        Some(AsOf::Date(d)) => date_instant(d),
+        Some(AsOf::At(t)) => t,
+        None => now_or_last_close(now),
+    }
+}
+
+/// Today's New York date.
 pub fn today_new_york() -> NaiveDate {
     new_york_date(Utc::now())
 }
@@ -106,10 +121,21 @@ impl App {
         let mut pings = Vec::new();
         let (market, as_of, scope) = match config.provider {
             ProviderKind::Sim => {
-                let date = config.as_of.unwrap_or_else(today_new_york);
-                let sim = SimMarket::new(config.sim.seed, date);
+                let seed = config.sim.seed;
+                let (sim, scope) = match config.as_of {
+                    // A date: 15:30 New York (the market's own convention for a date).
+                    Some(AsOf::Date(date)) => {
+                        (SimMarket::new(seed, date), format!("sim:{seed}:{date}"))
+                    }
+                    other => {
+                        let at = resolve_as_of(other, Utc::now(), sim_instant);
+                        (
+                            SimMarket::at(seed, at),
+                            format!("sim:{seed}:{}", AsOf::At(at)),
+                        )
+                    }
+                };
                 let as_of = sim.as_of();
-                let scope = format!("sim:{}:{}", config.sim.seed, date);
                 (sim.into_market_data(), as_of, scope)
             }
             ProviderKind::Tradier => {
@@ -117,7 +143,9 @@ impl App {
                     .map_err(|e| AppError::market("Tradier client", e))?;
                 breakers.register(tradier.pipeline().breaker().clone());
                 let calendar: Arc<dyn EarningsCalendar> = match config.calendar_vendor() {
-                    Some(CalendarProviderKind::Files) => Arc::new(load_files(&config)?),
+                    Some(CalendarProviderKind::Files) => {
+                        Arc::new(load_files(&config, today_new_york())?)
+                    }
                     _ => {
                         let av = AlphaVantageClient::new(config.alphavantage.clone())
                             .map_err(|e| AppError::market("Alpha Vantage client", e))?;
@@ -143,10 +171,13 @@ impl App {
                 (market, Utc::now(), "tradier".to_string())
             }
             ProviderKind::Files => {
-                let files = load_files(&config)?;
-                let date = config.as_of.unwrap_or_else(today_new_york);
-                let as_of = ivcrush_core::calendar::close_of(date);
-                let scope = format!("files:{}", date);
+                let as_of =
+                    resolve_as_of(config.as_of, Utc::now(), ivcrush_core::calendar::close_of);
+                let files = load_files(&config, new_york_date(as_of))?;
+                let scope = match config.as_of {
+                    Some(AsOf::Date(d)) => format!("files:{d}"),
+                    _ => format!("files:{}", AsOf::At(as_of)),
+                };
                 (files.market_data(), as_of, scope)
             }
         };
@@ -218,8 +249,9 @@ impl App {
         new_york_date(self.as_of())
     }
 
-    /// The last completed session: the trading day before the as-of date (today's session is
-    /// still open at the as-of instant).
+    /// The last completed session whose moves an analysis may use: the trading day before the
+    /// as-of date. The as-of day's own session is left out at any hour (open, not yet open, or
+    /// closed with its bar not final everywhere), so every as-of of a day sees the same history.
     pub fn last_completed_session(&self) -> NaiveDate {
         previous_trading_day(self.as_of_date())
     }

@@ -13,6 +13,7 @@
 
 mod analyzer;
 mod calendar;
+pub mod clock;
 pub mod config;
 mod context;
 mod error;
@@ -23,11 +24,12 @@ pub mod record;
 mod scanner;
 pub mod symbols;
 
-pub use analyzer::AnalyzeOptions;
+pub use analyzer::{AnalyzeOptions, EVENT_HORIZON_DAYS, ReportStatus};
+pub use clock::AsOf;
 pub use config::{AppConfig, CalendarProviderKind, ConfigError, ProviderKind};
 pub use context::{App, Clock, Fetched, PingFn, VendorPing, today_new_york};
 pub use error::{AppError, error_report};
 pub use history::{BackfillOutcome, MOVES_PROGRESS};
 pub use import::ImportOutcome;
-pub use record::{AnalysisRecord, DataInfo, FailedRow, Row};
+pub use record::{AnalysisRecord, BestStrategy, DataInfo, FailedRow, RankBy, Row};
 pub use scanner::{Progress, ScanReport, ScanRequest, new_correlation_id};

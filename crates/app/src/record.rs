@@ -2,7 +2,9 @@
 //! `../shared/design.md` plus where its data came from, or the reason a ticker failed.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use ivcrush_core::calendar::new_york_date;
 use ivcrush_core::moves::HistoricalMove;
+use ivcrush_core::strategy::{Strategy, StrategyKind};
 use ivcrush_core::{Analysis, Timing};
 use serde::{Deserialize, Serialize};
 
@@ -25,9 +27,79 @@ pub struct AnalysisRecord {
     pub analysis: Analysis,
     /// Where the data came from.
     pub data: DataInfo,
+    /// Calendar days from the as-of (its New York date) to the report date.
+    #[serde(default)]
+    pub days_to_event: i64,
+    /// The strategy every surface shows as the best (see [`best_strategy`]), if any.
+    #[serde(default)]
+    pub best_strategy: Option<BestStrategy>,
     /// The last historical moves with dates and direction (the `analyze` view only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub historical_moves: Option<Vec<HistoricalMove>>,
+}
+
+/// The best strategy of a record, as the scan table, CSV and dashboard show it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BestStrategy {
+    /// Which strategy.
+    pub kind: StrategyKind,
+    /// Credit per share at mid.
+    pub credit: f64,
+    /// Probability of profit (lognormal, fraction 0–1).
+    pub pop: f64,
+    /// Expected P&L per share under the past moves.
+    pub expected_pnl: Option<f64>,
+}
+
+impl BestStrategy {
+    /// `short_straddle`, `iron_condor`, …
+    pub fn kind_name(&self) -> String {
+        serde_json::to_value(self.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// The best strategy of an analysis: the one with the highest positive expected P&L per share
+/// (none when no strategy is expected to earn).
+pub fn best_strategy(a: &Analysis) -> Option<&Strategy> {
+    a.strategies
+        .iter()
+        .filter(|s| s.expected_pnl.is_some_and(|e| e > 0.0))
+        .max_by(|x, y| {
+            x.expected_pnl
+                .unwrap_or(0.0)
+                .total_cmp(&y.expected_pnl.unwrap_or(0.0))
+        })
+}
+
+/// Calendar days from the as-of's New York date to the report date.
+pub fn days_to_event(a: &Analysis) -> i64 {
+    (a.earnings_date - new_york_date(a.as_of)).num_days()
+}
+
+impl AnalysisRecord {
+    /// The record of `analysis`, with the derived fields filled in.
+    pub fn new(
+        analysis: Analysis,
+        data: DataInfo,
+        historical_moves: Option<Vec<HistoricalMove>>,
+    ) -> AnalysisRecord {
+        let best = best_strategy(&analysis).map(|s| BestStrategy {
+            kind: s.kind,
+            credit: s.credit,
+            pop: s.pop,
+            expected_pnl: s.expected_pnl,
+        });
+        AnalysisRecord {
+            days_to_event: days_to_event(&analysis),
+            best_strategy: best,
+            analysis,
+            data,
+            historical_moves,
+        }
+    }
 }
 
 /// A ticker that could not be analysed, with the reason.
@@ -77,15 +149,61 @@ impl Row {
     }
 }
 
-/// Ranks rows: analysed first by composite score (descending), ties by edge score; failed rows
-/// last in ticker order.
+/// How analysed rows are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RankBy {
+    /// Tradeable rows first, each group by score (the default): an untradeable row never
+    /// ranks above a tradeable one.
+    #[default]
+    Tradeable,
+    /// By score alone, tradeable or not.
+    Score,
+}
+
+impl std::str::FromStr for RankBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "tradeable" => Ok(RankBy::Tradeable),
+            "score" => Ok(RankBy::Score),
+            other => Err(format!(
+                "unknown ranking {other:?}: expected tradeable or score"
+            )),
+        }
+    }
+}
+
+impl RankBy {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RankBy::Tradeable => "tradeable",
+            RankBy::Score => "score",
+        }
+    }
+}
+
+/// Ranks rows the default way ([`RankBy::Tradeable`]).
 pub fn rank(rows: &mut [Row]) {
+    rank_by(rows, RankBy::Tradeable);
+}
+
+/// Ranks rows: analysed first (tradeable ones before the others unless `by` is
+/// [`RankBy::Score`]), by composite score (descending), ties by edge score, then ticker;
+/// failed rows last in ticker order.
+pub fn rank_by(rows: &mut [Row], by: RankBy) {
     rows.sort_by(|a, b| match (a.analysis(), b.analysis()) {
-        (Some(x), Some(y)) => y
-            .score
-            .total_cmp(&x.score)
-            .then(y.vrp.edge_score.total_cmp(&x.vrp.edge_score))
-            .then(x.ticker.cmp(&y.ticker)),
+        (Some(x), Some(y)) => {
+            let tradeable = match by {
+                RankBy::Tradeable => y.tradeable.cmp(&x.tradeable),
+                RankBy::Score => std::cmp::Ordering::Equal,
+            };
+            tradeable
+                .then(y.score.total_cmp(&x.score))
+                .then(y.vrp.edge_score.total_cmp(&x.vrp.edge_score))
+                .then(x.ticker.cmp(&y.ticker))
+        }
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => a.ticker().cmp(b.ticker()),

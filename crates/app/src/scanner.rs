@@ -7,7 +7,7 @@
 use crate::analyzer::AnalyzeOptions;
 use crate::context::App;
 use crate::error::AppError;
-use crate::record::{FailedRow, Row, rank};
+use crate::record::{FailedRow, RankBy, Row, rank_by};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
 use ivcrush_market::{EarningsRecord, StockQuote};
@@ -30,6 +30,8 @@ pub struct ScanRequest {
     pub limit: Option<usize>,
     /// Tickers at once (default from configuration).
     pub concurrency: Option<usize>,
+    /// How analysed rows are ordered (default: tradeable first, then score).
+    pub rank: RankBy,
 }
 
 /// A finished scan.
@@ -81,9 +83,9 @@ impl App {
             )));
         }
         let mut cal = self.calendar_window(from, to).await?;
-        // A report the market has already reacted to is history, not an opportunity.
+        // A report already out is history, not an opportunity.
         let as_of = self.as_of();
-        cal.retain(|r| !ivcrush_core::moves::reaction_started(&r.event, as_of));
+        cal.retain(|r| !crate::clock::report_out(&r.event, as_of));
         cal.sort_by(|a, b| (a.event.date, &a.ticker).cmp(&(b.event.date, &b.ticker)));
         let mut seen = std::collections::HashSet::new();
         cal.retain(|r| seen.insert(r.ticker.clone()));
@@ -156,7 +158,7 @@ impl App {
             .buffer_unordered(concurrency)
             .collect()
             .await;
-        rank(&mut rows);
+        rank_by(&mut rows, req.rank);
         let now = Utc::now();
         let stored: Vec<NewAnalysis> = rows
             .iter()
@@ -205,7 +207,25 @@ impl App {
             })
         };
         let Some(rec) = rec else {
-            return fail(format!("no earnings report between {from} and {to}"));
+            // A report already out is said as such, never analysed as upcoming.
+            let status = self.report_status(ticker, Some(to)).await.ok();
+            let error = match &status {
+                Some(st) => match st.reported_text() {
+                    Some(text) => format!("{ticker} {text}"),
+                    None => format!(
+                        "no earnings report between {from} and {to}; {}",
+                        st.next_text()
+                    ),
+                },
+                None => format!("no earnings report between {from} and {to}"),
+            };
+            let reported = status.and_then(|s| s.reported);
+            return Row::Failed(FailedRow {
+                ticker: ticker.to_string(),
+                earnings_date: reported.map(|e| e.date),
+                timing: reported.map(|e| e.timing),
+                error,
+            });
         };
         let Some(quote) = quotes.get(ticker) else {
             return fail(format!("unknown ticker {ticker}: no quote"));
@@ -214,6 +234,7 @@ impl App {
             event: Some(rec.event),
             quote: Some(quote.clone()),
             as_of: Some(fetched_at),
+            max_chains: self.is_live().then_some(self.config.scan.live_chains),
             ..AnalyzeOptions::default()
         };
         match self.analyze_ticker(ticker, &opts).await {

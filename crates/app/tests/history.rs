@@ -274,3 +274,37 @@ async fn a_coverage_starting_after_the_window_fetches_only_the_earlier_sessions(
         store.bars(&ticker, three_years, last).await.expect("bars")
     );
 }
+
+#[tokio::test]
+async fn a_store_written_by_later_runs_gives_the_same_moves_as_a_fresh_one() {
+    // MRVL as of 2026-06-01: its next report (2026-08-27) and later ones have moves in a store
+    // that apps of later dates have filled; none of them may reach the earlier analysis.
+    let day = d("2026-06-01");
+    let calls = Arc::new(Mutex::new(Calls::default()));
+    let (_fresh_dir, fresh_store) = temp_store().await;
+    let fresh = app(day, &fresh_store, &calls)
+        .ensure_history("MRVL")
+        .await
+        .expect("fresh history");
+    assert!(fresh.len() >= 8, "{} moves", fresh.len());
+    for m in &fresh {
+        assert!(m.reaction_date < day, "{m:?}");
+    }
+
+    let (_warm_dir, warm_store) = temp_store().await;
+    for later in ["2026-09-01", "2027-01-15"] {
+        let moves = app(d(later), &warm_store, &calls)
+            .ensure_history("MRVL")
+            .await
+            .expect("later history");
+        assert!(
+            moves.iter().any(|m| m.reaction_date > day),
+            "{later}: the store now knows moves after {day}"
+        );
+    }
+    let warm = app(day, &warm_store, &calls)
+        .ensure_history("MRVL")
+        .await
+        .expect("warm history");
+    assert_eq!(warm, fresh, "only what was known at the as-of");
+}

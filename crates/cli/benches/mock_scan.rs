@@ -64,6 +64,12 @@ fn main() {
             .expect("scan runs");
         let secs = t0.elapsed().as_secs_f64();
         let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let failed: Vec<String> = rows
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| Some(format!("{}: {}", r["ticker"], r.get("error")?.as_str()?)))
+            .collect();
         let rows = rows.as_array().map_or(0, Vec::len);
         let after = mock.requests_by_path();
         let delta =
@@ -87,6 +93,11 @@ fn main() {
             delta("/v1/markets/history"),
             mock.rate_limited() - limited_before,
             quota_used * 100.0,
+        );
+        println!(
+            "{run}: {} rows failed; first: {:?}",
+            failed.len(),
+            failed.iter().take(5).collect::<Vec<_>>()
         );
     }
 }

@@ -3,9 +3,8 @@
 
 use crate::calc;
 use crate::commands;
-use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ivcrush_app::ProviderKind;
+use ivcrush_app::{AsOf, ProviderKind};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,9 +49,11 @@ pub struct CommonArgs {
     /// Market-data provider.
     #[arg(long, global = true, value_enum)]
     pub provider: Option<ProviderArg>,
-    /// As-of date of the simulated market (default: today in New York).
-    #[arg(long, global = true, value_name = "DATE")]
-    pub as_of: Option<NaiveDate>,
+    /// As-of of the simulated market and files: YYYY-MM-DD (15:30 New York for the simulated
+    /// market), an RFC 3339 date-time, or "YYYY-MM-DD HH:MM" in New York time (default: now,
+    /// or the last close when the market is shut).
+    #[arg(long, global = true, value_name = "DATE|DATETIME")]
+    pub as_of: Option<AsOf>,
     /// Seed of the simulated market.
     #[arg(long, global = true)]
     pub seed: Option<u64>,
@@ -97,7 +98,7 @@ pub struct FlagOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     provider: Option<ProviderKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    as_of: Option<NaiveDate>,
+    as_of: Option<AsOf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

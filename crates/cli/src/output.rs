@@ -189,60 +189,73 @@ pub fn max_loss_text(m: &MaxLoss) -> String {
     }
 }
 
-/// The ranked table of a scan or batch.
+/// The VRP basis (`vrp.basis`: which implied move the tier uses) and the straddle ratio
+/// (`vrp.straddle_ratio`), when the record carries them.
+pub fn vrp_basis(v: &Vrp) -> (Option<String>, Option<f64>) {
+    let j = serde_json::to_value(v).unwrap_or_default();
+    (
+        j.get("basis").and_then(|b| b.as_str()).map(str::to_string),
+        j.get("straddle_ratio").and_then(serde_json::Value::as_f64),
+    )
+}
+
+/// `short_straddle cr 1.61 POP 58%`, or `-`.
+pub fn best_text(rec: &ivcrush_app::AnalysisRecord) -> String {
+    rec.best_strategy.map_or_else(
+        || "-".into(),
+        |b| {
+            format!(
+                "{} cr {:.2} POP {:.0}%",
+                b.kind_name(),
+                b.credit,
+                b.pop * 100.0
+            )
+        },
+    )
+}
+
+/// The ranked table of a scan or batch. `implied%` is `implied_move.interpolated_pct` (the
+/// straddle interpolated to the forward), as on the dashboard.
 pub fn rows_table(rows: &[Row]) -> Table {
     let mut t = new_table(&[
         "#",
         "ticker",
         "report",
         "when",
+        "days",
+        "expiry",
         "spot",
         "implied%",
         "event%",
         "hist%",
         "VRP",
+        "basis",
         "tier",
         "liquidity",
         "score",
         "trade",
         "quality",
+        "warn",
         "best strategy",
     ]);
     for (i, r) in rows.iter().enumerate() {
         match r {
             Row::Analyzed(rec) => {
                 let a = &rec.analysis;
-                let best = a
-                    .strategies
-                    .iter()
-                    .filter(|s| s.expected_pnl.is_some_and(|e| e > 0.0))
-                    .max_by(|x, y| {
-                        x.expected_pnl
-                            .unwrap_or(0.0)
-                            .total_cmp(&y.expected_pnl.unwrap_or(0.0))
-                    })
-                    .map(|s| {
-                        format!(
-                            "{} cr {:.2} POP {:.0}%",
-                            serde_json::to_value(s.kind)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_string))
-                                .unwrap_or_default(),
-                            s.credit,
-                            s.pop * 100.0
-                        )
-                    })
-                    .unwrap_or_else(|| "-".into());
+                let (basis, _) = vrp_basis(&a.vrp);
                 t.add_row(vec![
                     Cell::new(i + 1),
                     Cell::new(&a.ticker),
                     Cell::new(a.earnings_date),
                     Cell::new(a.timing.as_str()),
+                    Cell::new(rec.days_to_event),
+                    Cell::new(a.expiration),
                     Cell::new(format!("{:.2}", a.spot)),
                     Cell::new(format!("{:.2}", a.implied_move.interpolated_pct)),
                     Cell::new(opt(a.implied_move.event_pct, 2)),
                     Cell::new(format!("{:.2}", a.historical.mean_pct)),
                     Cell::new(format!("{:.2}", a.vrp.ratio)),
+                    Cell::new(basis.unwrap_or_else(|| "-".into())),
                     vrp_cell(a.vrp.tier),
                     liquidity_cell(a.liquidity.tier),
                     Cell::new(format!("{:.1}", a.score)),
@@ -251,7 +264,12 @@ pub fn rows_table(rows: &[Row]) -> Table {
                         tier_colour(a.tradeable, false).filter(|_| a.tradeable),
                     ),
                     quality_cell(&a.data_quality),
-                    Cell::new(best),
+                    Cell::new(if a.warnings.is_empty() {
+                        "-".to_string()
+                    } else {
+                        a.warnings.len().to_string()
+                    }),
+                    Cell::new(best_text(rec)),
                 ]);
             }
             Row::Failed(f) => {
@@ -268,8 +286,21 @@ pub fn rows_table(rows: &[Row]) -> Table {
     t
 }
 
-/// The flat CSV columns of a row (new columns are appended, never inserted).
-pub const CSV_HEADER: [&str; 24] = [
+/// The warnings of the analysed rows, one line each: `warning: TICKER: text`.
+pub fn warning_lines(rows: &[Row]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|r| r.analysis())
+        .flat_map(|a| {
+            a.warnings
+                .iter()
+                .map(move |w| format!("warning: {}: {w}", a.ticker))
+        })
+        .collect()
+}
+
+/// The flat CSV columns of a row (new columns are appended, never inserted). Fields ending
+/// `_pct` are percent (7.33 = 7.33 %); `best_pop` is a fraction (0.58), as in the JSON record.
+pub const CSV_HEADER: [&str; 32] = [
     "ticker",
     "earnings_date",
     "timing",
@@ -294,6 +325,14 @@ pub const CSV_HEADER: [&str; 24] = [
     "error",
     "data_quality",
     "vrp_withheld_tier",
+    "as_of",
+    "days_to_event",
+    "vrp_basis",
+    "vrp_straddle_ratio",
+    "best_strategy",
+    "best_credit",
+    "best_pop",
+    "warnings",
 ];
 
 /// Index of the `error` column in [`CSV_HEADER`].
@@ -312,6 +351,8 @@ pub fn write_csv(rows: &[Row], out: impl Write) -> anyhow::Result<()> {
             Row::Analyzed(rec) => {
                 let a = &rec.analysis;
                 let f = |x: f64| format!("{x:.6}");
+                let (basis, straddle_ratio) = vrp_basis(&a.vrp);
+                let best = rec.best_strategy;
                 w.write_record([
                     a.ticker.clone(),
                     a.earnings_date.to_string(),
@@ -340,6 +381,14 @@ pub fn write_csv(rows: &[Row], out: impl Write) -> anyhow::Result<()> {
                         .withheld_tier
                         .map(|t| t.as_str().to_string())
                         .unwrap_or_default(),
+                    a.as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    rec.days_to_event.to_string(),
+                    basis.unwrap_or_default(),
+                    straddle_ratio.map(f).unwrap_or_default(),
+                    best.map(|b| b.kind_name()).unwrap_or_default(),
+                    best.map(|b| format!("{:.4}", b.credit)).unwrap_or_default(),
+                    best.map(|b| format!("{:.4}", b.pop)).unwrap_or_default(),
+                    a.warnings.join(" | "),
                 ])?;
             }
             Row::Failed(fr) => {
@@ -359,11 +408,38 @@ pub fn write_csv(rows: &[Row], out: impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes rows in the chosen format to stdout.
+/// The line above a ranked table: the as-of (New York time), the provider, the window when
+/// there is one and the ranking.
+pub fn caption(
+    as_of: chrono::DateTime<chrono::Utc>,
+    source: &str,
+    window: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    rank: ivcrush_app::RankBy,
+) -> String {
+    let mut s = format!(
+        "as of {} ({source})",
+        ivcrush_app::clock::new_york_text(as_of)
+    );
+    if let Some((from, to)) = window {
+        s.push_str(&format!("  reports {from} to {to}"));
+    }
+    s.push_str(match rank {
+        ivcrush_app::RankBy::Tradeable => "  ranked: tradeable first, then score",
+        ivcrush_app::RankBy::Score => "  ranked: by score",
+    });
+    s
+}
+
+/// Writes rows in the chosen format to stdout; the table gets `caption` above it and the
+/// rows' warnings below it.
 ///
 /// # Errors
 /// I/O errors (a closed pipe is handled by `main`).
-pub fn print_rows(rows: &[Row], format: crate::cli::OutputFormat) -> anyhow::Result<()> {
+pub fn print_rows(
+    rows: &[Row],
+    format: crate::cli::OutputFormat,
+    caption: &str,
+) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
@@ -372,7 +448,13 @@ pub fn print_rows(rows: &[Row], format: crate::cli::OutputFormat) -> anyhow::Res
             writeln!(out)?;
         }
         crate::cli::OutputFormat::Csv => write_csv(rows, &mut out)?,
-        crate::cli::OutputFormat::Table => writeln!(out, "{}", rows_table(rows))?,
+        crate::cli::OutputFormat::Table => {
+            writeln!(out, "{caption}")?;
+            writeln!(out, "{}", rows_table(rows))?;
+            for w in warning_lines(rows) {
+                writeln!(out, "{w}")?;
+            }
+        }
     }
     out.flush()?;
     Ok(())

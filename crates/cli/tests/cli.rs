@@ -4,11 +4,15 @@
 mod backfill_ranges;
 #[path = "cli/calc.rs"]
 mod calc;
+#[path = "cli/clock.rs"]
+mod clock;
 #[path = "cli/quality.rs"]
 mod quality;
 #[path = "cli/scan.rs"]
 mod scan;
 #[path = "cli/storage.rs"]
 mod storage;
+#[path = "cli/surfaces.rs"]
+mod surfaces;
 #[path = "cli/vendor.rs"]
 mod vendor;

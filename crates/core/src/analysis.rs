@@ -1,29 +1,32 @@
 //! One ticker's full analysis: the record every surface (CLI, JSON, HTTP, database) shows.
 //!
-//! [`analyze`] chains the pieces: event expiry → OTM smiles and ATM vols → straddle,
-//! interpolated and term-structure implied moves → historical statistics → VRP → skew → term
-//! structure → liquidity → score and decision → strategies. It is pure: the caller supplies the
-//! as-of instant, the quotes and the past moves.
+//! [`analyze`] chains the pieces: event expiry → each expiry's forward from its chain → OTM
+//! smiles and ATM vols → straddle, interpolated and term-structure implied moves → historical
+//! statistics → VRP (event basis by default) → skew → term structure and IV-crush forecast →
+//! liquidity → score and decision → strategies. It is pure: the caller supplies the as-of
+//! instant, the quotes and the past moves.
 
-use crate::calendar::{calendar_years, new_york_date, trading_years};
+use crate::calendar::{TRADING_DAYS_PER_YEAR, calendar_years, trading_years_at};
 use crate::config::{AnalyticsConfig, HistoricalStat, ImpliedSource};
+use crate::forward::expiry_forward;
 use crate::implied_move::{
-    EventMove, EventMoveMethod, ImpliedMoveError, StraddleMove, TermPoint, event_expiry,
-    event_move, straddle_move,
+    EventMove, EventMoveMethod, ImpliedMoveError, StraddleMove, TermPoint, event_expiry, fit_event,
+    fit_expiries, straddle_move,
 };
 use crate::liquidity::{LiquidityTier, OptionLiquidity, option_liquidity};
+use crate::moves::reaction_date;
 use crate::moves::{HistoricalMove, MoveStats, NoData};
 use crate::quality::{
     DataQuality, GateError, QualityCode, chain_notes, check_atm_distance, check_spot,
     check_spot_parity, check_time_to_expiry, push_unique, staleness_note, usable_timestamp,
 };
 use crate::score::{ScoreBreakdown, ScoreInputs, is_tradeable, score};
-use crate::skew::{Bias, SkewFit, fit_skew, skew_bias};
-use crate::smile::{ExpiryMarket, atm_vol, otm_smile};
+use crate::skew::{Bias, SkewFit, bias_rule, fit_skew, skew_bias};
+use crate::smile::{ATM_CANDIDATES, ExpiryMarket, atm_vol, otm_smile, otm_smile_near};
 use crate::strategy::{Strategy, StrategyContext, build_strategies};
-use crate::term::{TermStructure, TermStructurePoint, term_structure};
+use crate::term::{Forecast, TermStructure, TermStructurePoint, term_structure};
 use crate::types::{EarningsEvent, OptionChain, OptionKind, Timing};
-use crate::vrp::{Vrp, VrpError, vrp};
+use crate::vrp::{Vrp, VrpBasis, VrpError, vrp};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +45,9 @@ pub struct AnalysisInput<'a> {
     pub div: f64,
     /// The upcoming report.
     pub event: EarningsEvent,
-    /// Chains of the listed expirations (at least the event expiry and the next one).
+    /// Chains of the listed expirations: the event expiry, every expiry up to
+    /// `term.window_days` after it (the term-structure fit) and, when listed, the last one
+    /// before the reaction (a cleaner ex-event vol). At least the event expiry and the next one.
     pub chains: &'a [OptionChain],
     /// Past earnings moves, oldest first.
     pub history: &'a [HistoricalMove],
@@ -69,6 +74,17 @@ pub enum AnalysisError {
     /// The event expiry has already expired as of the analysis.
     #[error("expiration {0} is not after the as-of time")]
     Expired(NaiveDate),
+    /// The requested expiration ends before the market reacts to the report: it carries no
+    /// event.
+    #[error(
+        "expiration {expiration} ends before the reaction session {reaction}: it carries no earnings event"
+    )]
+    ExpiryBeforeReaction {
+        /// The requested expiration.
+        expiration: NaiveDate,
+        /// The reaction session.
+        reaction: NaiveDate,
+    },
     /// The straddle could not be priced.
     #[error("implied move: {0}")]
     ImpliedMove(#[from] ImpliedMoveError),
@@ -99,6 +115,16 @@ pub struct ImpliedMoveRecord {
     pub method: Option<EventMoveMethod>,
     /// ±1σ move ≈ 1.2533 × the expected absolute move (interpolated), labelled as such.
     pub one_sigma_pct: f64,
+    /// The analysed expiry's forward (put–call parity of its chain, or rate and yield when
+    /// too few pairs were two-sided; see `data_quality`).
+    #[serde(default)]
+    pub forward: f64,
+    /// Expiries in the event-variance fit.
+    #[serde(default)]
+    pub fit_expiries: Option<usize>,
+    /// The pre-event expiry (expiring before the reaction) that anchored the diffusion.
+    #[serde(default)]
+    pub pre_event_expiry: Option<NaiveDate>,
 }
 
 /// The liquidity block of the record.
@@ -113,13 +139,19 @@ pub struct LiquidityRecord {
 }
 
 /// The skew block of the record.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SkewRecord {
     /// The fit, when at least five strikes were usable.
     #[serde(flatten)]
     pub fit: Option<SkewFit>,
     /// Directional bias.
     pub bias: Bias,
+    /// The 25Δ risk reversal σ25C − σ25P in vol points (−3.2 = puts 3.2 points richer).
+    #[serde(default)]
+    pub risk_reversal_25_vol_pts: Option<f64>,
+    /// The rule the bias follows, with its thresholds.
+    #[serde(default)]
+    pub bias_rule: String,
 }
 
 /// One ticker's analysis (stable field names; see the README).
@@ -147,6 +179,9 @@ pub struct Analysis {
     pub skew: SkewRecord,
     /// Term structure.
     pub term_structure: TermStructure,
+    /// The IV-crush forecast of the analysed expiry (from the term-structure fit).
+    #[serde(default)]
+    pub forecast: Forecast,
     /// Liquidity.
     pub liquidity: LiquidityRecord,
     /// Composite score 0–100.
@@ -165,6 +200,7 @@ pub struct Analysis {
     pub data_quality: Vec<DataQuality>,
 }
 
+/// One expiry as the analysis sees it: its forward, both clocks, its OTM smile and ATM vol.
 struct ExpiryView<'a> {
     chain: &'a OptionChain,
     market: ExpiryMarket,
@@ -173,7 +209,25 @@ struct ExpiryView<'a> {
     atm_iv: Option<f64>,
 }
 
+impl ExpiryView<'_> {
+    fn point(&self) -> Option<TermPoint> {
+        Some(TermPoint {
+            t_calendar: self.market.t,
+            tau_trading: self.tau,
+            atm_iv: self.atm_iv?,
+        })
+    }
+}
+
 /// Analyses one ticker.
+///
+/// The forward of every expiry is implied by its own chain (put–call parity near the money,
+/// [`crate::forward`]); the event move is a least-squares fit over every post-event expiry
+/// within `term.window_days` of the event expiry and the last pre-event expiry, in trading-day
+/// time counted from the as-of instant ([`crate::calendar::trading_years_at`]). The VRP compares
+/// that event move with the mean reaction by default ([`crate::vrp`]). The chains handed in
+/// decide what can be fitted: the event expiry, the expiries in the window after it and the one
+/// before the reaction.
 ///
 /// # Errors
 /// [`AnalysisError`] when the inputs cannot support an analysis (no event expiry, no straddle,
@@ -189,7 +243,6 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
     if inp.event.timing == Timing::Unknown {
         warnings.push("report timing unknown: treated as after the close (AMC)".to_string());
     }
-    let as_of_day = new_york_date(inp.as_of);
     let live: Vec<&OptionChain> = {
         let mut v: Vec<&OptionChain> = inp
             .chains
@@ -197,55 +250,60 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
             .filter(|c| calendar_years(inp.as_of, c.expiration) > 0.0)
             .collect();
         v.sort_by_key(|c| c.expiration);
+        v.dedup_by_key(|c| c.expiration);
         v
     };
     let expirations: Vec<NaiveDate> = live.iter().map(|c| c.expiration).collect();
+    let reaction = reaction_date(&inp.event);
+    // The event expiry the calendar implies, whatever expiry the user chose: the fit (and so the
+    // event move and the event-basis VRP) must not depend on the expiry analysed.
+    let natural = event_expiry(&expirations, &inp.event);
     let expiry = match inp.expiration {
         Some(e) => {
             if calendar_years(inp.as_of, e) <= 0.0 {
                 return Err(AnalysisError::Expired(e));
             }
+            if e < reaction {
+                return Err(AnalysisError::ExpiryBeforeReaction {
+                    expiration: e,
+                    reaction,
+                });
+            }
             e
         }
-        None => event_expiry(&expirations, &inp.event)
-            .ok_or(AnalysisError::NoEventExpiry(inp.event.date))?,
+        None => natural.ok_or(AnalysisError::NoEventExpiry(inp.event.date))?,
     };
     check_time_to_expiry(expiry, calendar_years(inp.as_of, expiry), inp.as_of, gates)?;
-    let make_view = |chain: &OptionChain| {
-        let market = ExpiryMarket {
-            spot: inp.spot,
-            t: calendar_years(inp.as_of, chain.expiration),
-            rate: inp.rate,
-            div: inp.div,
-        };
-        let smile = otm_smile(chain, &market);
-        let atm_iv = atm_vol(&smile);
-        (
-            market,
-            trading_years(as_of_day, chain.expiration),
-            smile,
-            atm_iv,
-        )
-    };
-    let post: Vec<ExpiryView<'_>> = live
+    let front_chain = *live
         .iter()
-        .filter(|c| c.expiration >= expiry)
-        .take(4)
-        .map(|c| {
-            let (market, tau, smile, atm_iv) = make_view(c);
-            ExpiryView {
-                chain: c,
-                market,
-                tau,
-                smile,
-                atm_iv,
-            }
-        })
-        .collect();
-    let front = post
-        .first()
-        .filter(|v| v.chain.expiration == expiry)
+        .find(|c| c.expiration == expiry)
         .ok_or(AnalysisError::NoChain(expiry))?;
+
+    // Which expiries are looked at: the analysed one (full smile: skew and strategies), the fit
+    // window (post-event expiries up to window_days after the event expiry, and at least two of
+    // them when listed) and the last pre-event expiry with enough time left.
+    let event_exp = natural.unwrap_or(expiry);
+    let wanted = fit_expiries(&expirations, &inp.event, inp.as_of, &cfg.term);
+    let chain_of = |e: NaiveDate| live.iter().copied().find(|c| c.expiration == e);
+    let pre_chain = wanted.pre.and_then(chain_of);
+    let mut fit_set: Vec<&OptionChain> = wanted.post.iter().filter_map(|e| chain_of(*e)).collect();
+    // (Expiring before the reaction, it is also before the analysed expiry.)
+    fit_set.extend(pre_chain);
+    let mut views: Vec<ExpiryView<'_>> = Vec::with_capacity(fit_set.len() + 1);
+    let front = expiry_view(front_chain, true, inp, cfg, &mut quality);
+    for c in &fit_set {
+        if c.expiration != expiry {
+            views.push(expiry_view(c, false, inp, cfg, &mut quality));
+        }
+    }
+    let view = |e: NaiveDate| {
+        if e == expiry {
+            Some(&front)
+        } else {
+            views.iter().find(|v| v.chain.expiration == e)
+        }
+    };
+
     let forward = front.market.forward();
     check_spot_parity(
         front.chain,
@@ -256,38 +314,34 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         inp.div,
         gates,
     )?;
-    let sessions = (front.tau * crate::calendar::TRADING_DAYS_PER_YEAR).round();
-    if sessions > 10.0 && cfg.vrp.implied != ImpliedSource::Event {
-        warnings.push(format!(
-            "event expiry is {sessions} sessions away: the straddle also prices that much ordinary \
-             movement, so the VRP ratio overstates the event premium (compare event_pct)"
-        ));
-    }
     let straddle: StraddleMove = straddle_move(front.chain, inp.spot, forward)?;
     check_atm_distance(straddle.atm_strike, forward, gates)?;
     for note in chain_notes(front.chain, forward, straddle.atm_strike, gates) {
         push_unique(&mut quality, note);
     }
-    for v in &post {
-        vendor_notes(v.chain, inp.as_of, cfg, &mut quality);
-    }
 
-    // Event move from the post-event term structure.
-    let points: Vec<TermPoint> = post
+    // Event move: least squares over the window, the pre-event expiry without the event.
+    let post_points: Vec<TermPoint> = fit_set
         .iter()
-        .filter_map(|v| {
-            Some(TermPoint {
-                t_calendar: v.market.t,
-                tau_trading: v.tau,
-                atm_iv: v.atm_iv?,
-            })
-        })
+        .filter(|c| c.expiration >= reaction)
+        .filter_map(|c| view(c.expiration)?.point())
         .collect();
-    let ev: Option<EventMove> = match event_move(&points) {
+    let pre_point: Vec<TermPoint> = pre_chain
+        .and_then(|c| view(c.expiration)?.point())
+        .into_iter()
+        .collect();
+    let ev: Option<EventMove> = match fit_event(&post_points, &pre_point) {
         Ok(m) => {
             if m.negative_variance_clamped {
                 warnings.push(
                     "term structure not inverted: event variance negative, event move set to 0"
+                        .to_string(),
+                );
+            }
+            if !(m.diffusion_variance > 0.0) {
+                warnings.push(
+                    "term-structure fit gives no diffusion (total variance not rising with \
+                     time): no ex-event vol or crush forecast"
                         .to_string(),
                 );
             }
@@ -307,14 +361,19 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         cfg.moves.min_reports,
         cfg.moves.ewma_half_life,
     )?;
-    let implied_pct = match cfg.vrp.implied {
-        ImpliedSource::Straddle => straddle.straddle_pct.0,
-        ImpliedSource::Interpolated => straddle.interpolated_pct.0,
+    let (implied_pct, basis) = match cfg.vrp.implied {
+        ImpliedSource::Straddle => (straddle.straddle_pct.0, VrpBasis::Straddle),
+        ImpliedSource::Interpolated => (straddle.interpolated_pct.0, VrpBasis::Interpolated),
         ImpliedSource::Event => match ev {
-            Some(e) => e.event_pct.0,
+            Some(e) => (e.event_pct.0, VrpBasis::Event),
             None => {
-                warnings.push("event move unavailable: VRP uses the interpolated straddle".into());
-                straddle.interpolated_pct.0
+                warnings.push(
+                    "no event move could be extracted from the term structure: the VRP uses the \
+                     interpolated straddle (basis interpolated), which also prices every \
+                     ordinary session to expiry and overstates the event premium"
+                        .into(),
+                );
+                (straddle.interpolated_pct.0, VrpBasis::Interpolated)
             }
         },
     };
@@ -323,15 +382,36 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         HistoricalStat::Median => hist.median_pct,
         HistoricalStat::Ewma => hist.ewma_pct,
     };
-    let v = vrp(
+    let mut v = vrp(
         implied_pct,
         hist_pct,
         hist.mad_pct,
         hist.median_pct,
         &cfg.vrp,
     )?;
+    v.basis = basis;
+    v.straddle_ratio = Some(straddle.interpolated_pct.0 / hist_pct).filter(|r| r.is_finite());
+    // The share of the analysed straddle's variance that is ordinary movement, not the event.
+    v.non_event_share = ev.zip(front.atm_iv).and_then(|(e, iv)| {
+        let w = iv * iv * front.market.t;
+        (w > 0.0).then(|| (1.0 - e.event_variance / w).clamp(0.0, 1.0))
+    });
+    if let Some(share) = v.non_event_share
+        && share > cfg.vrp.non_event_share_warning
+    {
+        warnings.push(format!(
+            "{:.0} % of the {expiry} straddle's variance is ordinary movement over {:.1} \
+             sessions, not the event (above {:.0} %): the straddle ({:.2} %) sells mostly \
+             diffusion; the event move is {:.2} %",
+            share * 100.0,
+            front.tau * TRADING_DAYS_PER_YEAR,
+            cfg.vrp.non_event_share_warning * 100.0,
+            straddle.interpolated_pct.0,
+            ev.map_or(0.0, |e| e.event_pct.0),
+        ));
+    }
 
-    // Skew on the event expiry.
+    // Skew on the analysed expiry.
     let fit = match fit_skew(&front.smile, front.market.t, forward) {
         Ok(f) => Some(f),
         Err(e) => {
@@ -341,27 +421,49 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
     };
     let bias = fit.map_or(Bias::Neutral, |f| skew_bias(&f, &cfg.skew));
 
-    // Term structure over every live expiry from the event on (and one before, if listed).
+    // Term structure from the event expiry on (the analysed expiry included), with the fit's
+    // ex-event vol per expiry.
+    let mut shown: Vec<&ExpiryView<'_>> = std::iter::once(&front)
+        .chain(views.iter())
+        .filter(|v| v.chain.expiration >= event_exp)
+        .collect();
+    shown.sort_by_key(|v| v.chain.expiration);
+    let in_fit = |e: NaiveDate| fit_set.iter().any(|c| c.expiration == e);
     let ts = term_structure(
-        live.iter()
-            .filter(|c| c.expiration >= expiry)
-            .take(6)
-            .filter_map(|c| {
-                let (market, _, _, atm) = if c.expiration == expiry {
-                    (front.market, 0.0, Vec::new(), front.atm_iv)
-                } else if let Some(pv) = post.iter().find(|p| p.chain.expiration == c.expiration) {
-                    (pv.market, 0.0, Vec::new(), pv.atm_iv)
-                } else {
-                    make_view(c)
-                };
+        shown
+            .iter()
+            .filter_map(|v| {
                 Some(TermStructurePoint {
-                    expiration: c.expiration,
-                    days: market.t * 365.0,
-                    atm_iv: atm?,
+                    expiration: v.chain.expiration,
+                    days: v.market.t * 365.0,
+                    atm_iv: v.atm_iv?,
+                    ex_event_iv: ev.and_then(|e| e.ex_event_iv(v.tau, v.market.t)),
+                    trading_days: Some(v.tau * TRADING_DAYS_PER_YEAR),
+                    in_fit: in_fit(v.chain.expiration) && ev.is_some(),
                 })
             })
             .collect(),
     );
+
+    // The IV-crush forecast of the analysed expiry.
+    let next_after = expirations.iter().copied().find(|e| *e > expiry);
+    let forecast = match ev.filter(|e| e.diffusion_variance > 0.0) {
+        Some(e) => {
+            let post = e.ex_event_iv(front.tau, front.market.t);
+            Forecast {
+                post_event_iv: post,
+                forward_vol: next_after.and_then(|n| {
+                    e.forward_vol(
+                        (front.tau, front.market.t),
+                        (trading_years_at(inp.as_of, n), calendar_years(inp.as_of, n)),
+                    )
+                }),
+                crush_vol_points: post.zip(front.atm_iv).map(|(p, a)| (a - p) * 100.0),
+                diffusion_vol: Some(e.diffusion_vol),
+            }
+        }
+        None => Forecast::default(),
+    };
 
     // Liquidity of the ATM straddle.
     let leg_liq = |kind| {
@@ -397,7 +499,6 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         .collect();
     blocking.sort_unstable();
     blocking.dedup();
-    let mut v = v;
     if !blocking.is_empty() {
         warnings.push(format!(
             "not tradeable: data quality ({}) makes the figures unreliable; VRP tier {} withheld",
@@ -452,11 +553,22 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
             straddle_mid: straddle.straddle_mid,
             method: ev.map(|e| e.method),
             one_sigma_pct: straddle.interpolated_pct.0 * (std::f64::consts::PI / 2.0).sqrt(),
+            forward,
+            fit_expiries: ev.map(|e| e.expiries),
+            pre_event_expiry: pre_chain
+                .filter(|_| ev.is_some_and(|e| e.pre_event))
+                .map(|c| c.expiration),
         },
         historical: hist,
         vrp: v,
-        skew: SkewRecord { fit, bias },
+        skew: SkewRecord {
+            fit,
+            bias,
+            risk_reversal_25_vol_pts: fit.and_then(|f| f.risk_reversal_25).map(|r| r * 100.0),
+            bias_rule: bias_rule(&cfg.skew),
+        },
         term_structure: ts,
+        forecast,
         liquidity: LiquidityRecord {
             tier: liq_tier,
             call: call_liq,
@@ -469,6 +581,38 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         warnings,
         data_quality: quality,
     })
+}
+
+/// One expiry's view: its forward from its own chain (with a note when it fell back or
+/// disagrees with rate and yield), both clocks, its OTM smile (only the strikes the ATM vol
+/// needs unless `full`) and ATM vol.
+fn expiry_view<'a>(
+    chain: &'a OptionChain,
+    full: bool,
+    inp: &AnalysisInput<'_>,
+    cfg: &AnalyticsConfig,
+    quality: &mut Vec<DataQuality>,
+) -> ExpiryView<'a> {
+    let t = calendar_years(inp.as_of, chain.expiration);
+    let (fwd, note) = expiry_forward(chain, inp.spot, t, inp.rate, inp.div, &cfg.forward);
+    if let Some(n) = note {
+        push_unique(quality, n);
+    }
+    let market = ExpiryMarket::with_forward(inp.spot, t, inp.rate, fwd.forward);
+    let smile = if full {
+        otm_smile(chain, &market)
+    } else {
+        otm_smile_near(chain, &market, ATM_CANDIDATES)
+    };
+    let atm_iv = atm_vol(&smile);
+    vendor_notes(chain, inp.as_of, cfg, quality);
+    ExpiryView {
+        chain,
+        market,
+        tau: trading_years_at(inp.as_of, chain.expiration),
+        smile,
+        atm_iv,
+    }
 }
 
 /// Notes from a live vendor's chain metadata: stale or undated option quotes, missing vendor

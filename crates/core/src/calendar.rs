@@ -2,14 +2,19 @@
 //!
 //! - Calendar time: ACT/365 years from the as-of instant to 16:00 America/New_York on the
 //!   expiration day ([`calendar_years`]); options are priced in it.
-//! - Trading-day time: sessions from the as-of day through the expiry day, both counted, / 252
-//!   ([`trading_years`]); the earnings event move is extracted in it, because the event variance
-//!   arrives on one session, not spread over weekends.
+//! - Trading-day time ([`trading_years_at`], spec §2): the share of the as-of session still ahead
+//!   plus the sessions after the as-of day through the expiry day, / 252; the earnings event move
+//!   is extracted in it, because the event variance arrives on one session, not spread over
+//!   weekends. The as-of session counts only for its time left: counting it whole late in the day
+//!   adds almost a day of diffusion that the quotes no longer carry, and the event-variance
+//!   difference takes it out of the event (near a report that halves the event move).
 //!
 //! Holidays follow NYSE rule 7.2: New Year's Day (a Saturday holiday is not observed), Martin
 //! Luther King Jr. Day, Washington's Birthday, Good Friday, Memorial Day, Juneteenth (from 2022),
 //! Independence Day, Labor Day, Thanksgiving and Christmas; Saturday holidays move to Friday and
-//! Sunday holidays to Monday. Written by hand: no maintained crate carries the NYSE rules.
+//! Sunday holidays to Monday. Early closes (13:00 New York): the day after Thanksgiving,
+//! Christmas Eve and July 3 whenever they are sessions (a Friday July 3 or December 24 is the
+//! observed holiday itself). Written by hand: no maintained crate carries the NYSE rules.
 //! One-off closures (national days of mourning) are not modelled.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
@@ -56,15 +61,14 @@ fn observed(d: NaiveDate) -> NaiveDate {
     }
 }
 
-/// Whether `d` is an NYSE full-day holiday falling on a weekday.
-pub fn is_holiday(d: NaiveDate) -> bool {
-    let y = d.year();
+/// The NYSE full-day holidays of `year` (each on a weekday; `None` where a rule yields none).
+fn holidays(y: i32) -> [Option<NaiveDate>; 10] {
     let fixed = |m: u32, day: u32| NaiveDate::from_ymd_opt(y, m, day).map(observed);
     // New Year's Day: observed on Monday when on Sunday; not observed when on Saturday.
     let new_year = NaiveDate::from_ymd_opt(y, 1, 1)
         .filter(|nd| nd.weekday() != Weekday::Sat)
         .map(observed);
-    let candidates = [
+    [
         new_year,
         Some(nth_weekday(y, 1, Weekday::Mon, 3)),
         Some(nth_weekday(y, 2, Weekday::Mon, 3)),
@@ -75,8 +79,12 @@ pub fn is_holiday(d: NaiveDate) -> bool {
         Some(nth_weekday(y, 9, Weekday::Mon, 1)),
         Some(nth_weekday(y, 11, Weekday::Thu, 4)),
         fixed(12, 25),
-    ];
-    candidates.iter().flatten().any(|h| *h == d)
+    ]
+}
+
+/// Whether `d` is an NYSE full-day holiday falling on a weekday.
+pub fn is_holiday(d: NaiveDate) -> bool {
+    holidays(d.year()).iter().flatten().any(|h| *h == d)
 }
 
 /// Whether the NYSE holds a regular session on `d`.
@@ -112,21 +120,110 @@ pub fn this_or_next_trading_day(d: NaiveDate) -> NaiveDate {
 }
 
 /// Trading sessions from `from` through `to`, both counted (0 when `to < from`).
+///
+/// Counted arithmetically (weekdays minus the holidays of the years spanned) rather than day by
+/// day: the analysis asks for it once per listed expiry, up to months ahead.
 pub fn trading_days_inclusive(from: NaiveDate, to: NaiveDate) -> u32 {
-    let mut n = 0;
-    let mut d = from;
+    if to < from {
+        return 0;
+    }
+    let days = (to - from).num_days() + 1;
+    let mut weekdays = days / 7 * 5;
+    let mut d = from + Duration::days(days / 7 * 7);
     while d <= to {
-        if is_trading_day(d) {
-            n += 1;
+        if !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+            weekdays += 1;
         }
         d += Duration::days(1);
     }
-    n
+    // Every holiday falls on a weekday (observed dates included), so each one in range removes
+    // exactly one weekday.
+    let closed = (from.year()..=to.year())
+        .flat_map(holidays)
+        .flatten()
+        .filter(|h| *h >= from && *h <= to)
+        .count() as i64;
+    u32::try_from(weekdays - closed).unwrap_or(0)
 }
 
-/// Trading-day time to expiry: sessions from the as-of day through the expiry day / 252.
+/// Trading-day time counting whole sessions: sessions from the as-of day through the expiry
+/// day / 252. Kept for date-only callers; the analytics use [`trading_years_at`], which counts
+/// the as-of session only for its time left (spec §2).
 pub fn trading_years(as_of: NaiveDate, expiry: NaiveDate) -> f64 {
     f64::from(trading_days_inclusive(as_of, expiry)) / TRADING_DAYS_PER_YEAR
+}
+
+/// Whether `d` is an NYSE early close (13:00 New York): the day after Thanksgiving, Christmas
+/// Eve and July 3, when they are sessions at all.
+pub fn is_half_day(d: NaiveDate) -> bool {
+    if !is_trading_day(d) {
+        return false;
+    }
+    let day_after_thanksgiving = nth_weekday(d.year(), 11, Weekday::Thu, 4) + Duration::days(1);
+    d == day_after_thanksgiving
+        || (d.month() == 12 && d.day() == 24)
+        || (d.month() == 7 && d.day() == 3)
+}
+
+/// `hh:mm` New York on `d`, in UTC.
+fn new_york_instant(d: NaiveDate, hour: u32, minute: u32) -> DateTime<Utc> {
+    let local = d
+        .and_hms_opt(hour, minute, 0)
+        .expect("session times are valid clock times");
+    New_York
+        .from_local_datetime(&local)
+        .single()
+        // Session times are never inside a DST gap or fold in New York (those are at 02:00);
+        // keep a sane fallback anyway.
+        .map_or_else(
+            || Utc.from_utc_datetime(&local) + Duration::hours(5),
+            |t| t.with_timezone(&Utc),
+        )
+}
+
+/// The regular session of `d` as `(open, close)` instants: 09:30–16:00 New York, 09:30–13:00 on
+/// an early close; `None` on weekends and holidays.
+pub fn session_hours(d: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    if !is_trading_day(d) {
+        return None;
+    }
+    let close = if is_half_day(d) { (13, 0) } else { (16, 0) };
+    Some((
+        new_york_instant(d, 9, 30),
+        new_york_instant(d, close.0, close.1),
+    ))
+}
+
+/// The share of the as-of session still ahead at `as_of` (spec §2): 1 before the open, 0 after
+/// the close or on a day without a session, linear in between (a half day over its own hours).
+pub fn session_share_left(as_of: DateTime<Utc>) -> f64 {
+    let Some((open, close)) = session_hours(new_york_date(as_of)) else {
+        return 0.0;
+    };
+    if as_of <= open {
+        1.0
+    } else if as_of >= close {
+        0.0
+    } else {
+        let left = (close - as_of).num_milliseconds() as f64;
+        let length = (close - open).num_milliseconds() as f64;
+        (left / length).clamp(0.0, 1.0)
+    }
+}
+
+/// Trading-day time to expiry from the as-of instant (spec §2), in years of 252 sessions: the
+/// share of the as-of session still ahead plus the sessions after the as-of day through the
+/// expiry day (0 once the expiry day has passed).
+///
+/// E.g. as of a Wednesday before the open, that week's Friday is 3/252; as of Wednesday 15:00
+/// New York it is (1/6.5 + 2)/252; after the close, 2/252.
+pub fn trading_years_at(as_of: DateTime<Utc>, expiry: NaiveDate) -> f64 {
+    let day = new_york_date(as_of);
+    if expiry < day {
+        return 0.0;
+    }
+    let after = trading_days_inclusive(day + Duration::days(1), expiry);
+    (session_share_left(as_of) + f64::from(after)) / TRADING_DAYS_PER_YEAR
 }
 
 /// The instant an option expiring on `expiry` stops trading: 16:00 America/New_York.
@@ -209,5 +306,97 @@ mod tests {
     fn next_trading_day_skips_weekends_and_holidays() {
         assert_eq!(next_trading_day(d("2026-01-16")), d("2026-01-20"));
         assert_eq!(previous_trading_day(d("2026-01-20")), d("2026-01-16"));
+    }
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("test instant")
+    }
+
+    #[test]
+    fn session_count_agrees_with_a_day_by_day_walk() {
+        let naive = |from: NaiveDate, to: NaiveDate| {
+            let mut n = 0;
+            let mut x = from;
+            while x <= to {
+                n += u32::from(is_trading_day(x));
+                x += Duration::days(1);
+            }
+            n
+        };
+        let start = d("2021-12-20");
+        for a in 0..400 {
+            let from = start + Duration::days(a);
+            for len in [0, 1, 2, 3, 6, 7, 8, 13, 30, 45, 200, 800] {
+                let to = from + Duration::days(len);
+                assert_eq!(
+                    trading_days_inclusive(from, to),
+                    naive(from, to),
+                    "{from}..{to}"
+                );
+            }
+            assert_eq!(trading_days_inclusive(from, from - Duration::days(1)), 0);
+        }
+    }
+
+    #[test]
+    fn early_closes_are_the_nyse_half_days() {
+        for h in [
+            "2025-07-03",
+            "2025-11-28",
+            "2025-12-24",
+            "2026-11-27",
+            "2026-12-24",
+            "2024-07-03",
+            "2023-07-03",
+        ] {
+            assert!(is_half_day(d(h)), "{h} closes at 13:00");
+        }
+        // 2026-07-03 is the observed Independence Day (closed), 2021-12-24 the observed
+        // Christmas; neither is a half day, nor is an ordinary session.
+        for x in ["2026-07-03", "2021-12-24", "2026-07-02", "2026-12-23"] {
+            assert!(!is_half_day(d(x)), "{x}");
+        }
+        let (open, close) = session_hours(d("2026-11-27")).expect("session");
+        assert_eq!(open, at("2026-11-27T14:30:00Z"));
+        assert_eq!(close, at("2026-11-27T18:00:00Z"));
+        assert!(session_hours(d("2026-11-26")).is_none(), "Thanksgiving");
+    }
+
+    #[test]
+    fn the_as_of_session_counts_for_its_time_left() {
+        let fri = d("2026-01-30");
+        // Wed 2026-01-28 before the open: Wed, Thu, Fri.
+        assert!((trading_years_at(at("2026-01-28T13:00:00Z"), fri) - 3.0 / 252.0).abs() < 1e-15);
+        // At the open exactly: still the whole session.
+        assert!((trading_years_at(at("2026-01-28T14:30:00Z"), fri) - 3.0 / 252.0).abs() < 1e-15);
+        // 15:00 New York: one hour of 6.5 left.
+        let tau = trading_years_at(at("2026-01-28T20:00:00Z"), fri);
+        assert!((tau - (1.0 / 6.5 + 2.0) / 252.0).abs() < 1e-15, "{tau}");
+        // After the close: Thursday and Friday.
+        assert!((trading_years_at(at("2026-01-28T21:30:00Z"), fri) - 2.0 / 252.0).abs() < 1e-15);
+        // Saturday: the next week's sessions only.
+        let next_fri = d("2026-02-06");
+        assert!(
+            (trading_years_at(at("2026-01-31T15:00:00Z"), next_fri) - 5.0 / 252.0).abs() < 1e-15
+        );
+        // On the expiry day itself, the time left of its session; nothing once it has passed.
+        assert!(
+            (trading_years_at(at("2026-01-30T20:00:00Z"), fri) - 1.0 / 6.5 / 252.0).abs() < 1e-15
+        );
+        assert_eq!(trading_years_at(at("2026-01-31T15:00:00Z"), fri), 0.0);
+    }
+
+    #[test]
+    fn a_half_day_counts_its_own_hours() {
+        // Fri 2026-11-27 closes at 13:00 New York (18:00 UTC): at 11:15 half of its 3.5 hours
+        // are left; after 13:00 nothing is, though 16:00 has not come.
+        let exp = d("2026-12-04");
+        let mid = trading_years_at(at("2026-11-27T16:15:00Z"), exp);
+        assert!((mid - 5.5 / 252.0).abs() < 1e-15, "{mid}");
+        let late = trading_years_at(at("2026-11-27T19:00:00Z"), exp);
+        assert!((late - 5.0 / 252.0).abs() < 1e-15, "{late}");
+        // The holiday before it has no session: Thanksgiving counts nothing of itself.
+        let thu = trading_years_at(at("2026-11-26T17:00:00Z"), exp);
+        assert!((thu - 6.0 / 252.0).abs() < 1e-15, "{thu}");
+        assert_eq!(session_share_left(at("2026-11-26T17:00:00Z")), 0.0);
     }
 }

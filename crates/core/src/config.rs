@@ -25,18 +25,26 @@ pub struct AnalyticsConfig {
     pub strategy: StrategyConfig,
     /// Sanity gates and data-quality thresholds.
     pub gates: crate::quality::GateConfig,
+    /// The term-structure fit (which expiries, which window).
+    pub term: TermConfig,
+    /// Each expiry's forward (put–call parity or rate and yield).
+    pub forward: crate::forward::ForwardConfig,
 }
 
-/// Which implied figure the VRP ratio uses.
+/// Which implied figure the VRP ratio uses (spec §4).
+///
+/// The default is the event move: the straddle to expiry also prices every ordinary session
+/// before expiry, so a straddle-based ratio against a one-day reaction grows with the distance to
+/// expiry, ranks the furthest events first, and lets a later expiry turn a trade on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ImpliedSource {
     /// ATM straddle / spot.
     Straddle,
-    /// Straddle interpolated to the forward (default).
-    #[default]
+    /// Straddle interpolated to the forward.
     Interpolated,
-    /// Term-structure event move.
+    /// Term-structure event move (default): like with like against the one-day reaction.
+    #[default]
     Event,
 }
 
@@ -63,10 +71,14 @@ pub struct VrpConfig {
     pub good: f64,
     /// Ratio for MARGINAL (default 1.2).
     pub marginal: f64,
-    /// Implied figure (default interpolated straddle).
+    /// Implied figure (default the term-structure event move; the interpolated straddle when
+    /// no event move can be extracted, with a warning).
     pub implied: ImpliedSource,
     /// Historical statistic (default mean).
     pub historical: HistoricalStat,
+    /// Warn when more than this share (0–1) of the analysed straddle's variance is ordinary
+    /// movement rather than the event (default 0.5): the straddle then sells mostly diffusion.
+    pub non_event_share_warning: f64,
 }
 
 impl Default for VrpConfig {
@@ -75,8 +87,34 @@ impl Default for VrpConfig {
             excellent: 2.0,
             good: 1.5,
             marginal: 1.2,
-            implied: ImpliedSource::Interpolated,
+            implied: ImpliedSource::Event,
             historical: HistoricalStat::Mean,
+            non_event_share_warning: 0.5,
+        }
+    }
+}
+
+/// The term-structure fit (spec §2): which expiries enter `w = σ_d²·τ + E`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TermConfig {
+    /// Post-event expiries up to this many calendar days after the event expiry enter the fit
+    /// (default 35). Further out the diffusion vol is less flat and the next report nears.
+    pub window_days: u32,
+    /// Use the last expiry before the reaction, when listed, for a cleaner ex-event vol
+    /// (default true): it carries the diffusion without the event.
+    pub pre_event: bool,
+    /// A pre-event expiry needs at least this many sessions of trading-day time left
+    /// (default 1.0): nearer the bell its ATM vol is mostly quote rounding.
+    pub min_pre_event_sessions: f64,
+}
+
+impl Default for TermConfig {
+    fn default() -> Self {
+        TermConfig {
+            window_days: 35,
+            pre_event: true,
+            min_pre_event_sessions: 1.0,
         }
     }
 }
@@ -149,7 +187,9 @@ impl Default for LiquidityConfig {
     }
 }
 
-/// Skew bias thresholds on Mixon's measure `(σ25P − σ25C)/σATM` (spec §5).
+/// Skew bias thresholds on Mixon's measure `(σ25P − σ25C)/σATM` (spec §5): BEARISH at or above
+/// `bearish_above`, BULLISH at or below `bullish_below`, else NEUTRAL. Normalised by the ATM vol
+/// so that one rule fits a 20 % utility and a 150 % small cap.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SkewConfig {
@@ -157,7 +197,9 @@ pub struct SkewConfig {
     pub bearish_above: f64,
     /// At or below: call skew → bullish (default −0.02).
     pub bullish_below: f64,
-    /// |Mixon| at which the skew component scores 0 (default 0.40).
+    /// Call skew (Mixon below 0: calls richer than puts) at which the skew component scores 0
+    /// (default 0.40, i.e. Mixon −0.40). Put skew is not punished: rich puts are what a premium
+    /// seller sells.
     pub score_zero_at: f64,
 }
 
@@ -185,8 +227,13 @@ pub struct ScoreConfig {
     pub weight_skew: f64,
     /// Composite needed to be tradeable (60).
     pub min_score: f64,
-    /// VRP ratio that scores 0 (1.0: implied no richer than history).
-    pub vrp_zero_at: f64,
+    /// VRP component at the EXCELLENT ratio (default 90); the curve passes 50 at MARGINAL and
+    /// never reaches 100 (see [`crate::score::vrp_score`]).
+    pub vrp_at_excellent: f64,
+    /// Deprecated and ignored: the VRP component no longer has a zero point (it is a smooth,
+    /// strictly increasing curve). Accepted so that older configuration files still load.
+    #[serde(default, skip_serializing)]
+    pub vrp_zero_at: Option<f64>,
     /// MAD/median at or below which consistency scores 100 (0.25).
     pub consistency_best: f64,
     /// MAD/median at or above which consistency scores 0 (1.5).
@@ -201,7 +248,8 @@ impl Default for ScoreConfig {
             weight_consistency: 0.10,
             weight_skew: 0.10,
             min_score: 60.0,
-            vrp_zero_at: 1.0,
+            vrp_at_excellent: 90.0,
+            vrp_zero_at: None,
             consistency_best: 0.25,
             consistency_worst: 1.5,
         }
@@ -326,9 +374,34 @@ impl AnalyticsConfig {
                 sc.min_score
             ));
         }
-        if !(sc.vrp_zero_at.is_finite() && sc.vrp_zero_at < v.marginal) {
-            p.push("score.vrp_zero_at must be below vrp.marginal".into());
+        if !(sc.vrp_at_excellent.is_finite()
+            && sc.vrp_at_excellent > 50.0
+            && sc.vrp_at_excellent < 100.0)
+        {
+            p.push(format!(
+                "score.vrp_at_excellent must be in (50, 100) (got {})",
+                sc.vrp_at_excellent
+            ));
         }
+        if !(v.non_event_share_warning.is_finite()
+            && (0.0..=1.0).contains(&v.non_event_share_warning))
+        {
+            p.push(format!(
+                "vrp.non_event_share_warning must be within 0..=1 (got {})",
+                v.non_event_share_warning
+            ));
+        }
+        let t = &self.term;
+        if t.window_days == 0 {
+            p.push("term.window_days must be >= 1".into());
+        }
+        if !(t.min_pre_event_sessions.is_finite() && t.min_pre_event_sessions >= 0.0) {
+            p.push(format!(
+                "term.min_pre_event_sessions must be a finite number >= 0 (got {})",
+                t.min_pre_event_sessions
+            ));
+        }
+        p.extend(self.forward.problems());
         if !(sc.consistency_best >= 0.0 && sc.consistency_best < sc.consistency_worst) {
             p.push("score.consistency_best must be >= 0 and below score.consistency_worst".into());
         }

@@ -9,8 +9,11 @@
 //!   [`bsm_greeks`]);
 //! - [`iv`]: implied volatility at machine precision ([`implied_vol`]), typed failures
 //!   ([`IvError`]);
-//! - [`calendar`]: the NYSE trading calendar (holidays, trading-day time);
-//! - [`implied_move`]: event-expiry selection, straddle / interpolated / term-structure event move;
+//! - [`calendar`]: the NYSE trading calendar (holidays, half days, trading-day time from the
+//!   as-of instant);
+//! - [`forward`]: each expiry's forward from put–call parity of its own chain;
+//! - [`implied_move`]: event-expiry selection, straddle / interpolated / term-structure event move
+//!   (a least-squares fit over every expiry in a window, a pre-event expiry included);
 //! - [`moves`]: historical earnings moves and their robust statistics;
 //! - [`realized`]: realized-volatility estimators;
 //! - [`vrp`], [`skew`], [`term`], [`liquidity`], [`score`]: the signals and the decision;
@@ -32,6 +35,7 @@
 pub mod analysis;
 pub mod calendar;
 pub mod config;
+pub mod forward;
 pub mod implied_move;
 pub mod iv;
 pub mod liquidity;

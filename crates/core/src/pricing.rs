@@ -239,6 +239,17 @@ pub fn bsm_greeks(p: &OptionParams, vol: f64) -> Greeks {
     }
 }
 
+/// Vega per 1.00 of vol alone, `S·e^{−qT}·φ(d1)·√T` (0 for a non-positive vol): the same figure
+/// as [`bsm_greeks`]' vega without pricing the option, for the smile fit's weights.
+pub fn bsm_vega(p: &OptionParams, vol: f64) -> f64 {
+    if !(vol > 0.0) {
+        return 0.0;
+    }
+    let sqrt_t = p.t.sqrt();
+    let sd = vol * sqrt_t;
+    let d1 = (p.forward() / p.strike).ln() / sd + 0.5 * sd;
+    p.spot * (-p.div * p.t).exp() * norm_pdf(d1) * sqrt_t
+}
 /// Black–Scholes delta only (cheaper than [`bsm_greeks`]); used to place strikes by delta.
 pub fn bsm_delta(p: &OptionParams, vol: f64) -> f64 {
     if vol <= 0.0 {

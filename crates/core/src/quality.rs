@@ -8,7 +8,8 @@
 //! `blocking` means the number is not reliable enough to trade on: no tier is awarded and the
 //! row is never `tradeable`.
 
-use crate::calendar::{close_of, is_trading_day, new_york_date, previous_trading_day};
+use crate::calendar::{is_trading_day, new_york_date, previous_trading_day, session_hours};
+use crate::forward::parity_forward;
 use crate::types::{OptionChain, OptionKind};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,12 @@ pub enum QualityCode {
     CachedStale,
     /// The as-of instant falls outside a trading session (weekend, holiday, night).
     OutsideSession,
+    /// Too few two-sided call/put pairs near the money for a parity forward: the forward of
+    /// that expiry comes from the configured rate and yield.
+    ForwardFallback,
+    /// The parity forward is far from the rate-and-yield forward (a dividend or borrow cost
+    /// the configured yield does not carry); the parity forward is used.
+    ForwardDisagrees,
 }
 
 impl QualityCode {
@@ -63,6 +70,8 @@ impl QualityCode {
             QualityCode::RateLimited => "rate_limited",
             QualityCode::CachedStale => "cached_stale",
             QualityCode::OutsideSession => "outside_session",
+            QualityCode::ForwardFallback => "forward_fallback",
+            QualityCode::ForwardDisagrees => "forward_disagrees",
         }
     }
 
@@ -283,27 +292,9 @@ pub fn check_time_to_expiry(
     }
 }
 
-/// The two-sided call/put pairs nearest `forward`: `(strike, call mid, put mid)`, nearest first,
-/// at most `per_side` strikes on each side of the forward.
-fn pairs_near(chain: &OptionChain, forward: f64, per_side: usize) -> Vec<(f64, f64, f64)> {
-    let strikes = chain.strikes();
-    let split = strikes.partition_point(|k| *k < forward);
-    let lo = split.saturating_sub(per_side);
-    let hi = (split + per_side).min(strikes.len());
-    let mut pairs: Vec<(f64, f64, f64)> = strikes[lo..hi]
-        .iter()
-        .filter_map(|&k| {
-            let c = chain.quote(OptionKind::Call, k)?;
-            let p = chain.quote(OptionKind::Put, k)?;
-            (c.is_valid() && p.is_valid()).then(|| (k, c.mid(), p.mid()))
-        })
-        .collect();
-    pairs.sort_by(|a, b| (a.0 - forward).abs().total_cmp(&(b.0 - forward).abs()));
-    pairs
-}
-
 /// The spot implied by put–call parity at the (up to three) two-sided strikes nearest the
-/// forward: `F = K + e^{rT}(C − P)`, averaged, discounted back with `e^{−(r−q)T}`.
+/// forward: the parity forward of [`parity_forward`] (`F = K + e^{rT}(C − P)`, averaged),
+/// discounted back with `e^{−(r−q)T}`.
 ///
 /// # Errors
 /// [`GateError::NoTwoSidedNearForward`] when no strike near the forward is two-sided.
@@ -315,21 +306,12 @@ pub fn parity_spot(
     div: f64,
     cfg: &GateConfig,
 ) -> Result<f64, GateError> {
-    let pairs = pairs_near(chain, forward, cfg.near_atm_strikes);
-    if pairs.is_empty() {
-        return Err(GateError::NoTwoSidedNearForward {
+    let (implied_forward, _) = parity_forward(chain, forward, t, rate, cfg.near_atm_strikes, 3)
+        .ok_or(GateError::NoTwoSidedNearForward {
             expiration: chain.expiration,
             forward,
             strikes: cfg.near_atm_strikes,
-        });
-    }
-    let growth = (rate * t).exp();
-    let used = &pairs[..pairs.len().min(3)];
-    let implied_forward = used
-        .iter()
-        .map(|(k, c, p)| k + growth * (c - p))
-        .sum::<f64>()
-        / used.len() as f64;
+        })?;
     Ok(implied_forward * (-(rate - div) * t).exp())
 }
 
@@ -471,27 +453,23 @@ pub fn chain_notes(
     notes
 }
 
-/// 09:30 New York on `d`, in UTC.
-fn open_of(d: NaiveDate) -> DateTime<Utc> {
-    // 16:00 New York is 6.5 hours after the open on every trading day (half days close early,
-    // but they open at 09:30 too).
-    close_of(d) - Duration::minutes(390)
-}
-
-/// The open of the latest session that has begun by `as_of` (`None` never in practice).
+/// The open of the latest session that has begun by `as_of`.
 fn latest_session_open(as_of: DateTime<Utc>) -> DateTime<Utc> {
     let today = new_york_date(as_of);
-    if is_trading_day(today) && open_of(today) <= as_of {
-        open_of(today)
-    } else {
-        open_of(previous_trading_day(today))
+    match session_hours(today) {
+        Some((open, _)) if open <= as_of => open,
+        _ => {
+            let prev = previous_trading_day(today);
+            // A trading day always has hours; the fallback only keeps this total.
+            session_hours(prev).map_or(as_of, |(open, _)| open)
+        }
     }
 }
 
-/// Whether `as_of` falls inside a regular session (09:30–16:00 New York on a trading day).
+/// Whether `as_of` falls inside a regular session (09:30–16:00 New York on a trading day,
+/// 09:30–13:00 on an early close).
 pub fn in_session(as_of: DateTime<Utc>) -> bool {
-    let today = new_york_date(as_of);
-    is_trading_day(today) && open_of(today) <= as_of && as_of < close_of(today)
+    session_hours(new_york_date(as_of)).is_some_and(|(open, close)| open <= as_of && as_of < close)
 }
 
 /// A vendor timestamp checked against our as-of: `None` when it is missing, or absurd (before
@@ -567,7 +545,7 @@ pub fn session_note(as_of: DateTime<Utc>) -> Option<DataQuality> {
     if in_session(as_of) {
         return None;
     }
-    let when = if as_of < open_of(day) {
+    let when = if session_hours(day).is_some_and(|(open, _)| as_of < open) {
         "before the open"
     } else {
         "after the close"
@@ -757,6 +735,15 @@ mod tests {
         );
         let ok = at("2026-01-28T20:29:00Z");
         assert_eq!(usable_timestamp(Some(ok), as_of, &cfg), Some(ok));
+    }
+
+    #[test]
+    fn a_half_day_session_ends_at_13_00() {
+        // Fri 2026-11-27 closes at 13:00 New York (18:00 UTC).
+        assert!(in_session(at("2026-11-27T17:30:00Z")));
+        assert!(!in_session(at("2026-11-27T18:30:00Z")));
+        let note = session_note(at("2026-11-27T18:30:00Z")).expect("after the close");
+        assert!(note.detail.contains("after the close"), "{note:?}");
     }
 
     #[test]

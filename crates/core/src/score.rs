@@ -22,17 +22,24 @@ fn piecewise(knots: &[(f64, f64)], x: f64) -> f64 {
     knots.last().map_or(first.1, |k| k.1)
 }
 
-/// VRP component: `vrp_zero_at`→0, MARGINAL→50, GOOD→75, EXCELLENT→100, linear between.
+/// VRP component: a smooth saturating (log-logistic) curve of the ratio,
+/// `100 · r^p / (r^p + m^p)` with `m` the MARGINAL ratio (scores 50) and `p` chosen so that the
+/// EXCELLENT ratio scores `score.vrp_at_excellent` (default 90; GOOD 1.5 then scores ≈ 72).
+///
+/// Strictly increasing and never 100: a piecewise-linear score capped at EXCELLENT gave every
+/// ratio above 2.0 the same 100, so a 2.94 and a 5.17 tied and the ranking could not tell them
+/// apart. 0 for a ratio of 0 or one that is not a number.
 pub fn vrp_score(ratio: f64, vrp: &VrpConfig, sc: &ScoreConfig) -> f64 {
-    piecewise(
-        &[
-            (sc.vrp_zero_at, 0.0),
-            (vrp.marginal, 50.0),
-            (vrp.good, 75.0),
-            (vrp.excellent, 100.0),
-        ],
-        ratio,
-    )
+    if !(ratio > 0.0) {
+        return 0.0;
+    }
+    if ratio.is_infinite() {
+        return 100.0;
+    }
+    let a = sc.vrp_at_excellent / 100.0;
+    let p = (a / (1.0 - a)).ln() / (vrp.excellent / vrp.marginal).ln();
+    // 100 / (1 + (m/r)^p), written so that large ratios do not overflow.
+    100.0 / (1.0 + (p * (vrp.marginal / ratio).ln()).exp())
 }
 
 /// Liquidity component: REJECT 0, WARNING 40, GOOD 75, EXCELLENT 100.
@@ -57,11 +64,16 @@ pub fn consistency_score(mad_over_median: f64, sc: &ScoreConfig) -> f64 {
     )
 }
 
-/// Skew component: a neutral smile is best; 100 at Mixon 0 falling linearly to 0 at
-/// `|Mixon| = score_zero_at`; 50 when there is no skew measure.
+/// Skew component from Mixon's `(σ25P − σ25C)/σATM`: 100 when puts are at least as rich as
+/// calls (the normal equity skew: rich puts are what a premium seller sells, so they are not
+/// punished), falling linearly to 0 as calls get richer than puts, at Mixon `−score_zero_at`
+/// (the market fears an upside jump, which short calls carry without a bound); 50 when there is
+/// no skew measure.
 pub fn skew_score(mixon: Option<f64>, cfg: &SkewConfig) -> f64 {
     match mixon {
-        Some(m) if m.is_finite() => (100.0 * (1.0 - m.abs() / cfg.score_zero_at)).clamp(0.0, 100.0),
+        Some(m) if m.is_finite() => {
+            (100.0 * (1.0 + m.min(0.0) / cfg.score_zero_at)).clamp(0.0, 100.0)
+        }
         _ => 50.0,
     }
 }
@@ -132,19 +144,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vrp_score_hits_the_tier_anchors() {
+    fn vrp_score_passes_the_anchors_and_never_saturates() {
         let c = AnalyticsConfig::default();
-        for (r, s) in [
-            (1.0, 0.0),
-            (1.2, 50.0),
-            (1.5, 75.0),
-            (2.0, 100.0),
-            (9.0, 100.0),
-            (0.3, 0.0),
-        ] {
-            assert!((vrp_score(r, &c.vrp, &c.score) - s).abs() < 1e-12, "{r}");
-        }
-        assert_eq!(vrp_score(f64::NAN, &c.vrp, &c.score), 0.0);
+        let s = |r: f64| vrp_score(r, &c.vrp, &c.score);
+        assert!((s(1.2) - 50.0).abs() < 1e-9);
+        assert!((s(2.0) - 90.0).abs() < 1e-9);
+        assert!((s(1.5) - 72.3).abs() < 0.1, "{}", s(1.5));
+        // The two tickers that tied at 96.05 under the old capped score.
+        assert!(s(5.17) > s(2.94) + 1.0, "{} {}", s(5.17), s(2.94));
+        assert!(s(5.17) < 100.0);
+        assert_eq!(s(f64::NAN), 0.0);
+        assert_eq!(s(0.0), 0.0);
+        assert_eq!(s(-1.0), 0.0);
+    }
+
+    #[test]
+    fn rich_puts_are_not_punished_call_skew_is() {
+        let c = SkewConfig::default();
+        assert_eq!(skew_score(Some(0.0), &c), 100.0);
+        assert_eq!(skew_score(Some(0.35), &c), 100.0);
+        assert!((skew_score(Some(-0.2), &c) - 50.0).abs() < 1e-9);
+        assert_eq!(skew_score(Some(-0.9), &c), 0.0);
+        assert_eq!(skew_score(None, &c), 50.0);
     }
 
     #[test]

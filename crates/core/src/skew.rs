@@ -153,6 +153,14 @@ pub enum Bias {
     Bullish,
 }
 
+/// The bias rule in words, with the configured thresholds (shown beside the bias).
+pub fn bias_rule(cfg: &SkewConfig) -> String {
+    format!(
+        "BEARISH when Mixon (σ25P − σ25C)/σATM ≥ {}, BULLISH when ≤ {}, else NEUTRAL",
+        cfg.bearish_above, cfg.bullish_below
+    )
+}
+
 /// Bias from Mixon's measure and the configured thresholds; neutral without a measure.
 pub fn skew_bias(fit: &SkewFit, cfg: &SkewConfig) -> Bias {
     match fit.mixon {

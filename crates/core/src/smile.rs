@@ -6,7 +6,7 @@
 //! calls at or above it. Quotes with bid = 0, ask ≤ bid or no time value are skipped.
 
 use crate::iv::implied_vol;
-use crate::pricing::{OptionParams, bsm_greeks};
+use crate::pricing::{OptionParams, bsm_vega};
 use crate::stats::lerp;
 use crate::types::{OptionChain, OptionKind};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,19 @@ pub struct ExpiryMarket {
 }
 
 impl ExpiryMarket {
+    /// The market of an expiry whose forward is known (implied by its chain): `div` becomes the
+    /// implied carry `r − ln(F/S)/T`, so that every Black–Scholes–Merton price on `(S, r, div)`
+    /// is the Black price on that forward discounted at `r` (a discrete dividend or borrow cost
+    /// folded into one yield for this expiry). `t` must be > 0.
+    pub fn with_forward(spot: f64, t: f64, rate: f64, forward: f64) -> ExpiryMarket {
+        ExpiryMarket {
+            spot,
+            t,
+            rate,
+            div: rate - (forward / spot).ln() / t,
+        }
+    }
+
     /// Forward price.
     pub fn forward(&self) -> f64 {
         self.spot * ((self.rate - self.div) * self.t).exp()
@@ -48,8 +61,22 @@ impl ExpiryMarket {
 
 /// The OTM smile of `chain`, sorted by strike. Strikes without a usable OTM quote are skipped.
 pub fn otm_smile(chain: &OptionChain, m: &ExpiryMarket) -> Vec<SmilePoint> {
+    smile_of(chain, m, usize::MAX)
+}
+
+/// The OTM smile restricted to the `strikes` strikes nearest the forward (in log-moneyness):
+/// all the ATM vol needs ([`atm_vol`] fits the seven nearest). Solving only those keeps a
+/// many-expiry term structure cheap.
+pub fn otm_smile_near(chain: &OptionChain, m: &ExpiryMarket, strikes: usize) -> Vec<SmilePoint> {
+    smile_of(chain, m, strikes)
+}
+
+/// Candidates solved for an ATM vol: the fit's seven plus a margin for quotes that do not solve.
+pub const ATM_CANDIDATES: usize = ATM_FIT_POINTS + 2;
+
+fn smile_of(chain: &OptionChain, m: &ExpiryMarket, limit: usize) -> Vec<SmilePoint> {
     let f = m.forward();
-    let mut out: Vec<SmilePoint> = chain
+    let mut candidates: Vec<&crate::types::OptionQuote> = chain
         .quotes
         .iter()
         .filter(|q| {
@@ -59,15 +86,32 @@ pub fn otm_smile(chain: &OptionChain, m: &ExpiryMarket) -> Vec<SmilePoint> {
             };
             otm && q.is_valid()
         })
+        .collect();
+    if limit == 0 {
+        return Vec::new();
+    }
+    if candidates.len() > limit {
+        // Nearest the forward in log-moneyness, |ln(K/F)|: one logarithm per quote, not per
+        // comparison.
+        let mut keyed: Vec<(f64, &crate::types::OptionQuote)> = candidates
+            .iter()
+            .map(|q| ((q.strike / f).ln().abs(), *q))
+            .collect();
+        keyed.select_nth_unstable_by(limit - 1, |a, b| a.0.total_cmp(&b.0));
+        keyed.truncate(limit);
+        candidates = keyed.into_iter().map(|(_, q)| q).collect();
+    }
+    let mut out: Vec<SmilePoint> = candidates
+        .into_iter()
         .filter_map(|q| {
             let p = OptionParams::new(q.kind, m.spot, q.strike, m.t, m.rate, m.div).ok()?;
             let iv = implied_vol(&p, q.mid()).ok()?;
-            let g = bsm_greeks(&p, iv);
+            let vega = bsm_vega(&p, iv);
             Some(SmilePoint {
                 strike: q.strike,
                 k: (q.strike / f).ln(),
                 iv,
-                vega: g.vega,
+                vega,
                 kind: q.kind,
             })
         })

@@ -1,4 +1,5 @@
-//! Term structure of ATM implied vol (spec §5).
+//! Term structure of ATM implied vol (spec §5), with each expiry's ex-event vol and the IV-crush
+//! forecast read off the same term-structure fit as the event move.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,33 @@ pub struct TermStructurePoint {
     pub days: f64,
     /// ATM implied vol (decimal).
     pub atm_iv: f64,
+    /// The same with the event taken out: the fit's diffusion over this expiry, `σ_d·√(τ/T)`
+    /// (decimal, calendar-time quoting like `atm_iv`); `None` without a fit.
+    #[serde(default)]
+    pub ex_event_iv: Option<f64>,
+    /// Trading-day time to expiry in sessions (`τ × 252`: the time left of the as-of session
+    /// plus the sessions after it).
+    #[serde(default)]
+    pub trading_days: Option<f64>,
+    /// Whether this expiry entered the event-variance fit.
+    #[serde(default)]
+    pub in_fit: bool,
+}
+
+/// The IV-crush forecast of the analysed expiry, from the term-structure fit (vols decimal,
+/// calendar-time quoting like the chain's; the crush in vol points).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Forecast {
+    /// The analysed expiry's ATM IV once the event has passed: its ex-event IV `σ_d·√(τ/T)`.
+    pub post_event_iv: Option<f64>,
+    /// Forward vol from the analysed expiry to the next listed one, `σ_d·√(Δτ/ΔT)`: the vol
+    /// the market prices for the period after it (both carry the event, which cancels).
+    pub forward_vol: Option<f64>,
+    /// `(ATM IV − post-event IV) × 100`: the expected crush in vol points.
+    pub crush_vol_points: Option<f64>,
+    /// The fit's diffusion (ex-event) vol, annualised in trading-day time (× √(sessions/252)
+    /// gives the move over that many sessions).
+    pub diffusion_vol: Option<f64>,
 }
 
 /// The term structure around the event.

@@ -1,4 +1,11 @@
 //! Volatility risk premium: implied move over historical move, tiers, edge score (spec §4).
+//!
+//! Like with like: by default the implied figure is the term-structure event move (an expected
+//! one-day event move) against the mean one-day reaction; the straddle-based ratio is carried
+//! beside it, and [`Vrp::basis`] says which one decided the tier.
+//!
+//! Tiers are decided on the ratio as displayed, rounded to two decimals ([`displayed_ratio`]):
+//! a table showing "VRP 1.20" must not say SKIP because the unrounded ratio was 1.1988.
 
 use crate::config::VrpConfig;
 use serde::{Deserialize, Serialize};
@@ -29,10 +36,36 @@ impl VrpTier {
     }
 }
 
+/// Which implied figure the ratio (and so the tier, score and decision) used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VrpBasis {
+    /// The term-structure event move (default).
+    Event,
+    /// The ATM straddle to the analysed expiry.
+    Straddle,
+    /// The straddle interpolated to the forward (configured, or the fallback when no event move
+    /// could be extracted). The default of records written before the basis was recorded.
+    #[default]
+    Interpolated,
+}
+
+impl VrpBasis {
+    /// `"event"`, `"straddle"` or `"interpolated"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VrpBasis::Event => "event",
+            VrpBasis::Straddle => "straddle",
+            VrpBasis::Interpolated => "interpolated",
+        }
+    }
+}
+
 /// The VRP of one ticker.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Vrp {
-    /// implied % / historical %.
+    /// implied % / historical % on [`Vrp::basis`] (full precision; the tier is decided on it
+    /// rounded to two decimals).
     pub ratio: f64,
     /// Tier of the ratio.
     pub tier: VrpTier,
@@ -42,10 +75,37 @@ pub struct Vrp {
     /// (`tier` is then SKIP); see the record's `data_quality`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withheld_tier: Option<VrpTier>,
+    /// Which implied figure the ratio uses: `event`, `straddle` or `interpolated`.
+    #[serde(default)]
+    pub basis: VrpBasis,
+    /// The implied figure of the ratio, percent.
+    #[serde(default)]
+    pub implied_pct: Option<f64>,
+    /// The interpolated straddle / historical, shown beside the ratio (it also prices every
+    /// ordinary session before expiry, so it overstates the event premium).
+    #[serde(default)]
+    pub straddle_ratio: Option<f64>,
+    /// Share (0–1) of the analysed straddle's variance that is not the event:
+    /// `1 − E / (σ²·T)` of the analysed expiry. `None` without an event move.
+    #[serde(default)]
+    pub non_event_share: Option<f64>,
 }
 
-/// Tier of a ratio (non-finite ratios are SKIP).
+/// The ratio as displayed with two decimals, the figure the tier is decided on.
+///
+/// Formatted and parsed back rather than `(x·100).round()/100`: the product rounds in binary
+/// and can land on the other side of a half from what `{:.2}` shows.
+pub fn displayed_ratio(ratio: f64) -> f64 {
+    if !ratio.is_finite() {
+        return ratio;
+    }
+    format!("{ratio:.2}").parse().unwrap_or(ratio)
+}
+
+/// Tier of a ratio, decided on the ratio rounded to the two displayed decimals
+/// ([`displayed_ratio`]); non-finite ratios are SKIP.
 pub fn vrp_tier(ratio: f64, cfg: &VrpConfig) -> VrpTier {
+    let ratio = displayed_ratio(ratio);
     if !ratio.is_finite() {
         VrpTier::Skip
     } else if ratio >= cfg.excellent {
@@ -71,7 +131,8 @@ pub enum VrpError {
     BadImplied(f64),
 }
 
-/// VRP from an implied move and historical statistics (both in percent).
+/// VRP from an implied move and historical statistics (both in percent). The caller records
+/// the basis and the straddle ratio ([`Vrp::basis`], [`Vrp::straddle_ratio`]).
 ///
 /// # Errors
 /// [`VrpError`] for a non-positive historical or a negative implied figure.
@@ -99,5 +160,30 @@ pub fn vrp(
         tier: vrp_tier(ratio, cfg),
         edge_score: ratio / (1.0 + dispersion),
         withheld_tier: None,
+        basis: VrpBasis::Interpolated,
+        implied_pct: Some(implied_pct),
+        straddle_ratio: None,
+        non_event_share: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tier_is_decided_on_the_figure_shown() {
+        let cfg = VrpConfig::default();
+        // Shown as "1.20": MARGINAL, not SKIP.
+        assert_eq!(format!("{:.2}", 1.1988), "1.20");
+        assert_eq!(vrp_tier(1.1988, &cfg), VrpTier::Marginal);
+        // Shown as "1.19": SKIP. The binary 1.195 lies just above its decimal and shows 1.20.
+        assert_eq!(format!("{:.2}", 1.1949), "1.19");
+        assert_eq!(vrp_tier(1.1949, &cfg), VrpTier::Skip);
+        assert_eq!(format!("{:.2}", 1.195), "1.20");
+        assert_eq!(vrp_tier(1.195, &cfg), VrpTier::Marginal);
+        assert_eq!(vrp_tier(1.4951, &cfg), VrpTier::Good);
+        assert_eq!(vrp_tier(f64::NAN, &cfg), VrpTier::Skip);
+        assert_eq!(vrp_tier(f64::INFINITY, &cfg), VrpTier::Skip);
+    }
 }

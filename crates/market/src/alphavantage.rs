@@ -65,6 +65,8 @@ impl AlphaVantageConfig {
             // Its answers are small (a CSV calendar, a JSON list of reports): a hung socket is
             // cut after 4 s and the call retried.
             attempt_timeout_ms: 4_000,
+            // 5 a minute: a cold scan's past-report requests queue for their minute.
+            quota_wait_ms: 300_000,
             rate_limits: vec![
                 WindowConfig::new(5, Duration::from_secs(60)).with_burst(5),
                 WindowConfig::new(25, Duration::from_secs(86_400)).with_burst(25),
@@ -449,6 +451,13 @@ impl AlphaVantageClient {
                     match classify_body(&received.body, &self.key) {
                         Some(e) => {
                             debug!(vendor = VENDOR, function, error = %e, "vendor message");
+                            if let MarketError::RateLimited { .. } = e {
+                                crate::notes::record(
+                                    crate::notes::VendorNoteKind::RateLimited,
+                                    VENDOR,
+                                    format!("{function}: {e}"),
+                                );
+                            }
                             Err(e)
                         }
                         None => Ok(received.body),
@@ -536,6 +545,15 @@ impl PriceHistory for AlphaVantageClient {
         {
             Err(MarketError::PlanLimit { message, .. }) if self.outputsize != "compact" => {
                 warn!(vendor = VENDOR, %message, "outputsize refused by the plan; falling back to compact (100 bars)");
+                crate::notes::record(
+                    crate::notes::VendorNoteKind::PremiumGated,
+                    VENDOR,
+                    format!(
+                        "TIME_SERIES_DAILY outputsize={} needs a premium plan: the last 100 \
+                         sessions (compact) were used",
+                        self.outputsize
+                    ),
+                );
                 self.query("TIME_SERIES_DAILY", &params("compact")).await?
             }
             other => other?,

@@ -11,6 +11,7 @@
 //! failure, so it never trips a circuit breaker.
 #![deny(missing_docs)]
 
+pub mod notes;
 pub mod alphavantage;
 mod error;
 pub mod files;

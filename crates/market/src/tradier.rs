@@ -196,6 +196,9 @@ impl TradierConfig {
         let mut p = PipelineConfig {
             deadline_ms: 20_000,
             rate_limits: vec![tradier_window(PRODUCTION_QUOTA)],
+            // A scan bigger than one window queues for the next one (61 s at most per window
+            // it waits behind); the 20-s deadline starts when the token is granted.
+            quota_wait_ms: 300_000,
             ..PipelineConfig::default()
         };
         p.retry.max_attempts = 0;
@@ -923,6 +926,13 @@ impl TradierClient {
                 "quota reported"
             );
             self.pipeline.limiter().observe(rate.available, reset_in);
+        }
+        if received.status == 429 {
+            crate::notes::record(
+                crate::notes::VendorNoteKind::RateLimited,
+                VENDOR,
+                format!("{endpoint}: HTTP 429, waited as the vendor asked"),
+            );
         }
         match http::error_for_status(VENDOR, received.status, &received.headers, &received.body) {
             Some(e) => {

@@ -38,6 +38,11 @@ pub struct PipelineConfig {
     pub rate_limits: Vec<WindowConfig>,
     /// Bulkhead settings.
     pub bulkhead: BulkheadConfig,
+    /// How long a call may queue for its first token of quota, in ms, before its deadline
+    /// starts; 0 (default) = the deadline covers the wait. A long scan is bound by the vendor's
+    /// quota: its requests wait for the next window (up to a minute for Tradier), which is
+    /// not a failure of the call, while the deadline still bounds the work and the retries.
+    pub quota_wait_ms: u64,
 }
 
 impl Default for PipelineConfig {
@@ -49,6 +54,7 @@ impl Default for PipelineConfig {
             retry: RetryConfig::default(),
             rate_limits: Vec::new(),
             bulkhead: BulkheadConfig::default(),
+            quota_wait_ms: 0,
         }
     }
 }
@@ -133,6 +139,7 @@ pub struct Pipeline<K, L = RateLimiter> {
     name: Arc<str>,
     classifier: K,
     deadline: Duration,
+    quota_wait: Duration,
     attempt_timeout: Duration,
     max_attempts: u32,
     backoff: Backoff,
@@ -190,6 +197,7 @@ impl<K> Pipeline<K, RateLimiter> {
             name: Arc::from(name),
             classifier,
             deadline: Duration::from_millis(config.deadline_ms),
+            quota_wait: Duration::from_millis(config.quota_wait_ms),
             attempt_timeout: Duration::from_millis(config.attempt_timeout_ms),
             max_attempts: config.retry.max_attempts,
             backoff: config.retry.backoff(),
@@ -223,6 +231,7 @@ impl<K, L: Limiter> Pipeline<K, L> {
             name: self.name,
             classifier: self.classifier,
             deadline: self.deadline,
+            quota_wait: self.quota_wait,
             attempt_timeout: self.attempt_timeout,
             max_attempts: self.max_attempts,
             backoff: self.backoff,
@@ -326,9 +335,12 @@ impl<K, L: Limiter> Pipeline<K, L> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let deadline = options
-            .deadline
-            .unwrap_or_else(|| Instant::now() + self.deadline);
+        let started = Instant::now();
+        let mut deadline = options.deadline.unwrap_or(started + self.deadline);
+        // The first token may be queued for longer than the deadline (a scan waiting for the
+        // vendor's next window); the deadline then starts when it is granted.
+        let queue_for_quota = options.deadline.is_none() && !self.quota_wait.is_zero();
+        let quota_deadline = (started + self.quota_wait).max(deadline);
         let max_attempts = match options.idempotency {
             Idempotency::Idempotent => self.max_attempts,
             Idempotency::NonIdempotent => 1,
@@ -361,12 +373,17 @@ impl<K, L: Limiter> Pipeline<K, L> {
                 }
             };
             // A refusal below drops the permit unrecorded: our own rejections are ignored.
-            if let Err(limited) = self.limiter.acquire(Some(deadline)).await {
+            let first_token = queue_for_quota && attempts == 0;
+            let token_deadline = if first_token { quota_deadline } else { deadline };
+            if let Err(limited) = self.limiter.acquire(Some(token_deadline)).await {
                 return Err(ResilienceError::RateLimited {
                     name: limited.name,
                     wait: limited.wait,
                     attempts,
                 });
+            }
+            if first_token {
+                deadline = deadline.max(Instant::now() + self.deadline);
             }
             let slot = match self.bulkhead.acquire(Some(deadline)).await {
                 Ok(slot) => slot,

@@ -5,8 +5,10 @@
   const SVG = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
   let rows = [];
-  let sortKey = "score";
-  let sortDir = -1;
+  // The server's order by default: tradeable rows first, then by score (never an untradeable
+  // row above a tradeable one unless the user sorts by a column).
+  let sortKey = "rank";
+  let sortDir = 1;
   let selected = null;
 
   // The key comes from ?key= (then removed from the address bar) or the stored one.
@@ -61,9 +63,32 @@
   const fmt = (x, d) => (typeof x === "number" && isFinite(x) ? x.toFixed(d === undefined ? 2 : d) : "–");
 
   // ---- scan table -------------------------------------------------------------------
+  // "Implied %" is implied_move.interpolated_pct everywhere (the CLI's implied% too).
+  const impliedPct = (r) => (r.implied_move ? r.implied_move.interpolated_pct : null);
+  function bestText(r) {
+    const b = r.best_strategy;
+    return b ? b.kind + " cr " + fmt(b.credit) + " POP " + fmt(b.pop * 100, 0) + "%" : "–";
+  }
+  // A New York rendering of an instant: "2026-12-03 15:00 EST".
+  function nyTime(iso) {
+    const d = new Date(iso);
+    if (isNaN(d)) return String(iso);
+    try {
+      const p = {};
+      for (const x of new Intl.DateTimeFormat("en-US", { timeZone: "America/New_York", year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" }).formatToParts(d)) p[x.type] = x.value;
+      return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + " " + (p.timeZoneName || "ET");
+    } catch (e) { return d.toISOString(); }
+  }
   function rowValue(r, k) {
     switch (k) {
-      case "implied": return r.implied_move ? r.implied_move.straddle_pct : null;
+      case "rank": return rows.indexOf(r);
+      case "days": return typeof r.days_to_event === "number" ? r.days_to_event : null;
+      case "implied": return impliedPct(r);
+      case "event": return r.implied_move ? r.implied_move.event_pct : null;
+      case "basis": return r.vrp && r.vrp.basis ? r.vrp.basis : "";
+      case "warnings": return Array.isArray(r.warnings) ? r.warnings.length : 0;
+      case "best": return r.best_strategy ? r.best_strategy.kind : "";
       case "hist": return r.historical ? r.historical.mean_pct : null;
       case "vrp": return r.vrp ? r.vrp.ratio : null;
       case "tier": return r.vrp ? r.vrp.tier : "";
@@ -127,6 +152,15 @@
     $("detail-quality").dataset.notes = String(notes.length);
   }
 
+  function renderWarnings(rec) {
+    const list = $("warning-list");
+    list.replaceChildren();
+    const ws = Array.isArray(rec.warnings) ? rec.warnings : [];
+    if (!ws.length) list.append(el("li", { class: "muted" }, "none"));
+    for (const w of ws) list.append(el("li", { class: "note" }, w));
+    $("detail-warnings").dataset.warnings = String(ws.length);
+  }
+
   function renderTable() {
     const analyzed = rows.filter((r) => !r.error);
     const failed = rows.filter((r) => r.error);
@@ -141,15 +175,21 @@
     tbody.replaceChildren();
     for (const r of analyzed) {
       const tr = el("tr", { class: "row" + (r.ticker === selected ? " selected" : ""), "data-ticker": r.ticker });
-      tr.append(el("td", {}, r.ticker), el("td", {}, r.earnings_date), el("td", {}, r.timing),
-        el("td", { class: "num" }, fmt(r.spot)), el("td", { class: "num" }, fmt(rowValue(r, "implied"))),
-        el("td", { class: "num" }, fmt(rowValue(r, "hist"))), el("td", { class: "num" }, fmt(rowValue(r, "vrp"))));
+      tr.append(el("td", { class: "num" }, rows.indexOf(r) + 1), el("td", {}, r.ticker), el("td", {}, r.earnings_date),
+        el("td", {}, r.timing), el("td", { class: "num" }, rowValue(r, "days") === null ? "–" : rowValue(r, "days")),
+        el("td", {}, r.expiration || "–"),
+        el("td", { class: "num" }, fmt(r.spot)), el("td", { class: "num", "data-col": "implied" }, fmt(rowValue(r, "implied"))),
+        el("td", { class: "num" }, fmt(rowValue(r, "event"))),
+        el("td", { class: "num" }, fmt(rowValue(r, "hist"))), el("td", { class: "num" }, fmt(rowValue(r, "vrp"))),
+        el("td", { "data-col": "basis" }, rowValue(r, "basis") || "–"));
       const tier = el("td"); tier.append(tierBadge(r));
       const liq = el("td"); liq.append(el("span", { class: "tier tier-" + rowValue(r, "liq") }, rowValue(r, "liq")));
       tr.append(tier, liq, el("td", { class: "num" }, fmt(r.score, 1)),
         el("td", { class: r.tradeable ? "yes" : "no" }, r.tradeable ? "YES" : "no"));
       const q = el("td", { class: "quality" }); q.append(qualityBadge(r));
-      tr.append(q);
+      const warns = Array.isArray(r.warnings) ? r.warnings : [];
+      const w = el("td", { class: "num", "data-col": "warnings", title: warns.join("\n") }, warns.length ? warns.length : "–");
+      tr.append(q, w, el("td", { "data-col": "best" }, bestText(r)));
       tr.addEventListener("click", () => selectTicker(r.ticker));
       tbody.append(tr);
     }
@@ -169,7 +209,7 @@
     const scan = await api("/api/v1/scan" + (refresh ? "?refresh=true" : ""));
     rows = scan.rows || [];
     $("scan-meta").textContent = scan.from + " → " + scan.to + " · run " + scan.run_id + " · " + scan.trigger;
-    $("asof").textContent = "as of " + scan.as_of;
+    $("asof").textContent = "as of " + nyTime(scan.as_of);
     renderTable();
     status("");
     const first = selected || (rows.find((r) => !r.error) || {}).ticker;
@@ -201,7 +241,7 @@
   function movesChart(rec) {
     const svg = frame("historical moves");
     const moves = (rec.historical_moves || []).slice(-12);
-    const implied = rec.implied_move ? rec.implied_move.straddle_pct : null;
+    const implied = impliedPct(rec);
     if (!moves.length) { note(svg, "no historical moves"); return svg; }
     const hi = Math.max(implied || 0, ...moves.map((m) => m.close_move_pct)) * 1.15 || 1;
     const y = scale(0, hi, H - M.b, M.t);
@@ -288,17 +328,22 @@
       const rec = await api("/api/v1/analyze/" + encodeURIComponent(t));
       const im = rec.implied_move || {};
       $("detail-summary").textContent =
-        `${rec.ticker} reports ${rec.earnings_date} ${rec.timing}, expiry ${rec.expiration}, spot ${fmt(rec.spot)}; ` +
-        `implied ${fmt(im.straddle_pct)}% (event ${fmt(im.event_pct)}%), historical mean ${fmt(rec.historical.mean_pct)}%, ` +
-        `VRP ${fmt(rec.vrp.ratio)} ${tierText(rec.vrp)}, score ${fmt(rec.score, 1)}` + (rec.tradeable ? " — TRADEABLE" : "") +
-        (rec.data && rec.data.stale ? " (stale data)" : "");
+        `${rec.ticker} reports ${rec.earnings_date} ${rec.timing} (in ${rec.days_to_event} days), expiry ${rec.expiration}, ` +
+        `spot ${fmt(rec.spot)}, as of ${nyTime(rec.as_of)}; ` +
+        `implied ${fmt(im.interpolated_pct)}% (event ${fmt(im.event_pct)}%), historical mean ${fmt(rec.historical.mean_pct)}%, ` +
+        `VRP ${fmt(rec.vrp.ratio)}` + (rec.vrp.basis ? ` (${rec.vrp.basis} basis` +
+          (typeof rec.vrp.straddle_ratio === "number" ? `; straddle ${fmt(rec.vrp.straddle_ratio)}` : "") + ")" : "") +
+        ` ${tierText(rec.vrp)}, score ${fmt(rec.score, 1)}` + (rec.tradeable ? " — TRADEABLE" : "") +
+        `; best ${bestText(rec)}` + (rec.data && rec.data.stale ? " (stale data)" : "");
       renderQuality(rec);
+      renderWarnings(rec);
       $("chart-moves").replaceChildren(movesChart(rec));
       $("chart-term").replaceChildren(termChart(rec));
       $("chart-skew").replaceChildren(skewChart(rec));
       document.body.dataset.detail = t;
     } catch (e) {
       $("detail-summary").textContent = t + ": " + e.message;
+      $("warning-list").replaceChildren();
       $("quality-list").replaceChildren();
       $("detail-quality").dataset.notes = "0";
     }
@@ -385,7 +430,7 @@
     for (const th of document.querySelectorAll("#scan th[data-key]")) {
       th.addEventListener("click", () => {
         const k = th.dataset.key;
-        sortDir = sortKey === k ? -sortDir : (k === "ticker" || k === "earnings_date" ? 1 : -1);
+        sortDir = sortKey === k ? -sortDir : (["rank", "ticker", "earnings_date", "days", "expiration"].includes(k) ? 1 : -1);
         sortKey = k;
         renderTable();
       });

@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     ivcrush_server::install_metrics_recorder();
     let app = App::open(AppConfig {
-        as_of: cli.as_of,
+        as_of: cli.as_of.map(Into::into),
         database_url: cli.database_url,
         ..AppConfig::default()
     })

@@ -156,7 +156,11 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Input(msg) if msg.starts_with("unknown ticker") => ApiError::NotFound(msg),
-            AppError::Input(msg) if msg.starts_with("no earnings report for") => {
+            AppError::Input(msg)
+                if msg.starts_with("no earnings report for")
+                    || msg.contains("no next report known") =>
+            {
+                // No upcoming report (a report already out and none known after it too).
                 ApiError::NotFound(msg)
             }
             AppError::Input(msg) => ApiError::BadRequest(msg),
@@ -191,6 +195,13 @@ mod tests {
         assert_eq!(e.status(), StatusCode::NOT_FOUND);
         let e: ApiError = AppError::Input("earnings date in the past".into()).into();
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        let e: ApiError = AppError::Input(
+            "ZZZ reported 2026-12-03 (BMO); no next report known in the next 120 days (pass \
+             --earnings-date)"
+                .into(),
+        )
+        .into();
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
     }
 
     #[test]

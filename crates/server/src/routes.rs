@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use ivcrush_app::Row;
 use ivcrush_app::symbols::normalize_symbol;
+use ivcrush_app::{RankBy, Row};
 use ivcrush_core::moves::HistoricalMove;
 use ivcrush_market::EarningsRecord;
 use ivcrush_resilience::{BreakerSnapshot, HealthReport};
@@ -162,6 +162,10 @@ pub(crate) struct ScanParams {
     limit: Option<usize>,
     /// Run a new scan even when a stored one covers the window.
     refresh: Option<bool>,
+    /// Order of the analysed rows: `tradeable` (default: tradeable rows first, then by score)
+    /// or `score` (by score alone).
+    #[param(value_type = Option<String>)]
+    rank: Option<RankBy>,
 }
 
 impl ScanParams {
@@ -196,13 +200,17 @@ pub(crate) struct ScanResponse {
     trigger: &'static str,
     /// When the scan finished.
     finished_at: DateTime<Utc>,
-    /// Analysed rows (by score, descending), then failed rows `{ticker, error, ...}`.
+    /// How the analysed rows are ordered: `tradeable` or `score`.
+    rank: &'static str,
+    /// Analysed rows (tradeable first unless `rank=score`, then by score), then failed rows
+    /// `{ticker, error, ...}`. Rows whose report has come out since the scan are left out.
     #[schema(value_type = Vec<Object>)]
     rows: Vec<Row>,
 }
 
 impl ScanResponse {
-    fn new(s: &ScanSnapshot, p: &ScanParams) -> ScanResponse {
+    fn new(s: &ScanSnapshot, p: &ScanParams, now: DateTime<Utc>) -> ScanResponse {
+        let rank = p.rank.unwrap_or_default();
         ScanResponse {
             run_id: s.report.run_id.clone(),
             as_of: s.report.as_of,
@@ -210,11 +218,8 @@ impl ScanResponse {
             to: s.report.to,
             trigger: s.trigger,
             finished_at: s.finished_at,
-            rows: s
-                .filtered(p.min_score, p.limit)
-                .into_iter()
-                .cloned()
-                .collect(),
+            rank: rank.as_str(),
+            rows: s.filtered(p.min_score, p.limit, rank, now),
         }
     }
 }
@@ -237,7 +242,7 @@ pub(crate) async fn scan(
     let snap = s
         .scan(p.from, p.to, p.refresh.unwrap_or(false), &id)
         .await?;
-    Ok(Json(ScanResponse::new(&snap, &p)))
+    Ok(Json(ScanResponse::new(&snap, &p, s.app().as_of())))
 }
 
 fn ticker(raw: &str) -> Result<String, ApiError> {

@@ -14,7 +14,10 @@ use axum::body::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use ivcrush_app::{AnalyzeOptions, App, Row, ScanReport, ScanRequest};
+use ivcrush_app::clock::report_out;
+use ivcrush_app::record::rank_by;
+use ivcrush_app::{AnalyzeOptions, App, RankBy, Row, ScanReport, ScanRequest};
+use ivcrush_core::EarningsEvent;
 use ivcrush_market::EarningsRecord;
 use ivcrush_resilience::{CheckResult, Criticality, DEFAULT_CHECK_TIMEOUT, HealthReport};
 use ivcrush_store::{NewAnalysis, StoredAnalysis};
@@ -39,23 +42,42 @@ pub struct ScanSnapshot {
 }
 
 impl ScanSnapshot {
-    /// Analysed rows scoring at least `min_score`, at most `limit` of them, then failed rows
-    /// (the filters of `ivcrush scan`).
-    pub fn filtered(&self, min_score: Option<f64>, limit: Option<usize>) -> Vec<&Row> {
-        let mut kept = 0usize;
-        self.report
+    /// The rows as `ivcrush scan` shows them at `now`: ranked by `rank`; analysed rows whose
+    /// report is out by `now` left out (never served as upcoming); those scoring at least
+    /// `min_score`, at most `limit` of them; then failed rows.
+    pub fn filtered(
+        &self,
+        min_score: Option<f64>,
+        limit: Option<usize>,
+        rank: RankBy,
+        now: DateTime<Utc>,
+    ) -> Vec<Row> {
+        let mut rows: Vec<Row> = self
+            .report
             .rows
             .iter()
-            .filter(|r| match r.analysis() {
-                Some(a) => {
-                    let ok =
-                        min_score.is_none_or(|m| a.score >= m) && limit.is_none_or(|l| kept < l);
-                    kept += usize::from(ok);
-                    ok
-                }
-                None => true,
+            .filter(|r| {
+                r.analysis().is_none_or(|a| {
+                    let event = EarningsEvent {
+                        date: a.earnings_date,
+                        timing: a.timing,
+                    };
+                    !report_out(&event, now)
+                })
             })
-            .collect()
+            .cloned()
+            .collect();
+        rank_by(&mut rows, rank);
+        let mut kept = 0usize;
+        rows.retain(|r| match r.analysis() {
+            Some(a) => {
+                let ok = min_score.is_none_or(|m| a.score >= m) && limit.is_none_or(|l| kept < l);
+                kept += usize::from(ok);
+                ok
+            }
+            None => true,
+        });
+        rows
     }
 }
 
@@ -70,6 +92,8 @@ struct ExtraCheck {
 struct CachedAnalysis {
     body: Bytes,
     at: Instant,
+    /// The analysed report: once it is out, the cached record is no longer served.
+    event: EarningsEvent,
 }
 
 struct Inner {
@@ -275,7 +299,7 @@ impl AppState {
             .read()
             .expect("analysis cache lock")
             .get(ticker)
-            .filter(|c| c.at.elapsed() < ttl)
+            .filter(|c| c.at.elapsed() < ttl && !report_out(&c.event, self.inner.app.as_of()))
         {
             return Ok(c.body.clone());
         }
@@ -299,6 +323,10 @@ impl AppState {
                 Arc::new(CachedAnalysis {
                     body: body.clone(),
                     at: Instant::now(),
+                    event: EarningsEvent {
+                        date: rec.analysis.earnings_date,
+                        timing: rec.analysis.timing,
+                    },
                 }),
             );
         Ok(body)

@@ -47,6 +47,9 @@ pub fn scaled_config(mock: &MockVendor, dir: &tempfile::TempDir) -> AppConfig {
     c
 }
 
+/// One analysis: its numbers and whether it noted a 429, or its error; and its wall time.
+type Outcome = (Result<(serde_json::Value, bool), String>, Duration);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_analyses_through_faults_on_every_attempt_are_all_right() {
     let truth = numbers(
@@ -59,35 +62,47 @@ async fn a_hundred_analyses_through_faults_on_every_attempt_are_all_right() {
         c.faults_on_alphavantage = true;
     })
     .await;
-    let results: Vec<(Result<serde_json::Value, String>, Duration)> = futures::stream::iter(0..100)
-        .map(|_| {
-            let mock = &mock;
-            async move {
-                // A fresh database and cache each time: every analysis is cold and sends
-                // every request (quote, calendar, expirations, reports, bars, two chains).
-                let dir = tempfile::tempdir().expect("temp dir");
-                let app = open(scaled_config(mock, &dir), mock_as_of(day())).await;
-                let started = Instant::now();
-                let r = app
-                    .analyze_ticker(TICKER, &AnalyzeOptions::default())
-                    .await
-                    .map(|r| numbers(&r))
-                    .map_err(|e| e.to_string());
-                (r, started.elapsed())
-            }
-        })
-        .buffer_unordered(4)
-        .collect()
-        .await;
+    let results: Vec<Outcome> =
+        futures::stream::iter(0..100)
+            .map(|_| {
+                let mock = &mock;
+                async move {
+                    // A fresh database and cache each time: every analysis is cold and sends
+                    // every request (quote, calendar, expirations, reports, bars, two chains).
+                    let dir = tempfile::tempdir().expect("temp dir");
+                    let app = open(scaled_config(mock, &dir), mock_as_of(day())).await;
+                    let started = Instant::now();
+                    let r = app
+                        .analyze_ticker(TICKER, &AnalyzeOptions::default())
+                        .await
+                        .map(|r| {
+                            let waited = r.analysis.data_quality.iter().any(|n| {
+                                n.code == ivcrush_core::QualityCode::RateLimited && !n.blocking
+                            });
+                            (numbers(&r), waited)
+                        })
+                        .map_err(|e| e.to_string());
+                    (r, started.elapsed())
+                }
+            })
+            .buffer_unordered(4)
+            .collect()
+            .await;
     let mut times: Vec<Duration> = results.iter().map(|(_, t)| *t).collect();
     times.sort();
     let right = results
         .iter()
-        .filter(|(r, _)| r.as_ref().is_ok_and(|v| *v == truth))
+        .filter(|(r, _)| r.as_ref().is_ok_and(|(v, _)| *v == truth))
+        .count();
+    // The record says when a 429 was waited out on its way (the data is complete).
+    let noted_429 = results
+        .iter()
+        .filter(|(r, _)| r.as_ref().is_ok_and(|(_, waited)| *waited))
         .count();
     let wrong: Vec<&serde_json::Value> = results
         .iter()
         .filter_map(|(r, _)| r.as_ref().ok())
+        .map(|(v, _)| v)
         .filter(|v| **v != truth)
         .collect();
     let errors: Vec<&String> = results
@@ -97,7 +112,7 @@ async fn a_hundred_analyses_through_faults_on_every_attempt_are_all_right() {
     let faults = mock.faults_injected();
     eprintln!(
         "chaos: {right}/100 right, {} errors, {} wrong; p50 {:?}, max {:?}; {} requests, faults \
-         {faults:?}; errors: {errors:?}",
+         {faults:?}; {noted_429} records note a 429; errors: {errors:?}",
         errors.len(),
         wrong.len(),
         times[50],
@@ -107,4 +122,5 @@ async fn a_hundred_analyses_through_faults_on_every_attempt_are_all_right() {
     assert!(wrong.is_empty(), "a different number is never published");
     assert!(right >= 99, "{right}/100 right; errors: {errors:?}");
     assert!(faults.total() > 100, "faults were injected: {faults:?}");
+    assert!(noted_429 > 10, "rate_limited notes in {noted_429} records");
 }

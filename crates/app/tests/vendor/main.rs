@@ -74,7 +74,7 @@ pub async fn analyze_sim(ticker: &str) -> AnalysisRecord {
     let dir = tempfile::tempdir().expect("temp dir");
     let app = App::open(AppConfig {
         provider: ProviderKind::Sim,
-        as_of: Some(day()),
+        as_of: Some(day().into()),
         database_url: format!("sqlite://{}/t.db", dir.path().display()),
         ..AppConfig::default()
     })

@@ -92,13 +92,18 @@ fn print_detail(rec: &AnalysisRecord) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{}  report {} {}  expiry {}  spot {:.2}  as of {}  ({}{})",
+        "{}  report {} {} ({})  expiry {}  spot {:.2}  as of {}  ({}{})",
         a.ticker,
         a.earnings_date,
         a.timing.as_str(),
+        match rec.days_to_event {
+            0 => "today".to_string(),
+            1 => "in 1 day".to_string(),
+            n => format!("in {n} days"),
+        },
         a.expiration,
         a.spot,
-        a.as_of.format("%Y-%m-%d %H:%M UTC"),
+        ivcrush_app::clock::new_york_text(a.as_of),
         rec.data.source,
         if rec.data.stale { ", STALE data" } else { "" }
     )?;
@@ -173,10 +178,20 @@ fn print_detail(rec: &AnalysisRecord) -> anyhow::Result<()> {
         writeln!(out, "{t}")?;
     }
     let mut t = new_table(&["signal", "value"]);
+    let (basis, straddle_ratio) = crate::output::vrp_basis(&a.vrp);
     t.add_row(vec![
-        Cell::new("VRP ratio (implied / mean)"),
+        Cell::new(match &basis {
+            Some(b) => format!("VRP ratio ({b} basis / mean)"),
+            None => "VRP ratio (implied / mean)".to_string(),
+        }),
         Cell::new(format!("{:.2}", a.vrp.ratio)),
     ]);
+    if let Some(r) = straddle_ratio {
+        t.add_row(vec![
+            Cell::new("  straddle / mean (for comparison)"),
+            Cell::new(format!("{r:.2}")),
+        ]);
+    }
     t.add_row(vec![Cell::new("VRP tier"), vrp_tier_cell(&a.vrp)]);
     t.add_row(vec![
         Cell::new("edge score"),
@@ -225,7 +240,7 @@ fn print_detail(rec: &AnalysisRecord) -> anyhow::Result<()> {
             ts.front_back_ratio
                 .map_or("-".into(), |x| format!("{x:.2}")),
             if ts.inverted {
-                "(inverted: event premium in front)"
+                "(inverted: front vol above back)"
             } else {
                 ""
             }

@@ -6,7 +6,9 @@ use crate::progress;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
-use ivcrush_app::{AnalyzeOptions, App, FailedRow, Row, record::rank, symbols::normalize_symbol};
+use ivcrush_app::{
+    AnalyzeOptions, App, FailedRow, RankBy, Row, record::rank_by, symbols::normalize_symbol,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,6 +17,9 @@ use std::process::ExitCode;
 pub struct BatchArgs {
     /// CSV with a header `ticker,earnings_date[,expiration]` (`-` for stdin).
     pub file: PathBuf,
+    /// Order of the rows: tradeable first, then by score (default); or by score alone.
+    #[arg(long, value_name = "tradeable|score", default_value = "tradeable")]
+    pub rank: RankBy,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
@@ -91,6 +96,8 @@ pub async fn run(app: App, cid: String, a: BatchArgs) -> anyhow::Result<ExitCode
                     let opts = AnalyzeOptions {
                         earnings_date: d,
                         expiration: x,
+                        // A batch is a scan of a list: the same quota rule on a live vendor.
+                        max_chains: app.is_live().then_some(app.config.scan.live_chains),
                         ..AnalyzeOptions::default()
                     };
                     match app.analyze_ticker(&t, &opts).await {
@@ -125,7 +132,7 @@ pub async fn run(app: App, cid: String, a: BatchArgs) -> anyhow::Result<ExitCode
     bar.finish_and_clear();
     rows.sort_by_key(|(line, _)| *line);
     let mut rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
-    rank(&mut rows);
+    rank_by(&mut rows, a.rank);
     let now = chrono::Utc::now();
     let stored: Vec<_> = rows
         .iter()
@@ -137,7 +144,8 @@ pub async fn run(app: App, cid: String, a: BatchArgs) -> anyhow::Result<ExitCode
         })
         .collect();
     app.store.insert_analyses(&stored).await?;
-    print_rows(&rows, a.format)?;
+    let caption = crate::output::caption(app.as_of(), app.market.source, None, a.rank);
+    print_rows(&rows, a.format, &caption)?;
     let failed: Vec<&Row> = rows.iter().filter(|r| r.error().is_some()).collect();
     if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);

@@ -5,7 +5,7 @@ use crate::output::print_rows;
 use crate::progress;
 use chrono::NaiveDate;
 use clap::Args;
-use ivcrush_app::{App, ScanRequest, symbols::parse_symbol_list};
+use ivcrush_app::{App, RankBy, ScanRequest, symbols::parse_symbol_list};
 use std::process::ExitCode;
 
 /// Arguments of `ivcrush scan`.
@@ -29,6 +29,9 @@ pub struct ScanArgs {
     /// Show at most this many analysed rows.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Order of the rows: tradeable first, then by score (default); or by score alone.
+    #[arg(long, value_name = "tradeable|score", default_value = "tradeable")]
+    pub rank: RankBy,
     /// Tickers analysed at once (default 8).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,
@@ -58,6 +61,7 @@ pub async fn run(app: App, cid: String, a: ScanArgs) -> anyhow::Result<ExitCode>
         min_score: a.min_score,
         limit: a.limit,
         concurrency: a.concurrency.map(usize::from),
+        rank: a.rank,
     };
     let (_, _, universe) = app.scan_universe(&req).await?;
     let total = req.tickers.as_ref().map_or(universe.len(), Vec::len);
@@ -97,7 +101,13 @@ pub async fn run(app: App, cid: String, a: ScanArgs) -> anyhow::Result<ExitCode>
             report.from, report.to, report.as_of
         );
     }
-    print_rows(&report.rows, a.format)?;
+    let caption = crate::output::caption(
+        report.as_of,
+        app.market.source,
+        Some((report.from, report.to)),
+        a.rank,
+    );
+    print_rows(&report.rows, a.format, &caption)?;
     let failed: Vec<_> = report.failed().collect();
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)

@@ -49,7 +49,7 @@ fn json(out: &std::process::Output) -> Value {
     })
 }
 
-const RECORD_FIELDS: [&str; 18] = [
+const RECORD_FIELDS: [&str; 20] = [
     "ticker",
     "as_of",
     "earnings_date",
@@ -68,10 +68,12 @@ const RECORD_FIELDS: [&str; 18] = [
     "tradeable",
     "warnings",
     "data",
+    "days_to_event",
+    "best_strategy",
 ];
 
 #[test]
-fn scan_json_has_the_documented_fields_and_is_ranked_by_score() {
+fn scan_json_has_the_documented_fields_and_is_ranked_tradeable_first_then_by_score() {
     let env = Env::new();
     let out = env
         .cmd()
@@ -88,6 +90,7 @@ fn scan_json_has_the_documented_fields_and_is_ranked_by_score() {
     let rows = rows.as_array().expect("one JSON array");
     assert!(rows.len() >= 5, "a week of reports: {}", rows.len());
     let mut last = f64::INFINITY;
+    let mut last_tradeable = true;
     for r in rows {
         for f in RECORD_FIELDS {
             assert!(r.get(f).is_some(), "missing {f} in {r}");
@@ -115,12 +118,23 @@ fn scan_json_has_the_documented_fields_and_is_ranked_by_score() {
         assert!(r["vrp"]["ratio"].is_number() && r["vrp"]["tier"].is_string());
         assert_eq!(r["data"]["source"], "sim");
         assert_eq!(r["data"]["stale"], false);
+        // Tradeable rows first, each group by score.
         let score = r["score"].as_f64().expect("score");
+        let tradeable = r["tradeable"].as_bool().expect("tradeable");
+        assert!(
+            !tradeable || last_tradeable,
+            "a tradeable row after an untradeable one: {}",
+            r["ticker"]
+        );
+        if tradeable != last_tradeable {
+            last = f64::INFINITY;
+        }
         assert!(
             score <= last + 1e-12,
             "ranked by score: {score} after {last}"
         );
         last = score;
+        last_tradeable = tradeable;
         for s in r["strategies"].as_array().expect("strategies") {
             for f in [
                 "kind",
@@ -236,7 +250,19 @@ fn piped_and_no_color_output_is_plain_text() {
         let s = String::from_utf8(out.stdout).expect("utf-8");
         assert!(!s.contains('\u{1b}'), "no escape codes when piped: {s}");
         assert!(s.contains("ticker") && s.contains("score"));
-        assert_eq!(s.lines().count(), 2 + 3, "header, rule and three rows: {s}");
+        let mut lines = s.lines();
+        assert!(
+            lines
+                .next()
+                .is_some_and(|c| c.starts_with("as of 2026-02-02 15:30 EST (sim)")),
+            "a caption with the as-of: {s}"
+        );
+        let table: Vec<&str> = lines.take_while(|l| l.starts_with('|')).collect();
+        assert_eq!(table.len(), 2 + 3, "header, rule and three rows: {s}");
+        assert!(
+            s.lines().skip(6).all(|l| l.starts_with("warning: ")),
+            "then the rows' warnings: {s}"
+        );
         assert!(out.stderr.iter().all(|b| *b != 0x1b), "stderr plain too");
     }
 }

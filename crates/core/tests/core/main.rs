@@ -5,6 +5,8 @@ mod fixture_chain;
 mod fixtures;
 mod properties;
 mod reference;
+mod synthetic;
+mod term;
 
 use std::path::PathBuf;
 

@@ -2,13 +2,14 @@
 //! proptest-regressions/ and must be committed).
 
 use ivcrush_core::config::{LiquidityConfig, VrpConfig};
-use ivcrush_core::implied_move::straddle_move;
+use ivcrush_core::implied_move::{TermPoint, fit_event, straddle_move};
 use ivcrush_core::liquidity::option_liquidity;
 use ivcrush_core::moves::MoveStats;
 use ivcrush_core::pricing::bsm_greeks;
 use ivcrush_core::strategy::{Leg, MaxLoss, Payoff, Side};
 use ivcrush_core::vrp::{vrp, vrp_tier};
 use ivcrush_core::{OptionChain, OptionKind, OptionParams, OptionQuote, bsm_price, implied_vol};
+use ivcrush_core::{calendar, score};
 use proptest::prelude::*;
 
 fn kind() -> impl Strategy<Value = OptionKind> {
@@ -163,5 +164,58 @@ proptest! {
         };
         let _ = straddle_move(&chain, s, k);
         let _ = vrp(price, v, s, k, &VrpConfig::default());
+        let _ = ivcrush_core::forward::expiry_forward(&chain, s, t, r, q, &Default::default());
+        let pt = |a: f64, b: f64, c: f64| TermPoint { t_calendar: a, tau_trading: b, atm_iv: c };
+        let _ = fit_event(&[pt(t, t, v), pt(k, s, price)], &[pt(r, q, v)]);
+        let _ = score::vrp_score(v, &VrpConfig::default(), &Default::default());
+    }
+    #[test]
+    fn vega_alone_is_the_greeks_vega((kd, s, k, t, r, q) in params(), vol in 0.01f64..3.0) {
+        let p = OptionParams::new(kd, s, k, t, r, q).expect("valid");
+        prop_assert_eq!(ivcrush_core::pricing::bsm_vega(&p, vol), bsm_greeks(&p, vol).vega);
+    }
+
+    #[test]
+    fn vrp_score_is_strictly_increasing_and_below_100(a in 0.01f64..30.0, step in 1e-6f64..5.0) {
+        let c = ivcrush_core::AnalyticsConfig::default();
+        let (lo, hi) = (score::vrp_score(a, &c.vrp, &c.score), score::vrp_score(a + step, &c.vrp, &c.score));
+        prop_assert!(hi > lo, "{a} -> {lo}, {} -> {hi}", a + step);
+        prop_assert!(hi < 100.0 && lo > 0.0);
+    }
+
+    #[test]
+    fn the_term_fit_recovers_any_noiseless_market(
+        sd in 0.05f64..1.5, e_std in 0.0f64..0.2, front in 0.05f64..10.0,
+        gaps in proptest::collection::vec(1.0f64..20.0, 1..6), pre in proptest::option::of(0.05f64..0.99)
+    ) {
+        let e = e_std * e_std;
+        let point = |sessions: f64, event: bool| {
+            let tau = sessions / 252.0;
+            let t = sessions * 1.4 / 365.0;
+            TermPoint { t_calendar: t, tau_trading: tau, atm_iv: ((sd * sd * tau + if event { e } else { 0.0 }) / t).sqrt() }
+        };
+        let mut post = vec![point(front, true)];
+        let mut x = front;
+        for g in &gaps {
+            x += g;
+            post.push(point(x, true));
+        }
+        let pre: Vec<TermPoint> = pre.map(|share| point(front * share, false)).into_iter().collect();
+        let m = fit_event(&post, &pre).expect("fit");
+        prop_assert!((m.event_variance - e).abs() <= 1e-9 * (e + sd * sd * front / 252.0), "{m:?}");
+        prop_assert!((m.diffusion_vol - sd).abs() <= 1e-6 * sd, "{m:?}");
+    }
+
+    #[test]
+    fn trading_time_never_grows_as_the_clock_runs(start in 0i64..(3 * 365 * 24 * 60), step in 1i64..(3 * 24 * 60), ahead in 0i64..60) {
+        let base: chrono::DateTime<chrono::Utc> = "2025-01-01T00:00:00Z".parse().expect("instant");
+        let t1 = base + chrono::Duration::minutes(start);
+        let t2 = t1 + chrono::Duration::minutes(step);
+        let expiry = calendar::new_york_date(t2) + chrono::Duration::days(ahead);
+        let (a, b) = (calendar::trading_years_at(t1, expiry), calendar::trading_years_at(t2, expiry));
+        prop_assert!(b <= a + 1e-15, "{t1}: {a}, {t2}: {b}");
+        // Between the whole-session count and one session less.
+        let whole = calendar::trading_years(calendar::new_york_date(t1), expiry);
+        prop_assert!(a <= whole + 1e-15 && a >= whole - 1.0 / 252.0 - 1e-15, "{a} vs {whole}");
     }
 }

@@ -1,8 +1,9 @@
 //! Option chains priced from the ticker's vol surface.
 //!
 //! Total implied variance to an expiry is `w = σ_d²·τ + n·(implied jump σ)²`, with `τ` in
-//! trading-day time and `n` the number of reactions between now and the expiry; it is quoted as a
-//! calendar-time vol `σ_ATM = √(w / T)`. The smile around it is
+//! trading-day time from the quote instant (the time left of the current session plus the
+//! sessions after it, the analytics' own clock: spec §2) and `n` the number of reactions between
+//! now and the expiry; it is quoted as a calendar-time vol `σ_ATM = √(w / T)`. The smile around it is
 //! `σ(k) = σ_ATM + s·k + c·k²` with `k = ln(K/F)`. Prices are Black–Scholes (European, no
 //! dividends, rate [`RATE`]); bid and ask straddle the model price on a penny (< $3) or nickel grid
 //! with a spread set by the liquidity class and widening away from the money; volume and open
@@ -11,7 +12,7 @@
 use super::hash::unit;
 use super::universe::TickerParams;
 use chrono::{DateTime, NaiveDate, Utc};
-use ivcrush_core::calendar::{calendar_years, trading_years};
+use ivcrush_core::calendar::{calendar_years, trading_years_at};
 use ivcrush_core::{OptionChain, OptionKind, OptionParams, OptionQuote, bsm_price};
 
 /// The simulated risk-free rate (continuous).
@@ -52,13 +53,14 @@ pub struct SurfaceInputs<'a> {
     pub seed: u64,
 }
 
-/// ATM implied vol (calendar time) of an expiry, with the event variance it carries.
+/// ATM implied vol (calendar time) of an expiry, with the event variance it carries: the truth
+/// the analytics must recover (ex-event vol `σ_d·√(τ/T)`, event variance `(implied jump σ)²`).
 pub fn atm_vol(inp: &SurfaceInputs<'_>, expiration: NaiveDate) -> Option<f64> {
     let t = calendar_years(inp.as_of, expiration);
     if t <= 0.0 {
         return None;
     }
-    let tau = trading_years(inp.session, expiration);
+    let tau = trading_years_at(inp.as_of, expiration);
     let events = inp
         .upcoming_reactions
         .iter()

@@ -7,9 +7,11 @@
 //! and a quarterly BMO or AMC report schedule. History starts on 2019-01-02, so every as-of date
 //! from 2022 on has more than three years of it.
 //!
-//! The as-of instant is 15:30 New York on the as-of date (markets open, quotes live); spot is that
-//! day's close (the last session's close on a weekend or holiday); daily bars run through the
-//! previous session. Because the truth is known, tests check that the analytics recover it:
+//! The as-of instant is any instant ([`SimMarket::at`]; [`SimMarket::new`] takes 15:30 New York
+//! of a date: markets open, quotes live). Spot is the close of the latest session that has opened
+//! by then (the last session's close before the open, on a weekend or holiday); daily bars run
+//! through the latest completed session; chains are priced in the analytics' clock, the time left
+//! of the current session plus the sessions after it. Because the truth is known, tests check that the analytics recover it:
 //! [`SimMarket::truth`] gives each ticker's parameters and its reports with the moves that
 //! happened.
 //!
@@ -36,7 +38,7 @@ use async_trait::async_trait;
 use chrono::TimeZone;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::America::New_York;
-use ivcrush_core::calendar::{is_trading_day, previous_trading_day};
+use ivcrush_core::calendar::{is_trading_day, new_york_date, previous_trading_day, session_hours};
 use ivcrush_core::{Bar, EarningsEvent, OptionChain};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,7 +52,10 @@ pub struct SimMarket {
     seed: u64,
     as_of_date: NaiveDate,
     as_of: DateTime<Utc>,
+    /// The latest session that has opened by the as-of: its close is the spot.
     session: NaiveDate,
+    /// The latest session that has closed by the as-of: the bars end there.
+    completed: NaiveDate,
     paths: Mutex<HashMap<&'static str, Arc<TickerPath>>>,
 }
 
@@ -67,7 +72,7 @@ pub struct TickerTruth {
 }
 
 impl SimMarket {
-    /// The market of `seed` as of `as_of_date`.
+    /// The market of `seed` as of 15:30 New York on `as_of_date`.
     pub fn new(seed: u64, as_of_date: NaiveDate) -> Self {
         let local = as_of_date
             .and_hms_opt(15, 30, 0)
@@ -77,16 +82,29 @@ impl SimMarket {
             .earliest()
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_else(|| Utc.from_utc_datetime(&local));
-        let session = if is_trading_day(as_of_date) {
-            as_of_date
-        } else {
-            previous_trading_day(as_of_date)
+        Self::at(seed, as_of)
+    }
+
+    /// The market of `seed` at the instant `as_of`: before the open the last session's close is
+    /// the spot and that event-free night's quotes are priced with the whole session ahead;
+    /// after the close the day's bar is complete.
+    pub fn at(seed: u64, as_of: DateTime<Utc>) -> Self {
+        let as_of_date = new_york_date(as_of);
+        let hours = session_hours(as_of_date);
+        let session = match hours {
+            Some((open, _)) if open <= as_of => as_of_date,
+            _ => previous_trading_day(as_of_date),
+        };
+        let completed = match hours {
+            Some((_, close)) if close <= as_of => as_of_date,
+            _ => previous_trading_day(as_of_date),
         };
         SimMarket {
             seed,
             as_of_date,
             as_of,
             session,
+            completed,
             paths: Mutex::new(HashMap::new()),
         }
     }
@@ -102,7 +120,7 @@ impl SimMarket {
         }
     }
 
-    /// The quote instant (15:30 New York on the as-of date).
+    /// The quote instant.
     pub fn as_of(&self) -> DateTime<Utc> {
         self.as_of
     }
@@ -145,7 +163,7 @@ impl SimMarket {
             .reports
             .iter()
             // Reactions in completed sessions only (the bars end there).
-            .filter(|r| r.reaction_date <= previous_trading_day(self.as_of_date))
+            .filter(|r| r.reaction_date <= self.completed)
             .copied()
             .collect();
         let next_report = path::report_schedule(&params, self.as_of_date + Duration::days(200))
@@ -269,8 +287,8 @@ impl PriceHistory for SimMarket {
         to: NaiveDate,
     ) -> Result<Vec<Bar>, MarketError> {
         let path = self.path(symbol)?;
-        // Completed sessions only: today's bar is still forming at 15:30.
-        let last = to.min(previous_trading_day(self.as_of_date));
+        // Completed sessions only: during a session today's bar is still forming.
+        let last = to.min(self.completed);
         Ok(path
             .bars
             .iter()

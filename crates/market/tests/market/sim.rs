@@ -1,8 +1,8 @@
 //! The simulated market: deterministic, long enough, and the analytics recover its truth.
 
-use chrono::{Duration, NaiveDate};
-use ivcrush_core::calendar::calendar_years;
-use ivcrush_core::implied_move::{SQRT_2_OVER_PI, event_expiry};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use ivcrush_core::calendar::{calendar_years, trading_years_at};
+use ivcrush_core::implied_move::{SQRT_2_OVER_PI, event_expiry, expirations_to_fetch};
 use ivcrush_core::liquidity::LiquidityTier;
 use ivcrush_core::moves::{MoveStats, historical_moves};
 use ivcrush_core::{AnalysisInput, AnalyticsConfig, analyze};
@@ -88,12 +88,31 @@ async fn analysis_before_report(sym: &str) -> (ivcrush_core::Analysis, universe:
     let m = SimMarket::new(42, as_of);
     let truth = m.truth(sym).expect("truth");
     assert_eq!(truth.next_report, Some(next));
+    (analysis_of(&m, sym, next).await, truth.params)
+}
+
+/// The analysis of `sym`'s report `next` on the market `m`, with the chains the app fetches.
+async fn analysis_of(
+    m: &SimMarket,
+    sym: &str,
+    next: ivcrush_core::EarningsEvent,
+) -> ivcrush_core::Analysis {
     let exps = m.expirations(sym).await.expect("expirations");
     let ev = event_expiry(&exps, &next).expect("event expiry");
+    // What the app fetches: the pre-event expiry, the event expiry and the window after it.
+    let wanted = expirations_to_fetch(
+        &exps,
+        &next,
+        None,
+        m.as_of(),
+        &AnalyticsConfig::default().term,
+    );
+    assert!(wanted.contains(&ev) && wanted.len() >= 2, "{wanted:?}");
     let mut chains = Vec::new();
-    for e in exps.iter().filter(|e| **e >= ev).take(2) {
-        chains.push(m.chain(sym, *e).await.expect("chain"));
+    for e in wanted {
+        chains.push(m.chain(sym, e).await.expect("chain"));
     }
+    let as_of = m.as_of_date();
     let bars = m
         .daily_bars(sym, as_of - Duration::days(4 * 365), as_of)
         .await
@@ -114,14 +133,62 @@ async fn analysis_before_report(sym: &str) -> (ivcrush_core::Analysis, universe:
         quality: &[],
     };
     assert!(calendar_years(m.as_of(), ev) > 0.0);
-    (
-        analyze(&input, &AnalyticsConfig::default()).expect("analysis"),
-        truth.params,
-    )
+    analyze(&input, &AnalyticsConfig::default()).expect("analysis")
 }
 
 #[tokio::test]
-async fn term_structure_event_move_recovers_every_tickers_jump_within_ten_percent() {
+async fn the_event_move_is_recovered_at_every_time_of_day() {
+    // The chains are priced in the analytics' clock: the time left of the session. Before the
+    // open, after the close and on a half day (Friday 2026-11-27 closes at 13:00) the same jump
+    // must come back, for every liquid ticker reporting in the next three weeks.
+    let instants = [
+        ("2026-03-10T13:00:00Z", "before the open"),
+        ("2026-03-10T19:00:00Z", "15:00 New York"),
+        ("2026-03-10T21:30:00Z", "after the close"),
+        ("2026-11-27T16:15:00Z", "half day, 11:15"),
+        ("2026-11-27T19:00:00Z", "half day, after its 13:00 close"),
+    ];
+    let mut worst: f64 = 0.0;
+    for (at, what) in instants {
+        let instant: DateTime<Utc> = at.parse().expect("instant");
+        let m = SimMarket::at(42, instant);
+        let mut checked = 0;
+        for p in universe::universe()
+            .iter()
+            .filter(|p| p.liquidity_class <= 2)
+        {
+            let Some(next) = m.truth(p.symbol).expect("truth").next_report else {
+                continue;
+            };
+            let reaction = ivcrush_core::moves::reaction_date(&next);
+            if next.date <= m.as_of_date() || reaction > m.as_of_date() + Duration::days(21) {
+                continue;
+            }
+            let a = analysis_of(&m, p.symbol, next).await;
+            let truth = 100.0 * SQRT_2_OVER_PI * p.implied_jump_std();
+            let got = a.implied_move.event_pct.expect("event move");
+            // 10 % as for every ticker two sessions out: a week before a small report (IONQ's
+            // 2 % against 61 % diffusion) the event is a tenth of the front's variance, and quote
+            // rounding in the ATM vols is what limits its estimate, not the clock.
+            let err = (got / truth - 1.0).abs();
+            worst = worst.max(err);
+            assert!(
+                err < 0.10,
+                "{what}: {} event move {got:.3}% vs truth {truth:.3}%",
+                p.symbol
+            );
+            checked += 1;
+        }
+        assert!(checked >= 3, "{what}: only {checked} tickers report soon");
+    }
+    eprintln!(
+        "worst relative error of the event move across the times of day: {:.2}%",
+        worst * 100.0
+    );
+}
+
+#[tokio::test]
+async fn term_structure_event_move_recovers_every_tickers_jump_within_five_percent() {
     let mut worst: f64 = 0.0;
     for p in universe::universe() {
         let (a, params) = analysis_before_report(p.symbol).await;
@@ -130,7 +197,7 @@ async fn term_structure_event_move_recovers_every_tickers_jump_within_ten_percen
         let err = (got / truth - 1.0).abs();
         worst = worst.max(err);
         assert!(
-            err < 0.10,
+            err < 0.05,
             "{}: event move {got:.3}% vs truth {truth:.3}% ({:.1}%)",
             p.symbol,
             err * 100.0
@@ -138,6 +205,83 @@ async fn term_structure_event_move_recovers_every_tickers_jump_within_ten_percen
     }
     eprintln!(
         "worst relative error of the event move: {:.2}%",
+        worst * 100.0
+    );
+}
+
+/// The truth of the simulated surface: the implied diffusion vol over an expiry, quoted in
+/// calendar time like the chains.
+fn true_ex_event_iv(params: &universe::TickerParams, as_of: DateTime<Utc>, e: NaiveDate) -> f64 {
+    params.implied_diffusion_vol * (trading_years_at(as_of, e) / calendar_years(as_of, e)).sqrt()
+}
+
+#[tokio::test]
+async fn ex_event_post_event_and_forward_vols_recover_the_truth_for_every_liquid_ticker() {
+    let mut worst: f64 = 0.0;
+    let mut checked = 0;
+    let mut pre_event_used = 0;
+    for p in universe::universe() {
+        let (a, params) = analysis_before_report(p.symbol).await;
+        if a.liquidity.tier == LiquidityTier::Reject {
+            continue;
+        }
+        let as_of = a.as_of;
+        let rel = |got: f64, truth: f64| (got / truth - 1.0).abs();
+        let mut check = |what: &str, got: Option<f64>, truth: f64| {
+            let got = got.unwrap_or_else(|| panic!("{}: no {what}", p.symbol));
+            let err = rel(got, truth);
+            worst = worst.max(err);
+            assert!(
+                err < 0.05,
+                "{}: {what} {got:.4} vs truth {truth:.4} ({:.1}%)",
+                p.symbol,
+                err * 100.0
+            );
+        };
+        for pt in &a.term_structure.points {
+            check(
+                &format!("ex-event IV of {}", pt.expiration),
+                pt.ex_event_iv,
+                true_ex_event_iv(&params, as_of, pt.expiration),
+            );
+        }
+        check(
+            "post-event IV",
+            a.forecast.post_event_iv,
+            true_ex_event_iv(&params, as_of, a.expiration),
+        );
+        let next = a
+            .term_structure
+            .points
+            .iter()
+            .map(|pt| pt.expiration)
+            .find(|e| *e > a.expiration)
+            .expect("a later expiry");
+        let (tau1, t1) = (
+            trading_years_at(as_of, a.expiration),
+            calendar_years(as_of, a.expiration),
+        );
+        let (tau2, t2) = (trading_years_at(as_of, next), calendar_years(as_of, next));
+        check(
+            "forward vol",
+            a.forecast.forward_vol,
+            params.implied_diffusion_vol * ((tau2 - tau1) / (t2 - t1)).sqrt(),
+        );
+        let crush = a.forecast.crush_vol_points.expect("crush");
+        let atm = a.term_structure.points[0].atm_iv;
+        assert!(
+            (crush - (atm - a.forecast.post_event_iv.expect("post")) * 100.0).abs() < 1e-9,
+            "{}",
+            p.symbol
+        );
+        pre_event_used += usize::from(a.implied_move.pre_event_expiry.is_some());
+        checked += 1;
+    }
+    assert!(checked >= 40, "{checked} liquid tickers");
+    assert!(pre_event_used > 0, "some tickers have a pre-event expiry");
+    eprintln!(
+        "{checked} liquid tickers ({pre_event_used} with a pre-event expiry): worst relative \
+         error of ex-event, post-event and forward vols {:.2}%",
         worst * 100.0
     );
 }

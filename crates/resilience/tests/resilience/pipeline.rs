@@ -215,3 +215,53 @@ async fn metrics_use_the_spec_names_and_count_every_attempt() {
     assert!(get("ivcrush_rate_limiter_rejected_total", "").is_some());
     assert!(get("ivcrush_bulkhead_rejected_total", "").is_some());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_may_queue_for_the_next_window_when_quota_wait_allows() {
+    let mut config = pipeline_config();
+    config.deadline_ms = 5_000;
+    config.rate_limits = vec![WindowConfig::fixed(
+        2,
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+    )];
+    let ok = || std::future::ready(Ok::<_, VendorError>(()));
+
+    // Without quota_wait the deadline covers the wait: the third call is refused at once.
+    let strict = Pipeline::new("strict", &config, HttpClassifier).expect("valid");
+    strict.call(ok).await.expect("1");
+    strict.call(ok).await.expect("2");
+    let refused = strict.call(ok).await.expect_err("window spent");
+    assert_eq!(refused.refused_by(), Some(PolicyKind::RateLimiter));
+
+    // With it, the call waits for the next window (61 s), then has its whole deadline.
+    config.quota_wait_ms = 120_000;
+    let patient = Pipeline::new("patient", &config, HttpClassifier).expect("valid");
+    patient.call(ok).await.expect("1");
+    patient.call(ok).await.expect("2");
+    let start = Instant::now();
+    let calls = Arc::new(Mutex::new(0u32));
+    patient
+        .call(|| {
+            let mut n = calls.lock().expect("not poisoned");
+            *n += 1;
+            // The first attempt fails: the retry still fits the deadline started at the grant.
+            std::future::ready(if *n == 1 {
+                Err(VendorError::status(503))
+            } else {
+                Ok(())
+            })
+        })
+        .await
+        .expect("granted in the next window");
+    assert!(start.elapsed() >= Duration::from_secs(61), "{:?}", start.elapsed());
+    // A wait beyond quota_wait is still refused.
+    config.quota_wait_ms = 10_000;
+    let short = Pipeline::new("short", &config, HttpClassifier).expect("valid");
+    short.call(ok).await.expect("1");
+    short.call(ok).await.expect("2");
+    assert_eq!(
+        short.call(ok).await.expect_err("61 s > 10 s").refused_by(),
+        Some(PolicyKind::RateLimiter)
+    );
+}

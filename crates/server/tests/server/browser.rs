@@ -106,6 +106,53 @@ async fn the_dashboard_renders_the_scan_table_and_the_ticker_charts_in_headless_
         "rows with notes have a badge"
     );
     assert!(!dom.contains("data-quality=\"blocking\""));
+    // What a trader needs, as in the CLI: days, expiry, event move, VRP basis, warnings and the
+    // best strategy; "Implied %" is implied_move.interpolated_pct; the API's order (tradeable
+    // rows first).
+    for h in [
+        "Days",
+        "Expiry",
+        "Event %",
+        "Basis",
+        "Warn",
+        "Best strategy",
+    ] {
+        assert!(dom.contains(&format!(">{h}</th>")), "a {h} column");
+    }
+    let shown: Vec<&str> = dom
+        .split("data-ticker=\"")
+        .skip(1)
+        .filter_map(|p| p.split('"').next())
+        .collect();
+    let order: Vec<&str> = analysed
+        .iter()
+        .map(|r| r["ticker"].as_str().expect("ticker"))
+        .collect();
+    assert_eq!(shown, order, "the API's order");
+    for r in &analysed {
+        let implied = r["implied_move"]["interpolated_pct"]
+            .as_f64()
+            .expect("implied");
+        assert!(
+            dom.contains(&format!(
+                "<td class=\"num\" data-col=\"implied\">{implied:.2}</td>"
+            )),
+            "{}: implied {implied:.2}",
+            r["ticker"]
+        );
+        if let Some(b) = r["vrp"]["basis"].as_str() {
+            assert!(dom.contains(&format!("<td data-col=\"basis\">{b}</td>")));
+        }
+        if let Some(b) = r["best_strategy"].as_object() {
+            let text = format!(
+                "{} cr {:.2} POP {:.0}%",
+                b["kind"].as_str().expect("kind"),
+                b["credit"].as_f64().expect("credit"),
+                b["pop"].as_f64().expect("pop") * 100.0
+            );
+            assert!(dom.contains(&text), "{text}");
+        }
+    }
     for r in &noted {
         let code = r["data_quality"][0]["code"].as_str().expect("code");
         assert!(dom.contains(code), "{code} in a tooltip");

@@ -8,3 +8,4 @@ mod metrics;
 mod ops;
 mod security;
 mod support;
+mod upcoming;

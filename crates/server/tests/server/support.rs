@@ -27,7 +27,7 @@ pub struct TestServer {
 pub async fn test_app(dir: &tempfile::TempDir) -> App {
     App::open(AppConfig {
         provider: ProviderKind::Sim,
-        as_of: Some(NaiveDate::from_ymd_opt(2026, 2, 2).expect("date")),
+        as_of: Some(NaiveDate::from_ymd_opt(2026, 2, 2).expect("date").into()),
         database_url: format!("sqlite://{}/t.db", dir.path().display()),
         ..AppConfig::default()
     })
