@@ -433,9 +433,11 @@ impl App {
             }
             let first = self.pick_expiry(ticker, exps, &event, opts)?;
             let wanted = self.chains_to_fetch(exps, &event, first, as_of, opts);
-            let fetched = futures::future::try_join_all(wanted.iter().map(|&e| async move {
-                self.chain(ticker, e).await.map(|c| (e, c))
-            }))
+            let fetched = futures::future::try_join_all(
+                wanted
+                    .iter()
+                    .map(|&e| async move { self.chain(ticker, e).await.map(|c| (e, c)) }),
+            )
             .await?;
             let front_empty = fetched
                 .iter()

@@ -61,17 +61,14 @@ impl BestStrategy {
     }
 }
 
-/// The best strategy of an analysis: the one with the highest positive expected P&L per share
-/// (none when no strategy is expected to earn).
+/// The best strategy of an analysis: the core's ranking ([`ivcrush_core::strategy::best`]),
+/// i.e. the eligible strategy with the best expected P&L per unit of risk (max loss, or margin
+/// when unbounded) weighted by liquidity — expected to earn after costs, at least one contract
+/// within the risk budget, no REJECT leg, undefined risk only with enough liquidity. None when
+/// no strategy qualifies. (Records stored before the ranking: the highest positive expected
+/// P&L.)
 pub fn best_strategy(a: &Analysis) -> Option<&Strategy> {
-    a.strategies
-        .iter()
-        .filter(|s| s.expected_pnl.is_some_and(|e| e > 0.0))
-        .max_by(|x, y| {
-            x.expected_pnl
-                .unwrap_or(0.0)
-                .total_cmp(&y.expected_pnl.unwrap_or(0.0))
-        })
+    ivcrush_core::strategy::best(&a.strategies)
 }
 
 /// Calendar days from the as-of's New York date to the report date.

@@ -10,7 +10,8 @@
 //!    in process with the production pipelines (only the quota is lifted, so that the figures
 //!    measure flakiness, not the 120-per-minute window): right answers, p50 and max wall time.
 //!
-//! Run: `cargo bench -p ivcrush-cli --bench vendor_path` (`CHAOS_RUNS=20` for a quicker run).
+//! Run: `cargo bench -p ivcrush-cli --bench vendor_path` (about 10 minutes; `CHAOS_RUNS=20` for
+//! a quicker run).
 
 use chrono::NaiveDate;
 use ivcrush_app::{AnalyzeOptions, App, AppConfig, ProviderKind};
@@ -116,7 +117,13 @@ fn cli_runs(rt: &tokio::runtime::Runtime, today: NaiveDate, ticker: &str, latenc
     );
 }
 
-fn chaos(rt: &tokio::runtime::Runtime, day: NaiveDate, ticker: &str, runs: usize) {
+fn chaos(
+    rt: &tokio::runtime::Runtime,
+    day: NaiveDate,
+    ticker: &str,
+    runs: usize,
+    max_chains: Option<usize>,
+) {
     let truth_mock = rt
         .block_on(MockVendor::start(MockConfig::new(SEED, day)))
         .expect("mock");
@@ -150,9 +157,13 @@ fn chaos(rt: &tokio::runtime::Runtime, day: NaiveDate, ticker: &str, runs: usize
         }
         v
     };
+    let opts = AnalyzeOptions {
+        max_chains,
+        ..AnalyzeOptions::default()
+    };
     let dir = tempfile::tempdir().expect("dir");
     let truth = strip(
-        rt.block_on(open(&truth_mock, &dir).analyze_ticker(ticker, &AnalyzeOptions::default()))
+        rt.block_on(open(&truth_mock, &dir).analyze_ticker(ticker, &opts))
             .expect("fault-free analysis"),
     );
     let mock = rt
@@ -175,7 +186,7 @@ fn chaos(rt: &tokio::runtime::Runtime, day: NaiveDate, ticker: &str, runs: usize
         let dir = tempfile::tempdir().expect("dir");
         let app = open(&mock, &dir);
         let t0 = Instant::now();
-        let r = rt.block_on(app.analyze_ticker(ticker, &AnalyzeOptions::default()));
+        let r = rt.block_on(app.analyze_ticker(ticker, &opts));
         secs.push(t0.elapsed().as_secs_f64());
         match r {
             Ok(r) if strip(r.clone()) == truth => right += 1,
@@ -184,8 +195,9 @@ fn chaos(rt: &tokio::runtime::Runtime, day: NaiveDate, ticker: &str, runs: usize
         }
     }
     println!(
-        "chaos (30 % 503, 10 % 429 for 1 s, 5 % hangs; production timeouts): {right}/{runs} right, \
-         {wrong} wrong, {} errors {errors:?}; {}; {} requests, faults {:?}",
+        "chaos (30 % 503, 10 % 429 for 1 s, 5 % hangs; production timeouts; chains: {}): \
+         {right}/{runs} right, {wrong} wrong, {} errors {errors:?}; {}; {} requests, faults {:?}",
+        max_chains.map_or("the whole term structure".to_owned(), |n| format!("{n}")),
         errors.len(),
         summary(secs),
         mock.requests(),
@@ -204,5 +216,8 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     let day = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
-    chaos(&rt, day, "IONQ", runs);
+    // As a scan on a live vendor fetches (2 chains), then as `analyze` does (every expiry the
+    // term-structure fit wants, typically 6–7).
+    chaos(&rt, day, "IONQ", runs, Some(2));
+    chaos(&rt, day, "IONQ", runs, None);
 }

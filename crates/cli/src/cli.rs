@@ -69,6 +69,51 @@ pub struct CommonArgs {
     /// More logging (-v info, -vv debug).
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Position-sizing overrides of the commands that take them (`analyze`).
+    #[arg(skip)]
+    pub sizing: SizingArgs,
+}
+
+/// Position sizing: the risk budget is account × risk per trade; one contract risks its max
+/// loss (defined risk) or its Reg-T margin (undefined risk).
+#[derive(Debug, Clone, Copy, Args, Default)]
+pub struct SizingArgs {
+    /// Account size for position sizing, in currency (default: analytics.strategy.account_size,
+    /// 100000).
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_amount)]
+    pub account: Option<f64>,
+    /// Share of the account risked per trade: 0.02 or 2% (default:
+    /// analytics.strategy.risk_per_trade, 0.02).
+    #[arg(long, value_name = "FRACTION|PCT%", value_parser = parse_fraction)]
+    pub risk_per_trade: Option<f64>,
+}
+
+/// A positive amount (`100000`, `100_000` or `100,000`).
+fn parse_amount(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .replace(['_', ','], "")
+        .parse()
+        .map_err(|_| format!("{s:?} is not an amount"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("the account must be > 0 (got {s})"))
+    }
+}
+
+/// A fraction in (0, 1]: `0.02` or `2%`.
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|x| x / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("{s:?} is not a fraction (0.02) or a percentage (2%)"))?;
+    if v.is_finite() && v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("the risk per trade must be in (0, 1] (got {s})"))
+    }
 }
 
 /// Provider names on the command line.
@@ -103,6 +148,21 @@ pub struct FlagOverrides {
     database_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sim: Option<SimOverride>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    analytics: Option<AnalyticsOverride>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct AnalyticsOverride {
+    strategy: StrategyOverride,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct StrategyOverride {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_size: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    risk_per_trade: Option<f64>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -118,6 +178,13 @@ impl CommonArgs {
             as_of: self.as_of,
             database_url: self.database_url.clone(),
             sim: self.seed.map(|seed| SimOverride { seed }),
+            analytics: (self.sizing.account.is_some() || self.sizing.risk_per_trade.is_some())
+                .then_some(AnalyticsOverride {
+                    strategy: StrategyOverride {
+                        account_size: self.sizing.account,
+                        risk_per_trade: self.sizing.risk_per_trade,
+                    },
+                }),
         }
     }
 }
@@ -159,9 +226,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(a) => commands::run_async(&a.common.clone(), |app, cid| {
             commands::scan::run(app, cid, a)
         }),
-        Command::Analyze(a) => commands::run_async(&a.common.clone(), |app, cid| {
-            commands::analyze::run(app, cid, a)
-        }),
+        Command::Analyze(a) => {
+            let common = CommonArgs {
+                sizing: a.sizing,
+                ..a.common.clone()
+            };
+            commands::run_async(&common, |app, cid| commands::analyze::run(app, cid, a))
+        }
         Command::Batch(a) => commands::run_async(&a.common.clone(), |app, cid| {
             commands::batch::run(app, cid, a)
         }),

@@ -531,6 +531,11 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
             event_std: ev.map(|e| e.event_variance.sqrt()).filter(|s| *s > 0.0),
             historical_moves: &moves,
             bias,
+            as_of: inp.as_of,
+            reaction,
+            atm_iv: front.atm_iv,
+            event_variance: ev.map(|e| e.event_variance),
+            diffusion_vol: forecast.diffusion_vol,
         };
         build_strategies(&ctx, &cfg.strategy, &cfg.liquidity)
     } else {

@@ -256,27 +256,85 @@ impl Default for ScoreConfig {
     }
 }
 
-/// Strategy construction (spec §8).
+/// How the long wings of condors and credit verticals are placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WingRule {
+    /// `wing_implied_moves` × the implied move (in price) beyond the short strike (default),
+    /// narrowed while the condor's credit/width is below `min_credit_to_width` or one
+    /// contract's max loss is above the risk budget.
+    #[default]
+    ImpliedMove,
+    /// The strike nearest `long_delta`.
+    Delta,
+}
+
+/// Strategy construction, costs, ranking and sizing (spec §8).
+///
+/// Sizing: the risk budget is `account_size × risk_per_trade`; one contract risks its max loss
+/// (defined risk) or its Reg-T margin (undefined risk), and the size is
+/// `floor(budget / risk per contract)`, capped at `max_open_interest_share` of the thinnest
+/// leg's open interest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StrategyConfig {
     /// |Δ| of the short legs of condors and verticals (0.25).
     pub short_delta: f64,
-    /// |Δ| of the long wings (0.20); ignored when `wing_width` is set.
+    /// |Δ| of the long wings with `wing_rule = "delta"` (0.10).
     pub long_delta: f64,
-    /// Fixed wing width in price units instead of a wing delta.
+    /// Fixed wing width in price units (overrides `wing_rule`).
     pub wing_width: Option<f64>,
+    /// How wings are placed (default `implied_move`).
+    pub wing_rule: WingRule,
+    /// Wing width in implied moves beyond the short strike with `wing_rule = "implied_move"` (1.0).
+    pub wing_implied_moves: f64,
+    /// The condor's credit (mid) per unit of width it aims at: the wings are narrowed, one strike
+    /// at a time on the wider side, while the credit/width is below it (0.25).
+    pub min_credit_to_width: f64,
     /// Contract multiplier (100).
     pub multiplier: f64,
+    /// The exit that `expected_pnl` and `pop_empirical` price (default `close_after_reaction`;
+    /// both are in `exits`).
+    pub exit: crate::exit::ExitKind,
+    /// Slippage: the fraction of each leg's bid–ask spread given up from mid per trade (0.25;
+    /// 0.5 = filled at the natural price).
+    pub slippage: f64,
+    /// Fees per option contract per trade, in currency (0.65).
+    pub fee_per_contract: f64,
+    /// Account size in currency for sizing (100,000).
+    pub account_size: f64,
+    /// Share of the account risked per trade (0.02).
+    pub risk_per_trade: f64,
+    /// At most this share of the thinnest leg's open interest (0.10).
+    pub max_open_interest_share: f64,
+    /// Undefined-risk strategies (naked short calls) are chosen only with at least this
+    /// liquidity (default GOOD): where liquidity is thin a defined-risk structure is preferred.
+    pub naked_min_liquidity: crate::liquidity::LiquidityTier,
+    /// Ranking weight of a GOOD-liquidity strategy's return on risk (EXCELLENT 1; 0.9).
+    pub rank_weight_good: f64,
+    /// Ranking weight of a WARNING-liquidity strategy's return on risk (0.6).
+    pub rank_weight_warning: f64,
 }
 
 impl Default for StrategyConfig {
     fn default() -> Self {
         StrategyConfig {
             short_delta: 0.25,
-            long_delta: 0.20,
+            long_delta: 0.10,
             wing_width: None,
+            wing_rule: WingRule::ImpliedMove,
+            wing_implied_moves: 1.0,
+            min_credit_to_width: 0.25,
             multiplier: 100.0,
+            exit: crate::exit::ExitKind::CloseAfterReaction,
+            slippage: 0.25,
+            fee_per_contract: 0.65,
+            account_size: 100_000.0,
+            risk_per_trade: 0.02,
+            max_open_interest_share: 0.10,
+            naked_min_liquidity: crate::liquidity::LiquidityTier::Good,
+            rank_weight_good: 0.9,
+            rank_weight_warning: 0.6,
         }
     }
 }
@@ -419,6 +477,37 @@ impl AnalyticsConfig {
             finite_pos(&mut p, "strategy.wing_width", w);
         }
         finite_pos(&mut p, "strategy.multiplier", st.multiplier);
+        finite_pos(&mut p, "strategy.wing_implied_moves", st.wing_implied_moves);
+        finite_pos(&mut p, "strategy.account_size", st.account_size);
+        for (name, v) in [
+            ("strategy.min_credit_to_width", st.min_credit_to_width),
+            ("strategy.slippage", st.slippage),
+            ("strategy.risk_per_trade", st.risk_per_trade),
+            (
+                "strategy.max_open_interest_share",
+                st.max_open_interest_share,
+            ),
+            ("strategy.rank_weight_good", st.rank_weight_good),
+            ("strategy.rank_weight_warning", st.rank_weight_warning),
+        ] {
+            if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+                p.push(format!("{name} must be within 0..=1 (got {v})"));
+            }
+        }
+        if !(st.risk_per_trade > 0.0 && st.max_open_interest_share > 0.0) {
+            p.push(
+                "strategy.risk_per_trade and strategy.max_open_interest_share must be > 0".into(),
+            );
+        }
+        if !(st.fee_per_contract.is_finite() && st.fee_per_contract >= 0.0) {
+            p.push(format!(
+                "strategy.fee_per_contract must be a finite number >= 0 (got {})",
+                st.fee_per_contract
+            ));
+        }
+        if st.naked_min_liquidity == crate::liquidity::LiquidityTier::Reject {
+            p.push("strategy.naked_min_liquidity must be WARNING, GOOD or EXCELLENT".into());
+        }
         if p.is_empty() {
             Ok(())
         } else {

@@ -35,6 +35,7 @@
 pub mod analysis;
 pub mod calendar;
 pub mod config;
+pub mod exit;
 pub mod forward;
 pub mod implied_move;
 pub mod iv;

@@ -56,29 +56,18 @@ impl Default for AlphaVantageConfig {
 }
 
 impl AlphaVantageConfig {
-    /// The free plan's pipeline: 5 requests a minute and 25 a day; idempotent reads retried
-    /// until a 20-s deadline within the retry budget, attempts cut at 4 s; a breaker that opens after 15
-    /// consecutive failures (a flaky vendor is retried, a dead one cut off).
+    /// The free plan's pipeline ([`http::vendor_pipeline`]): 5 requests a minute and 25 a day,
+    /// jitter from 250 ms; attempts cut at 3 s (its answers are small: a CSV calendar, a JSON
+    /// list of reports).
     pub fn free_plan_resilience() -> PipelineConfig {
-        let mut p = PipelineConfig {
-            deadline_ms: 20_000,
-            // Its answers are small (a CSV calendar, a JSON list of reports): a hung socket is
-            // cut after 4 s and the call retried.
-            attempt_timeout_ms: 4_000,
-            // 5 a minute: a cold scan's past-report requests queue for their minute.
-            quota_wait_ms: 300_000,
-            rate_limits: vec![
+        let mut p = http::vendor_pipeline(
+            vec![
                 WindowConfig::new(5, Duration::from_secs(60)).with_burst(5),
                 WindowConfig::new(25, Duration::from_secs(86_400)).with_burst(25),
             ],
-            ..PipelineConfig::default()
-        };
-        p.retry.max_attempts = 0;
-        p.retry.base_ms = 250;
-        p.retry.cap_ms = 4_000;
-        p.breaker.consecutive_failures = 15;
-        // A scan's tickers each ask for their past reports on a cold store: queue them.
-        p.bulkhead.max_queued = 256;
+            250,
+        );
+        p.attempt_timeout_ms = 3_000;
         p
     }
 

@@ -37,6 +37,31 @@ impl Default for HttpSettings {
     }
 }
 
+/// The pipeline both vendors start from: idempotent reads retried until a 20-s deadline
+/// (below the HTTP service's 30-s request timeout) with full jitter from `retry_base_ms`; a call
+/// may queue 5 minutes for quota, its deadline starting at the grant (a scan larger than one
+/// window waits for the next); a breaker that opens after 15 consecutive failures, so that a
+/// flaky vendor is retried and only a dead one is cut off (with 35 % of attempts failing, 15 in
+/// a row happen about once in seven million attempts); a bulkhead queue long enough for a
+/// scan's requests (rejecting our own requests would fail rows for nothing).
+pub(crate) fn vendor_pipeline(
+    rate_limits: Vec<ivcrush_resilience::WindowConfig>,
+    retry_base_ms: u64,
+) -> ivcrush_resilience::PipelineConfig {
+    let mut p = ivcrush_resilience::PipelineConfig {
+        deadline_ms: 20_000,
+        quota_wait_ms: 300_000,
+        rate_limits,
+        ..ivcrush_resilience::PipelineConfig::default()
+    };
+    p.retry.max_attempts = 0;
+    p.retry.base_ms = retry_base_ms;
+    p.retry.cap_ms = 20 * retry_base_ms;
+    p.breaker.consecutive_failures = 15;
+    p.bulkhead.max_queued = 256;
+    p
+}
+
 /// The `User-Agent` every client sends.
 pub const USER_AGENT: &str = concat!("ivcrush/", env!("CARGO_PKG_VERSION"));
 

@@ -11,11 +11,11 @@
 //! failure, so it never trips a circuit breaker.
 #![deny(missing_docs)]
 
-pub mod notes;
 pub mod alphavantage;
 mod error;
 pub mod files;
 pub mod http;
+pub mod notes;
 pub mod sim;
 mod source;
 pub mod tradier;

@@ -97,13 +97,13 @@ pub struct TradierConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EndpointTimeouts {
-    /// Quotes (one symbol or a batch). Default 2 000.
+    /// Quotes (one symbol or a batch). Default 1 500.
     pub quotes_ms: u64,
-    /// Expirations. Default 2 000.
+    /// Expirations. Default 1 500.
     pub expirations_ms: u64,
-    /// One chain with greeks. Default 3 000.
+    /// One chain with greeks. Default 2 500.
     pub chains_ms: u64,
-    /// Daily history (years of bars). Default 4 000.
+    /// Daily history (years of bars). Default 3 000.
     pub history_ms: u64,
     /// The clock (health ping). Default 2 000.
     pub clock_ms: u64,
@@ -112,10 +112,10 @@ pub struct EndpointTimeouts {
 impl Default for EndpointTimeouts {
     fn default() -> Self {
         EndpointTimeouts {
-            quotes_ms: 2_000,
-            expirations_ms: 2_000,
-            chains_ms: 3_000,
-            history_ms: 4_000,
+            quotes_ms: 1_500,
+            expirations_ms: 1_500,
+            chains_ms: 2_500,
+            history_ms: 3_000,
             clock_ms: 2_000,
         }
     }
@@ -186,30 +186,12 @@ impl TradierConfig {
         c
     }
 
-    /// The default pipeline: the vendor's fixed window (120 per minute, bursts allowed);
-    /// idempotent reads retried until a 20-s deadline (below the HTTP service's 30-s request
-    /// timeout) with full jitter from 100 ms (capped at 2 s); a breaker that opens after 15 consecutive
-    /// failures, so that a flaky vendor is retried and only a dead one is cut off (with 35 %
-    /// of attempts failing, 15 in a row happen about once in seven million attempts); 16
-    /// requests in flight, 256 queued.
+    /// The default pipeline ([`http::vendor_pipeline`]) on the vendor's fixed window (120 per
+    /// minute, bursts allowed), jitter from 100 ms (capped at 2 s), 16 requests in flight (a
+    /// scan runs 8 tickers at once, each with up to 5 requests).
     pub fn production_resilience() -> PipelineConfig {
-        let mut p = PipelineConfig {
-            deadline_ms: 20_000,
-            rate_limits: vec![tradier_window(PRODUCTION_QUOTA)],
-            // A scan bigger than one window queues for the next one (61 s at most per window
-            // it waits behind); the 20-s deadline starts when the token is granted.
-            quota_wait_ms: 300_000,
-            ..PipelineConfig::default()
-        };
-        p.retry.max_attempts = 0;
-        p.retry.base_ms = 100;
-        p.retry.cap_ms = 2_000;
-        p.breaker.consecutive_failures = 15;
-        // A scan runs 8 tickers at once, each with up to 5 requests in flight: the bulkhead
-        // queues them (rejecting our own requests would fail rows for nothing). Its queue stays
-        // short in time: 16 in flight drain it within a few round trips.
+        let mut p = http::vendor_pipeline(vec![tradier_window(PRODUCTION_QUOTA)], 100);
         p.bulkhead.max_concurrent = 16;
-        p.bulkhead.max_queued = 256;
         p
     }
 

@@ -374,7 +374,11 @@ impl<K, L: Limiter> Pipeline<K, L> {
             };
             // A refusal below drops the permit unrecorded: our own rejections are ignored.
             let first_token = queue_for_quota && attempts == 0;
-            let token_deadline = if first_token { quota_deadline } else { deadline };
+            let token_deadline = if first_token {
+                quota_deadline
+            } else {
+                deadline
+            };
             if let Err(limited) = self.limiter.acquire(Some(token_deadline)).await {
                 return Err(ResilienceError::RateLimited {
                     name: limited.name,

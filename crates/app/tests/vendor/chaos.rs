@@ -62,32 +62,31 @@ async fn a_hundred_analyses_through_faults_on_every_attempt_are_all_right() {
         c.faults_on_alphavantage = true;
     })
     .await;
-    let results: Vec<Outcome> =
-        futures::stream::iter(0..100)
-            .map(|_| {
-                let mock = &mock;
-                async move {
-                    // A fresh database and cache each time: every analysis is cold and sends
-                    // every request (quote, calendar, expirations, reports, bars, two chains).
-                    let dir = tempfile::tempdir().expect("temp dir");
-                    let app = open(scaled_config(mock, &dir), mock_as_of(day())).await;
-                    let started = Instant::now();
-                    let r = app
-                        .analyze_ticker(TICKER, &AnalyzeOptions::default())
-                        .await
-                        .map(|r| {
-                            let waited = r.analysis.data_quality.iter().any(|n| {
-                                n.code == ivcrush_core::QualityCode::RateLimited && !n.blocking
-                            });
-                            (numbers(&r), waited)
-                        })
-                        .map_err(|e| e.to_string());
-                    (r, started.elapsed())
-                }
-            })
-            .buffer_unordered(4)
-            .collect()
-            .await;
+    let results: Vec<Outcome> = futures::stream::iter(0..100)
+        .map(|_| {
+            let mock = &mock;
+            async move {
+                // A fresh database and cache each time: every analysis is cold and sends
+                // every request (quote, calendar, expirations, reports, bars, two chains).
+                let dir = tempfile::tempdir().expect("temp dir");
+                let app = open(scaled_config(mock, &dir), mock_as_of(day())).await;
+                let started = Instant::now();
+                let r = app
+                    .analyze_ticker(TICKER, &AnalyzeOptions::default())
+                    .await
+                    .map(|r| {
+                        let waited = r.analysis.data_quality.iter().any(|n| {
+                            n.code == ivcrush_core::QualityCode::RateLimited && !n.blocking
+                        });
+                        (numbers(&r), waited)
+                    })
+                    .map_err(|e| e.to_string());
+                (r, started.elapsed())
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
     let mut times: Vec<Duration> = results.iter().map(|(_, t)| *t).collect();
     times.sort();
     let right = results

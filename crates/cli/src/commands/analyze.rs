@@ -1,6 +1,6 @@
 //! `ivcrush analyze TICKER`: the detailed view of one ticker.
 
-use crate::cli::{CommonArgs, OutputFormat};
+use crate::cli::{CommonArgs, OutputFormat, SizingArgs};
 use crate::output::{coloured, liquidity_cell, max_loss_text, new_table, vrp_tier_cell};
 use chrono::NaiveDate;
 use clap::Args;
@@ -23,6 +23,9 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+    /// Position sizing (account and risk per trade).
+    #[command(flatten)]
+    pub sizing: SizingArgs,
     /// Shared options.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -55,7 +58,7 @@ pub async fn run(app: App, cid: String, a: AnalyzeArgs) -> anyhow::Result<ExitCo
         OutputFormat::Csv => {
             crate::output::write_csv(&[Row::Analyzed(Box::new(rec))], std::io::stdout().lock())?
         }
-        OutputFormat::Table => print_detail(&rec)?,
+        OutputFormat::Table => print_detail(&rec, &app.config.analytics.strategy)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -87,7 +90,10 @@ fn quality_table(notes: &[ivcrush_core::DataQuality]) -> comfy_table::Table {
     t
 }
 
-fn print_detail(rec: &AnalysisRecord) -> anyhow::Result<()> {
+fn print_detail(
+    rec: &AnalysisRecord,
+    scfg: &ivcrush_core::config::StrategyConfig,
+) -> anyhow::Result<()> {
     let a = &rec.analysis;
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -290,67 +296,7 @@ fn print_detail(rec: &AnalysisRecord) -> anyhow::Result<()> {
     writeln!(out, "{t}")?;
     writeln!(out, "{}", quality_table(&a.data_quality))?;
     if !a.strategies.is_empty() {
-        let mut t = new_table(&[
-            "strategy",
-            "legs",
-            "credit",
-            "max loss",
-            "breakevens",
-            "POP ln",
-            "POP hist",
-            "E[P&L]/sh",
-            "liquidity",
-        ]);
-        for s in &a.strategies {
-            let legs = s
-                .legs
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{} {} {} @{:.2}",
-                        match l.side {
-                            ivcrush_core::strategy::Side::Long => "+",
-                            ivcrush_core::strategy::Side::Short => "-",
-                        },
-                        l.kind,
-                        l.strike,
-                        l.mid
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            t.add_row(vec![
-                Cell::new(
-                    serde_json::to_value(s.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                ),
-                Cell::new(legs),
-                Cell::new(format!("{:.2}", s.credit)),
-                Cell::new(max_loss_text(&s.max_loss)),
-                Cell::new(
-                    s.breakevens
-                        .iter()
-                        .map(|b| format!("{b:.2}"))
-                        .collect::<Vec<_>>()
-                        .join(" / "),
-                ),
-                Cell::new(format!("{:.0}%", s.pop * 100.0)),
-                Cell::new(
-                    s.pop_empirical
-                        .map_or("-".into(), |p| format!("{:.0}%", p * 100.0)),
-                ),
-                Cell::new(s.expected_pnl.map_or("-".into(), |e| format!("{e:.2}"))),
-                liquidity_cell(s.liquidity),
-            ]);
-        }
-        writeln!(out, "{t}")?;
-        writeln!(
-            out,
-            "per share; × {} per contract. POP ln: lognormal with the event-adjusted variance; POP hist: past moves as they happened.",
-            a.strategies[0].multiplier
-        )?;
+        strategy_tables(&mut out, &a.strategies, scfg)?;
     }
     let warnings: Vec<&String> = a
         .warnings
@@ -359,6 +305,211 @@ fn print_detail(rec: &AnalysisRecord) -> anyhow::Result<()> {
         .collect();
     for w in warnings {
         writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}
+
+fn money(x: f64) -> String {
+    let neg = x < 0.0;
+    let whole = x.abs().round() as u64;
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{}{grouped}", if neg { "-" } else { "" })
+}
+
+fn pct0(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+/// The strategy tables: per share (legs with bid/ask, credits, breakevens, POP with its 95 %
+/// interval, expected P&L of both exits) and per contract (margin, return on risk, size,
+/// greeks), ranked first, then the others with why they are not chosen; and a footer naming
+/// the exit shown and its assumptions.
+fn strategy_tables(
+    out: &mut impl Write,
+    strategies: &[ivcrush_core::strategy::Strategy],
+    scfg: &ivcrush_core::config::StrategyConfig,
+) -> anyhow::Result<()> {
+    use ivcrush_core::exit::ExitKind;
+    use ivcrush_core::strategy::{MaxLoss, Side};
+    let mut order: Vec<&ivcrush_core::strategy::Strategy> = strategies.iter().collect();
+    order.sort_by_key(|s| s.rank.unwrap_or(u32::MAX));
+    let rank = |s: &ivcrush_core::strategy::Strategy| match s.rank {
+        Some(1) => "1 *".to_string(),
+        Some(r) => r.to_string(),
+        None => "-".to_string(),
+    };
+    let shown = order.iter().find_map(|s| s.exit).unwrap_or_default();
+    let mut t = new_table(&[
+        "#",
+        "strategy",
+        "legs (bid/ask)",
+        "credit mid/nat",
+        "max loss",
+        "breakevens",
+        "POP ln",
+        "POP hist (95% CI)",
+        "E[P&L] close/hold",
+        "worst",
+        "liquidity",
+    ]);
+    for s in &order {
+        let legs = s
+            .legs
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {} {} {:.2}/{:.2}",
+                    match l.side {
+                        Side::Long => "+",
+                        Side::Short => "-",
+                    },
+                    l.kind,
+                    l.strike,
+                    l.bid,
+                    l.ask
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let exits = s.exits.as_ref().map_or_else(
+            || s.expected_pnl.map_or("-".into(), |e| format!("{e:.2}")),
+            |e| {
+                format!(
+                    "{:.2} / {:.2}",
+                    e.close_after_reaction.expected_pnl, e.hold_to_expiry.expected_pnl
+                )
+            },
+        );
+        t.add_row(vec![
+            Cell::new(rank(s)),
+            Cell::new(s.kind.as_str()),
+            Cell::new(legs),
+            Cell::new(format!(
+                "{:.2} / {}",
+                s.credit,
+                s.credit_natural.map_or("-".into(), |c| format!("{c:.2}"))
+            )),
+            Cell::new(max_loss_text(&s.max_loss)),
+            Cell::new(
+                s.breakevens
+                    .iter()
+                    .map(|b| format!("{b:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+            ),
+            Cell::new(pct0(s.pop)),
+            Cell::new(match (s.pop_empirical, s.pop_empirical_interval) {
+                (Some(p), Some([lo, hi])) => {
+                    format!("{} ({:.0}-{:.0})", pct0(p), lo * 100.0, hi * 100.0)
+                }
+                (Some(p), None) => pct0(p),
+                _ => "-".into(),
+            }),
+            Cell::new(exits),
+            Cell::new(s.worst_pnl.map_or("-".into(), |w| format!("{w:.2}"))),
+            liquidity_cell(s.liquidity),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+
+    let mut t = new_table(&[
+        "#",
+        "strategy",
+        "credit $",
+        "margin $",
+        "max loss $",
+        "if 0 $",
+        "E[P&L] $",
+        "E/risk",
+        "contracts",
+        "at risk $",
+        "delta sh",
+        "vega $/pt",
+        "theta $/d",
+        "not chosen because",
+    ]);
+    for s in &order {
+        let pc = s.per_contract;
+        let z = s.sizing;
+        let g = s.greeks;
+        t.add_row(vec![
+            Cell::new(rank(s)),
+            Cell::new(s.kind.as_str()),
+            Cell::new(pc.map_or("-".into(), |p| money(p.credit))),
+            Cell::new(pc.map_or("-".into(), |p| money(p.margin))),
+            Cell::new(match s.max_loss {
+                MaxLoss::Bounded(l) => money(l * s.multiplier),
+                MaxLoss::Unbounded => "unbounded".into(),
+            }),
+            Cell::new(pc.map_or("-".into(), |p| money(p.downside_loss))),
+            Cell::new(
+                pc.and_then(|p| p.expected_pnl)
+                    .map_or("-".into(), |e| format!("{e:.0}")),
+            ),
+            Cell::new(
+                s.return_on_risk
+                    .map_or("-".into(), |r| format!("{:.1}%", r * 100.0)),
+            ),
+            Cell::new(z.map_or("-".into(), |z| z.contracts.to_string())),
+            Cell::new(z.map_or("-".into(), |z| money(z.capital_at_risk))),
+            Cell::new(g.map_or("-".into(), |g| format!("{:.1}", g.delta))),
+            Cell::new(g.map_or("-".into(), |g| format!("{:.2}", g.vega))),
+            Cell::new(g.map_or("-".into(), |g| format!("{:.2}", g.theta))),
+            Cell::new(s.not_eligible.join("; ")),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+
+    let mult = strategies[0].multiplier;
+    writeln!(
+        out,
+        "per share unless $ (per contract, × {mult}). Ranked (#) by E[P&L]/risk (risk = max loss, or margin when unbounded), weighted by liquidity; * = best. POP ln: lognormal with the event-adjusted variance."
+    )?;
+    if let Some(e) = order.iter().find_map(|s| s.exits.as_ref()) {
+        let m = &e.model;
+        let source = match m.iv_source {
+            ivcrush_core::exit::PostEventIvSource::TermStructureFit => "term-structure fit",
+            ivcrush_core::exit::PostEventIvSource::AtmLessEvent => "ATM IV less the event variance",
+            ivcrush_core::exit::PostEventIvSource::Atm => "ATM IV (no event variance known)",
+        };
+        writeln!(
+            out,
+            "E[P&L], POP hist and worst price the exit {} ({}): entered now, {:.1} sessions before the report, then close = bought back at the reaction close at the post-event IV {:.1}% ({source}) with {:.1} days left; hold = to expiry through {:.1} more sessions at the diffusion vol {:.1}%.",
+            match shown {
+                ExitKind::CloseAfterReaction => "close",
+                ExitKind::HoldToExpiry => "hold",
+            },
+            shown.label(),
+            m.sessions_before,
+            m.post_event_iv * 100.0,
+            m.days_after,
+            m.sessions_after,
+            m.diffusion_vol * 100.0,
+        )?;
+        writeln!(
+            out,
+            "POP hist over {} past reports (95% Wilson interval in brackets: a dozen draws are not a probability); costs: {:.0}% of each leg's spread and {:.2} per contract per trade, both ways for close.",
+            e.get(shown).draws,
+            scfg.slippage * 100.0,
+            scfg.fee_per_contract,
+        )?;
+    }
+    if let Some(z) = order.iter().find_map(|s| s.sizing) {
+        writeln!(
+            out,
+            "sizing: risk budget {} ({:.1}% of {}); contracts = floor(budget / risk per contract), at most {:.0}% of the thinnest leg's open interest.",
+            money(z.risk_budget),
+            scfg.risk_per_trade * 100.0,
+            money(scfg.account_size),
+            scfg.max_open_interest_share * 100.0
+        )?;
     }
     Ok(())
 }

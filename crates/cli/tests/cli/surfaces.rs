@@ -197,14 +197,19 @@ fn the_scan_table_csv_and_json_carry_the_same_trader_facts() {
                 assert_eq!(c["best_strategy"], kind);
                 assert!((c["best_credit"].parse::<f64>().expect("credit") - credit).abs() < 1e-4);
                 assert!((c["best_pop"].parse::<f64>().expect("pop") - pop).abs() < 1e-4);
-                // It is one of the record's strategies: the one expected to earn most.
-                let best_pnl = r["strategies"]
+                // It is one of the record's strategies: the recommended one (rank 1 by
+                // risk-adjusted return), expected to earn after costs.
+                let chosen: Vec<&Value> = r["strategies"]
                     .as_array()
                     .expect("strategies")
                     .iter()
-                    .filter_map(|s| s["expected_pnl"].as_f64())
-                    .fold(f64::NEG_INFINITY, f64::max);
-                assert!((f(&b["expected_pnl"]) - best_pnl).abs() < 1e-12);
+                    .filter(|s| s["recommended"] == true)
+                    .collect();
+                assert_eq!(chosen.len(), 1, "{}", r["ticker"]);
+                assert_eq!(chosen[0]["kind"], b["kind"]);
+                assert_eq!(chosen[0]["rank"], 1);
+                assert!((f(&b["expected_pnl"]) - f(&chosen[0]["expected_pnl"])).abs() < 1e-12);
+                assert!(f(&b["expected_pnl"]) > 0.0);
             }
             None => {
                 assert_eq!(t["best strategy"], "-");

@@ -254,7 +254,11 @@ async fn a_call_may_queue_for_the_next_window_when_quota_wait_allows() {
         })
         .await
         .expect("granted in the next window");
-    assert!(start.elapsed() >= Duration::from_secs(61), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_secs(61),
+        "{:?}",
+        start.elapsed()
+    );
     // A wait beyond quota_wait is still refused.
     config.quota_wait_ms = 10_000;
     let short = Pipeline::new("short", &config, HttpClassifier).expect("valid");
