@@ -1,5 +1,5 @@
 //! The rows every surface prints, stores and serves: the analysis record of
-//! `../shared/design.md` plus where its data came from, or the reason a ticker failed.
+//! the design's JSON record plus where its data came from, or the reason a ticker failed.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ivcrush_core::calendar::new_york_date;

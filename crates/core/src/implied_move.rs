@@ -389,7 +389,7 @@ mod tests {
 
     #[test]
     fn fixture_vols_give_the_trading_day_event_move() {
-        // ../shared/fixtures/vendors/README.md: the chains were generated counting the whole as-of
+        // testdata/fixtures/vendors/README.md: the chains were generated counting the whole as-of
         // session (τ = 3/252 and 8/252); with those clocks the formula gives back the 3.59 % truth.
         // (The spec's clock, the hour left of the session, gives 3.76 %: see the next test.)
         let pts = [
@@ -430,7 +430,7 @@ mod tests {
     }
     #[test]
     fn fixture_vector_with_the_time_left_of_the_session_is_3_76() {
-        // ../shared/fixtures/vendors/README.md: as of Wed 2026-01-28 15:00 New York, expiries
+        // testdata/fixtures/vendors/README.md: as of Wed 2026-01-28 15:00 New York, expiries
         // Fri 2026-01-30 and Fri 2026-02-06; the as-of session counts for its hour left.
         let as_of: chrono::DateTime<chrono::Utc> = "2026-01-28T20:00:00Z".parse().expect("t");
         let pt = |exp: &str, iv: f64| TermPoint {

@@ -1,5 +1,5 @@
 //! The real vendor client path through the CLI: `scan --provider tradier` against a local mock
-//! Tradier + Alpha Vantage (wire formats of ../shared/spec/vendors.md, data from the simulated
+//! Tradier + Alpha Vantage (the vendors' wire formats, data from the simulated
 //! market), not the simulator itself.
 
 use assert_cmd::cargo::CommandCargoExt;

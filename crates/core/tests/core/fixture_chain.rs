@@ -4,14 +4,11 @@
 use ivcrush_core::{OptionChain, OptionKind, OptionQuote};
 use serde_json::Value;
 
-/// The chain of `../shared/fixtures/vendors/<file>` (Tradier `options.option` list).
+/// The chain of `testdata/fixtures/vendors/<file>` (Tradier `options.option` list).
 pub fn fixture_chain(file: &str) -> OptionChain {
-    let dir = std::env::var("IVCRUSH_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-        });
-    let path = dir.join("fixtures/vendors").join(file);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/fixtures/vendors")
+        .join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));

@@ -1,4 +1,4 @@
-//! The vendor fixtures' coherent market (../shared/fixtures/vendors/README.md): the full analysis
+//! The vendor fixtures' coherent market (testdata/fixtures/vendors/README.md): the full analysis
 //! of the AAPL-like scenario recovers the truth behind the quotes.
 
 use ivcrush_core::moves::HistoricalMove;
@@ -88,7 +88,7 @@ fn fixture_market_event_move_recovers_the_simulated_jump() {
     );
     // The chains were generated counting the whole as-of session (3.59 % truth). At 15:00 New
     // York one hour of the 6.5 is left, and the spec's clock counts only that: the same quotes
-    // give 3.76 % (../shared/fixtures/vendors/README.md); the calendar-time formula 3.89 %.
+    // give 3.76 % (testdata/fixtures/vendors/README.md); the calendar-time formula 3.89 %.
     // Quotes sit on a penny/nickel grid, so allow a few basis points.
     let ev = im.event_pct.expect("two post-event expiries");
     assert!((ev - 3.76).abs() < 0.03, "event move {ev}");

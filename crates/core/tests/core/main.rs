@@ -10,28 +10,15 @@ mod term;
 
 use std::path::PathBuf;
 
-/// `../shared` beside the repository (CI lays it there), or `IVCRUSH_SHARED_DIR`.
-pub fn shared_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("IVCRUSH_SHARED_DIR") {
-        return PathBuf::from(dir);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+/// The repository's `testdata/` (copies of the team's reference vectors and vendor fixtures).
+pub fn testdata_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
-/// Reads and parses a JSON file under the shared directory; panics naming the file.
-pub fn shared_json(rel: &str) -> serde_json::Value {
-    let path = shared_dir().join(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {} ({e}); the shared specs must sit at ../shared beside the repository \
-             or be named by IVCRUSH_SHARED_DIR",
-            path.display()
-        )
-    });
-    // Python's json module writes non-finite floats as bare Infinity / NaN, which JSON lacks.
-    let text = text
-        .replace("-Infinity", "\"-Infinity\"")
-        .replace(": Infinity", ": \"Infinity\"")
-        .replace(": NaN", ": \"NaN\"");
+/// Reads and parses a JSON file under `testdata/`; panics naming the file.
+pub fn testdata_json(rel: &str) -> serde_json::Value {
+    let path = testdata_dir().join(rel);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {} ({e})", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }

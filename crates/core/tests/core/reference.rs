@@ -1,7 +1,7 @@
-//! Every case of ../shared/reference/numerics-vectors.json, each within its suggested
+//! Every case of testdata/reference/numerics-vectors.json, each within its suggested
 //! tolerance. A failure names the case, the quantity and the tolerance.
 
-use crate::shared_json;
+use crate::testdata_json;
 use ivcrush_core::implied_move::{TermPoint, event_move, straddle_move};
 use ivcrush_core::moves::MoveStats;
 use ivcrush_core::pricing::bsm_greeks;
@@ -16,7 +16,7 @@ use ivcrush_core::{
 use serde_json::Value;
 
 fn cases(category: &str) -> Vec<Value> {
-    let v = shared_json("reference/numerics-vectors.json");
+    let v = testdata_json("reference/numerics-vectors.json");
     let all = v["cases"].as_array().expect("cases array").clone();
     let out: Vec<Value> = all
         .into_iter()

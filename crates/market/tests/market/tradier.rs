@@ -13,12 +13,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub const TOKEN: &str = "SECRET-TRADIER-TOKEN-7f3a";
 
-/// The shared vendor fixtures (`IVCRUSH_SHARED_DIR` or `../../../shared` from the crate).
+/// The vendor fixtures (the repository's `testdata/fixtures/vendors`).
 pub fn fixture_dir() -> PathBuf {
-    match std::env::var_os("IVCRUSH_SHARED_DIR") {
-        Some(dir) => PathBuf::from(dir).join("fixtures/vendors"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/vendors"),
-    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fixtures/vendors")
 }
 
 /// One fixture's text.

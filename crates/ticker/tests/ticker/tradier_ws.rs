@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::wait_until;
 
-const FIXTURES: &str = "../../../shared/fixtures/vendors";
+const FIXTURES: &str = "../../testdata/fixtures/vendors";
 
 fn fixture(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
