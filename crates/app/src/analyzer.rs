@@ -357,8 +357,7 @@ impl App {
             expiration: opts.expiration,
             quality: &quality,
         };
-        let mut analysis =
-            analyze(&input, &self.config.analytics).map_err(|e| AppError::analysis(ticker, e))?;
+        let mut analysis = analyze(&input, &self.config.analytics).map_err(AppError::Analysis)?;
         if let Some(status) = &status {
             let mut notes = Vec::new();
             if opts.earnings_date.is_some() {

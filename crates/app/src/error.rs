@@ -31,11 +31,6 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// An analysis error of `ticker`.
-    pub fn analysis(_ticker: &str, source: ivcrush_core::AnalysisError) -> Self {
-        AppError::Analysis(source)
-    }
-
     /// Wraps a market error with what was being fetched.
     pub fn market(context: impl Into<String>, source: MarketError) -> Self {
         AppError::Market {
