@@ -6,6 +6,8 @@ mod backfill_ranges;
 mod calc;
 #[path = "cli/clock.rs"]
 mod clock;
+#[path = "cli/parse.rs"]
+mod parse;
 #[path = "cli/quality.rs"]
 mod quality;
 #[path = "cli/scan.rs"]

@@ -3,6 +3,7 @@
 //! `data_quality` / `vrp_withheld_tier` columns. Notes come from a mock Tradier serving hostile
 //! data (the simulated market has next to none: there rows are `ok` but for thin quotes).
 
+use crate::parse::{csv_rows, table_rows};
 use assert_cmd::cargo::CommandCargoExt;
 use ivcrush_mockvendor::{GreeksMode, MockConfig, MockVendor, QuoteDates};
 use serde_json::Value;
@@ -105,44 +106,6 @@ fn codes(row: &Value) -> Vec<(String, bool)> {
                 n["code"].as_str().expect("code").to_string(),
                 n["blocking"].as_bool().expect("blocking"),
             )
-        })
-        .collect()
-}
-
-/// The cells of the ranked table's body rows, by header name.
-fn table_rows(table: &str) -> Vec<HashMap<String, String>> {
-    let split = |l: &str| -> Vec<String> {
-        l.trim()
-            .trim_matches('|')
-            .split('|')
-            .map(|c| c.trim().to_string())
-            .collect()
-    };
-    // The table's lines only (a caption above it, warnings below it).
-    let mut lines = table.lines().filter(|l| l.starts_with('|'));
-    let header = split(lines.next().expect("header"));
-    lines
-        .skip(1)
-        .map(|l| header.iter().cloned().zip(split(l)).collect())
-        .collect()
-}
-
-/// CSV rows by header name.
-fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = rdr
-        .headers()
-        .expect("header")
-        .iter()
-        .map(str::to_string)
-        .collect();
-    rdr.records()
-        .map(|r| {
-            header
-                .iter()
-                .cloned()
-                .zip(r.expect("record").iter().map(str::to_string))
-                .collect()
         })
         .collect()
 }

@@ -4,9 +4,9 @@
 //! `implied_move.interpolated_pct`; untradeable rows never rank above tradeable ones unless
 //! `--rank score` asks.
 
+use crate::parse::{csv_rows, table_rows};
 use assert_cmd::Command;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::process::Output;
 use tempfile::TempDir;
 
@@ -51,42 +51,6 @@ impl Env {
 
 fn text(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("utf-8")
-}
-
-/// The table's body rows by header name (the caption and the warnings around it skipped).
-fn table_rows(table: &str) -> Vec<HashMap<String, String>> {
-    let split = |l: &str| -> Vec<String> {
-        l.trim()
-            .trim_matches('|')
-            .split('|')
-            .map(|c| c.trim().to_string())
-            .collect()
-    };
-    let mut lines = table.lines().filter(|l| l.starts_with('|'));
-    let header = split(lines.next().expect("header"));
-    lines
-        .skip(1)
-        .map(|l| header.iter().cloned().zip(split(l)).collect())
-        .collect()
-}
-
-fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = rdr
-        .headers()
-        .expect("header")
-        .iter()
-        .map(str::to_string)
-        .collect();
-    rdr.records()
-        .map(|r| {
-            header
-                .iter()
-                .cloned()
-                .zip(r.expect("record").iter().map(str::to_string))
-                .collect()
-        })
-        .collect()
 }
 
 fn f(v: &Value) -> f64 {
