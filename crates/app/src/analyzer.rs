@@ -5,6 +5,7 @@
 //! and bars for the backfill. Warm: the two chains only (expirations are kept until a listed
 //! expiry passes, history until a report passes).
 
+use crate::calendar::{EVENT_HORIZON_DAYS, ReportStatus};
 use crate::clock::report_out;
 use crate::context::{App, Fetched};
 use crate::error::AppError;
@@ -18,6 +19,7 @@ use ivcrush_core::{
 };
 use ivcrush_market::notes::VendorNoteKind;
 use ivcrush_market::{EarningsRecord, MarketError, StockQuote};
+use ivcrush_store::NewAnalysis;
 
 /// Options of one analysis.
 #[derive(Debug, Clone, Default)]
@@ -51,43 +53,6 @@ struct EventChains {
     stale: Vec<String>,
 }
 
-/// Days ahead searched for a ticker's next report.
-pub const EVENT_HORIZON_DAYS: i64 = 120;
-
-/// Days back searched for a report already out, said instead of being analysed as upcoming.
-pub const REPORTED_LOOKBACK_DAYS: i64 = 14;
-
-/// A ticker's reports around the as-of, from the calendar.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ReportStatus {
-    /// Its latest report already out (recent ones only).
-    pub reported: Option<EarningsEvent>,
-    /// Its reports not yet out, soonest first.
-    pub upcoming: Vec<EarningsEvent>,
-}
-
-impl ReportStatus {
-    /// `next report D (T)`, or `no next report known`.
-    pub fn next_text(&self) -> String {
-        match self.upcoming.first() {
-            Some(e) => format!("next report {} ({})", e.date, e.timing.as_str()),
-            None => format!("no next report known in the next {EVENT_HORIZON_DAYS} days"),
-        }
-    }
-
-    /// `reported D (T); next report D′ (T′)` when a report is already out.
-    pub fn reported_text(&self) -> Option<String> {
-        self.reported.map(|r| {
-            format!(
-                "reported {} ({}); {}",
-                r.date,
-                r.timing.as_str(),
-                self.next_text()
-            )
-        })
-    }
-}
-
 /// The event of an analysis and what the calendar said around it.
 struct ResolvedEvent {
     event: EarningsEvent,
@@ -95,62 +60,22 @@ struct ResolvedEvent {
     status: Option<ReportStatus>,
 }
 
+/// Analysis of one ticker (see the module docs).
+#[derive(Clone, Copy)]
+pub struct Analyzer<'a> {
+    app: &'a App,
+}
+
 impl App {
-    /// The upcoming calendar of the provider, `from..=to` (cached).
-    ///
-    /// # Errors
-    /// [`AppError::Market`] when the calendar cannot be read.
-    pub async fn calendar_window(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<EarningsRecord>, AppError> {
-        let cal = self.market.calendar.clone();
-        Ok(self
-            .cached(
-                &format!("calendar:{from}:{to}"),
-                self.config.cache.calendar_secs,
-                "earnings calendar",
-                move || async move { cal.calendar(from, to).await },
-            )
-            .await?
-            .value)
+    /// Analysis of one ticker.
+    pub fn analyzer(&self) -> Analyzer<'_> {
+        Analyzer { app: self }
     }
+}
 
-    /// What the calendar says of `ticker` around the as-of: its latest report already out (see
-    /// [`report_out`], within the last [`REPORTED_LOOKBACK_DAYS`]) and its reports not yet
-    /// out (within [`EVENT_HORIZON_DAYS`], or up to `until`).
-    ///
-    /// # Errors
-    /// [`AppError::Market`] when the calendar cannot be read.
-    pub async fn report_status(
-        &self,
-        ticker: &str,
-        until: Option<NaiveDate>,
-    ) -> Result<ReportStatus, AppError> {
-        let today = self.as_of_date();
-        let as_of = self.as_of();
-        let from = today - Duration::days(REPORTED_LOOKBACK_DAYS);
-        let to = (today + Duration::days(EVENT_HORIZON_DAYS)).max(until.unwrap_or(today));
-        let mut events: Vec<EarningsEvent> = self
-            .calendar_window(from, to)
-            .await?
-            .iter()
-            .filter(|r| r.ticker == ticker)
-            .map(|r| r.event)
-            .collect();
-        events.sort_by_key(|e| e.date);
-        events.dedup_by_key(|e| e.date);
-        let (out, ahead): (Vec<EarningsEvent>, Vec<EarningsEvent>) =
-            events.iter().partition(|e| report_out(e, as_of));
-        Ok(ReportStatus {
-            reported: out.last().copied(),
-            upcoming: ahead,
-        })
-    }
-
+impl Analyzer<'_> {
     async fn resolve_event(
-        &self,
+        self,
         ticker: &str,
         opts: &AnalyzeOptions,
     ) -> Result<ResolvedEvent, AppError> {
@@ -160,11 +85,13 @@ impl App {
                 status: None,
             });
         }
-        let as_of = self.as_of();
+        let as_of = self.app.as_of();
         if let Some(date) = opts.earnings_date {
             // The calendar is optional here (the user gave the date): it gives the timing and
             // what to compare the date with.
             let status = self
+                .app
+                .calendar()
                 .report_status(ticker, Some(date + Duration::days(45)))
                 .await
                 .ok();
@@ -185,7 +112,7 @@ impl App {
                     ReportStatus::next_text,
                 );
                 let when = crate::clock::new_york_text(as_of);
-                return Err(AppError::Input(if timing == Timing::Unknown {
+                let message = if timing == Timing::Unknown {
                     // Not a report the calendar knows: a date in the past.
                     format!("earnings date {date} is in the past (as of {when}); {next}")
                 } else {
@@ -193,33 +120,32 @@ impl App {
                         "{ticker} reported {date} ({}): the report is out (as of {when}); {next}",
                         timing.as_str()
                     )
-                }));
+                };
+                return Err(AppError::ReportOut {
+                    ticker: ticker.to_string(),
+                    date,
+                    message,
+                });
             }
             return Ok(ResolvedEvent { event, status });
         }
-        let status = self.report_status(ticker, None).await?;
+        let status = self.app.calendar().report_status(ticker, None).await?;
         match status.upcoming.first() {
             Some(e) => Ok(ResolvedEvent {
                 event: *e,
                 status: Some(status),
             }),
-            None => Err(AppError::Input(match status.reported {
-                Some(r) => format!(
-                    "{ticker} reported {} ({}); no next report known in the next \
-                     {EVENT_HORIZON_DAYS} days (pass --earnings-date)",
-                    r.date,
-                    r.timing.as_str()
-                ),
-                None => format!(
-                    "no earnings report for {ticker} in the next {EVENT_HORIZON_DAYS} days \
-                     (pass --earnings-date)"
-                ),
-            })),
+            None => Err(AppError::NoUpcomingReport {
+                ticker: ticker.to_string(),
+                reported: status.reported,
+                horizon_days: EVENT_HORIZON_DAYS,
+            }),
         }
     }
 
-    async fn quote(&self, ticker: &str) -> Result<StockQuote, AppError> {
+    async fn quote(self, ticker: &str) -> Result<StockQuote, AppError> {
         let quotes = self
+            .app
             .market
             .options
             .quotes(&[ticker.to_string()])
@@ -228,61 +154,85 @@ impl App {
         quotes
             .into_iter()
             .find(|q| q.symbol == ticker)
-            .ok_or_else(|| AppError::Input(format!("unknown ticker {ticker}: no quote")))
+            .ok_or_else(|| AppError::UnknownTicker {
+                ticker: ticker.to_string(),
+                reason: "no quote".into(),
+            })
     }
 
     async fn chain(
-        &self,
+        self,
         ticker: &str,
         expiration: NaiveDate,
     ) -> Result<Fetched<OptionChain>, AppError> {
-        let options = self.market.options.clone();
+        let options = self.app.market.options.clone();
         let sym = ticker.to_string();
-        self.cached(
-            &format!("chain:{ticker}:{expiration}"),
-            self.config.cache.chains_secs,
-            &format!("chain of {ticker} {expiration}"),
-            move || async move { options.chain(&sym, expiration).await },
-        )
-        .await
+        self.app
+            .cached(
+                &format!("chain:{ticker}:{expiration}"),
+                self.app.config.cache.chains_secs,
+                &format!("chain of {ticker} {expiration}"),
+                move || async move { options.chain(&sym, expiration).await },
+            )
+            .await
     }
 
     /// The listed expirations, cached until one of them passes: the list only changes when an
     /// expiry rolls off (new ones are listed weeks ahead), so a day-long TTL would refetch it
     /// daily for nothing. `refresh` forces a fetch (an expected chain came back empty).
     async fn expirations(
-        &self,
+        self,
         ticker: &str,
         refresh: bool,
     ) -> Result<Fetched<Vec<NaiveDate>>, AppError> {
         let key = format!("expirations:{ticker}");
-        let today = self.as_of_date();
+        let today = self.app.as_of_date();
         if refresh {
-            self.invalidate::<Vec<NaiveDate>>(&key).await;
+            self.app.invalidate::<Vec<NaiveDate>>(&key).await;
         }
         let listed = self.fetch_expirations(ticker, &key).await?;
         if !refresh && !listed.stale && listed.value.first().is_some_and(|d| *d < today) {
             // A listed expiry has passed: the list is out of date.
-            self.invalidate::<Vec<NaiveDate>>(&key).await;
+            self.app.invalidate::<Vec<NaiveDate>>(&key).await;
             return self.fetch_expirations(ticker, &key).await;
         }
         Ok(listed)
     }
 
     async fn fetch_expirations(
-        &self,
+        self,
         ticker: &str,
         key: &str,
     ) -> Result<Fetched<Vec<NaiveDate>>, AppError> {
-        let options = self.market.options.clone();
+        let options = self.app.market.options.clone();
         let sym = ticker.to_string();
-        self.cached(
-            key,
-            self.config.cache.expirations_secs,
-            &format!("expirations of {ticker}"),
-            move || async move { options.expirations(&sym).await },
-        )
-        .await
+        self.app
+            .cached(
+                key,
+                self.app.config.cache.expirations_secs,
+                &format!("expirations of {ticker}"),
+                move || async move { options.expirations(&sym).await },
+            )
+            .await
+    }
+
+    /// Analyses one ticker ([`Analyzer::analyze`]) and stores the record under `run_id`. The
+    /// number is what matters: a store failure is logged and the record still returned.
+    ///
+    /// # Errors
+    /// As [`Analyzer::analyze`].
+    pub async fn analyze_and_store(
+        self,
+        ticker: &str,
+        opts: &AnalyzeOptions,
+        run_id: &str,
+    ) -> Result<AnalysisRecord, AppError> {
+        let rec = self.analyze(ticker, opts).await?;
+        let row = NewAnalysis::ok(run_id, rec.analysis.clone(), Utc::now());
+        if let Err(e) = self.app.store.insert_analysis(&row).await {
+            tracing::warn!(ticker, error = %e, "analysis not stored");
+        }
+        Ok(rec)
     }
 
     /// Analyses one ticker (already normalised).
@@ -294,12 +244,12 @@ impl App {
     /// # Errors
     /// [`AppError`] with a message naming what is missing (unknown ticker, no report, no
     /// options for the expiration, too little history …) or the sanity gate that failed.
-    pub async fn analyze_ticker(
-        &self,
+    pub async fn analyze(
+        self,
         ticker: &str,
         opts: &AnalyzeOptions,
     ) -> Result<AnalysisRecord, AppError> {
-        let as_of = opts.as_of.unwrap_or_else(|| self.as_of());
+        let as_of = opts.as_of.unwrap_or_else(|| self.app.as_of());
         let quote = async {
             match &opts.quote {
                 Some(q) => Ok(q.clone()),
@@ -314,7 +264,7 @@ impl App {
             futures::try_join!(
                 quote,
                 self.event_chains(ticker, opts, as_of),
-                self.ensure_history(ticker),
+                self.app.history().ensure(ticker),
             )
         })
         .await;
@@ -349,15 +299,16 @@ impl App {
             ticker,
             as_of,
             spot: quote.price(),
-            rate: self.config.risk_free_rate,
-            div: self.config.dividend_yield,
+            rate: self.app.config.risk_free_rate,
+            div: self.app.config.dividend_yield,
             event,
             chains: &chains,
             history: &history,
             expiration: opts.expiration,
             quality: &quality,
         };
-        let mut analysis = analyze(&input, &self.config.analytics).map_err(AppError::Analysis)?;
+        let mut analysis =
+            analyze(&input, &self.app.config.analytics).map_err(AppError::Analysis)?;
         if let Some(status) = &status {
             let mut notes = Vec::new();
             if opts.earnings_date.is_some() {
@@ -376,13 +327,13 @@ impl App {
         let historical_moves = opts.include_history.then(|| {
             let n = history
                 .len()
-                .saturating_sub(self.config.analytics.moves.lookback);
+                .saturating_sub(self.app.config.analytics.moves.lookback);
             history[n..].to_vec()
         });
         Ok(AnalysisRecord::new(
             analysis,
             DataInfo {
-                source: self.market.source.to_string(),
+                source: self.app.market.source.to_string(),
                 fetched_at: as_of,
                 stale: !stale.is_empty(),
             },
@@ -393,7 +344,7 @@ impl App {
     /// The event, and the chains of its expiry and the next one; what came from cache after a
     /// vendor failure is listed in `stale`.
     async fn event_chains(
-        &self,
+        self,
         ticker: &str,
         opts: &AnalyzeOptions,
         as_of: DateTime<Utc>,
@@ -410,7 +361,9 @@ impl App {
                 name: None,
                 event,
             };
-            self.store_calendar(std::slice::from_ref(&record), self.market.source)
+            self.app
+                .calendar()
+                .store_records(std::slice::from_ref(&record), self.app.market.source)
                 .await?;
         }
         let mut listed = listed;
@@ -478,7 +431,7 @@ impl App {
     /// The chains to fetch, ascending: what the term-structure fit wants (with the analysed
     /// expiry `first`), or, with `max_chains`, `first` and the expiries right after it.
     fn chains_to_fetch(
-        &self,
+        self,
         listed: &[NaiveDate],
         event: &EarningsEvent,
         first: NaiveDate,
@@ -498,7 +451,7 @@ impl App {
                     event,
                     opts.expiration,
                     as_of,
-                    &self.config.analytics.term,
+                    &self.app.config.analytics.term,
                 );
                 if !wanted.contains(&first) {
                     wanted.push(first);
@@ -512,37 +465,51 @@ impl App {
     /// The expiration to analyse: the one asked for (it must be listed), else the first that
     /// settles after the market reacts to the report.
     fn pick_expiry(
-        &self,
+        self,
         ticker: &str,
         exps: &[NaiveDate],
         event: &EarningsEvent,
         opts: &AnalyzeOptions,
     ) -> Result<NaiveDate, AppError> {
         let reaction = reaction_date(event);
+        let unusable = |expiration, message| AppError::ExpirationUnusable {
+            ticker: ticker.to_string(),
+            expiration,
+            message,
+        };
         match opts.expiration {
-            Some(e) if e < reaction => Err(AppError::Input(format!(
-                "expiration {e} ends before the market reacts to {ticker}'s {} {} report \
+            Some(e) if e < reaction => Err(unusable(
+                Some(e),
+                format!(
+                    "expiration {e} ends before the market reacts to {ticker}'s {} {} report \
                  (reaction session {reaction}){}",
-                event.date,
-                event.timing.as_str(),
-                event_expiry(exps, event)
-                    .map(|f| format!("; the first expiry after it is {f}"))
-                    .unwrap_or_default()
-            ))),
+                    event.date,
+                    event.timing.as_str(),
+                    event_expiry(exps, event)
+                        .map(|f| format!("; the first expiry after it is {f}"))
+                        .unwrap_or_default()
+                ),
+            )),
             Some(e) if exps.contains(&e) => Ok(e),
-            Some(e) => Err(AppError::Input(format!(
-                "expiration {e} has no options for {ticker} (listed: {})",
-                exps.iter()
-                    .take(8)
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            Some(e) => Err(unusable(
+                Some(e),
+                format!(
+                    "expiration {e} has no options for {ticker} (listed: {})",
+                    exps.iter()
+                        .take(8)
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
             None => event_expiry(exps, event).ok_or_else(|| {
-                AppError::Input(format!(
-                    "no listed expiration of {ticker} after its {} report",
-                    event.date
-                ))
+                unusable(
+                    None,
+                    format!(
+                        "no listed expiration of {ticker} after its {} report",
+                        event.date
+                    ),
+                )
             }),
         }
     }
@@ -552,14 +519,14 @@ impl App {
     /// (every provider: an as-of on a weekend or holiday, before the open or after the close
     /// is flagged).
     fn fetch_quality(
-        &self,
+        self,
         ticker: &str,
         quote: &StockQuote,
         as_of: DateTime<Utc>,
     ) -> Vec<DataQuality> {
         let mut notes = Vec::new();
-        if self.is_live() {
-            let gates = &self.config.analytics.gates;
+        if self.app.is_live() {
+            let gates = &self.app.config.analytics.gates;
             let stamp = usable_timestamp(quote.quoted_at, as_of, gates);
             if let Some(note) = staleness_note(
                 &format!("stock quote of {ticker}"),

@@ -11,7 +11,7 @@ use ivcrush_market::{
     AlphaVantageClient, EarningsCalendar, FileMarket, MarketData, MarketError, TradierClient,
 };
 use ivcrush_resilience::BreakerRegistry;
-use ivcrush_store::{CacheError, HybridCache, Store, open_store};
+use ivcrush_store::{CacheError, CacheStats, HybridCache, Store, open_store};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -34,21 +34,20 @@ pub struct Fetched<T> {
 /// as-of agree).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-/// Configuration, provider, store and cache of one process.
+/// Configuration, provider, store and cache of one process: the context every use case runs
+/// in. Its parts are private; the use cases are reached through it ([`App::analyzer`],
+/// [`App::scanner`], [`App::calendar`], [`App::history`], [`App::importer`], [`App::health`]).
 #[derive(Clone)]
 pub struct App {
-    /// Validated configuration.
-    pub config: Arc<AppConfig>,
-    /// The market-data provider.
-    pub market: MarketData,
-    /// The store.
-    pub store: Arc<dyn Store>,
+    pub(crate) config: Arc<AppConfig>,
+    pub(crate) market: MarketData,
+    pub(crate) store: Arc<dyn Store>,
     /// Read-through cache for vendor reads (memory over the store's cache table).
-    pub cache: Arc<HybridCache>,
+    pub(crate) cache: Arc<HybridCache>,
     /// Circuit breakers of the vendor pipelines (listed, reset and forced open by operators).
-    pub breakers: Arc<BreakerRegistry>,
+    pub(crate) breakers: Arc<BreakerRegistry>,
     /// Health pings of the vendors (e.g. Tradier's clock).
-    pub vendor_pings: Vec<VendorPing>,
+    pub(crate) vendor_pings: Vec<VendorPing>,
     as_of: DateTime<Utc>,
     clock: Clock,
     cache_scope: String,
@@ -228,6 +227,26 @@ impl App {
         self
     }
 
+    /// The validated configuration.
+    pub fn config(&self) -> &AppConfig {
+        &self.config
+    }
+
+    /// Name of the market-data provider (`sim`, `tradier`, `files`).
+    pub fn source(&self) -> &'static str {
+        self.market.source
+    }
+
+    /// Counters of the read-through cache.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// Circuit breakers of the vendor pipelines (listed, reset and forced open by operators).
+    pub fn breakers(&self) -> &BreakerRegistry {
+        &self.breakers
+    }
+
     /// `true` for a live vendor (data as of now), `false` for the simulated market and files
     /// (data as of the configured date).
     pub fn is_live(&self) -> bool {
@@ -292,7 +311,10 @@ impl App {
             Err(CacheError::Origin { source, .. }) => {
                 Err(AppError::market(context, (*source).clone()))
             }
-            Err(other) => Err(AppError::Input(format!("{context}: cache: {other}"))),
+            Err(other) => Err(AppError::Cache {
+                context: context.to_string(),
+                detail: other.to_string(),
+            }),
         }
     }
 

@@ -9,13 +9,26 @@ const MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;
 /// Timeout of every check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Health of the dependencies (see the module docs).
+#[derive(Clone, Copy)]
+pub struct Health<'a> {
+    app: &'a App,
+}
+
 impl App {
+    /// Health of the dependencies.
+    pub fn health(&self) -> Health<'_> {
+        Health { app: self }
+    }
+}
+
+impl Health<'_> {
     /// The health registry of this process: database, market data, disk and the vendor pings;
     /// capabilities `scan` and `analyze` need the database, the market data and the vendors
     /// (critical) and disk (optional); vendor breakers are folded in (open → DEGRADED).
-    pub fn health_registry(&self) -> HealthRegistry {
+    pub fn registry(self) -> HealthRegistry {
         let mut reg = HealthRegistry::new();
-        let store = self.store.clone();
+        let store = self.app.store.clone();
         reg.add_check("database", CHECK_TIMEOUT, move || {
             let store = store.clone();
             async move {
@@ -26,7 +39,7 @@ impl App {
                     .map_err(|e| e.to_string())
             }
         });
-        let market = self.market.clone();
+        let market = self.app.market.clone();
         reg.add_check("market_data", CHECK_TIMEOUT, move || {
             let market = market.clone();
             async move {
@@ -50,13 +63,13 @@ impl App {
             ("market_data", Criticality::Critical),
             ("disk", Criticality::Optional),
         ];
-        for v in &self.vendor_pings {
+        for v in &self.app.vendor_pings {
             let ping = v.ping.clone();
             reg.add_check(v.name, CHECK_TIMEOUT, move || ping());
             needs.push((v.name, Criticality::Critical));
         }
-        for snap in self.breakers.list() {
-            if let Some(b) = self.breakers.get(&snap.name) {
+        for snap in self.app.breakers.list() {
+            if let Some(b) = self.app.breakers.get(&snap.name) {
                 reg.add_breaker(&snap.name, b);
             }
         }
@@ -67,7 +80,7 @@ impl App {
     }
 
     /// Runs every check concurrently.
-    pub async fn health(&self) -> HealthReport {
-        self.health_registry().check().await
+    pub async fn check(self) -> HealthReport {
+        self.registry().check().await
     }
 }

@@ -30,7 +30,18 @@ use crate::error::AppError;
 use chrono::{Duration, NaiveDate};
 use ivcrush_core::EarningsEvent;
 use ivcrush_core::moves::{HistoricalMove, historical_moves, reaction_date};
-use ivcrush_store::{EarningsRow, TickerRow};
+use ivcrush_store::{EarningsRow, StoredAnalysis, TickerRow};
+
+/// What is stored of a ticker: its analyses (newest first) and its historical moves.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TickerHistory {
+    /// The ticker.
+    pub ticker: String,
+    /// Historical earnings moves, oldest first.
+    pub moves: Vec<HistoricalMove>,
+    /// Stored analyses, newest first.
+    pub analyses: Vec<StoredAnalysis>,
+}
 
 /// Progress kind of the backfill of moves; its row records the coverage.
 pub const MOVES_PROGRESS: &str = "moves";
@@ -79,15 +90,29 @@ fn plan(
     (fetch, (want.0.min(from), want.1.max(through)))
 }
 
+/// Historical earnings moves: backfill, the implicit backfill of an analysis, what is stored.
+#[derive(Clone, Copy)]
+pub struct HistoryService<'a> {
+    app: &'a App,
+}
+
 impl App {
+    /// Historical earnings moves.
+    pub fn history(&self) -> HistoryService<'_> {
+        HistoryService { app: self }
+    }
+}
+
+impl HistoryService<'_> {
     /// First date of a backfill window of `years` (a few days of slack for the first report).
-    fn history_window_start(&self, years: u32) -> NaiveDate {
-        self.as_of_date() - Duration::days(i64::from(years) * 365 + 10)
+    fn history_window_start(self, years: u32) -> NaiveDate {
+        self.app.as_of_date() - Duration::days(i64::from(years) * 365 + 10)
     }
 
     /// The recorded coverage of `ticker`, `None` when nothing (or only an end) is recorded.
-    async fn coverage(&self, ticker: &str) -> Result<Option<(NaiveDate, NaiveDate)>, AppError> {
+    async fn coverage(self, ticker: &str) -> Result<Option<(NaiveDate, NaiveDate)>, AppError> {
         Ok(self
+            .app
             .store
             .get_progress(ticker, MOVES_PROGRESS)
             .await?
@@ -101,17 +126,13 @@ impl App {
     /// # Errors
     /// [`AppError`] when the provider or the store fails; what was committed before stays
     /// consistent and a re-run completes it.
-    pub async fn backfill_ticker(
-        &self,
-        ticker: &str,
-        years: u32,
-    ) -> Result<BackfillOutcome, AppError> {
-        let through = self.last_completed_session();
+    pub async fn backfill(self, ticker: &str, years: u32) -> Result<BackfillOutcome, AppError> {
+        let through = self.app.last_completed_session();
         let window_start = self.history_window_start(years);
         let covered = self.coverage(ticker).await?;
         let (missing, (cover_from, cover_through)) = plan(covered, (window_start, through));
         if missing.is_empty() {
-            let moves = self.store.historical_moves(ticker).await?.len();
+            let moves = self.app.store.historical_moves(ticker).await?.len();
             return Ok(BackfillOutcome {
                 ticker: ticker.to_string(),
                 skipped: true,
@@ -122,24 +143,29 @@ impl App {
             });
         }
 
-        let source = self.market.source;
+        let source = self.app.market.source;
         // The reports and the missing bars are independent: one round trip, not two.
         let reports = async {
-            self.market
+            self.app
+                .market
                 .calendar
                 .past_reports(ticker)
                 .await
                 .map_err(|e| AppError::market(format!("past reports of {ticker}"), e))
         };
         let bars = futures::future::try_join_all(missing.iter().map(|&(from, to)| async move {
-            self.market
+            self.app
+                .market
                 .history
                 .daily_bars(ticker, from, to)
                 .await
                 .map_err(|e| AppError::market(format!("daily bars of {ticker}"), e))
         }));
         let (past, fetched) = futures::try_join!(reports, bars)?;
-        self.store.upsert_tickers(&[TickerRow::new(ticker)]).await?;
+        self.app
+            .store
+            .upsert_tickers(&[TickerRow::new(ticker)])
+            .await?;
         let rows: Vec<EarningsRow> = past
             .iter()
             .map(|e| EarningsRow {
@@ -150,16 +176,21 @@ impl App {
                 fiscal_date_ending: None,
             })
             .collect();
-        self.store.upsert_earnings_events(&rows).await?;
+        self.app.store.upsert_earnings_events(&rows).await?;
         let mut bars_fetched = 0;
         for bars in &fetched {
             bars_fetched += bars.len();
-            self.store.upsert_bars(ticker, bars, source).await?;
+            self.app.store.upsert_bars(ticker, bars, source).await?;
         }
 
         // The moves of the whole coverage, from what is stored: the same whatever ran before.
-        let bars = self.store.bars(ticker, cover_from, cover_through).await?;
+        let bars = self
+            .app
+            .store
+            .bars(ticker, cover_from, cover_through)
+            .await?;
         let reports: Vec<EarningsEvent> = self
+            .app
             .store
             .earnings_for(ticker)
             .await?
@@ -169,8 +200,12 @@ impl App {
             .filter(|e| e.date >= cover_from && reaction_date(e) <= cover_through)
             .collect();
         let (moves, unusable) = historical_moves(&bars, &reports);
-        self.store.replace_historical_moves(ticker, &moves).await?;
-        self.store
+        self.app
+            .store
+            .replace_historical_moves(ticker, &moves)
+            .await?;
+        self.app
+            .store
             .set_coverage(ticker, MOVES_PROGRESS, cover_from, cover_through)
             .await?;
         Ok(BackfillOutcome {
@@ -193,22 +228,45 @@ impl App {
     ///
     /// # Errors
     /// [`AppError::Store`].
-    async fn history_is_complete(&self, ticker: &str, years: u32) -> Result<bool, AppError> {
+    async fn history_is_complete(self, ticker: &str, years: u32) -> Result<bool, AppError> {
         let Some((from, through)) = self.coverage(ticker).await? else {
             return Ok(false);
         };
         if from > self.history_window_start(years) {
             return Ok(false);
         }
-        let last = self.last_completed_session();
+        let last = self.app.last_completed_session();
         if through >= last {
             return Ok(true);
         }
-        let pending = self.store.earnings_for(ticker).await?.iter().any(|r| {
+        let pending = self.app.store.earnings_for(ticker).await?.iter().any(|r| {
             let reaction = reaction_date(&event_of(r));
             reaction > through && reaction <= last
         });
         Ok(!pending)
+    }
+
+    /// What is stored of `ticker`: at most `limit` analyses (newest first) and its moves;
+    /// with `backfill`, moves are backfilled first when none are stored.
+    ///
+    /// # Errors
+    /// [`AppError`] when the store (or the backfill) fails.
+    pub async fn stored(
+        self,
+        ticker: &str,
+        limit: u32,
+        backfill: bool,
+    ) -> Result<TickerHistory, AppError> {
+        let mut moves = self.app.store.historical_moves(ticker).await?;
+        if moves.is_empty() && backfill {
+            moves = self.ensure(ticker).await?;
+        }
+        let analyses = self.app.store.analysis_history(ticker, limit).await?;
+        Ok(TickerHistory {
+            ticker: ticker.to_string(),
+            moves,
+            analyses,
+        })
     }
 
     /// Stored historical moves of a ticker whose reaction session has completed as of the
@@ -217,13 +275,13 @@ impl App {
     ///
     /// # Errors
     /// [`AppError`] when the backfill or the store fails.
-    pub async fn ensure_history(&self, ticker: &str) -> Result<Vec<HistoricalMove>, AppError> {
-        let years = self.config.scan.history_years;
+    pub async fn ensure(self, ticker: &str) -> Result<Vec<HistoricalMove>, AppError> {
+        let years = self.app.config.scan.history_years;
         if !self.history_is_complete(ticker, years).await? {
-            self.backfill_ticker(ticker, years).await?;
+            self.backfill(ticker, years).await?;
         }
-        let last = self.last_completed_session();
-        let mut moves = self.store.historical_moves(ticker).await?;
+        let last = self.app.last_completed_session();
+        let mut moves = self.app.store.historical_moves(ticker).await?;
         // A store shared with runs of a later as-of date may know moves this date cannot.
         moves.retain(|m| m.reaction_date <= last);
         Ok(moves)

@@ -21,15 +21,32 @@ pub struct ImportOutcome {
     pub rejected: Vec<RowError>,
 }
 
+/// Import of files into the store.
+#[derive(Clone, Copy)]
+pub struct Importer<'a> {
+    app: &'a App,
+}
+
 impl App {
+    /// Import of files.
+    pub fn importer(&self) -> Importer<'_> {
+        Importer { app: self }
+    }
+}
+
+impl Importer<'_> {
     /// Imports an earnings calendar CSV (`ticker,date,timing[,name]`).
     ///
     /// # Errors
     /// [`AppError`] when the file cannot be read or the store fails (nothing is written then).
-    pub async fn import_calendar(&self, path: &Path) -> Result<ImportOutcome, AppError> {
+    pub async fn calendar(self, path: &Path) -> Result<ImportOutcome, AppError> {
         let loaded = load_calendar_csv(path)
             .map_err(|e| AppError::market(format!("import {}", path.display()), e))?;
-        let stored = self.store_calendar(&loaded.rows, "files").await?;
+        let stored = self
+            .app
+            .calendar()
+            .store_records(&loaded.rows, "files")
+            .await?;
         Ok(ImportOutcome {
             stored,
             rejected: loaded.errors,
@@ -40,7 +57,7 @@ impl App {
     ///
     /// # Errors
     /// [`AppError`] when the file cannot be read or the store fails.
-    pub async fn import_bars(&self, path: &Path) -> Result<ImportOutcome, AppError> {
+    pub async fn bars(self, path: &Path) -> Result<ImportOutcome, AppError> {
         let loaded = load_bars_csv(path)
             .map_err(|e| AppError::market(format!("import {}", path.display()), e))?;
         let mut by_ticker: BTreeMap<&str, Vec<ivcrush_core::Bar>> = BTreeMap::new();
@@ -48,10 +65,10 @@ impl App {
             by_ticker.entry(&r.ticker).or_default().push(r.bar);
         }
         let tickers: Vec<TickerRow> = by_ticker.keys().map(|t| TickerRow::new(*t)).collect();
-        self.store.upsert_tickers(&tickers).await?;
+        self.app.store.upsert_tickers(&tickers).await?;
         let mut stored = 0;
         for (t, bars) in &by_ticker {
-            stored += self.store.upsert_bars(t, bars, "files").await?;
+            stored += self.app.store.upsert_bars(t, bars, "files").await?;
         }
         Ok(ImportOutcome {
             stored,

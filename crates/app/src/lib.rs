@@ -3,13 +3,17 @@
 //! Orchestration between the pure analytics core, the market-data providers, the store and
 //! the resilience policies. Surfaces (CLI, HTTP, ticker) call these services and only format.
 //!
-//! - [`App`]: configuration, provider, store and read-through cache of one process;
-//! - analysis of one ticker ([`App::analyze_ticker`]), the scan ([`App::scan`]), backfill of
-//!   historical moves ([`App::backfill_ticker`]), calendar sync ([`App::sync_calendar`]) and
-//!   health ([`App::health`]);
+//! - [`App`]: the context of one process (configuration, provider, store, read-through
+//!   cache), its parts private;
+//! - the use cases, one home each, reached through the app: [`Analyzer`] (one ticker, and
+//!   "analyse then store"), [`Scanner`] (a calendar window or a list of tickers, and the
+//!   [`RowView`] every surface shows), [`CalendarService`] (windows, sync, report status),
+//!   [`HistoryService`] (backfill, stored history), [`Importer`] and [`Health`];
+//! - [`AppError`]: typed errors with one [`ErrorKind`] classification for the surfaces;
 //! - [`AppConfig`]: `ivcrush.toml` < `IVCRUSH_*` environment < flags, validated with every
 //!   problem reported at once.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod analyzer;
 mod calendar;
@@ -24,12 +28,20 @@ pub mod record;
 mod scanner;
 pub mod symbols;
 
-pub use analyzer::{AnalyzeOptions, EVENT_HORIZON_DAYS, ReportStatus};
+pub use analyzer::{AnalyzeOptions, Analyzer};
+pub use calendar::{CalendarService, EVENT_HORIZON_DAYS, MAX_WINDOW_DAYS, ReportStatus};
 pub use clock::AsOf;
 pub use config::{AppConfig, CalendarProviderKind, ConfigError, ProviderKind};
 pub use context::{App, Clock, Fetched, PingFn, VendorPing, today_new_york};
-pub use error::{AppError, error_report};
-pub use history::{BackfillOutcome, MOVES_PROGRESS};
-pub use import::ImportOutcome;
+// The records the surfaces print and serve, so that they need not depend on `store`/`market`.
+pub use error::{AppError, ErrorKind, error_report};
+pub use health::Health;
+pub use history::{BackfillOutcome, HistoryService, MOVES_PROGRESS, TickerHistory};
+pub use import::{ImportOutcome, Importer};
+pub use ivcrush_market::EarningsRecord;
+pub use ivcrush_store::{CacheStats, EarningsRow, StoredAnalysis};
 pub use record::{AnalysisRecord, BestStrategy, DataInfo, FailedRow, RankBy, Row};
-pub use scanner::{Progress, ScanReport, ScanRequest, new_correlation_id};
+pub use scanner::{
+    ListedTicker, Progress, RowView, ScanProgress, ScanReport, ScanRequest, Scanner,
+    new_correlation_id,
+};

@@ -1,8 +1,9 @@
-//! The scan: the earnings calendar of a window → every ticker analysed with bounded
-//! concurrency → ranked rows, stored with the run's correlation ID.
+//! The scan: the earnings calendar of a window (or a list of tickers) → every ticker analysed
+//! with bounded concurrency → rows, stored with the run's correlation ID.
 //!
-//! Quotes are fetched in one batched request for the whole window; one failing ticker never
-//! aborts the scan: its row carries the error.
+//! Quotes are fetched in one batched request; one failing ticker never aborts the scan: its
+//! row carries the error. Everything analysed is stored; what a surface shows is a
+//! [`RowView`] of the rows (ranking, minimum score, limit), decided in one place.
 
 use crate::analyzer::AnalyzeOptions;
 use crate::context::App;
@@ -10,8 +11,9 @@ use crate::error::AppError;
 use crate::record::{FailedRow, RankBy, Row, rank_by};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
+use ivcrush_core::EarningsEvent;
 use ivcrush_market::{EarningsRecord, StockQuote};
-use ivcrush_store::NewAnalysis;
+use ivcrush_store::{NewAnalysis, StoredAnalysis};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -20,18 +22,60 @@ use std::sync::Arc;
 pub struct ScanRequest {
     /// First report date (default: the as-of date).
     pub from: Option<NaiveDate>,
-    /// Last report date (default: `from` + configured days).
+    /// Last report date (default: `from` + `days`).
     pub to: Option<NaiveDate>,
+    /// Window length in days when `to` is not given (default: `scan.days`).
+    pub days: Option<u32>,
     /// Only these tickers (normalised).
     pub tickers: Option<Vec<String>>,
+    /// Tickers at once (default from configuration).
+    pub concurrency: Option<usize>,
+}
+
+/// What a surface shows of a run's rows: every row is stored; the view only ranks and filters.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RowView {
+    /// How analysed rows are ordered (`None`: the order they were listed in, e.g. a batch file).
+    pub rank: Option<RankBy>,
     /// Drop analysed rows scoring below this.
     pub min_score: Option<f64>,
     /// Keep at most this many analysed rows.
     pub limit: Option<usize>,
-    /// Tickers at once (default from configuration).
-    pub concurrency: Option<usize>,
-    /// How analysed rows are ordered (default: tradeable first, then score).
-    pub rank: RankBy,
+}
+
+impl RowView {
+    /// The rows shown at `now`: analysed rows whose report is out by `now` left out (never
+    /// shown as upcoming), ranked, those scoring at least `min_score`, at most `limit` of
+    /// them; failed rows are always kept (after the analysed ones when ranked).
+    pub fn apply(&self, rows: &[Row], now: DateTime<Utc>) -> Vec<Row> {
+        let mut shown: Vec<Row> = rows
+            .iter()
+            .filter(|r| {
+                r.analysis().is_none_or(|a| {
+                    let event = EarningsEvent {
+                        date: a.earnings_date,
+                        timing: a.timing,
+                    };
+                    !crate::clock::report_out(&event, now)
+                })
+            })
+            .cloned()
+            .collect();
+        if let Some(by) = self.rank {
+            rank_by(&mut shown, by);
+        }
+        let mut kept = 0usize;
+        shown.retain(|r| match r.analysis() {
+            Some(a) => {
+                let ok = self.min_score.is_none_or(|m| a.score >= m)
+                    && self.limit.is_none_or(|l| kept < l);
+                kept += usize::from(ok);
+                ok
+            }
+            None => true,
+        });
+        shown
+    }
 }
 
 /// A finished scan.
@@ -41,12 +85,16 @@ pub struct ScanReport {
     pub run_id: String,
     /// As-of instant of the data.
     pub as_of: DateTime<Utc>,
-    /// Window scanned.
+    /// Window scanned (a batch: the as-of date for both).
     pub from: NaiveDate,
     /// Window scanned.
     pub to: NaiveDate,
-    /// Ranked rows: analysed first, then failed ones.
+    /// Every row, ranked the default way (a batch: in the list's order).
     pub rows: Vec<Row>,
+    /// Reports the calendar lists in the window, before those already out were dropped.
+    pub listed: usize,
+    /// Of those, reports already out at the as-of (history, not opportunities).
+    pub already_out: usize,
 }
 
 impl ScanReport {
@@ -54,42 +102,127 @@ impl ScanReport {
     pub fn failed(&self) -> impl Iterator<Item = &Row> {
         self.rows.iter().filter(|r| r.error().is_some())
     }
+
+    /// The rows `view` shows at the as-of of the scan.
+    pub fn view(&self, view: &RowView) -> Vec<Row> {
+        view.apply(&self.rows, self.as_of)
+    }
+
+    /// Why a scan shows nothing, in words (`None` when it shows rows).
+    pub fn empty_reason(&self, shown: &[Row]) -> Option<String> {
+        if !shown.is_empty() {
+            return None;
+        }
+        let window = format!("between {} and {}", self.from, self.to);
+        Some(if self.listed == 0 {
+            format!("no earnings reports {window} (as of {})", self.as_of)
+        } else if self.already_out == self.listed {
+            format!(
+                "the {} earnings report(s) {window} are already out (as of {})",
+                self.listed, self.as_of
+            )
+        } else {
+            format!(
+                "{} ticker(s) analysed {window}; none passes the filters",
+                self.rows.len()
+            )
+        })
+    }
 }
 
-/// Called after each ticker (for progress bars): ticker just finished.
-pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+/// One line of a list of tickers to analyse (e.g. a batch file): the ticker with optional
+/// report date and expiration, or why the line cannot be analysed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedTicker {
+    /// Where it was listed (a file's line number), named in its error.
+    pub line: u64,
+    /// The ticker (normalised), or the text given when it is not a symbol.
+    pub ticker: String,
+    /// Report date to analyse (default: the calendar's next one).
+    pub earnings_date: Option<NaiveDate>,
+    /// Expiration to analyse (default: the first after the reaction).
+    pub expiration: Option<NaiveDate>,
+    /// Why the line is unusable (bad symbol, bad date): the row fails with it.
+    pub problem: Option<String>,
+}
+
+/// What a progress bar is told of a run.
+pub trait ScanProgress: Send + Sync {
+    /// The run will analyse `total` tickers.
+    fn started(&self, total: usize);
+    /// `ticker` is done.
+    fn finished(&self, ticker: &str);
+}
+
+/// A run's progress observer.
+pub type Progress = Arc<dyn ScanProgress>;
 
 /// A new short random correlation ID (8 hex digits).
 pub fn new_correlation_id() -> String {
     format!("{:08x}", rand::random::<u32>())
 }
 
-impl App {
-    /// The (deduplicated) calendar entries of a scan request.
-    ///
-    /// # Errors
-    /// [`AppError`] when the calendar cannot be read or the window is invalid.
-    pub async fn scan_universe(
-        &self,
-        req: &ScanRequest,
-    ) -> Result<(NaiveDate, NaiveDate, Vec<EarningsRecord>), AppError> {
-        let from = req.from.unwrap_or_else(|| self.as_of_date());
-        let to = req
-            .to
-            .unwrap_or(from + chrono::Duration::days(i64::from(self.config.scan.days)));
-        if to < from {
-            return Err(AppError::Input(format!(
-                "--to {to} is before --from {from}"
-            )));
+/// One ticker of a run: from the calendar, or listed by the user.
+enum Job {
+    /// In the calendar's window (`None`: asked for with `--tickers` but not in the window).
+    Calendar(String, Option<EarningsRecord>),
+    /// From a list.
+    Listed(ListedTicker),
+}
+
+impl Job {
+    fn ticker(&self) -> &str {
+        match self {
+            Job::Calendar(t, _) => t,
+            Job::Listed(l) => &l.ticker,
         }
-        let mut cal = self.calendar_window(from, to).await?;
+    }
+}
+
+/// The calendar of a window, as a scan sees it.
+struct Universe {
+    from: NaiveDate,
+    to: NaiveDate,
+    /// Reports not yet out, one per ticker, by date then ticker.
+    upcoming: Vec<EarningsRecord>,
+    /// Reports listed in the window, before those already out were dropped.
+    listed: usize,
+}
+
+/// The scan (see the module docs).
+#[derive(Clone, Copy)]
+pub struct Scanner<'a> {
+    app: &'a App,
+}
+
+impl App {
+    /// The scan.
+    pub fn scanner(&self) -> Scanner<'_> {
+        Scanner { app: self }
+    }
+}
+
+impl Scanner<'_> {
+    /// The calendar of a scan request: its window and the reports not yet out in it.
+    async fn universe(self, req: &ScanRequest) -> Result<Universe, AppError> {
+        let (from, to) = self
+            .app
+            .calendar()
+            .resolve_window(req.from, req.to, req.days)?;
+        let mut cal = self.app.calendar().window(from, to).await?;
+        let listed = cal.len();
         // A report already out is history, not an opportunity.
-        let as_of = self.as_of();
+        let as_of = self.app.as_of();
         cal.retain(|r| !crate::clock::report_out(&r.event, as_of));
         cal.sort_by(|a, b| (a.event.date, &a.ticker).cmp(&(b.event.date, &b.ticker)));
         let mut seen = std::collections::HashSet::new();
         cal.retain(|r| seen.insert(r.ticker.clone()));
-        Ok((from, to, cal))
+        Ok(Universe {
+            from,
+            to,
+            upcoming: cal,
+            listed,
+        })
     }
 
     /// Runs a scan (see the module docs).
@@ -97,38 +230,111 @@ impl App {
     /// # Errors
     /// [`AppError`] only for failures of the whole run (calendar unreadable, store down);
     /// per-ticker failures are rows.
-    pub async fn scan(
-        &self,
+    pub async fn run(
+        self,
         req: &ScanRequest,
         run_id: &str,
         progress: Option<Progress>,
     ) -> Result<ScanReport, AppError> {
-        let (from, to, cal) = self.scan_universe(req).await?;
+        let Universe {
+            from,
+            to,
+            upcoming: cal,
+            listed,
+        } = self.universe(req).await?;
         // The reports scanned are remembered (one batch): history is fetched again only once
         // a known report has passed.
-        self.store_calendar(&cal, self.market.source).await?;
-        let mut jobs: Vec<(String, Option<EarningsRecord>)> = match &req.tickers {
+        self.app
+            .calendar()
+            .store_records(&cal, self.app.source())
+            .await?;
+        let mut jobs: Vec<Job> = match &req.tickers {
             Some(list) => list
                 .iter()
-                .map(|t| (t.clone(), cal.iter().find(|r| &r.ticker == t).cloned()))
+                .map(|t| Job::Calendar(t.clone(), cal.iter().find(|r| &r.ticker == t).cloned()))
                 .collect(),
             None => cal
                 .iter()
-                .map(|r| (r.ticker.clone(), Some(r.clone())))
+                .map(|r| Job::Calendar(r.ticker.clone(), Some(r.clone())))
                 .collect(),
         };
-        jobs.dedup_by(|a, b| a.0 == b.0);
+        jobs.dedup_by(|a, b| a.ticker() == b.ticker());
+        let as_of = self.app.as_of();
+        let already_out = listed.saturating_sub(cal.len());
+        let mut rows = self
+            .analyze_jobs(jobs, run_id, req.concurrency, progress, (from, to))
+            .await?;
+        rank_by(&mut rows, RankBy::default());
+        Ok(ScanReport {
+            run_id: run_id.to_string(),
+            as_of,
+            from,
+            to,
+            rows,
+            listed,
+            already_out,
+        })
+    }
+
+    /// The analyses a run stored, in the order they were stored.
+    ///
+    /// # Errors
+    /// [`AppError::Store`] when the store cannot be read.
+    pub async fn stored_run(self, run_id: &str) -> Result<Vec<StoredAnalysis>, AppError> {
+        Ok(self.app.store.analyses_for_run(run_id).await?)
+    }
+
+    /// Analyses a list of tickers (a batch file), each with its own report date and
+    /// expiration; rows come back in the list's order and are stored like a scan's.
+    ///
+    /// # Errors
+    /// [`AppError`] only when the store fails; per-ticker failures are rows.
+    pub async fn run_list(
+        self,
+        list: Vec<ListedTicker>,
+        run_id: &str,
+        progress: Option<Progress>,
+    ) -> Result<ScanReport, AppError> {
+        let as_of = self.app.as_of();
+        let today = self.app.as_of_date();
+        let n = list.len();
+        let jobs = list.into_iter().map(Job::Listed).collect();
+        let rows = self
+            .analyze_jobs(jobs, run_id, None, progress, (today, today))
+            .await?;
+        Ok(ScanReport {
+            run_id: run_id.to_string(),
+            as_of,
+            from: today,
+            to: today,
+            rows,
+            listed: n,
+            already_out: 0,
+        })
+    }
+
+    /// Analyses `jobs` with bounded concurrency, quotes batched, rows in the jobs' order,
+    /// every row stored under `run_id`.
+    async fn analyze_jobs(
+        self,
+        jobs: Vec<Job>,
+        run_id: &str,
+        concurrency: Option<usize>,
+        progress: Option<Progress>,
+        window: (NaiveDate, NaiveDate),
+    ) -> Result<Vec<Row>, AppError> {
         let symbols: Vec<String> = jobs
             .iter()
-            .filter(|(_, r)| r.is_some())
-            .map(|(t, _)| t.clone())
+            .filter(|j| !matches!(j, Job::Listed(l) if l.problem.is_some()))
+            .map(|j| j.ticker().to_string())
             .collect();
         // The as-of of every row: when its data was fetched (the batched quote), our clock.
-        let fetched_at = self.as_of();
+        let fetched_at = self.app.as_of();
         let quotes: HashMap<String, StockQuote> = if symbols.is_empty() {
             HashMap::new()
         } else {
-            self.market
+            self.app
+                .market
                 .options
                 .quotes(&symbols)
                 .await
@@ -137,28 +343,27 @@ impl App {
                 .map(|q| (q.symbol.clone(), q))
                 .collect()
         };
-        let concurrency = req
-            .concurrency
-            .unwrap_or(self.config.scan.concurrency)
+        if let Some(p) = &progress {
+            p.started(jobs.len());
+        }
+        let concurrency = concurrency
+            .unwrap_or(self.app.config.scan.concurrency)
             .max(1);
         let quotes = &quotes;
-        let mut rows: Vec<Row> = futures::stream::iter(jobs)
-            .map(|(ticker, rec)| {
+        let rows: Vec<Row> = futures::stream::iter(jobs)
+            .map(|job| {
                 let progress = progress.clone();
                 async move {
-                    let row = self
-                        .scan_one(&ticker, rec.as_ref(), quotes, fetched_at, (from, to))
-                        .await;
+                    let row = self.analyze_job(&job, quotes, fetched_at, window).await;
                     if let Some(p) = &progress {
-                        p(&ticker);
+                        p.finished(job.ticker());
                     }
                     row
                 }
             })
-            .buffer_unordered(concurrency)
+            .buffered(concurrency)
             .collect()
             .await;
-        rank_by(&mut rows, req.rank);
         let now = Utc::now();
         let stored: Vec<NewAnalysis> = rows
             .iter()
@@ -167,77 +372,63 @@ impl App {
                 Row::Failed(f) => NewAnalysis::failed(run_id, &f.ticker, fetched_at, &f.error, now),
             })
             .collect();
-        self.store.insert_analyses(&stored).await?;
-        // Filters apply to what is shown, after everything was stored.
-        let mut kept = 0usize;
-        rows.retain(|r| match r.analysis() {
-            Some(a) => {
-                let ok = req.min_score.is_none_or(|m| a.score >= m)
-                    && req.limit.is_none_or(|l| kept < l);
-                if ok {
-                    kept += 1;
-                }
-                ok
-            }
-            None => true,
-        });
-        Ok(ScanReport {
-            run_id: run_id.to_string(),
-            as_of: fetched_at,
-            from,
-            to,
-            rows,
-        })
+        self.app.store.insert_analyses(&stored).await?;
+        Ok(rows)
     }
 
-    async fn scan_one(
-        &self,
-        ticker: &str,
-        rec: Option<&EarningsRecord>,
+    async fn analyze_job(
+        self,
+        job: &Job,
         quotes: &HashMap<String, StockQuote>,
         fetched_at: DateTime<Utc>,
         (from, to): (NaiveDate, NaiveDate),
     ) -> Row {
-        let fail = |error: String| {
-            Row::Failed(FailedRow {
-                ticker: ticker.to_string(),
-                earnings_date: rec.map(|r| r.event.date),
-                timing: rec.map(|r| r.event.timing),
-                error,
-            })
+        let ticker = job.ticker();
+        let (event, earnings_date, expiration) = match job {
+            Job::Listed(l) => {
+                if let Some(problem) = &l.problem {
+                    return failed_row(ticker, l.earnings_date, None, problem.clone());
+                }
+                (None, l.earnings_date, l.expiration)
+            }
+            Job::Calendar(_, Some(rec)) => (Some(rec.event), None, None),
+            Job::Calendar(_, None) => {
+                if !quotes.contains_key(ticker) {
+                    return failed_row(ticker, None, None, unknown_ticker(ticker));
+                }
+                return self.not_in_window(ticker, from, to).await;
+            }
         };
-        let Some(rec) = rec else {
-            // A report already out is said as such, never analysed as upcoming.
-            let status = self.report_status(ticker, Some(to)).await.ok();
-            let error = match &status {
-                Some(st) => match st.reported_text() {
-                    Some(text) => format!("{ticker} {text}"),
-                    None => format!(
-                        "no earnings report between {from} and {to}; {}",
-                        st.next_text()
-                    ),
-                },
-                None => format!("no earnings report between {from} and {to}"),
-            };
-            let reported = status.and_then(|s| s.reported);
-            return Row::Failed(FailedRow {
-                ticker: ticker.to_string(),
-                earnings_date: reported.map(|e| e.date),
-                timing: reported.map(|e| e.timing),
-                error,
-            });
+        // A listed ticker's errors name its line, as the list's own problems do.
+        let line = match job {
+            Job::Listed(l) => format!("line {}: ", l.line),
+            Job::Calendar(..) => String::new(),
+        };
+        let fail = |error: String| {
+            failed_row(
+                ticker,
+                event.map(|e| e.date).or(earnings_date),
+                event.map(|e| e.timing),
+                format!("{line}{error}"),
+            )
         };
         let Some(quote) = quotes.get(ticker) else {
-            return fail(format!("unknown ticker {ticker}: no quote"));
+            return fail(unknown_ticker(ticker));
         };
         let opts = AnalyzeOptions {
-            event: Some(rec.event),
+            event,
+            earnings_date,
+            expiration,
             quote: Some(quote.clone()),
             as_of: Some(fetched_at),
-            max_chains: self.is_live().then_some(self.config.scan.live_chains),
+            // A scan on a live vendor fetches fewer chains: the quota is its limit.
+            max_chains: self
+                .app
+                .is_live()
+                .then_some(self.app.config.scan.live_chains),
             ..AnalyzeOptions::default()
         };
-        match self.analyze_ticker(ticker, &opts).await {
+        match self.app.analyzer().analyze(ticker, &opts).await {
             Ok(r) => Row::Analyzed(Box::new(r)),
             Err(e) => {
                 tracing::warn!(ticker, error = %e, "ticker failed");
@@ -245,4 +436,54 @@ impl App {
             }
         }
     }
+
+    /// The row of a ticker asked for but without a report in the window: a report already
+    /// out is said as such, never analysed as upcoming.
+    async fn not_in_window(self, ticker: &str, from: NaiveDate, to: NaiveDate) -> Row {
+        let status = self
+            .app
+            .calendar()
+            .report_status(ticker, Some(to))
+            .await
+            .ok();
+        let error = match &status {
+            Some(st) => match st.reported_text() {
+                Some(text) => format!("{ticker} {text}"),
+                None => format!(
+                    "no earnings report between {from} and {to}; {}",
+                    st.next_text()
+                ),
+            },
+            None => format!("no earnings report between {from} and {to}"),
+        };
+        let reported = status.and_then(|s| s.reported);
+        failed_row(
+            ticker,
+            reported.map(|e| e.date),
+            reported.map(|e| e.timing),
+            error,
+        )
+    }
+}
+
+fn unknown_ticker(ticker: &str) -> String {
+    AppError::UnknownTicker {
+        ticker: ticker.to_string(),
+        reason: "no quote".into(),
+    }
+    .to_string()
+}
+
+fn failed_row(
+    ticker: &str,
+    earnings_date: Option<NaiveDate>,
+    timing: Option<ivcrush_core::Timing>,
+    error: String,
+) -> Row {
+    Row::Failed(FailedRow {
+        ticker: ticker.to_string(),
+        earnings_date,
+        timing,
+        error,
+    })
 }

@@ -151,7 +151,7 @@ async fn complete_history_is_read_from_the_store_without_any_vendor_call() {
 
     // First analysis: the whole window is fetched once.
     let first = app(day, &store, &calls);
-    let moves = first.ensure_history(&ticker).await.expect("history");
+    let moves = first.history().ensure(&ticker).await.expect("history");
     assert!(moves.len() >= 8, "{} moves", moves.len());
     let c = take(&calls);
     let window_start = day - Duration::days(3 * 365 + 10);
@@ -168,7 +168,7 @@ async fn complete_history_is_read_from_the_store_without_any_vendor_call() {
     assert_eq!(coverage, Some((window_start, previous_trading_day(day))));
 
     // Same day again: nothing asked.
-    assert_eq!(first.ensure_history(&ticker).await.expect("again"), moves);
+    assert_eq!(first.history().ensure(&ticker).await.expect("again"), moves);
     let c = take(&calls);
     assert!(c.past.is_empty() && c.bars.is_empty(), "{c:?}");
 
@@ -178,11 +178,12 @@ async fn complete_history_is_read_from_the_store_without_any_vendor_call() {
     assert!(reaction_date(&report) > next, "{report:?}");
     let tomorrow = app(next, &store, &calls);
     tomorrow
-        .sync_calendar(next, next + Duration::days(40))
+        .calendar()
+        .sync(next, next + Duration::days(40))
         .await
         .expect("calendar sync");
     assert_eq!(
-        tomorrow.ensure_history(&ticker).await.expect("next day"),
+        tomorrow.history().ensure(&ticker).await.expect("next day"),
         moves
     );
     let c = take(&calls);
@@ -193,7 +194,8 @@ async fn complete_history_is_read_from_the_store_without_any_vendor_call() {
     let reaction = reaction_date(&report);
     let after = app(next_trading_day(reaction), &store, &calls);
     let updated = after
-        .ensure_history(&ticker)
+        .history()
+        .ensure(&ticker)
         .await
         .expect("after the report");
     let c = take(&calls);
@@ -233,13 +235,13 @@ async fn a_coverage_starting_after_the_window_fetches_only_the_earlier_sessions(
     let app = app(day, &store, &calls);
     let last = previous_trading_day(day);
 
-    let one = app.backfill_ticker(&ticker, 1).await.expect("one year");
+    let one = app.history().backfill(&ticker, 1).await.expect("one year");
     assert!(!one.skipped);
     let one_year = day - Duration::days(365 + 10);
     assert_eq!(take(&calls).bars, vec![(ticker.clone(), one_year, last)]);
 
     // The scan's window is three years: only the two missing years are fetched.
-    let moves = app.ensure_history(&ticker).await.expect("history");
+    let moves = app.history().ensure(&ticker).await.expect("history");
     let three_years = day - Duration::days(3 * 365 + 10);
     let c = take(&calls);
     assert_eq!(
@@ -251,7 +253,7 @@ async fn a_coverage_starting_after_the_window_fetches_only_the_earlier_sessions(
 
     // Asked again for one or three years: covered, skipped, nothing fetched.
     for years in [1, 3] {
-        let again = app.backfill_ticker(&ticker, years).await.expect("again");
+        let again = app.history().backfill(&ticker, years).await.expect("again");
         assert!(again.skipped, "{years} years");
         assert_eq!(again.moves, moves.len());
     }
@@ -261,7 +263,7 @@ async fn a_coverage_starting_after_the_window_fetches_only_the_earlier_sessions(
     // Same moves as a fresh three-year backfill.
     let (_dir2, fresh_store) = temp_store().await;
     let fresh = self::app(day, &fresh_store, &calls);
-    fresh.backfill_ticker(&ticker, 3).await.expect("fresh");
+    fresh.history().backfill(&ticker, 3).await.expect("fresh");
     assert_eq!(
         fresh_store.historical_moves(&ticker).await.expect("moves"),
         moves
@@ -283,7 +285,8 @@ async fn a_store_written_by_later_runs_gives_the_same_moves_as_a_fresh_one() {
     let calls = Arc::new(Mutex::new(Calls::default()));
     let (_fresh_dir, fresh_store) = temp_store().await;
     let fresh = app(day, &fresh_store, &calls)
-        .ensure_history("MRVL")
+        .history()
+        .ensure("MRVL")
         .await
         .expect("fresh history");
     assert!(fresh.len() >= 8, "{} moves", fresh.len());
@@ -294,7 +297,8 @@ async fn a_store_written_by_later_runs_gives_the_same_moves_as_a_fresh_one() {
     let (_warm_dir, warm_store) = temp_store().await;
     for later in ["2026-09-01", "2027-01-15"] {
         let moves = app(d(later), &warm_store, &calls)
-            .ensure_history("MRVL")
+            .history()
+            .ensure("MRVL")
             .await
             .expect("later history");
         assert!(
@@ -303,7 +307,8 @@ async fn a_store_written_by_later_runs_gives_the_same_moves_as_a_fresh_one() {
         );
     }
     let warm = app(day, &warm_store, &calls)
-        .ensure_history("MRVL")
+        .history()
+        .ensure("MRVL")
         .await
         .expect("warm history");
     assert_eq!(warm, fresh, "only what was known at the as-of");

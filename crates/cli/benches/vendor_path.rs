@@ -163,7 +163,7 @@ fn chaos(
     };
     let dir = tempfile::tempdir().expect("dir");
     let truth = strip(
-        rt.block_on(open(&truth_mock, &dir).analyze_ticker(ticker, &opts))
+        rt.block_on(open(&truth_mock, &dir).analyzer().analyze(ticker, &opts))
             .expect("fault-free analysis"),
     );
     let mock = rt
@@ -186,7 +186,7 @@ fn chaos(
         let dir = tempfile::tempdir().expect("dir");
         let app = open(&mock, &dir);
         let t0 = Instant::now();
-        let r = rt.block_on(app.analyze_ticker(ticker, &opts));
+        let r = rt.block_on(app.analyzer().analyze(ticker, &opts));
         secs.push(t0.elapsed().as_secs_f64());
         match r {
             Ok(r) if strip(r.clone()) == truth => right += 1,

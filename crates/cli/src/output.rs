@@ -414,7 +414,7 @@ pub fn caption(
     as_of: chrono::DateTime<chrono::Utc>,
     source: &str,
     window: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
-    rank: ivcrush_app::RankBy,
+    rank: Option<ivcrush_app::RankBy>,
 ) -> String {
     let mut s = format!(
         "as of {} ({source})",
@@ -424,8 +424,9 @@ pub fn caption(
         s.push_str(&format!("  reports {from} to {to}"));
     }
     s.push_str(match rank {
-        ivcrush_app::RankBy::Tradeable => "  ranked: tradeable first, then score",
-        ivcrush_app::RankBy::Score => "  ranked: by score",
+        Some(ivcrush_app::RankBy::Tradeable) => "  ranked: tradeable first, then score",
+        Some(ivcrush_app::RankBy::Score) => "  ranked: by score",
+        None => "  in the file's order",
     });
     s
 }

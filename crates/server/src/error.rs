@@ -4,8 +4,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ivcrush_app::AppError;
-use ivcrush_market::MarketError;
+use ivcrush_app::{AppError, ErrorKind};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -153,27 +152,25 @@ impl IntoResponse for ApiError {
 }
 
 impl From<AppError> for ApiError {
+    /// The one mapping of app errors to statuses (exhaustive over [`ErrorKind`], so a new kind
+    /// must be given a status here). Vendor failures name what was fetched, never the vendor's
+    /// answer.
     fn from(e: AppError) -> Self {
-        match e {
-            AppError::Input(msg) if msg.starts_with("unknown ticker") => ApiError::NotFound(msg),
-            AppError::Input(msg)
-                if msg.starts_with("no earnings report for")
-                    || msg.contains("no next report known") =>
-            {
-                // No upcoming report (a report already out and none known after it too).
-                ApiError::NotFound(msg)
+        let fetched = match &e {
+            AppError::Market { context, .. } => context.clone(),
+            other => other.to_string(),
+        };
+        match e.kind() {
+            ErrorKind::InvalidInput => ApiError::BadRequest(e.to_string()),
+            ErrorKind::NotFound => ApiError::NotFound(e.to_string()),
+            ErrorKind::Unprocessable => ApiError::Unprocessable(e.to_string()),
+            ErrorKind::RateLimited => {
+                ApiError::Unavailable(format!("market data rate limited ({fetched})"))
             }
-            AppError::Input(msg) => ApiError::BadRequest(msg),
-            AppError::Market { context, source } => match source {
-                MarketError::UnknownSymbol(s) => ApiError::NotFound(format!("unknown ticker {s}")),
-                MarketError::NoOptions { .. } => ApiError::Unprocessable(source.to_string()),
-                MarketError::RateLimited { .. } => {
-                    ApiError::Unavailable(format!("market data rate limited ({context})"))
-                }
-                _ => ApiError::Unavailable(format!("market data unavailable ({context})")),
-            },
-            AppError::Analysis(a) => ApiError::Unprocessable(a.to_string()),
-            other => ApiError::Internal(other.to_string()),
+            ErrorKind::Unavailable => {
+                ApiError::Unavailable(format!("market data unavailable ({fetched})"))
+            }
+            ErrorKind::Internal => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -181,6 +178,7 @@ impl From<AppError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ivcrush_market::MarketError;
 
     #[test]
     fn internal_errors_hide_their_detail() {
@@ -190,18 +188,38 @@ mod tests {
     }
 
     #[test]
-    fn unknown_tickers_map_to_not_found() {
-        let e: ApiError = AppError::Input("unknown ticker ZZZZ: no quote".into()).into();
-        assert_eq!(e.status(), StatusCode::NOT_FOUND);
-        let e: ApiError = AppError::Input("earnings date in the past".into()).into();
-        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
-        let e: ApiError = AppError::Input(
-            "ZZZ reported 2026-12-03 (BMO); no next report known in the next 120 days (pass \
-             --earnings-date)"
-                .into(),
-        )
+    fn app_errors_map_by_kind() {
+        let e: ApiError = AppError::UnknownTicker {
+            ticker: "ZZZZ".into(),
+            reason: "no quote".into(),
+        }
         .into();
         assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        let e: ApiError = AppError::NoUpcomingReport {
+            ticker: "ZZZ".into(),
+            reported: None,
+            horizon_days: 120,
+        }
+        .into();
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
+        let e: ApiError = AppError::InvalidWindow {
+            from: d,
+            to: d,
+            reason: "x".into(),
+        }
+        .into();
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        let e: ApiError = AppError::market(
+            "quote of AAPL",
+            MarketError::Server {
+                vendor: "tradier",
+                status: 503,
+            },
+        )
+        .into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.to_string(), "market data unavailable (quote of AAPL)");
     }
 
     #[test]

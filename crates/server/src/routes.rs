@@ -13,11 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use ivcrush_app::symbols::normalize_symbol;
-use ivcrush_app::{RankBy, Row};
+use ivcrush_app::{EarningsRecord, RankBy, Row, StoredAnalysis};
 use ivcrush_core::moves::HistoricalMove;
-use ivcrush_market::EarningsRecord;
 use ivcrush_resilience::{BreakerSnapshot, HealthReport};
-use ivcrush_store::StoredAnalysis;
 use serde::{Deserialize, Serialize};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -150,6 +148,7 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 
 /// Query of `/api/v1/scan`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ScanParams {
     /// First report date (default: the as-of date).
@@ -252,7 +251,8 @@ fn ticker(raw: &str) -> Result<String, ApiError> {
 /// The analysis record of one ticker (with its last historical moves), served from a fresh
 /// stored analysis or computed now.
 #[utoipa::path(get, path = "/api/v1/analyze/{ticker}", tag = "scan",
-    params(("ticker" = String, Path, description = "Ticker (BRK.B, BRK-B and brk/b are the same)")),
+    params(("ticker" = String, Path, description = "Ticker (BRK.B, BRK-B and brk/b are the same)"),
+        AnalyzeParams),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The analysis record (the CLI's JSON)", body = Object),
@@ -265,9 +265,12 @@ pub(crate) async fn analyze(
     State(s): State<AppState>,
     ReqId(id): ReqId,
     ApiPath(raw): ApiPath<String>,
+    ApiQuery(p): ApiQuery<AnalyzeParams>,
 ) -> Result<Response, ApiError> {
     let t = ticker(&raw)?;
-    let body = s.analysis_json(&t, &id).await?;
+    let body = s
+        .analysis_json(&t, p.earnings_date, p.expiration, &id)
+        .await?;
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -278,13 +281,25 @@ pub(crate) async fn analyze(
         .into_response())
 }
 
+/// Query of `/api/v1/analyze/{ticker}` (the CLI's `analyze` options).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AnalyzeParams {
+    /// Report date to analyse (default: the calendar's next one).
+    earnings_date: Option<NaiveDate>,
+    /// Expiration to analyse (default: the first after the market reacts).
+    expiration: Option<NaiveDate>,
+}
+
 /// Query of `/api/v1/calendar`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct CalendarParams {
     /// First date (default: the as-of date).
     from: Option<NaiveDate>,
-    /// Last date (default: `from` + 14 days; at most 366 days after `from`).
+    /// Last date (default: `from` + the configured scan days; at most 366 days after `from`).
     to: Option<NaiveDate>,
 }
 
@@ -317,6 +332,7 @@ pub(crate) async fn calendar(
 
 /// Query of `/api/v1/history/{ticker}`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct HistoryParams {
     /// Stored analyses returned, newest first (1–500, default 20).
@@ -355,11 +371,11 @@ pub(crate) async fn history(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::BadRequest("limit must be within 1..=500".into()));
     }
-    let (analyses, historical_moves) = s.history(&t, limit).await?;
+    let h = s.history(&t, limit).await?;
     Ok(Json(HistoryResponse {
-        ticker: t,
-        analyses,
-        historical_moves,
+        ticker: h.ticker,
+        analyses: h.analyses,
+        historical_moves: h.moves,
     }))
 }
 
@@ -378,7 +394,7 @@ pub(crate) struct BreakersResponse {
         (status = 401, description = "Missing or invalid API key", body = ErrorBody)))]
 pub(crate) async fn breakers(State(s): State<AppState>) -> Json<BreakersResponse> {
     Json(BreakersResponse {
-        breakers: s.app().breakers.list(),
+        breakers: s.app().breakers().list(),
     })
 }
 
@@ -398,7 +414,7 @@ fn operate(
     op: impl Fn(&ivcrush_resilience::BreakerRegistry, &str) -> bool,
 ) -> Result<Json<BreakerSnapshot>, ApiError> {
     let name = breaker_name(raw)?;
-    let reg = &s.app().breakers;
+    let reg = s.app().breakers();
     if !op(reg, name) {
         return Err(ApiError::NotFound(format!("no breaker named {name}")));
     }

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+// A panicking request must not poison the caches for good: the maps hold whole values, so
+// the data behind a poisoned lock is still consistent and is used as is.
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
@@ -15,20 +17,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ivcrush_app::clock::report_out;
-use ivcrush_app::record::rank_by;
-use ivcrush_app::{AnalyzeOptions, App, RankBy, Row, ScanReport, ScanRequest};
+use ivcrush_app::{
+    AnalyzeOptions, App, EarningsRecord, RankBy, Row, RowView, ScanReport, ScanRequest,
+    TickerHistory,
+};
 use ivcrush_core::EarningsEvent;
-use ivcrush_market::EarningsRecord;
 use ivcrush_resilience::{CheckResult, Criticality, DEFAULT_CHECK_TIMEOUT, HealthReport};
-use ivcrush_store::{NewAnalysis, StoredAnalysis};
 use subtle::ConstantTimeEq;
 
 use crate::config::{ServerConfig, ServerConfigError};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-
-/// Longest window accepted by the scan and calendar endpoints, in days.
-pub(crate) const MAX_WINDOW_DAYS: i64 = 366;
 
 /// A finished scan as the service keeps it.
 #[derive(Debug, Clone)]
@@ -42,9 +41,7 @@ pub struct ScanSnapshot {
 }
 
 impl ScanSnapshot {
-    /// The rows as `ivcrush scan` shows them at `now`: ranked by `rank`; analysed rows whose
-    /// report is out by `now` left out (never served as upcoming); those scoring at least
-    /// `min_score`, at most `limit` of them; then failed rows.
+    /// The rows as `ivcrush scan` shows them at `now` (see [`RowView::apply`]).
     pub fn filtered(
         &self,
         min_score: Option<f64>,
@@ -52,32 +49,12 @@ impl ScanSnapshot {
         rank: RankBy,
         now: DateTime<Utc>,
     ) -> Vec<Row> {
-        let mut rows: Vec<Row> = self
-            .report
-            .rows
-            .iter()
-            .filter(|r| {
-                r.analysis().is_none_or(|a| {
-                    let event = EarningsEvent {
-                        date: a.earnings_date,
-                        timing: a.timing,
-                    };
-                    !report_out(&event, now)
-                })
-            })
-            .cloned()
-            .collect();
-        rank_by(&mut rows, rank);
-        let mut kept = 0usize;
-        rows.retain(|r| match r.analysis() {
-            Some(a) => {
-                let ok = min_score.is_none_or(|m| a.score >= m) && limit.is_none_or(|l| kept < l);
-                kept += usize::from(ok);
-                ok
-            }
-            None => true,
-        });
-        rows
+        RowView {
+            rank: Some(rank),
+            min_score,
+            limit,
+        }
+        .apply(&self.report.rows, now)
     }
 }
 
@@ -186,7 +163,7 @@ impl AppState {
         self.inner
             .checks
             .write()
-            .expect("health checks lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .push(ExtraCheck {
                 name: name.to_string(),
                 criticality,
@@ -223,7 +200,7 @@ impl AppState {
         run_id: &str,
     ) -> Result<Arc<ScanSnapshot>, ApiError> {
         let started = Instant::now();
-        let result = self.inner.app.scan(req, run_id, None).await;
+        let result = self.inner.app.scanner().run(req, run_id, None).await;
         let secs = started.elapsed().as_secs_f64();
         match result {
             Ok(report) => {
@@ -262,9 +239,8 @@ impl AppState {
         if let Some(s) = self.latest_scan().filter(|s| !refresh && covers(s)) {
             return Ok(s);
         }
-        if let (Some(f), Some(t)) = (from, to) {
-            check_window(f, t)?;
-        }
+        // Checked before any work (a window is refused the same way whatever the cache holds).
+        self.inner.app.calendar().resolve_window(from, to, None)?;
         if from.is_none() && to.is_none() {
             let _one_at_a_time = self.inner.scan_lock.lock().await;
             // Another request may have run it while this one waited.
@@ -286,99 +262,108 @@ impl AppState {
     }
 
     /// The JSON record of `ticker` (normalised): the cached analysis while fresh, else
-    /// computed now (with its historical moves), stored under `run_id` and cached.
+    /// computed now (with its historical moves), stored under `run_id` and cached. A request
+    /// naming a report date or an expiration is computed (and stored) each time, not cached.
     pub(crate) async fn analysis_json(
         &self,
         ticker: &str,
+        earnings_date: Option<NaiveDate>,
+        expiration: Option<NaiveDate>,
         run_id: &str,
     ) -> Result<Bytes, ApiError> {
         let ttl = Duration::from_secs(self.inner.config.analysis_ttl_secs);
+        let cacheable = earnings_date.is_none() && expiration.is_none();
         if let Some(c) = self
             .inner
             .analyses
             .read()
-            .expect("analysis cache lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .get(ticker)
-            .filter(|c| c.at.elapsed() < ttl && !report_out(&c.event, self.inner.app.as_of()))
+            .filter(|c| {
+                cacheable && c.at.elapsed() < ttl && !report_out(&c.event, self.inner.app.as_of())
+            })
         {
             return Ok(c.body.clone());
         }
         let opts = AnalyzeOptions {
+            earnings_date,
+            expiration,
             include_history: true,
             ..AnalyzeOptions::default()
         };
-        let rec = self.inner.app.analyze_ticker(ticker, &opts).await?;
-        let row = NewAnalysis::ok(run_id, rec.analysis.clone(), Utc::now());
-        if let Err(e) = self.inner.app.store.insert_analysis(&row).await {
-            tracing::warn!(ticker, error = %e, "analysis not stored");
-        }
+        let rec = self
+            .inner
+            .app
+            .analyzer()
+            .analyze_and_store(ticker, &opts, run_id)
+            .await?;
         let body =
             Bytes::from(serde_json::to_vec(&rec).map_err(|e| ApiError::Internal(e.to_string()))?);
-        self.inner
-            .analyses
-            .write()
-            .expect("analysis cache lock")
-            .insert(
-                ticker.to_string(),
-                Arc::new(CachedAnalysis {
-                    body: body.clone(),
-                    at: Instant::now(),
-                    event: EarningsEvent {
-                        date: rec.analysis.earnings_date,
-                        timing: rec.analysis.timing,
-                    },
-                }),
-            );
+        if cacheable {
+            self.inner
+                .analyses
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(
+                    ticker.to_string(),
+                    Arc::new(CachedAnalysis {
+                        body: body.clone(),
+                        at: Instant::now(),
+                        event: EarningsEvent {
+                            date: rec.analysis.earnings_date,
+                            timing: rec.analysis.timing,
+                        },
+                    }),
+                );
+        }
         Ok(body)
     }
 
-    /// Stored analyses (newest first, at most `limit`) and historical moves of `ticker`.
+    /// Stored analyses (newest first, at most `limit`) and historical moves of `ticker`
+    /// (no vendor call: what is stored).
     pub(crate) async fn history(
         &self,
         ticker: &str,
         limit: u32,
-    ) -> Result<
-        (
-            Vec<StoredAnalysis>,
-            Vec<ivcrush_core::moves::HistoricalMove>,
-        ),
-        ApiError,
-    > {
-        let store = &self.inner.app.store;
-        let internal = |e: ivcrush_store::StoreError| ApiError::Internal(e.to_string());
-        let analyses = store
-            .analysis_history(ticker, limit)
-            .await
-            .map_err(internal)?;
-        let moves = store.historical_moves(ticker).await.map_err(internal)?;
-        if analyses.is_empty() && moves.is_empty() {
+    ) -> Result<TickerHistory, ApiError> {
+        let history = self
+            .inner
+            .app
+            .history()
+            .stored(ticker, limit, false)
+            .await?;
+        if history.analyses.is_empty() && history.moves.is_empty() {
             return Err(ApiError::NotFound(format!(
                 "no stored history for {ticker}"
             )));
         }
-        Ok((analyses, moves))
+        Ok(history)
     }
 
-    /// The provider's earnings calendar for `from..=to` (defaults: the as-of date and 14
-    /// days after it).
+    /// The provider's earnings calendar for a window (the app's default window).
     pub(crate) async fn calendar(
         &self,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
     ) -> Result<(NaiveDate, NaiveDate, Vec<EarningsRecord>), ApiError> {
-        let from = from.unwrap_or_else(|| self.inner.app.as_of_date());
-        let to = to.unwrap_or(from + chrono::Duration::days(14));
-        check_window(from, to)?;
-        let events = self.inner.app.calendar_window(from, to).await?;
+        let calendar = self.inner.app.calendar();
+        let (from, to) = calendar.resolve_window(from, to, None)?;
+        let events = calendar.window(from, to).await?;
         Ok((from, to, events))
     }
 
     /// The dependency graph of the app plus the extra checks (capability `api`).
     pub(crate) async fn readiness(&self) -> HealthReport {
-        let mut reg = self.inner.app.health_registry();
+        let mut reg = self.inner.app.health().registry();
         let mut needs: Vec<(String, Criticality)> =
             vec![("database".to_string(), Criticality::Critical)];
-        for c in self.inner.checks.read().expect("health checks lock").iter() {
+        for c in self
+            .inner
+            .checks
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
             let f = c.check.clone();
             reg.add_check(&c.name, DEFAULT_CHECK_TIMEOUT, move || f());
             needs.push((c.name.clone(), c.criticality));
@@ -432,22 +417,8 @@ impl AppState {
         self.inner
             .analyses
             .write()
-            .expect("analysis cache lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .retain(|_, c| c.at.elapsed() < ttl);
         self.inner.metrics.handle().run_upkeep();
     }
-}
-
-fn check_window(from: NaiveDate, to: NaiveDate) -> Result<(), ApiError> {
-    if to < from {
-        return Err(ApiError::BadRequest(format!(
-            "to {to} is before from {from}"
-        )));
-    }
-    if (to - from).num_days() > MAX_WINDOW_DAYS {
-        return Err(ApiError::BadRequest(format!(
-            "window {from}..{to} is longer than {MAX_WINDOW_DAYS} days"
-        )));
-    }
-    Ok(())
 }

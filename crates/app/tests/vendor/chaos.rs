@@ -72,7 +72,8 @@ async fn a_hundred_analyses_through_faults_on_every_attempt_are_all_right() {
                 let app = open(scaled_config(mock, &dir), mock_as_of(day())).await;
                 let started = Instant::now();
                 let r = app
-                    .analyze_ticker(TICKER, &AnalyzeOptions::default())
+                    .analyzer()
+                    .analyze(TICKER, &AnalyzeOptions::default())
                     .await
                     .map(|r| {
                         let waited = r.analysis.data_quality.iter().any(|n| {

@@ -101,7 +101,8 @@ async fn time_to_expiry_beyond_five_years_is_an_error() {
         ..AnalyzeOptions::default()
     };
     let e = app
-        .analyze_ticker(TICKER, &opts)
+        .analyzer()
+        .analyze(TICKER, &opts)
         .await
         .expect_err("six years to expiry");
     let msg = e.to_string();

@@ -66,7 +66,9 @@ pub async fn analyze_through_mock(
     let mock = mock(day(), tweak).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let app = open(vendor_config(&mock, &dir), mock_as_of(day())).await;
-    app.analyze_ticker(ticker, &AnalyzeOptions::default()).await
+    app.analyzer()
+        .analyze(ticker, &AnalyzeOptions::default())
+        .await
 }
 
 /// The analysis of the simulated market itself on `day` (the truth the vendor path must match).
@@ -80,7 +82,8 @@ pub async fn analyze_sim(ticker: &str) -> AnalysisRecord {
     })
     .await
     .expect("sim app");
-    app.analyze_ticker(ticker, &AnalyzeOptions::default())
+    app.analyzer()
+        .analyze(ticker, &AnalyzeOptions::default())
         .await
         .expect("sim analysis")
 }

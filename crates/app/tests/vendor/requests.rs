@@ -27,7 +27,11 @@ async fn a_scan_on_the_next_trading_day_costs_the_chains_and_a_share_of_the_quot
 
     let m1 = mock(d1, |_| {}).await;
     let app = open(vendor_config(&m1, &dir), mock_as_of(d1)).await;
-    let first = app.scan(&request, "day-1", None).await.expect("scan day 1");
+    let first = app
+        .scanner()
+        .run(&request, "day-1", None)
+        .await
+        .expect("scan day 1");
     let tickers1 = first.rows.len() as f64;
     for r in first.failed() {
         eprintln!("day 1 failed: {} {:?}", r.ticker(), r.error());
@@ -37,7 +41,11 @@ async fn a_scan_on_the_next_trading_day_costs_the_chains_and_a_share_of_the_quot
 
     let m2 = mock(d2, |_| {}).await;
     let app = open(vendor_config(&m2, &dir), mock_as_of(d2)).await;
-    let second = app.scan(&request, "day-2", None).await.expect("scan day 2");
+    let second = app
+        .scanner()
+        .run(&request, "day-2", None)
+        .await
+        .expect("scan day 2");
     let analysed = second
         .rows
         .iter()

@@ -40,14 +40,9 @@ pub async fn run(app: App, cid: String, a: AnalyzeArgs) -> anyhow::Result<ExitCo
         include_history: true,
         ..AnalyzeOptions::default()
     };
-    let rec = app.analyze_ticker(&ticker, &opts).await?;
-    let now = chrono::Utc::now();
-    app.store
-        .insert_analysis(&ivcrush_store::NewAnalysis::ok(
-            &cid,
-            rec.analysis.clone(),
-            now,
-        ))
+    let rec = app
+        .analyzer()
+        .analyze_and_store(&ticker, &opts, &cid)
         .await?;
     match a.format {
         OutputFormat::Json => {
@@ -58,7 +53,7 @@ pub async fn run(app: App, cid: String, a: AnalyzeArgs) -> anyhow::Result<ExitCo
         OutputFormat::Csv => {
             crate::output::write_csv(&[Row::Analyzed(Box::new(rec))], std::io::stdout().lock())?
         }
-        OutputFormat::Table => print_detail(&rec, &app.config.analytics.strategy)?,
+        OutputFormat::Table => print_detail(&rec, &app.config().analytics.strategy)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -28,7 +28,8 @@ pub async fn run(app: App, _cid: String, a: BackfillArgs) -> anyhow::Result<Exit
     if tickers.is_empty() {
         let today = app.as_of_date();
         let cal = app
-            .calendar_window(today, today + chrono::Duration::days(90))
+            .calendar()
+            .window(today, today + chrono::Duration::days(90))
             .await?;
         for r in cal {
             if !tickers.contains(&r.ticker) {
@@ -40,7 +41,7 @@ pub async fn run(app: App, _cid: String, a: BackfillArgs) -> anyhow::Result<Exit
     let (mut done, mut skipped, mut failed) = (0, 0, Vec::new());
     for t in &tickers {
         bar.set_message(t.clone());
-        match app.backfill_ticker(t, a.years).await {
+        match app.history().backfill(t, a.years).await {
             Ok(o) if o.skipped => skipped += 1,
             Ok(o) => {
                 done += 1;

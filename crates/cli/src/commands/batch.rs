@@ -2,13 +2,10 @@
 
 use crate::cli::{CommonArgs, OutputFormat};
 use crate::output::print_rows;
-use crate::progress;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
-use ivcrush_app::{
-    AnalyzeOptions, App, FailedRow, RankBy, Row, record::rank_by, symbols::normalize_symbol,
-};
+use ivcrush_app::{App, ListedTicker, RankBy, RowView, symbols::normalize_symbol};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,9 +14,9 @@ use std::process::ExitCode;
 pub struct BatchArgs {
     /// CSV with a header `ticker,earnings_date[,expiration]` (`-` for stdin).
     pub file: PathBuf,
-    /// Order of the rows: tradeable first, then by score (default); or by score alone.
-    #[arg(long, value_name = "tradeable|score", default_value = "tradeable")]
-    pub rank: RankBy,
+    /// Order of the rows: the file's (default); tradeable first, then by score; or by score.
+    #[arg(long, value_name = "tradeable|score")]
+    pub rank: Option<RankBy>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
@@ -28,14 +25,13 @@ pub struct BatchArgs {
     pub common: CommonArgs,
 }
 
-struct Job {
-    line: u64,
-    ticker: Result<String, String>,
-    earnings_date: Result<Option<NaiveDate>, String>,
-    expiration: Result<Option<NaiveDate>, String>,
-}
+/// The columns a batch file may have.
+const COLUMNS: [&str; 3] = ["ticker", "earnings_date", "expiration"];
 
-fn read_jobs(file: &PathBuf) -> anyhow::Result<Vec<Job>> {
+/// Reads the list: a header naming `ticker`, `earnings_date` and optionally `expiration` (any
+/// other column is refused, naming it); one ticker per line, its problems (bad symbol, bad date,
+/// extra fields) kept on the line's row with its line number.
+fn read_list(file: &PathBuf) -> anyhow::Result<Vec<ListedTicker>> {
     let reader: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
@@ -48,111 +44,73 @@ fn read_jobs(file: &PathBuf) -> anyhow::Result<Vec<Job>> {
         .trim(csv::Trim::All)
         .from_reader(reader);
     let headers = rdr.headers()?.clone();
+    if let Some(extra) = headers
+        .iter()
+        .find(|h| !COLUMNS.iter().any(|c| h.eq_ignore_ascii_case(c)))
+    {
+        anyhow::bail!(
+            "{}: unknown column `{extra}` (expected ticker,earnings_date[,expiration])",
+            file.display()
+        );
+    }
     let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
     let t =
         col("ticker").with_context(|| format!("{}: missing column `ticker`", file.display()))?;
     let e = col("earnings_date")
         .with_context(|| format!("{}: missing column `earnings_date`", file.display()))?;
     let x = col("expiration");
-    let mut jobs = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i as u64 + 2;
-        let rec = rec.with_context(|| format!("{}: line {line}", file.display()))?;
-        let date = |idx: Option<usize>, what: &str| -> Result<Option<NaiveDate>, String> {
-            match idx.and_then(|i| rec.get(i)).filter(|s| !s.is_empty()) {
-                None => Ok(None),
-                Some(s) => s
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| format!("line {line}: bad {what} {s:?} (expected YYYY-MM-DD)")),
-            }
+    let mut list = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.with_context(|| format!("{}: unreadable CSV", file.display()))?;
+        // The record's own position: blank lines and quoted newlines keep numbers true.
+        let line = rec.position().map_or(0, csv::Position::line);
+        let mut problems = Vec::new();
+        if rec.len() > headers.len() {
+            problems.push(format!(
+                "{} fields, the header has {}",
+                rec.len(),
+                headers.len()
+            ));
+        }
+        let mut date = |idx: Option<usize>, what: &str| -> Option<NaiveDate> {
+            let s = idx.and_then(|i| rec.get(i)).filter(|s| !s.is_empty())?;
+            s.parse()
+                .map_err(|_| problems.push(format!("bad {what} {s:?} (expected YYYY-MM-DD)")))
+                .ok()
         };
-        jobs.push(Job {
+        let earnings_date = date(Some(e), "earnings_date");
+        let expiration = date(x, "expiration");
+        let raw = rec.get(t).unwrap_or("");
+        let ticker = normalize_symbol(raw).unwrap_or_else(|err| {
+            problems.insert(0, err.to_string());
+            raw.to_string()
+        });
+        list.push(ListedTicker {
             line,
-            ticker: normalize_symbol(rec.get(t).unwrap_or(""))
-                .map_err(|err| format!("line {line}: {err}")),
-            earnings_date: date(Some(e), "earnings_date"),
-            expiration: date(x, "expiration"),
+            ticker,
+            earnings_date,
+            expiration,
+            problem: (!problems.is_empty())
+                .then(|| format!("line {line}: {}", problems.join("; "))),
         });
     }
-    Ok(jobs)
+    Ok(list)
 }
 
 /// Runs the batch; exit 3 when some rows failed.
 pub async fn run(app: App, cid: String, a: BatchArgs) -> anyhow::Result<ExitCode> {
-    let jobs = read_jobs(&a.file)?;
-    let bar = progress::bar(jobs.len() as u64, a.common.quiet, "batch");
-    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(app.config.scan.concurrency));
-    let mut set = tokio::task::JoinSet::new();
-    for job in jobs {
-        let app = app.clone();
-        let sem = sem.clone();
-        let bar = bar.clone();
-        set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            let raw = job.ticker.clone().unwrap_or_else(|e| e);
-            let row = match (job.ticker, job.earnings_date, job.expiration) {
-                (Ok(t), Ok(d), Ok(x)) => {
-                    let opts = AnalyzeOptions {
-                        earnings_date: d,
-                        expiration: x,
-                        // A batch is a scan of a list: the same quota rule on a live vendor.
-                        max_chains: app.is_live().then_some(app.config.scan.live_chains),
-                        ..AnalyzeOptions::default()
-                    };
-                    match app.analyze_ticker(&t, &opts).await {
-                        Ok(r) => Row::Analyzed(Box::new(r)),
-                        Err(e) => Row::Failed(FailedRow {
-                            ticker: t,
-                            earnings_date: d,
-                            timing: None,
-                            error: e.to_string(),
-                        }),
-                    }
-                }
-                (t, d, x) => Row::Failed(FailedRow {
-                    ticker: t.clone().unwrap_or(raw),
-                    earnings_date: d.clone().ok().flatten(),
-                    timing: None,
-                    error: [t.err(), d.err(), x.err()]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                }),
-            };
-            bar.inc(1);
-            (job.line, row)
-        });
-    }
-    let mut rows = Vec::new();
-    while let Some(r) = set.join_next().await {
-        rows.push(r?);
-    }
-    bar.finish_and_clear();
-    rows.sort_by_key(|(line, _)| *line);
-    let mut rows: Vec<Row> = rows.into_iter().map(|(_, r)| r).collect();
-    rank_by(&mut rows, a.rank);
-    let now = chrono::Utc::now();
-    let stored: Vec<_> = rows
-        .iter()
-        .map(|r| match r {
-            Row::Analyzed(x) => ivcrush_store::NewAnalysis::ok(&cid, x.analysis.clone(), now),
-            Row::Failed(f) => {
-                ivcrush_store::NewAnalysis::failed(&cid, &f.ticker, app.as_of(), &f.error, now)
-            }
-        })
-        .collect();
-    app.store.insert_analyses(&stored).await?;
-    let caption = crate::output::caption(app.as_of(), app.market.source, None, a.rank);
+    let list = read_list(&a.file)?;
+    let bar = super::BarProgress::new(a.common.quiet, "batch");
+    let report = app
+        .scanner()
+        .run_list(list, &cid, Some(bar.clone()))
+        .await?;
+    bar.finish();
+    let rows = report.view(&RowView {
+        rank: a.rank,
+        ..RowView::default()
+    });
+    let caption = crate::output::caption(report.as_of, app.source(), None, a.rank);
     print_rows(&rows, a.format, &caption)?;
-    let failed: Vec<&Row> = rows.iter().filter(|r| r.error().is_some()).collect();
-    if failed.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!("{} row(s) failed (run {cid}):", failed.len());
-    for r in failed {
-        eprintln!("  {}: {}", r.ticker(), r.error().unwrap_or_default());
-    }
-    Ok(ExitCode::from(3))
+    Ok(super::report_failures(&report, "row(s)"))
 }

@@ -47,18 +47,16 @@ pub enum CalendarCommand {
 pub async fn run(app: App, _cid: String, a: CalendarArgs) -> anyhow::Result<ExitCode> {
     match a.command {
         CalendarCommand::Sync { days } => {
-            let from = app.as_of_date();
-            let to = from + chrono::Duration::days(i64::from(days));
-            let n = app.sync_calendar(from, to).await?;
+            let (from, to) = app.calendar().resolve_window(None, None, Some(days))?;
+            let n = app.calendar().sync(from, to).await?;
             println!(
                 "calendar: {n} report(s) stored for {from}..{to} from {}",
-                app.market.source
+                app.source()
             );
         }
         CalendarCommand::List { from, to, format } => {
-            let from = from.unwrap_or_else(|| app.as_of_date());
-            let to = to.unwrap_or(from + chrono::Duration::days(7));
-            let rows = app.list_calendar(from, to).await?;
+            let (from, to) = app.calendar().resolve_window(from, to, None)?;
+            let rows = app.calendar().stored(from, to).await?;
             let mut out = std::io::stdout().lock();
             match format {
                 OutputFormat::Json => {

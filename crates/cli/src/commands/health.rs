@@ -19,7 +19,7 @@ pub struct HealthArgs {
 
 /// Runs every check concurrently and prints the report.
 pub async fn run(app: App, _cid: String, a: HealthArgs) -> anyhow::Result<ExitCode> {
-    let report = app.health().await;
+    let report = app.health().check().await;
     let mut out = std::io::stdout().lock();
     match a.format {
         OutputFormat::Json => {

@@ -29,17 +29,15 @@ pub struct HistoryArgs {
 struct HistoryOut<'a> {
     ticker: &'a str,
     moves: Vec<ivcrush_core::moves::HistoricalMove>,
-    analyses: Vec<ivcrush_store::StoredAnalysis>,
+    analyses: Vec<ivcrush_app::StoredAnalysis>,
 }
 
 /// Prints the stored history (backfilling the moves when missing).
 pub async fn run(app: App, _cid: String, a: HistoryArgs) -> anyhow::Result<ExitCode> {
     let ticker = normalize_symbol(&a.ticker)?;
-    let moves = match app.store.historical_moves(&ticker).await? {
-        m if !m.is_empty() => m,
-        _ => app.ensure_history(&ticker).await?,
-    };
-    let analyses = app.store.analysis_history(&ticker, a.limit).await?;
+    let ivcrush_app::TickerHistory {
+        moves, analyses, ..
+    } = app.history().stored(&ticker, a.limit, true).await?;
     let mut out = std::io::stdout().lock();
     match a.format {
         OutputFormat::Json => {

@@ -35,8 +35,8 @@ pub enum ImportCommand {
 /// Imports; exit 3 when some rows were rejected (listed on stderr with file, line and reason).
 pub async fn run(app: App, _cid: String, a: ImportArgs) -> anyhow::Result<ExitCode> {
     let (what, outcome) = match &a.command {
-        ImportCommand::Calendar { file } => ("calendar rows", app.import_calendar(file).await?),
-        ImportCommand::Bars { file } => ("bars", app.import_bars(file).await?),
+        ImportCommand::Calendar { file } => ("calendar rows", app.importer().calendar(file).await?),
+        ImportCommand::Bars { file } => ("bars", app.importer().bars(file).await?),
     };
     println!(
         "imported {} {what}, rejected {}",

@@ -81,9 +81,49 @@ where
     runtime()?.block_on(
         async move {
             let app = App::open(config).await.context("opening the application")?;
-            tracing::info!(provider = app.market.source, as_of = %app.as_of(), "started");
+            tracing::info!(provider = app.source(), as_of = %app.as_of(), "started");
             f(app, run_id).await
         }
         .instrument(span),
     )
+}
+
+/// A progress bar on stderr fed by a scan or a batch (hidden when not wanted).
+#[derive(Clone)]
+pub struct BarProgress(indicatif::ProgressBar);
+
+impl BarProgress {
+    /// A bar labelled `what`, its length set when the run starts.
+    pub fn new(quiet: bool, what: &str) -> std::sync::Arc<BarProgress> {
+        std::sync::Arc::new(BarProgress(crate::progress::bar(0, quiet, what)))
+    }
+
+    /// Clears the bar.
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl ivcrush_app::ScanProgress for BarProgress {
+    fn started(&self, total: usize) {
+        self.0.set_length(total as u64);
+    }
+
+    fn finished(&self, ticker: &str) {
+        self.0.set_message(ticker.to_string());
+        self.0.inc(1);
+    }
+}
+
+/// Lists a run's failed rows on stderr; exit 3 when there are any, else 0.
+pub fn report_failures(report: &ivcrush_app::ScanReport, what: &str) -> ExitCode {
+    let failed: Vec<_> = report.failed().collect();
+    if failed.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("{} {what} failed (run {}):", failed.len(), report.run_id);
+    for r in failed {
+        eprintln!("  {}: {}", r.ticker(), r.error().unwrap_or_default());
+    }
+    ExitCode::from(3)
 }

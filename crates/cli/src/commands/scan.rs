@@ -2,10 +2,9 @@
 
 use crate::cli::{CommonArgs, OutputFormat};
 use crate::output::print_rows;
-use crate::progress;
 use chrono::NaiveDate;
 use clap::Args;
-use ivcrush_app::{App, RankBy, ScanRequest, symbols::parse_symbol_list};
+use ivcrush_app::{App, RankBy, RowView, ScanRequest, symbols::parse_symbol_list};
 use std::process::ExitCode;
 
 /// Arguments of `ivcrush scan`.
@@ -46,38 +45,16 @@ pub struct ScanArgs {
 /// Runs the scan; exit 0 when every row is fine, 3 when some rows failed (listed on stderr).
 pub async fn run(app: App, cid: String, a: ScanArgs) -> anyhow::Result<ExitCode> {
     let tickers = a.tickers.as_deref().map(parse_symbol_list).transpose()?;
-    let from = a.from;
-    let to = match (a.to, a.days) {
-        (Some(t), _) => Some(t),
-        (None, Some(d)) => {
-            Some(from.unwrap_or_else(|| app.as_of_date()) + chrono::Duration::days(i64::from(d)))
-        }
-        (None, None) => None,
-    };
     let req = ScanRequest {
-        from,
-        to,
+        from: a.from,
+        to: a.to,
+        days: a.days,
         tickers,
-        min_score: a.min_score,
-        limit: a.limit,
         concurrency: a.concurrency.map(usize::from),
-        rank: a.rank,
     };
-    let (_, _, universe) = app.scan_universe(&req).await?;
-    let total = req.tickers.as_ref().map_or(universe.len(), Vec::len);
-    let bar = progress::bar(total as u64, a.common.quiet, "scanning");
-    let tick = bar.clone();
-    let report = app
-        .scan(
-            &req,
-            &cid,
-            Some(std::sync::Arc::new(move |t: &str| {
-                tick.set_message(t.to_string());
-                tick.inc(1);
-            })),
-        )
-        .await?;
-    bar.finish_and_clear();
+    let bar = super::BarProgress::new(a.common.quiet, "scanning");
+    let report = app.scanner().run(&req, &cid, Some(bar.clone())).await?;
+    bar.finish();
     tracing::info!(
         run_id = %report.run_id,
         rows = report.rows.len(),
@@ -85,7 +62,7 @@ pub async fn run(app: App, cid: String, a: ScanArgs) -> anyhow::Result<ExitCode>
         to = %report.to,
         "scan finished"
     );
-    let c = app.cache.stats();
+    let c = app.cache_stats();
     tracing::info!(
         hits_memory = c.hits_memory,
         hits_store = c.hits_store,
@@ -95,27 +72,28 @@ pub async fn run(app: App, cid: String, a: ScanArgs) -> anyhow::Result<ExitCode>
         hit_rate = c.hit_rate(),
         "cache"
     );
-    if report.rows.is_empty() && !a.common.quiet {
-        eprintln!(
-            "no earnings reports between {} and {} (as of {}); widen the window with --days or --to",
-            report.from, report.to, report.as_of
-        );
+    let view = RowView {
+        rank: Some(a.rank),
+        min_score: a.min_score,
+        limit: a.limit,
+    };
+    let rows = report.view(&view);
+    if let Some(reason) = report.empty_reason(&rows)
+        && !a.common.quiet
+    {
+        let hint = if report.listed == 0 || report.already_out == report.listed {
+            "; widen the window with --days or --to"
+        } else {
+            "; lower --min-score or raise --limit"
+        };
+        eprintln!("{reason}{hint}");
     }
     let caption = crate::output::caption(
         report.as_of,
-        app.market.source,
+        app.source(),
         Some((report.from, report.to)),
-        a.rank,
+        Some(a.rank),
     );
-    print_rows(&report.rows, a.format, &caption)?;
-    let failed: Vec<_> = report.failed().collect();
-    if failed.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        eprintln!("{} ticker(s) failed (run {}):", failed.len(), report.run_id);
-        for r in failed {
-            eprintln!("  {}: {}", r.ticker(), r.error().unwrap_or_default());
-        }
-        Ok(ExitCode::from(3))
-    }
+    print_rows(&rows, a.format, &caption)?;
+    Ok(super::report_failures(&report, "ticker(s)"))
 }

@@ -223,13 +223,10 @@ fn a_broken_ticker_gives_exit_3_with_the_others_intact() {
     };
     assert!(by("GLXY")["score"].is_number());
     assert!(by("RDNT")["score"].is_number());
+    // A ticker the market does not list is named as unknown (not "no report").
     let nope = by("NOPE");
-    assert!(
-        nope["error"]
-            .as_str()
-            .expect("error")
-            .contains("no earnings report")
-    );
+    let err = nope["error"].as_str().expect("error");
+    assert!(err.contains("unknown ticker NOPE"), "{err}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("NOPE"),

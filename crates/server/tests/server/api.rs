@@ -87,8 +87,8 @@ async fn a_scan_runs_on_demand_once_then_is_served_from_the_stored_result() {
     let stored = s
         .state
         .app()
-        .store
-        .analyses_for_run(first["run_id"].as_str().expect("run id"))
+        .scanner()
+        .stored_run(first["run_id"].as_str().expect("run id"))
         .await
         .expect("store");
     assert_eq!(stored.len(), rows.len());
@@ -215,7 +215,7 @@ async fn forcing_a_breaker_open_then_resetting_it_through_the_api_changes_its_st
     let b = s.state.with_metrics(|| {
         CircuitBreaker::new("vendor_x", BreakerConfig::default()).expect("breaker")
     });
-    s.state.app().breakers.register(b.clone());
+    s.state.app().breakers().register(b.clone());
     let state_of = |v: &serde_json::Value| {
         v["breakers"]
             .as_array()

@@ -17,7 +17,7 @@ async fn metrics_parse_as_prometheus_text_with_http_scan_breaker_and_process_ser
     let breaker = s.state.with_metrics(|| {
         CircuitBreaker::new("vendor_m", BreakerConfig::default()).expect("breaker")
     });
-    s.state.app().breakers.register(breaker);
+    s.state.app().breakers().register(breaker);
     for _ in 0..3 {
         assert_eq!(s.get_anon("/health/live").await.status(), 200);
     }
