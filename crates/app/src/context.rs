@@ -318,6 +318,24 @@ impl App {
         }
     }
 
+    /// Deletes the cache entries expired beyond the grace period, so that the cache table
+    /// stays bounded; returns how many. Runs after every scan and backfill and on the
+    /// server's schedule. A failure is logged: the next purge catches up.
+    pub async fn purge_cache(&self) -> u64 {
+        match self.cache.purge_expired().await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::debug!(deleted = n, "expired cache entries purged");
+                }
+                n
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "purging expired cache entries failed");
+                0
+            }
+        }
+    }
+
     /// Marks the cached `key` out of date (see [`HybridCache::invalidate`]); a store failure
     /// is logged, since the next read then simply finds the old entry.
     pub(crate) async fn invalidate<T: 'static>(&self, key: &str) {

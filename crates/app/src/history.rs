@@ -63,6 +63,12 @@ pub struct BackfillOutcome {
     pub unusable: Vec<String>,
 }
 
+/// A backfill's outcome with the moves it left stored.
+struct Filled {
+    outcome: BackfillOutcome,
+    moves: Vec<HistoricalMove>,
+}
+
 /// The event of a stored report.
 fn event_of(row: &EarningsRow) -> EarningsEvent {
     EarningsEvent {
@@ -127,19 +133,35 @@ impl HistoryService<'_> {
     /// [`AppError`] when the provider or the store fails; what was committed before stays
     /// consistent and a re-run completes it.
     pub async fn backfill(self, ticker: &str, years: u32) -> Result<BackfillOutcome, AppError> {
+        let covered = self.coverage(ticker).await?;
+        let filled = self.fill(ticker, years, covered).await?;
+        self.app.purge_cache().await;
+        Ok(filled.outcome)
+    }
+
+    /// The backfill of one ticker whose stored coverage was read already; the moves come
+    /// back when they were recomputed, so that a caller needs no second read.
+    async fn fill(
+        self,
+        ticker: &str,
+        years: u32,
+        covered: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<Filled, AppError> {
         let through = self.app.last_completed_session();
         let window_start = self.history_window_start(years);
-        let covered = self.coverage(ticker).await?;
         let (missing, (cover_from, cover_through)) = plan(covered, (window_start, through));
         if missing.is_empty() {
-            let moves = self.app.store.historical_moves(ticker).await?.len();
-            return Ok(BackfillOutcome {
-                ticker: ticker.to_string(),
-                skipped: true,
-                bars_fetched: 0,
-                reports: 0,
+            let moves = self.app.store.historical_moves(ticker).await?;
+            return Ok(Filled {
+                outcome: BackfillOutcome {
+                    ticker: ticker.to_string(),
+                    skipped: true,
+                    bars_fetched: 0,
+                    reports: 0,
+                    moves: moves.len(),
+                    unusable: Vec::new(),
+                },
                 moves,
-                unusable: Vec::new(),
             });
         }
 
@@ -208,16 +230,19 @@ impl HistoryService<'_> {
             .store
             .set_coverage(ticker, MOVES_PROGRESS, cover_from, cover_through)
             .await?;
-        Ok(BackfillOutcome {
-            ticker: ticker.to_string(),
-            skipped: false,
-            bars_fetched,
-            reports: past.len(),
-            moves: moves.len(),
-            unusable: unusable
-                .into_iter()
-                .map(|(d, e)| format!("{d}: {e}"))
-                .collect(),
+        Ok(Filled {
+            outcome: BackfillOutcome {
+                ticker: ticker.to_string(),
+                skipped: false,
+                bars_fetched,
+                reports: past.len(),
+                moves: moves.len(),
+                unusable: unusable
+                    .into_iter()
+                    .map(|(d, e)| format!("{d}: {e}"))
+                    .collect(),
+            },
+            moves,
         })
     }
 
@@ -228,8 +253,13 @@ impl HistoryService<'_> {
     ///
     /// # Errors
     /// [`AppError::Store`].
-    async fn history_is_complete(self, ticker: &str, years: u32) -> Result<bool, AppError> {
-        let Some((from, through)) = self.coverage(ticker).await? else {
+    async fn history_is_complete(
+        self,
+        ticker: &str,
+        years: u32,
+        covered: Option<(NaiveDate, NaiveDate)>,
+    ) -> Result<bool, AppError> {
+        let Some((from, through)) = covered else {
             return Ok(false);
         };
         if from > self.history_window_start(years) {
@@ -277,11 +307,15 @@ impl HistoryService<'_> {
     /// [`AppError`] when the backfill or the store fails.
     pub async fn ensure(self, ticker: &str) -> Result<Vec<HistoricalMove>, AppError> {
         let years = self.app.config.scan.history_years;
-        if !self.history_is_complete(ticker, years).await? {
-            self.backfill(ticker, years).await?;
-        }
+        // Each stored row is read once: the coverage, then the moves (recomputed by the
+        // backfill, or read when complete).
+        let covered = self.coverage(ticker).await?;
+        let mut moves = if self.history_is_complete(ticker, years, covered).await? {
+            self.app.store.historical_moves(ticker).await?
+        } else {
+            self.fill(ticker, years, covered).await?.moves
+        };
         let last = self.app.last_completed_session();
-        let mut moves = self.app.store.historical_moves(ticker).await?;
         // A store shared with runs of a later as-of date may know moves this date cannot.
         moves.retain(|m| m.reaction_date <= last);
         Ok(moves)

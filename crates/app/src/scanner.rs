@@ -265,6 +265,7 @@ impl Scanner<'_> {
             .analyze_jobs(jobs, run_id, req.concurrency, progress, (from, to))
             .await?;
         rank_by(&mut rows, RankBy::default());
+        self.app.purge_cache().await;
         Ok(ScanReport {
             run_id: run_id.to_string(),
             as_of,
@@ -302,6 +303,7 @@ impl Scanner<'_> {
         let rows = self
             .analyze_jobs(jobs, run_id, None, progress, (today, today))
             .await?;
+        self.app.purge_cache().await;
         Ok(ScanReport {
             run_id: run_id.to_string(),
             as_of,

@@ -10,18 +10,17 @@ pub(crate) const PING_READ: &str = "SELECT 1";
 pub(crate) const PING_WRITE: &str = "INSERT INTO health_probe (id, checked_at) VALUES (1, $1) \
      ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
 
-pub(crate) const UPSERT_TICKER: &str = "INSERT INTO tickers (symbol, name, sector, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $4) \
-     ON CONFLICT (symbol) DO UPDATE SET name = COALESCE(excluded.name, tickers.name), \
+pub(crate) const UPSERT_TICKERS: &str =
+    "INSERT INTO tickers (symbol, name, sector, created_at, updated_at) ";
+pub(crate) const UPSERT_TICKERS_CONFLICT: &str = " ON CONFLICT (symbol) DO UPDATE SET name = COALESCE(excluded.name, tickers.name), \
      sector = COALESCE(excluded.sector, tickers.sector), updated_at = excluded.updated_at";
-pub(crate) const ENSURE_TICKER: &str = "INSERT INTO tickers (symbol, created_at, updated_at) \
-     VALUES ($1, $2, $2) ON CONFLICT (symbol) DO NOTHING";
+pub(crate) const ENSURE_TICKERS: &str = "INSERT INTO tickers (symbol, created_at, updated_at) ";
+pub(crate) const ENSURE_TICKERS_CONFLICT: &str = " ON CONFLICT (symbol) DO NOTHING";
 pub(crate) const SELECT_TICKERS: &str = "SELECT symbol, name, sector FROM tickers ORDER BY symbol";
 
-pub(crate) const UPSERT_EVENT: &str = "INSERT INTO earnings_events \
-     (ticker, report_date, timing, source, fiscal_date_ending, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6) \
-     ON CONFLICT (ticker, report_date) DO UPDATE SET timing = excluded.timing, \
+pub(crate) const UPSERT_EVENTS: &str = "INSERT INTO earnings_events \
+     (ticker, report_date, timing, source, fiscal_date_ending, updated_at) ";
+pub(crate) const UPSERT_EVENTS_CONFLICT: &str = " ON CONFLICT (ticker, report_date) DO UPDATE SET timing = excluded.timing, \
      source = excluded.source, \
      fiscal_date_ending = COALESCE(excluded.fiscal_date_ending, earnings_events.fiscal_date_ending), \
      updated_at = excluded.updated_at";
@@ -31,21 +30,19 @@ pub(crate) const EVENTS_BETWEEN: &str = "SELECT ticker, report_date, timing, sou
 pub(crate) const EVENTS_FOR: &str = "SELECT ticker, report_date, timing, source, fiscal_date_ending \
      FROM earnings_events WHERE ticker = $1 ORDER BY report_date";
 
-pub(crate) const UPSERT_BAR: &str = "INSERT INTO daily_bars \
-     (ticker, date, open, high, low, close, volume, source) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-     ON CONFLICT (ticker, date) DO UPDATE SET open = excluded.open, high = excluded.high, \
+pub(crate) const UPSERT_BARS: &str = "INSERT INTO daily_bars \
+     (ticker, date, open, high, low, close, volume, source) ";
+pub(crate) const UPSERT_BARS_CONFLICT: &str = " ON CONFLICT (ticker, date) DO UPDATE SET open = excluded.open, high = excluded.high, \
      low = excluded.low, close = excluded.close, volume = excluded.volume, source = excluded.source";
 pub(crate) const SELECT_BARS: &str = "SELECT date, open, high, low, close, volume FROM daily_bars \
      WHERE ticker = $1 AND date >= $2 AND date <= $3 ORDER BY date";
 pub(crate) const LATEST_BAR_DATE: &str =
     "SELECT date FROM daily_bars WHERE ticker = $1 ORDER BY date DESC LIMIT 1";
 
-pub(crate) const UPSERT_MOVE: &str = "INSERT INTO historical_moves \
+pub(crate) const UPSERT_MOVES: &str = "INSERT INTO historical_moves \
      (ticker, report_date, timing, reaction_date, reference_close, close_move_pct, \
-      gap_move_pct, intraday_move_pct, signed_close_pct) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-     ON CONFLICT (ticker, report_date) DO UPDATE SET timing = excluded.timing, \
+      gap_move_pct, intraday_move_pct, signed_close_pct) ";
+pub(crate) const UPSERT_MOVES_CONFLICT: &str = " ON CONFLICT (ticker, report_date) DO UPDATE SET timing = excluded.timing, \
      reaction_date = excluded.reaction_date, reference_close = excluded.reference_close, \
      close_move_pct = excluded.close_move_pct, gap_move_pct = excluded.gap_move_pct, \
      intraday_move_pct = excluded.intraday_move_pct, signed_close_pct = excluded.signed_close_pct";
@@ -116,6 +113,31 @@ pub(crate) enum MoveWrite {
 #[derive(Debug, thiserror::Error)]
 #[error("unknown timing {0:?}")]
 pub(crate) struct BadTiming(pub String);
+
+/// Rows per multi-row INSERT: far below the bind limits of both backends (SQLite 32,766
+/// variables, PostgreSQL 65,535) at nine columns.
+pub(crate) const ROWS_PER_INSERT: usize = 500;
+
+/// The last row of each key, in first-seen order: one multi-row `INSERT … ON CONFLICT DO
+/// UPDATE` may not touch a row twice (PostgreSQL rejects it), and the last value wins as it
+/// did row by row.
+pub(crate) fn last_per_key<'a, T, K: std::hash::Hash + Eq>(
+    rows: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<&'a T> {
+    let mut at = std::collections::HashMap::with_capacity(rows.len());
+    let mut out: Vec<&T> = Vec::with_capacity(rows.len());
+    for r in rows {
+        match at.entry(key(r)) {
+            std::collections::hash_map::Entry::Occupied(e) => out[*e.get()] = r,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(out.len());
+                out.push(r);
+            }
+        }
+    }
+    out
+}
 
 /// Error for a negative volume column.
 #[derive(Debug, thiserror::Error)]
@@ -311,15 +333,28 @@ macro_rules! impl_store {
                     .begin()
                     .await
                     .map_err(StoreError::query(OP, "begin"))?;
-                for t in tickers {
-                    sqlx::query(q::UPSERT_TICKER)
-                        .bind(&t.symbol)
-                        .bind(&t.name)
-                        .bind(&t.sector)
-                        .bind(now)
+                let rows = q::last_per_key(tickers, |t| t.symbol.as_str());
+                for chunk in rows.chunks(q::ROWS_PER_INSERT) {
+                    sqlx::QueryBuilder::<$db>::new(q::UPSERT_TICKERS)
+                        .push_values(chunk, |mut b, t| {
+                            b.push_bind(t.symbol.as_str())
+                                .push_bind(t.name.as_deref())
+                                .push_bind(t.sector.as_deref())
+                                .push_bind(now)
+                                .push_bind(now);
+                        })
+                        .push(q::UPSERT_TICKERS_CONFLICT)
+                        .build()
                         .execute(&mut *tx)
                         .await
-                        .map_err(StoreError::query(OP, format!("ticker {}", t.symbol)))?;
+                        .map_err(StoreError::query(
+                            OP,
+                            format!(
+                                "tickers {}..{}",
+                                chunk[0].symbol,
+                                chunk[chunk.len() - 1].symbol
+                            ),
+                        ))?;
                 }
                 tx.commit().await.map_err(StoreError::query(OP, "commit"))?;
                 Ok(tickers.len() as u64)
@@ -353,24 +388,46 @@ macro_rules! impl_store {
                     .begin()
                     .await
                     .map_err(StoreError::query(OP, "begin"))?;
-                for e in events {
-                    let ctx = || format!("ticker {} report {}", e.ticker, e.report_date);
-                    sqlx::query(q::ENSURE_TICKER)
-                        .bind(&e.ticker)
-                        .bind(now)
+                let mut tickers: Vec<&str> = events.iter().map(|e| e.ticker.as_str()).collect();
+                tickers.sort_unstable();
+                tickers.dedup();
+                for chunk in tickers.chunks(q::ROWS_PER_INSERT) {
+                    sqlx::QueryBuilder::<$db>::new(q::ENSURE_TICKERS)
+                        .push_values(chunk, |mut b, t| {
+                            b.push_bind(*t).push_bind(now).push_bind(now);
+                        })
+                        .push(q::ENSURE_TICKERS_CONFLICT)
+                        .build()
                         .execute(&mut *tx)
                         .await
-                        .map_err(StoreError::query(OP, ctx()))?;
-                    sqlx::query(q::UPSERT_EVENT)
-                        .bind(&e.ticker)
-                        .bind(e.report_date)
-                        .bind(e.timing.as_str())
-                        .bind(&e.source)
-                        .bind(e.fiscal_date_ending)
-                        .bind(now)
+                        .map_err(StoreError::query(OP, format!("{} tickers", chunk.len())))?;
+                }
+                let rows = q::last_per_key(events, |e| (e.ticker.as_str(), e.report_date));
+                for chunk in rows.chunks(q::ROWS_PER_INSERT) {
+                    sqlx::QueryBuilder::<$db>::new(q::UPSERT_EVENTS)
+                        .push_values(chunk, |mut b, e| {
+                            b.push_bind(e.ticker.as_str())
+                                .push_bind(e.report_date)
+                                .push_bind(e.timing.as_str())
+                                .push_bind(e.source.as_str())
+                                .push_bind(e.fiscal_date_ending)
+                                .push_bind(now);
+                        })
+                        .push(q::UPSERT_EVENTS_CONFLICT)
+                        .build()
                         .execute(&mut *tx)
                         .await
-                        .map_err(StoreError::query(OP, ctx()))?;
+                        .map_err(StoreError::query(
+                            OP,
+                            format!(
+                                "{} reports, {} {} to {} {}",
+                                chunk.len(),
+                                chunk[0].ticker,
+                                chunk[0].report_date,
+                                chunk[chunk.len() - 1].ticker,
+                                chunk[chunk.len() - 1].report_date
+                            ),
+                        ))?;
                 }
                 tx.commit().await.map_err(StoreError::query(OP, "commit"))?;
                 Ok(events.len() as u64)
@@ -417,21 +474,33 @@ macro_rules! impl_store {
                     .begin()
                     .await
                     .map_err(StoreError::query(OP, "begin"))?;
-                for b in bars {
-                    sqlx::query(q::UPSERT_BAR)
-                        .bind(ticker)
-                        .bind(b.date)
-                        .bind(b.open)
-                        .bind(b.high)
-                        .bind(b.low)
-                        .bind(b.close)
-                        .bind(volume_to_db(ticker, b)?)
-                        .bind(source)
+                let rows = q::last_per_key(bars, |b| b.date)
+                    .into_iter()
+                    .map(|b| Ok((b, volume_to_db(ticker, b)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                for chunk in rows.chunks(q::ROWS_PER_INSERT) {
+                    sqlx::QueryBuilder::<$db>::new(q::UPSERT_BARS)
+                        .push_values(chunk, |mut q, (b, volume)| {
+                            q.push_bind(ticker)
+                                .push_bind(b.date)
+                                .push_bind(b.open)
+                                .push_bind(b.high)
+                                .push_bind(b.low)
+                                .push_bind(b.close)
+                                .push_bind(*volume)
+                                .push_bind(source);
+                        })
+                        .push(q::UPSERT_BARS_CONFLICT)
+                        .build()
                         .execute(&mut *tx)
                         .await
                         .map_err(StoreError::query(
                             OP,
-                            format!("ticker {ticker} date {}", b.date),
+                            format!(
+                                "ticker {ticker} bars {}..={}",
+                                chunk[0].0.date,
+                                chunk[chunk.len() - 1].0.date
+                            ),
                         ))?;
                 }
                 tx.commit().await.map_err(StoreError::query(OP, "commit"))?;
@@ -714,22 +783,31 @@ macro_rules! impl_store {
                         .await
                         .map_err(StoreError::query(op, format!("ticker {ticker}")))?;
                 }
-                for m in moves {
-                    sqlx::query(q::UPSERT_MOVE)
-                        .bind(ticker)
-                        .bind(m.report_date)
-                        .bind(m.timing.as_str())
-                        .bind(m.reaction_date)
-                        .bind(m.reference_close)
-                        .bind(m.close_move_pct.0)
-                        .bind(m.gap_move_pct.0)
-                        .bind(m.intraday_move_pct.0)
-                        .bind(m.signed_close_pct.0)
+                let rows = q::last_per_key(moves, |m| m.report_date);
+                for chunk in rows.chunks(q::ROWS_PER_INSERT) {
+                    sqlx::QueryBuilder::<$db>::new(q::UPSERT_MOVES)
+                        .push_values(chunk, |mut b, m| {
+                            b.push_bind(ticker)
+                                .push_bind(m.report_date)
+                                .push_bind(m.timing.as_str())
+                                .push_bind(m.reaction_date)
+                                .push_bind(m.reference_close)
+                                .push_bind(m.close_move_pct.0)
+                                .push_bind(m.gap_move_pct.0)
+                                .push_bind(m.intraday_move_pct.0)
+                                .push_bind(m.signed_close_pct.0);
+                        })
+                        .push(q::UPSERT_MOVES_CONFLICT)
+                        .build()
                         .execute(&mut *tx)
                         .await
                         .map_err(StoreError::query(
                             op,
-                            format!("ticker {ticker} report {}", m.report_date),
+                            format!(
+                                "ticker {ticker} reports {}..={}",
+                                chunk[0].report_date,
+                                chunk[chunk.len() - 1].report_date
+                            ),
                         ))?;
                 }
                 tx.commit().await.map_err(StoreError::query(op, "commit"))?;

@@ -16,6 +16,7 @@ suite!(
     a_second_write_of_a_report_updates_its_timing,
     earnings_between_is_inclusive_and_ordered_by_date,
     bars_round_trip_and_a_rewrite_replaces_values,
+    a_large_batch_with_repeated_dates_keeps_the_last_of_each,
     a_failing_bar_batch_rolls_back_wholly,
     a_volume_beyond_i64_is_rejected_and_nothing_is_written,
     historical_moves_come_back_oldest_first_and_replace_is_atomic,
@@ -140,6 +141,15 @@ async fn upserting_the_same_events_twice_creates_no_duplicates(db: Arc<TestDb>) 
     assert_eq!(all.len(), 3);
     // Tickers were created for the foreign key.
     assert_eq!(store.tickers().await.expect("tickers").len(), 3);
+    // One call naming a report twice keeps the last, as row-by-row writes did.
+    let twice = vec![
+        event("AAPL", "2026-01-29", Timing::Amc),
+        event("AAPL", "2026-01-29", Timing::Bmo),
+    ];
+    store.upsert_earnings_events(&twice).await.expect("twice");
+    let aapl = store.earnings_for("AAPL").await.expect("read");
+    assert_eq!(aapl.len(), 1);
+    assert_eq!(aapl[0].timing, Timing::Bmo);
 }
 
 async fn a_second_write_of_a_report_updates_its_timing(db: Arc<TestDb>) {
@@ -238,6 +248,40 @@ async fn bars_round_trip_and_a_rewrite_replaces_values(db: Arc<TestDb>) {
     );
 }
 
+async fn a_large_batch_with_repeated_dates_keeps_the_last_of_each(db: Arc<TestDb>) {
+    let store = db.open().await;
+    // More rows than one statement holds, each date twice: the later value wins, as it did
+    // row by row, and PostgreSQL does not reject a statement touching a row twice.
+    let start = date("2020-01-01");
+    let first: Vec<Bar> = (0..1_200)
+        .map(|i| {
+            let d = start + chrono::Days::new(i);
+            bar(&d.to_string(), 100.0)
+        })
+        .collect();
+    let second: Vec<Bar> = first
+        .iter()
+        .map(|b| bar(&b.date.to_string(), 200.0))
+        .collect();
+    let batch: Vec<Bar> = first
+        .iter()
+        .zip(&second)
+        .flat_map(|(a, b)| [*a, *b])
+        .collect();
+    assert_eq!(
+        store
+            .upsert_bars("AAPL", &batch, "sim")
+            .await
+            .expect("write"),
+        2_400
+    );
+    let got = store
+        .bars("AAPL", start, date("2030-01-01"))
+        .await
+        .expect("read");
+    assert_eq!(got, second);
+}
+
 async fn a_failing_bar_batch_rolls_back_wholly(db: Arc<TestDb>) {
     let store = db.open().await;
     let before = vec![bar("2026-01-05", 100.0), bar("2026-01-06", 101.0)];
@@ -258,7 +302,8 @@ async fn a_failing_bar_batch_rolls_back_wholly(db: Arc<TestDb>) {
         .expect_err("CHECK violation");
     let msg = err.to_string();
     assert!(msg.contains("upsert_bars") && msg.contains("AAPL"), "{msg}");
-    assert!(msg.contains("2026-01-08"), "names the failing row: {msg}");
+    // Rows go in multi-row statements: the error names the range holding the failing row.
+    assert!(msg.contains("2026-01-08"), "names the failing range: {msg}");
     let after = store
         .bars("AAPL", date("2026-01-01"), date("2026-01-31"))
         .await
