@@ -139,6 +139,14 @@ pub(crate) fn last_per_key<'a, T, K: std::hash::Hash + Eq>(
     out
 }
 
+/// `first..=last` of the rows of one statement, naming them in an error.
+pub(crate) fn span<T, D: std::fmt::Display>(rows: &[T], key: impl Fn(&T) -> D) -> String {
+    match (rows.first(), rows.last()) {
+        (Some(a), Some(b)) => format!("{}..={}", key(a), key(b)),
+        _ => "(none)".to_string(),
+    }
+}
+
 /// Error for a negative volume column.
 #[derive(Debug, thiserror::Error)]
 #[error("negative volume {0}")]
@@ -349,11 +357,7 @@ macro_rules! impl_store {
                         .await
                         .map_err(StoreError::query(
                             OP,
-                            format!(
-                                "tickers {}..{}",
-                                chunk[0].symbol,
-                                chunk[chunk.len() - 1].symbol
-                            ),
+                            format!("tickers {}", q::span(chunk, |t| &t.symbol)),
                         ))?;
                 }
                 tx.commit().await.map_err(StoreError::query(OP, "commit"))?;
@@ -420,12 +424,8 @@ macro_rules! impl_store {
                         .map_err(StoreError::query(
                             OP,
                             format!(
-                                "{} reports, {} {} to {} {}",
-                                chunk.len(),
-                                chunk[0].ticker,
-                                chunk[0].report_date,
-                                chunk[chunk.len() - 1].ticker,
-                                chunk[chunk.len() - 1].report_date
+                                "reports {}",
+                                q::span(chunk, |e| format!("{} {}", e.ticker, e.report_date))
                             ),
                         ))?;
                 }
@@ -496,11 +496,7 @@ macro_rules! impl_store {
                         .await
                         .map_err(StoreError::query(
                             OP,
-                            format!(
-                                "ticker {ticker} bars {}..={}",
-                                chunk[0].0.date,
-                                chunk[chunk.len() - 1].0.date
-                            ),
+                            format!("ticker {ticker} bars {}", q::span(chunk, |(b, _)| b.date)),
                         ))?;
                 }
                 tx.commit().await.map_err(StoreError::query(OP, "commit"))?;
@@ -804,9 +800,8 @@ macro_rules! impl_store {
                         .map_err(StoreError::query(
                             op,
                             format!(
-                                "ticker {ticker} reports {}..={}",
-                                chunk[0].report_date,
-                                chunk[chunk.len() - 1].report_date
+                                "ticker {ticker} reports {}",
+                                q::span(chunk, |m| m.report_date)
                             ),
                         ))?;
                 }
