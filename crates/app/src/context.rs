@@ -109,7 +109,65 @@ pub fn today_new_york() -> NaiveDate {
     new_york_date(Utc::now())
 }
 
+/// The market of a provider that can replay a past as-of (the simulated market and files) at
+/// `as_of`, with its as-of instant and cache scope.
+fn replay_market(
+    config: &AppConfig,
+    as_of: Option<AsOf>,
+) -> Result<(MarketData, DateTime<Utc>, String), AppError> {
+    match config.provider {
+        ProviderKind::Sim => {
+            let seed = config.sim.seed;
+            let (sim, scope) = match as_of {
+                // A date: 15:30 New York (the market's own convention for a date).
+                Some(AsOf::Date(date)) => {
+                    (SimMarket::new(seed, date), format!("sim:{seed}:{date}"))
+                }
+                other => {
+                    let at = resolve_as_of(other, Utc::now(), sim_instant);
+                    (
+                        SimMarket::at(seed, at),
+                        format!("sim:{seed}:{}", AsOf::At(at)),
+                    )
+                }
+            };
+            let at = sim.as_of();
+            Ok((sim.into_market_data(), at, scope))
+        }
+        ProviderKind::Files => {
+            let at = resolve_as_of(as_of, Utc::now(), ivcrush_core::calendar::close_of);
+            let files = load_files(config, new_york_date(at))?;
+            let scope = match as_of {
+                Some(AsOf::Date(d)) => format!("files:{d}"),
+                _ => format!("files:{}", AsOf::At(at)),
+            };
+            Ok((files.market_data(), at, scope))
+        }
+        ProviderKind::Tradier => Err(AppError::AsOfNotReplayable {
+            as_of: as_of.map_or_else(|| "now".to_string(), |a| a.to_string()),
+            provider: "tradier",
+        }),
+    }
+}
+
 impl App {
+    /// The same app (store, cache, breakers) over the market as it was at `as_of`: the
+    /// simulated market or the files replayed at that date or instant.
+    ///
+    /// # Errors
+    /// [`AppError::AsOfNotReplayable`] for a live vendor; [`AppError`] when the files cannot
+    /// be read.
+    pub fn at(&self, as_of: AsOf) -> Result<App, AppError> {
+        let (market, at, scope) = replay_market(&self.config, Some(as_of))?;
+        Ok(App {
+            market,
+            as_of: at,
+            cache_scope: scope,
+            any_stale: Arc::new(AtomicBool::new(false)),
+            ..self.clone()
+        })
+    }
+
     /// Opens the store and builds the configured provider.
     ///
     /// # Errors
@@ -119,24 +177,7 @@ impl App {
         let breakers = BreakerRegistry::new();
         let mut pings = Vec::new();
         let (market, as_of, scope) = match config.provider {
-            ProviderKind::Sim => {
-                let seed = config.sim.seed;
-                let (sim, scope) = match config.as_of {
-                    // A date: 15:30 New York (the market's own convention for a date).
-                    Some(AsOf::Date(date)) => {
-                        (SimMarket::new(seed, date), format!("sim:{seed}:{date}"))
-                    }
-                    other => {
-                        let at = resolve_as_of(other, Utc::now(), sim_instant);
-                        (
-                            SimMarket::at(seed, at),
-                            format!("sim:{seed}:{}", AsOf::At(at)),
-                        )
-                    }
-                };
-                let as_of = sim.as_of();
-                (sim.into_market_data(), as_of, scope)
-            }
+            ProviderKind::Sim | ProviderKind::Files => replay_market(&config, config.as_of)?,
             ProviderKind::Tradier => {
                 let tradier = TradierClient::new(config.tradier.clone())
                     .map_err(|e| AppError::market("Tradier client", e))?;
@@ -168,16 +209,6 @@ impl App {
                 });
                 let market = tradier.market_data(calendar);
                 (market, Utc::now(), "tradier".to_string())
-            }
-            ProviderKind::Files => {
-                let as_of =
-                    resolve_as_of(config.as_of, Utc::now(), ivcrush_core::calendar::close_of);
-                let files = load_files(&config, new_york_date(as_of))?;
-                let scope = match config.as_of {
-                    Some(AsOf::Date(d)) => format!("files:{d}"),
-                    _ => format!("files:{}", AsOf::At(as_of)),
-                };
-                (files.market_data(), as_of, scope)
             }
         };
         let mut app = App::with_parts(config, market, store, as_of, scope);

@@ -65,6 +65,16 @@ pub enum AppError {
         /// Why it is refused.
         reason: String,
     },
+    /// An as-of asked of a provider that only answers as of now.
+    #[error(
+        "as-of {as_of}: the {provider} provider answers as of now; an as-of applies to the simulated market and files"
+    )]
+    AsOfNotReplayable {
+        /// The as-of asked for.
+        as_of: String,
+        /// The provider.
+        provider: &'static str,
+    },
     /// A file to import or read could not be used.
     #[error("{path}: {reason}")]
     InvalidFile {
@@ -159,6 +169,7 @@ impl AppError {
         match self {
             AppError::InvalidSymbol(_)
             | AppError::InvalidWindow { .. }
+            | AppError::AsOfNotReplayable { .. }
             | AppError::InvalidFile { .. } => ErrorKind::InvalidInput,
             AppError::ReportOut { .. } | AppError::ExpirationUnusable { .. } => {
                 ErrorKind::InvalidInput

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use ivcrush_app::symbols::normalize_symbol;
-use ivcrush_app::{EarningsRecord, RankBy, Row, StoredAnalysis};
+use ivcrush_app::{AsOf, EarningsRecord, RankBy, Row, StoredAnalysis};
 use ivcrush_core::moves::HistoricalMove;
 use ivcrush_resilience::{BreakerSnapshot, HealthReport};
 use serde::{Deserialize, Serialize};
@@ -269,7 +269,7 @@ pub(crate) async fn analyze(
 ) -> Result<Response, ApiError> {
     let t = ticker(&raw)?;
     let body = s
-        .analysis_json(&t, p.earnings_date, p.expiration, &id)
+        .analysis_json(&t, p.earnings_date, p.expiration, p.as_of, &id)
         .await?;
     Ok((
         [(
@@ -290,6 +290,10 @@ pub(crate) struct AnalyzeParams {
     earnings_date: Option<NaiveDate>,
     /// Expiration to analyse (default: the first after the market reacts).
     expiration: Option<NaiveDate>,
+    /// Market as-of, a date or an RFC 3339 instant (default: the server's); the simulated
+    /// market and files only.
+    #[param(value_type = Option<String>)]
+    as_of: Option<AsOf>,
 }
 
 /// Query of `/api/v1/calendar`.

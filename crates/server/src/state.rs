@@ -18,7 +18,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ivcrush_app::clock::report_out;
 use ivcrush_app::{
-    AnalyzeOptions, App, EarningsRecord, RankBy, Row, RowView, ScanReport, ScanRequest,
+    AnalyzeOptions, App, AsOf, EarningsRecord, RankBy, Row, RowView, ScanReport, ScanRequest,
     TickerHistory,
 };
 use ivcrush_core::EarningsEvent;
@@ -269,10 +269,11 @@ impl AppState {
         ticker: &str,
         earnings_date: Option<NaiveDate>,
         expiration: Option<NaiveDate>,
+        as_of: Option<AsOf>,
         run_id: &str,
     ) -> Result<Bytes, ApiError> {
         let ttl = Duration::from_secs(self.inner.config.analysis_ttl_secs);
-        let cacheable = earnings_date.is_none() && expiration.is_none();
+        let cacheable = earnings_date.is_none() && expiration.is_none() && as_of.is_none();
         if let Some(c) = self
             .inner
             .analyses
@@ -291,9 +292,10 @@ impl AppState {
             include_history: true,
             ..AnalyzeOptions::default()
         };
-        let rec = self
-            .inner
-            .app
+        let replayed = as_of.map(|a| self.inner.app.at(a)).transpose()?;
+        let rec = replayed
+            .as_ref()
+            .unwrap_or(&self.inner.app)
             .analyzer()
             .analyze_and_store(ticker, &opts, run_id)
             .await?;

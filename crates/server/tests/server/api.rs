@@ -171,6 +171,38 @@ async fn a_repeated_analysis_is_served_from_the_stored_one() {
 }
 
 #[tokio::test]
+async fn analyze_takes_the_clis_overrides_and_an_as_of() {
+    let s = start().await;
+    let t = first_ticker(&s).await;
+    let now = s.json(&format!("/api/v1/analyze/{t}")).await;
+    // The server runs as of 2026-02-02; the day before is the simulated market of that day.
+    let before = s
+        .json(&format!("/api/v1/analyze/{t}?as_of=2026-01-30"))
+        .await;
+    let day = |v: &serde_json::Value| v["as_of"].as_str().expect("as_of")[..10].to_string();
+    assert_eq!(day(&now), "2026-02-02", "{now}");
+    assert_eq!(day(&before), "2026-01-30", "{before}");
+    // The next call without an as-of is the server's again (nothing cached under the other).
+    let again = s.json(&format!("/api/v1/analyze/{t}")).await;
+    assert_eq!(day(&again), "2026-02-02");
+    // An explicit expiration is honoured.
+    let exp = now["expiration"].as_str().expect("expiration");
+    let pinned = s
+        .json(&format!("/api/v1/analyze/{t}?expiration={exp}"))
+        .await;
+    assert_eq!(pinned["expiration"], exp);
+    for bad in [
+        "as_of=yesterday",
+        "expiration=2026-13-01",
+        "asof=2026-01-30",
+    ] {
+        let v = error_body(s.get(&format!("/api/v1/analyze/{t}?{bad}")).await, 400).await;
+        assert_eq!(v["error"], "bad_request", "{bad}: {v}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn analyzing_an_unknown_ticker_is_404() {
     let s = start().await;
     let v = error_body(s.get("/api/v1/analyze/ZZZZQ").await, 404).await;
