@@ -1,13 +1,17 @@
 //! The NYSE trading calendar and the two clocks of the analytics.
 //!
 //! - Calendar time: ACT/365 years from the as-of instant to 16:00 America/New_York on the
-//!   expiration day ([`calendar_years`]); options are priced in it.
-//! - Trading-day time ([`trading_years_at`], spec §2): the share of the as-of session still ahead
+//!   expiration day ([`CalendarYears`], [`calendar_years`]); options are priced in it.
+//! - Trading-day time ([`TradingYears`], [`trading_years_at`], spec §2): the share of the as-of session still ahead
 //!   plus the sessions after the as-of day through the expiry day, / 252; the earnings event move
 //!   is extracted in it, because the event variance arrives on one session, not spread over
 //!   weekends. The as-of session counts only for its time left: counting it whole late in the day
 //!   adds almost a day of diffusion that the quotes no longer carry, and the event-variance
 //!   difference takes it out of the event (near a report that halves the event move).
+//!
+//! The two clocks and their day counts (365 calendar days, 252 sessions a year) live here only:
+//! the rest of the core converts through [`CalendarYears`], [`TradingYears`] and
+//! [`ExpiryTime`] rather than multiplying by 365 or 252 itself.
 //!
 //! Holidays follow NYSE rule 7.2: New Year's Day (a Saturday holiday is not observed), Martin
 //! Luther King Jr. Day, Washington's Birthday, Good Friday, Memorial Day, Juneteenth (from 2022),
@@ -22,6 +26,100 @@ use chrono_tz::America::New_York;
 
 /// Trading days per year used for annualisation.
 pub const TRADING_DAYS_PER_YEAR: f64 = 252.0;
+
+/// Calendar days per year of ACT/365 time.
+pub const CALENDAR_DAYS_PER_YEAR: f64 = 365.0;
+
+/// Calendar time in ACT/365 years: what options are priced in.
+///
+/// Kept apart from [`TradingYears`] so that the two clocks cannot be mixed silently; both are
+/// converted to and from days only here.
+///
+/// ```
+/// use ivcrush_core::calendar::CalendarYears;
+/// let week = CalendarYears::from_days(7.0);
+/// assert_eq!(week.years(), 7.0 / 365.0);
+/// assert!((week.days() - 7.0).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct CalendarYears(pub f64);
+
+impl CalendarYears {
+    /// ACT/365 years from `as_of` to 16:00 America/New_York on `expiry` (≤ 0 once expired).
+    pub fn to_expiry(as_of: DateTime<Utc>, expiry: NaiveDate) -> CalendarYears {
+        let secs = (expiry_instant(expiry) - as_of).num_milliseconds() as f64 / 1000.0;
+        CalendarYears(secs / (CALENDAR_DAYS_PER_YEAR * 86_400.0))
+    }
+    /// `days` calendar days.
+    pub fn from_days(days: f64) -> CalendarYears {
+        CalendarYears(days / CALENDAR_DAYS_PER_YEAR)
+    }
+    /// In years.
+    pub fn years(self) -> f64 {
+        self.0
+    }
+    /// In calendar days.
+    pub fn days(self) -> f64 {
+        self.0 * CALENDAR_DAYS_PER_YEAR
+    }
+}
+
+/// Trading-day time in years of 252 sessions: what the earnings event move is extracted in
+/// (spec §2).
+///
+/// ```
+/// use ivcrush_core::calendar::TradingYears;
+/// let three = TradingYears::from_sessions(3.0);
+/// assert_eq!(three.years(), 3.0 / 252.0);
+/// assert!((three.sessions() - 3.0).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct TradingYears(pub f64);
+
+impl TradingYears {
+    /// Trading-day time to expiry from the as-of instant: the share of the as-of session still
+    /// ahead plus the sessions after the as-of day through the expiry day (0 once the expiry
+    /// day has passed). See [`trading_years_at`].
+    pub fn to_expiry(as_of: DateTime<Utc>, expiry: NaiveDate) -> TradingYears {
+        let day = new_york_date(as_of);
+        if expiry < day {
+            return TradingYears(0.0);
+        }
+        let after = trading_days_inclusive(day + Duration::days(1), expiry);
+        TradingYears::from_sessions(session_share_left(as_of) + f64::from(after))
+    }
+    /// `sessions` trading sessions.
+    pub fn from_sessions(sessions: f64) -> TradingYears {
+        TradingYears(sessions / TRADING_DAYS_PER_YEAR)
+    }
+    /// In years.
+    pub fn years(self) -> f64 {
+        self.0
+    }
+    /// In sessions.
+    pub fn sessions(self) -> f64 {
+        self.0 * TRADING_DAYS_PER_YEAR
+    }
+}
+
+/// The time to one expiry on both clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ExpiryTime {
+    /// ACT/365 calendar time (pricing).
+    pub calendar: CalendarYears,
+    /// Trading-day time (the event fit).
+    pub trading: TradingYears,
+}
+
+impl ExpiryTime {
+    /// Both clocks from `as_of` to `expiry`.
+    pub fn to_expiry(as_of: DateTime<Utc>, expiry: NaiveDate) -> ExpiryTime {
+        ExpiryTime {
+            calendar: CalendarYears::to_expiry(as_of, expiry),
+            trading: TradingYears::to_expiry(as_of, expiry),
+        }
+    }
+}
 
 fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> NaiveDate {
     NaiveDate::from_weekday_of_month_opt(year, month, weekday, n)
@@ -150,7 +248,7 @@ pub fn trading_days_inclusive(from: NaiveDate, to: NaiveDate) -> u32 {
 /// day / 252. Kept for date-only callers; the analytics use [`trading_years_at`], which counts
 /// the as-of session only for its time left (spec §2).
 pub fn trading_years(as_of: NaiveDate, expiry: NaiveDate) -> f64 {
-    f64::from(trading_days_inclusive(as_of, expiry)) / TRADING_DAYS_PER_YEAR
+    TradingYears::from_sessions(f64::from(trading_days_inclusive(as_of, expiry))).years()
 }
 
 /// Whether `d` is an NYSE early close (13:00 New York): the day after Thanksgiving, Christmas
@@ -218,12 +316,7 @@ pub fn session_share_left(as_of: DateTime<Utc>) -> f64 {
 /// E.g. as of a Wednesday before the open, that week's Friday is 3/252; as of Wednesday 15:00
 /// New York it is (1/6.5 + 2)/252; after the close, 2/252.
 pub fn trading_years_at(as_of: DateTime<Utc>, expiry: NaiveDate) -> f64 {
-    let day = new_york_date(as_of);
-    if expiry < day {
-        return 0.0;
-    }
-    let after = trading_days_inclusive(day + Duration::days(1), expiry);
-    (session_share_left(as_of) + f64::from(after)) / TRADING_DAYS_PER_YEAR
+    TradingYears::to_expiry(as_of, expiry).years()
 }
 
 /// The instant an option expiring on `expiry` stops trading: 16:00 America/New_York.
@@ -241,8 +334,7 @@ pub fn expiry_instant(expiry: NaiveDate) -> DateTime<Utc> {
 
 /// Calendar time to expiry in ACT/365 years from `as_of` (may be ≤ 0 once expired).
 pub fn calendar_years(as_of: DateTime<Utc>, expiry: NaiveDate) -> f64 {
-    let secs = (expiry_instant(expiry) - as_of).num_milliseconds() as f64 / 1000.0;
-    secs / (365.0 * 86_400.0)
+    CalendarYears::to_expiry(as_of, expiry).years()
 }
 
 /// The New York calendar date of an instant.

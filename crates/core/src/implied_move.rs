@@ -7,7 +7,7 @@
 //! alone, when one is listed. The same fit gives the ex-event vol of every expiry and the
 //! forward vol after the event expiry ([`EventMove::ex_event_iv`], [`EventMove::forward_vol`]).
 
-use crate::calendar::{TRADING_DAYS_PER_YEAR, calendar_years, trading_years_at};
+use crate::calendar::{CalendarYears, TradingYears};
 use crate::config::TermConfig;
 use crate::moves::reaction_date;
 use crate::stats::lerp;
@@ -47,7 +47,7 @@ pub fn fit_expiries(
     let mut live: Vec<NaiveDate> = listed
         .iter()
         .copied()
-        .filter(|e| calendar_years(as_of, *e) > 0.0)
+        .filter(|e| CalendarYears::to_expiry(as_of, *e).years() > 0.0)
         .collect();
     live.sort_unstable();
     live.dedup();
@@ -69,7 +69,7 @@ pub fn fit_expiries(
         .copied()
         .rfind(|e| {
             *e < reaction
-                && trading_years_at(as_of, *e) * TRADING_DAYS_PER_YEAR >= cfg.min_pre_event_sessions
+                && TradingYears::to_expiry(as_of, *e).sessions() >= cfg.min_pre_event_sessions
         })
         .filter(|_| cfg.pre_event);
     FitExpiries { post, pre }

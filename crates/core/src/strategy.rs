@@ -33,6 +33,7 @@
 //! for undefined risk — its liquidity is at least `naked_min_liquidity`. The best eligible one is
 //! `rank` 1 and `recommended` ([`best`]).
 
+use crate::calendar::CALENDAR_DAYS_PER_YEAR;
 use crate::config::{LiquidityConfig, StrategyConfig, WingRule};
 use crate::exit::{Costs, ExitEngine, ExitKind, ExitModel, ExitPnl};
 use crate::liquidity::{LiquidityTier, option_liquidity};
@@ -943,7 +944,7 @@ fn net_greeks(legs: &[StrategyLeg], ctx: &StrategyContext<'_>, mult: f64) -> Opt
         g.delta += w * delta;
         g.gamma += w * df_q * pdf / (s * sd);
         g.vega += w * s * df_q * pdf * sqrt_t / 100.0;
-        g.theta += w * theta / 365.0;
+        g.theta += w * theta / CALENDAR_DAYS_PER_YEAR;
     }
     Some(g)
 }
