@@ -11,7 +11,7 @@ use crate::calendar::{CalendarYears, TradingYears};
 use crate::config::TermConfig;
 use crate::moves::reaction_date;
 use crate::stats::lerp;
-use crate::types::{EarningsEvent, OptionChain, OptionKind, Pct};
+use crate::types::{EarningsEvent, NonFiniteError, OptionChain, OptionKind, Pct};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +110,9 @@ pub enum ImpliedMoveError {
     /// The term structure needs two expiries with distinct times and finite vols.
     #[error("need at least two post-event expiries with distinct times and finite ATM vols")]
     TooFewExpiries,
+    /// The quotes give a move that is not a finite number (an overflow of extreme prices).
+    #[error("{0}")]
+    NonFinite(#[from] NonFiniteError),
 }
 
 /// The straddle-based implied move of one expiry.
@@ -186,8 +189,8 @@ pub fn straddle_move(
     Ok(StraddleMove {
         atm_strike,
         straddle_mid,
-        straddle_pct: Pct(straddle_mid / spot * 100.0),
-        interpolated_pct: Pct(interpolated / spot * 100.0),
+        straddle_pct: Pct::new(straddle_mid / spot * 100.0)?,
+        interpolated_pct: Pct::new(interpolated / spot * 100.0)?,
     })
 }
 
@@ -348,8 +351,8 @@ pub fn fit_event(post: &[TermPoint], pre: &[TermPoint]) -> Result<EventMove, Imp
     let e = e.max(0.0);
     Ok(EventMove {
         event_variance: e,
-        event_pct: Pct(100.0 * SQRT_2_OVER_PI * e.sqrt()),
-        calendar_pct: Pct(100.0 * SQRT_2_OVER_PI * e_cal.max(0.0).sqrt()),
+        event_pct: Pct::new(100.0 * SQRT_2_OVER_PI * e.sqrt())?,
+        calendar_pct: Pct::new(100.0 * SQRT_2_OVER_PI * e_cal.max(0.0).sqrt())?,
         diffusion_vol: slope.max(0.0).sqrt(),
         method: if n == 2 {
             EventMoveMethod::TradingDaysTwoExpiries

@@ -93,15 +93,17 @@ pub fn historical_move(bars: &[Bar], event: &EarningsEvent) -> Result<Historical
     }
     let c0 = p.close;
     let signed = (r.close / c0 - 1.0) * 100.0;
+    // Finite positive prices can still overflow a ratio (1e300 / 1e-300): a bad bar too.
+    let pct = |x: f64| Pct::new(x).map_err(|_| MoveError::BadBar(r.date));
     Ok(HistoricalMove {
         report_date: event.date,
         timing: event.timing,
         reaction_date: reaction,
         reference_close: c0,
-        close_move_pct: Pct(signed.abs()),
-        gap_move_pct: Pct(((r.open / c0 - 1.0) * 100.0).abs()),
-        intraday_move_pct: Pct((r.high - r.low) / c0 * 100.0),
-        signed_close_pct: Pct(signed),
+        close_move_pct: pct(signed.abs())?,
+        gap_move_pct: pct(((r.open / c0 - 1.0) * 100.0).abs())?,
+        intraday_move_pct: pct((r.high - r.low) / c0 * 100.0)?,
+        signed_close_pct: pct(signed)?,
     })
 }
 
@@ -281,6 +283,22 @@ mod tests {
         assert_eq!(
             historical_move(&bars, &bmo).expect("covered").reaction_date,
             d("2026-01-30")
+        );
+    }
+
+    #[test]
+    fn a_move_that_overflows_is_a_bad_bar_not_an_infinite_percentage() {
+        let bars = [
+            bar("2026-01-29", 1e-300, 1e-300, 1e-300, 1e-300),
+            bar("2026-01-30", 1e300, 1e300, 1e300, 1e300),
+        ];
+        let amc = EarningsEvent {
+            date: d("2026-01-29"),
+            timing: Timing::Amc,
+        };
+        assert_eq!(
+            historical_move(&bars, &amc),
+            Err(MoveError::BadBar(d("2026-01-30")))
         );
     }
 
