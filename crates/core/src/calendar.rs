@@ -113,6 +113,19 @@ pub struct ExpiryTime {
 
 impl ExpiryTime {
     /// Both clocks from `as_of` to `expiry`.
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{DateTime, Utc};
+    /// use ivcrush_core::calendar::{ExpiryTime, calendar_years, trading_years_at};
+    /// let as_of: DateTime<Utc> = "2026-01-28T20:00:00Z".parse().unwrap();
+    /// let friday = "2026-01-30".parse().unwrap();
+    /// let time = ExpiryTime::to_expiry(as_of, friday);
+    /// assert_eq!(time.calendar.years(), calendar_years(as_of, friday));
+    /// assert_eq!(time.trading.years(), trading_years_at(as_of, friday));
+    /// assert!((time.trading.sessions() - (2.0 + 1.0 / 6.5)).abs() < 1e-12);
+    /// assert!((time.calendar.days() - 49.0 / 24.0).abs() < 1e-9);
+    /// ```
     pub fn to_expiry(as_of: DateTime<Utc>, expiry: NaiveDate) -> ExpiryTime {
         ExpiryTime {
             calendar: CalendarYears::to_expiry(as_of, expiry),
@@ -186,11 +199,33 @@ pub fn is_holiday(d: NaiveDate) -> bool {
 }
 
 /// Whether the NYSE holds a regular session on `d`.
+///
+/// # Example
+/// ```
+/// use chrono::NaiveDate;
+/// use ivcrush_core::calendar::is_trading_day;
+/// let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+/// assert!(is_trading_day(d("2026-01-28")));      // a Wednesday
+/// assert!(!is_trading_day(d("2026-01-31")));     // a Saturday
+/// assert!(!is_trading_day(d("2026-04-03")));     // Good Friday
+/// assert!(!is_trading_day(d("2026-07-03")));     // Independence Day observed (July 4 is a Saturday)
+/// ```
 pub fn is_trading_day(d: NaiveDate) -> bool {
     !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !is_holiday(d)
 }
 
 /// The first trading day strictly after `d`.
+///
+/// # Example
+/// ```
+/// use chrono::NaiveDate;
+/// use ivcrush_core::calendar::{next_trading_day, previous_trading_day, this_or_next_trading_day};
+/// let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+/// // Friday 2026-01-16 → Tuesday 2026-01-20: the weekend and Martin Luther King Jr. Day skipped.
+/// assert_eq!(next_trading_day(d("2026-01-16")), d("2026-01-20"));
+/// assert_eq!(previous_trading_day(d("2026-01-20")), d("2026-01-16"));
+/// assert_eq!(this_or_next_trading_day(d("2026-01-16")), d("2026-01-16"));
+/// ```
 pub fn next_trading_day(d: NaiveDate) -> NaiveDate {
     let mut x = d + Duration::days(1);
     while !is_trading_day(x) {
@@ -221,6 +256,16 @@ pub fn this_or_next_trading_day(d: NaiveDate) -> NaiveDate {
 ///
 /// Counted arithmetically (weekdays minus the holidays of the years spanned) rather than day by
 /// day: the analysis asks for it once per listed expiry, up to months ahead.
+///
+/// # Example
+/// ```
+/// use chrono::NaiveDate;
+/// use ivcrush_core::calendar::trading_days_inclusive;
+/// let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+/// assert_eq!(trading_days_inclusive(d("2026-01-28"), d("2026-01-30")), 3);
+/// assert_eq!(trading_days_inclusive(d("2026-01-28"), d("2026-02-06")), 8);
+/// assert_eq!(trading_days_inclusive(d("2026-01-30"), d("2026-01-28")), 0);
+/// ```
 pub fn trading_days_inclusive(from: NaiveDate, to: NaiveDate) -> u32 {
     if to < from {
         return 0;
@@ -294,6 +339,19 @@ pub fn session_hours(d: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
 
 /// The share of the as-of session still ahead at `as_of` (spec §2): 1 before the open, 0 after
 /// the close or on a day without a session, linear in between (a half day over its own hours).
+///
+/// # Example
+/// ```
+/// use chrono::{DateTime, Utc};
+/// use ivcrush_core::calendar::{is_half_day, session_share_left};
+/// let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+/// assert_eq!(session_share_left(at("2026-01-28T13:00:00Z")), 1.0); // 08:00 New York
+/// assert!((session_share_left(at("2026-01-28T20:00:00Z")) - 1.0 / 6.5).abs() < 1e-12);
+/// assert_eq!(session_share_left(at("2026-01-31T15:00:00Z")), 0.0); // Saturday
+/// // The day after Thanksgiving closes at 13:00: at 11:15 half of its 3.5 hours are left.
+/// assert!(is_half_day("2026-11-27".parse().unwrap()));
+/// assert!((session_share_left(at("2026-11-27T16:15:00Z")) - 0.5).abs() < 1e-12);
+/// ```
 pub fn session_share_left(as_of: DateTime<Utc>) -> f64 {
     let Some((open, close)) = session_hours(new_york_date(as_of)) else {
         return 0.0;
@@ -315,6 +373,21 @@ pub fn session_share_left(as_of: DateTime<Utc>) -> f64 {
 ///
 /// E.g. as of a Wednesday before the open, that week's Friday is 3/252; as of Wednesday 15:00
 /// New York it is (1/6.5 + 2)/252; after the close, 2/252.
+///
+/// # Example
+/// ```
+/// use chrono::{DateTime, NaiveDate, Utc};
+/// use ivcrush_core::calendar::trading_years_at;
+/// let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+/// let friday: NaiveDate = "2026-01-30".parse().unwrap();
+/// // Wednesday before the open: Wednesday, Thursday and Friday are all ahead.
+/// assert!((trading_years_at(at("2026-01-28T13:00:00Z"), friday) - 3.0 / 252.0).abs() < 1e-15);
+/// // 15:00 New York: one hour of the 6.5-hour session is left.
+/// let tau = trading_years_at(at("2026-01-28T20:00:00Z"), friday);
+/// assert!((tau - (1.0 / 6.5 + 2.0) / 252.0).abs() < 1e-15);
+/// // After the expiry day: no time left.
+/// assert_eq!(trading_years_at(at("2026-01-31T15:00:00Z"), friday), 0.0);
+/// ```
 pub fn trading_years_at(as_of: DateTime<Utc>, expiry: NaiveDate) -> f64 {
     TradingYears::to_expiry(as_of, expiry).years()
 }
@@ -333,6 +406,17 @@ pub fn expiry_instant(expiry: NaiveDate) -> DateTime<Utc> {
 }
 
 /// Calendar time to expiry in ACT/365 years from `as_of` (may be ≤ 0 once expired).
+///
+/// # Example
+/// ```
+/// use chrono::{DateTime, NaiveDate, Utc};
+/// use ivcrush_core::calendar::calendar_years;
+/// let as_of: DateTime<Utc> = "2026-01-28T20:00:00Z".parse().unwrap();
+/// let friday: NaiveDate = "2026-01-30".parse().unwrap();
+/// // 15:00 Wednesday to 16:00 Friday New York: 49 hours.
+/// assert!((calendar_years(as_of, friday) - 49.0 / 24.0 / 365.0).abs() < 1e-12);
+/// assert!(calendar_years(as_of, "2026-01-27".parse().unwrap()) < 0.0);
+/// ```
 pub fn calendar_years(as_of: DateTime<Utc>, expiry: NaiveDate) -> f64 {
     CalendarYears::to_expiry(as_of, expiry).years()
 }

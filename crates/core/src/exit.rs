@@ -207,6 +207,15 @@ pub struct ExitPnl {
 }
 
 /// 95 % Wilson score interval of a proportion `p` observed over `n` draws (`[0, 1]` for none).
+///
+/// # Example
+/// ```
+/// use ivcrush_core::exit::wilson_interval;
+/// let [lo, hi] = wilson_interval(0.75, 12);
+/// assert!(lo < 0.75 && 0.75 < hi);
+/// assert!((lo - 0.4677).abs() < 1e-4 && (hi - 0.9111).abs() < 1e-4);
+/// assert_eq!(wilson_interval(0.5, 0), [0.0, 1.0]);
+/// ```
 pub fn wilson_interval(p: f64, n: usize) -> [f64; 2] {
     if n == 0 || !p.is_finite() {
         return [0.0, 1.0];

@@ -204,6 +204,20 @@ impl OptionQuote {
         self.bid.is_finite() && self.ask.is_finite() && self.bid > 0.0 && self.ask > self.bid
     }
     /// Spread as a percent of mid, `None` without a valid quote.
+    ///
+    /// # Example
+    /// ```
+    /// use ivcrush_core::{OptionKind, OptionQuote};
+    /// let q = OptionQuote {
+    ///     kind: OptionKind::Put, strike: 95.0, bid: 1.90, ask: 2.10,
+    ///     last: None, volume: 0, open_interest: 0,
+    /// };
+    /// assert!((q.mid() - 2.0).abs() < 1e-12);
+    /// assert!((q.spread_pct().unwrap().value() - 10.0).abs() < 1e-9);
+    /// // No bid: no spread to speak of.
+    /// assert_eq!(OptionQuote { bid: 0.0, ..q }.spread_pct(), None);
+    /// assert_eq!("P".parse::<OptionKind>().unwrap(), OptionKind::Put);
+    /// ```
     pub fn spread_pct(&self) -> Option<Pct> {
         if !self.is_valid() {
             return None;
