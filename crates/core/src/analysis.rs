@@ -546,11 +546,21 @@ fn vrp_implied(
     event: Option<EventMove>,
     warnings: &mut Vec<String>,
 ) -> VrpImplied {
-    let (pct, basis) = match cfg.implied {
-        ImpliedSource::Straddle => (straddle.straddle_pct.0, VrpBasis::Straddle),
-        ImpliedSource::Interpolated => (straddle.interpolated_pct.0, VrpBasis::Interpolated),
+    let interpolated = VrpImplied {
+        pct: straddle.interpolated_pct.0,
+        basis: VrpBasis::Interpolated,
+    };
+    match cfg.implied {
+        ImpliedSource::Straddle => VrpImplied {
+            pct: straddle.straddle_pct.0,
+            basis: VrpBasis::Straddle,
+        },
+        ImpliedSource::Interpolated => interpolated,
         ImpliedSource::Event => match event {
-            Some(e) => (e.event_pct.0, VrpBasis::Event),
+            Some(e) => VrpImplied {
+                pct: e.event_pct.0,
+                basis: VrpBasis::Event,
+            },
             None => {
                 warnings.push(
                     "no event move could be extracted from the term structure: the VRP uses the \
@@ -558,11 +568,10 @@ fn vrp_implied(
                      ordinary session to expiry and overstates the event premium"
                         .into(),
                 );
-                (straddle.interpolated_pct.0, VrpBasis::Interpolated)
+                interpolated
             }
         },
-    };
-    VrpImplied { pct, basis }
+    }
 }
 
 /// The VRP of the configured basis and statistic, with the straddle's ratio and the share of
