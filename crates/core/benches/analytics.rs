@@ -33,10 +33,10 @@ fn history() -> Vec<HistoricalMove> {
             timing: Timing::Amc,
             reaction_date: d + chrono::Duration::days(1),
             reference_close: 100.0,
-            close_move_pct: Pct(f64::abs(*s)),
-            gap_move_pct: Pct(f64::abs(*s)),
-            intraday_move_pct: Pct(f64::abs(*s)),
-            signed_close_pct: Pct(*s),
+            close_move_pct: Pct::new(f64::abs(*s)).expect("finite"),
+            gap_move_pct: Pct::new(f64::abs(*s)).expect("finite"),
+            intraday_move_pct: Pct::new(f64::abs(*s)).expect("finite"),
+            signed_close_pct: Pct::new(*s).expect("finite"),
         }
     })
     .collect()

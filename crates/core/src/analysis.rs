@@ -6,8 +6,10 @@
 //! liquidity → score and decision → strategies. It is pure: the caller supplies the as-of
 //! instant, the quotes and the past moves.
 
-use crate::calendar::{TRADING_DAYS_PER_YEAR, calendar_years, trading_years_at};
-use crate::config::{AnalyticsConfig, HistoricalStat, ImpliedSource};
+use crate::calendar::{CalendarYears, ExpiryTime};
+use crate::config::{
+    AnalyticsConfig, HistoricalStat, ImpliedSource, LiquidityConfig, SkewConfig, VrpConfig,
+};
 use crate::forward::expiry_forward;
 use crate::implied_move::{
     EventMove, EventMoveMethod, ImpliedMoveError, StraddleMove, TermPoint, event_expiry, fit_event,
@@ -17,16 +19,16 @@ use crate::liquidity::{LiquidityTier, OptionLiquidity, option_liquidity};
 use crate::moves::reaction_date;
 use crate::moves::{HistoricalMove, MoveStats, NoData};
 use crate::quality::{
-    DataQuality, GateError, QualityCode, chain_notes, check_atm_distance, check_spot,
+    DataQuality, GateConfig, GateError, QualityCode, chain_notes, check_atm_distance, check_spot,
     check_spot_parity, check_time_to_expiry, push_unique, staleness_note, usable_timestamp,
 };
 use crate::score::{ScoreBreakdown, ScoreInputs, is_tradeable, score};
 use crate::skew::{Bias, SkewFit, bias_rule, fit_skew, skew_bias};
-use crate::smile::{ATM_CANDIDATES, ExpiryMarket, atm_vol, otm_smile, otm_smile_near};
+use crate::smile::{ATM_CANDIDATES, ExpiryMarket, SmilePoint, atm_vol, otm_smile, otm_smile_near};
 use crate::strategy::{Strategy, StrategyContext, build_strategies};
 use crate::term::{Forecast, TermStructure, TermStructurePoint, term_structure};
 use crate::types::{EarningsEvent, OptionChain, OptionKind, Timing};
-use crate::vrp::{Vrp, VrpBasis, VrpError, vrp};
+use crate::vrp::{Vrp, VrpBasis, VrpError, VrpTier, vrp};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -204,19 +206,77 @@ pub struct Analysis {
 struct ExpiryView<'a> {
     chain: &'a OptionChain,
     market: ExpiryMarket,
-    tau: f64,
-    smile: Vec<crate::smile::SmilePoint>,
+    time: ExpiryTime,
+    smile: Vec<SmilePoint>,
     atm_iv: Option<f64>,
 }
 
 impl ExpiryView<'_> {
+    fn expiration(&self) -> NaiveDate {
+        self.chain.expiration
+    }
+
     fn point(&self) -> Option<TermPoint> {
         Some(TermPoint {
-            t_calendar: self.market.t,
-            tau_trading: self.tau,
+            t_calendar: self.time.calendar.years(),
+            tau_trading: self.time.trading.years(),
             atm_iv: self.atm_iv?,
         })
     }
+}
+
+/// What the analysis reports besides its figures: warnings and data-quality notes, in the
+/// order the steps raise them.
+struct Notes {
+    warnings: Vec<String>,
+    quality: Vec<DataQuality>,
+}
+
+/// The expiries looked at: the analysed one (full smile: skew and strategies), the fit window
+/// (post-event expiries up to `term.window_days` after the event expiry, and at least two of
+/// them when listed) and the last pre-event expiry with enough time left.
+struct ExpiryPlan<'a> {
+    /// Listed expirations not yet expired, ascending.
+    expirations: Vec<NaiveDate>,
+    /// The session that reacts to the report.
+    reaction: NaiveDate,
+    /// The analysed expiry (the requested one, else the event expiry).
+    expiry: NaiveDate,
+    /// The event expiry the calendar implies, whatever expiry was requested (the analysed one
+    /// when the calendar implies none): the term structure starts there.
+    event_expiry: NaiveDate,
+    /// The analysed expiry's chain.
+    front: &'a OptionChain,
+    /// The fit's chains: the post-event ones, then the pre-event one.
+    fit: Vec<&'a OptionChain>,
+    /// The pre-event expiry's chain.
+    pre: Option<&'a OptionChain>,
+}
+
+/// Every expiry's view: the analysed one and the rest of the fit.
+struct Views<'a> {
+    front: ExpiryView<'a>,
+    others: Vec<ExpiryView<'a>>,
+}
+
+impl<'a> Views<'a> {
+    fn get(&self, expiration: NaiveDate) -> Option<&ExpiryView<'a>> {
+        std::iter::once(&self.front)
+            .chain(&self.others)
+            .find(|v| v.expiration() == expiration)
+    }
+}
+
+/// The implied figure the VRP divides and the basis it is reported under.
+struct VrpImplied {
+    pct: f64,
+    basis: VrpBasis,
+}
+
+/// The score and the decision.
+struct Decision {
+    breakdown: ScoreBreakdown,
+    tradeable: bool,
 }
 
 /// Analyses one ticker.
@@ -232,105 +292,229 @@ impl ExpiryView<'_> {
 /// # Errors
 /// [`AnalysisError`] when the inputs cannot support an analysis (no event expiry, no straddle,
 /// too little history …); each message names what is missing.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::{analyze, AnalysisError, AnalysisInput, AnalyticsConfig, EarningsEvent, Timing};
+///
+/// // Without any chain there is no expiry to analyse: a typed error, never a panic.
+/// let input = AnalysisInput {
+///     ticker: "AAPL",
+///     as_of: "2026-01-28T20:00:00Z".parse().unwrap(),
+///     spot: 251.37,
+///     rate: 0.043,
+///     div: 0.004,
+///     event: EarningsEvent { date: "2026-01-29".parse().unwrap(), timing: Timing::Amc },
+///     chains: &[],
+///     history: &[],
+///     expiration: None,
+///     quality: &[],
+/// };
+/// let err = analyze(&input, &AnalyticsConfig::default()).unwrap_err();
+/// assert!(matches!(err, AnalysisError::NoEventExpiry(_)));
+/// assert_eq!(err.to_string(), "no expiration on or after the reaction to the 2026-01-29 report");
+///
+/// // A spot that is not a positive number fails the first gate.
+/// let bad = AnalysisInput { spot: f64::NAN, ..input };
+/// assert!(matches!(analyze(&bad, &AnalyticsConfig::default()), Err(AnalysisError::Gate(_))));
+/// ```
 pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysis, AnalysisError> {
     check_spot(inp.spot)?;
-    let gates = &cfg.gates;
-    let mut warnings = Vec::new();
-    let mut quality: Vec<DataQuality> = Vec::new();
-    for note in inp.quality {
-        push_unique(&mut quality, note.clone());
+    let mut notes = Notes::start(inp);
+    let plan = ExpiryPlan::select(inp, cfg)?;
+    let views = Views::build(&plan, inp, cfg, &mut notes.quality);
+    let straddle = price_straddle(&views.front, inp, &cfg.gates, &mut notes.quality)?;
+    let event = fit_event_move(&plan, &views, &mut notes.warnings);
+    let historical = MoveStats::from_moves(
+        inp.history,
+        cfg.moves.metric,
+        cfg.moves.lookback,
+        cfg.moves.min_reports,
+        cfg.moves.ewma_half_life,
+    )?;
+    let mut vrp = event_vrp(
+        &straddle,
+        event,
+        &historical,
+        &views.front,
+        cfg,
+        &mut notes.warnings,
+    )?;
+    let skew = skew_record(&views.front, &cfg.skew, &mut notes.warnings);
+    let term_structure = term_structure_of(&plan, &views, event);
+    let forecast = forecast_of(&plan, &views.front, event, inp.as_of);
+    let liquidity = straddle_liquidity(&views.front, &straddle, &cfg.liquidity)?;
+    let decision = decide(&mut vrp, &historical, &liquidity, &skew, cfg, &mut notes);
+    let strategies = if decision.tradeable {
+        strategies_for(
+            inp,
+            cfg,
+            &plan,
+            &views.front,
+            &straddle,
+            event,
+            &skew,
+            &forecast,
+        )
+    } else {
+        Vec::new()
+    };
+    Ok(Analysis {
+        ticker: inp.ticker.to_string(),
+        as_of: inp.as_of,
+        earnings_date: inp.event.date,
+        timing: inp.event.timing,
+        expiration: plan.expiry,
+        spot: inp.spot,
+        implied_move: implied_move_record(&straddle, event, &views.front, plan.pre),
+        historical,
+        vrp,
+        skew,
+        term_structure,
+        forecast,
+        score: decision.breakdown.composite,
+        score_breakdown: decision.breakdown,
+        liquidity,
+        strategies,
+        tradeable: decision.tradeable,
+        warnings: notes.warnings,
+        data_quality: notes.quality,
+    })
+}
+
+impl Notes {
+    /// The fetch's own notes, and the timing caveat.
+    fn start(inp: &AnalysisInput<'_>) -> Notes {
+        let mut quality = Vec::new();
+        for note in inp.quality {
+            push_unique(&mut quality, note.clone());
+        }
+        let mut warnings = Vec::new();
+        if inp.event.timing == Timing::Unknown {
+            warnings.push("report timing unknown: treated as after the close (AMC)".to_string());
+        }
+        Notes { warnings, quality }
     }
-    if inp.event.timing == Timing::Unknown {
-        warnings.push("report timing unknown: treated as after the close (AMC)".to_string());
-    }
-    let live: Vec<&OptionChain> = {
-        let mut v: Vec<&OptionChain> = inp
+}
+
+impl<'a> ExpiryPlan<'a> {
+    /// Selects the analysed expiry (checking it) and the chains of the fit.
+    fn select(
+        inp: &AnalysisInput<'a>,
+        cfg: &AnalyticsConfig,
+    ) -> Result<ExpiryPlan<'a>, AnalysisError> {
+        let mut live: Vec<&'a OptionChain> = inp
             .chains
             .iter()
-            .filter(|c| calendar_years(inp.as_of, c.expiration) > 0.0)
+            .filter(|c| CalendarYears::to_expiry(inp.as_of, c.expiration).years() > 0.0)
             .collect();
-        v.sort_by_key(|c| c.expiration);
-        v.dedup_by_key(|c| c.expiration);
-        v
-    };
-    let expirations: Vec<NaiveDate> = live.iter().map(|c| c.expiration).collect();
-    let reaction = reaction_date(&inp.event);
-    // The event expiry the calendar implies, whatever expiry the user chose: the fit (and so the
-    // event move and the event-basis VRP) must not depend on the expiry analysed.
-    let natural = event_expiry(&expirations, &inp.event);
-    let expiry = match inp.expiration {
-        Some(e) => {
-            if calendar_years(inp.as_of, e) <= 0.0 {
-                return Err(AnalysisError::Expired(e));
+        live.sort_by_key(|c| c.expiration);
+        live.dedup_by_key(|c| c.expiration);
+        let expirations: Vec<NaiveDate> = live.iter().map(|c| c.expiration).collect();
+        let reaction = reaction_date(&inp.event);
+        // The event expiry the calendar implies, whatever expiry the user chose: the fit (and so
+        // the event move and the event-basis VRP) must not depend on the expiry analysed.
+        let natural = event_expiry(&expirations, &inp.event);
+        let expiry = match inp.expiration {
+            Some(e) => {
+                if CalendarYears::to_expiry(inp.as_of, e).years() <= 0.0 {
+                    return Err(AnalysisError::Expired(e));
+                }
+                if e < reaction {
+                    return Err(AnalysisError::ExpiryBeforeReaction {
+                        expiration: e,
+                        reaction,
+                    });
+                }
+                e
             }
-            if e < reaction {
-                return Err(AnalysisError::ExpiryBeforeReaction {
-                    expiration: e,
-                    reaction,
-                });
-            }
-            e
-        }
-        None => natural.ok_or(AnalysisError::NoEventExpiry(inp.event.date))?,
-    };
-    check_time_to_expiry(expiry, calendar_years(inp.as_of, expiry), inp.as_of, gates)?;
-    let front_chain = *live
-        .iter()
-        .find(|c| c.expiration == expiry)
-        .ok_or(AnalysisError::NoChain(expiry))?;
-
-    // Which expiries are looked at: the analysed one (full smile: skew and strategies), the fit
-    // window (post-event expiries up to window_days after the event expiry, and at least two of
-    // them when listed) and the last pre-event expiry with enough time left.
-    let event_exp = natural.unwrap_or(expiry);
-    let wanted = fit_expiries(&expirations, &inp.event, inp.as_of, &cfg.term);
-    let chain_of = |e: NaiveDate| live.iter().copied().find(|c| c.expiration == e);
-    let pre_chain = wanted.pre.and_then(chain_of);
-    let mut fit_set: Vec<&OptionChain> = wanted.post.iter().filter_map(|e| chain_of(*e)).collect();
-    // (Expiring before the reaction, it is also before the analysed expiry.)
-    fit_set.extend(pre_chain);
-    let mut views: Vec<ExpiryView<'_>> = Vec::with_capacity(fit_set.len() + 1);
-    let front = expiry_view(front_chain, true, inp, cfg, &mut quality);
-    for c in &fit_set {
-        if c.expiration != expiry {
-            views.push(expiry_view(c, false, inp, cfg, &mut quality));
-        }
+            None => natural.ok_or(AnalysisError::NoEventExpiry(inp.event.date))?,
+        };
+        check_time_to_expiry(
+            expiry,
+            CalendarYears::to_expiry(inp.as_of, expiry).years(),
+            inp.as_of,
+            &cfg.gates,
+        )?;
+        let chain_of = |e: NaiveDate| live.iter().copied().find(|c| c.expiration == e);
+        let front = chain_of(expiry).ok_or(AnalysisError::NoChain(expiry))?;
+        let wanted = fit_expiries(&expirations, &inp.event, inp.as_of, &cfg.term);
+        let pre = wanted.pre.and_then(chain_of);
+        let mut fit: Vec<&'a OptionChain> =
+            wanted.post.iter().filter_map(|e| chain_of(*e)).collect();
+        // (Expiring before the reaction, it is also before the analysed expiry.)
+        fit.extend(pre);
+        Ok(ExpiryPlan {
+            expirations,
+            reaction,
+            expiry,
+            event_expiry: natural.unwrap_or(expiry),
+            front,
+            fit,
+            pre,
+        })
     }
-    let view = |e: NaiveDate| {
-        if e == expiry {
-            Some(&front)
-        } else {
-            views.iter().find(|v| v.chain.expiration == e)
-        }
-    };
 
+    fn in_fit(&self, expiration: NaiveDate) -> bool {
+        self.fit.iter().any(|c| c.expiration == expiration)
+    }
+}
+
+impl<'a> Views<'a> {
+    /// The analysed expiry with its full smile, then the rest of the fit (ATM strikes only).
+    fn build(
+        plan: &ExpiryPlan<'a>,
+        inp: &AnalysisInput<'_>,
+        cfg: &AnalyticsConfig,
+        quality: &mut Vec<DataQuality>,
+    ) -> Views<'a> {
+        let front = expiry_view(plan.front, true, inp, cfg, quality);
+        let others = plan
+            .fit
+            .iter()
+            .filter(|c| c.expiration != plan.expiry)
+            .map(|c| expiry_view(c, false, inp, cfg, quality))
+            .collect();
+        Views { front, others }
+    }
+}
+
+/// The analysed expiry's straddle, after the parity and ATM-distance gates; its chain's notes.
+fn price_straddle(
+    front: &ExpiryView<'_>,
+    inp: &AnalysisInput<'_>,
+    gates: &GateConfig,
+    quality: &mut Vec<DataQuality>,
+) -> Result<StraddleMove, AnalysisError> {
     let forward = front.market.forward();
-    check_spot_parity(
-        front.chain,
-        inp.spot,
-        forward,
-        front.market.t,
-        inp.rate,
-        inp.div,
-        gates,
-    )?;
-    let straddle: StraddleMove = straddle_move(front.chain, inp.spot, forward)?;
+    let t = front.time.calendar.years();
+    check_spot_parity(front.chain, inp.spot, forward, t, inp.rate, inp.div, gates)?;
+    let straddle = straddle_move(front.chain, inp.spot, forward)?;
     check_atm_distance(straddle.atm_strike, forward, gates)?;
     for note in chain_notes(front.chain, forward, straddle.atm_strike, gates) {
-        push_unique(&mut quality, note);
+        push_unique(quality, note);
     }
+    Ok(straddle)
+}
 
-    // Event move: least squares over the window, the pre-event expiry without the event.
-    let post_points: Vec<TermPoint> = fit_set
+/// The event move: least squares over the window, the pre-event expiry without the event.
+fn fit_event_move(
+    plan: &ExpiryPlan<'_>,
+    views: &Views<'_>,
+    warnings: &mut Vec<String>,
+) -> Option<EventMove> {
+    let post_points: Vec<TermPoint> = plan
+        .fit
         .iter()
-        .filter(|c| c.expiration >= reaction)
-        .filter_map(|c| view(c.expiration)?.point())
+        .filter(|c| c.expiration >= plan.reaction)
+        .filter_map(|c| views.get(c.expiration)?.point())
         .collect();
-    let pre_point: Vec<TermPoint> = pre_chain
-        .and_then(|c| view(c.expiration)?.point())
+    let pre_point: Vec<TermPoint> = plan
+        .pre
+        .and_then(|c| views.get(c.expiration)?.point())
         .into_iter()
         .collect();
-    let ev: Option<EventMove> = match fit_event(&post_points, &pre_point) {
+    match fit_event(&post_points, &pre_point) {
         Ok(m) => {
             if m.negative_variance_clamped {
                 warnings.push(
@@ -351,21 +535,32 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
             warnings.push(format!("no term-structure event move: {e}"));
             None
         }
-    };
+    }
+}
 
-    // History and VRP.
-    let hist = MoveStats::from_moves(
-        inp.history,
-        cfg.moves.metric,
-        cfg.moves.lookback,
-        cfg.moves.min_reports,
-        cfg.moves.ewma_half_life,
-    )?;
-    let (implied_pct, basis) = match cfg.vrp.implied {
-        ImpliedSource::Straddle => (straddle.straddle_pct.0, VrpBasis::Straddle),
-        ImpliedSource::Interpolated => (straddle.interpolated_pct.0, VrpBasis::Interpolated),
-        ImpliedSource::Event => match ev {
-            Some(e) => (e.event_pct.0, VrpBasis::Event),
+/// The implied figure of the configured basis; the interpolated straddle, with a warning, when
+/// the event basis has no event move.
+fn vrp_implied(
+    cfg: &VrpConfig,
+    straddle: &StraddleMove,
+    event: Option<EventMove>,
+    warnings: &mut Vec<String>,
+) -> VrpImplied {
+    let interpolated = VrpImplied {
+        pct: straddle.interpolated_pct.0,
+        basis: VrpBasis::Interpolated,
+    };
+    match cfg.implied {
+        ImpliedSource::Straddle => VrpImplied {
+            pct: straddle.straddle_pct.0,
+            basis: VrpBasis::Straddle,
+        },
+        ImpliedSource::Interpolated => interpolated,
+        ImpliedSource::Event => match event {
+            Some(e) => VrpImplied {
+                pct: e.event_pct.0,
+                basis: VrpBasis::Event,
+            },
             None => {
                 warnings.push(
                     "no event move could be extracted from the term structure: the VRP uses the \
@@ -373,111 +568,168 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
                      ordinary session to expiry and overstates the event premium"
                         .into(),
                 );
-                (straddle.interpolated_pct.0, VrpBasis::Interpolated)
+                interpolated
             }
         },
-    };
+    }
+}
+
+/// The VRP of the configured basis and statistic, with the straddle's ratio and the share of
+/// its variance that is ordinary movement (warned about when large).
+fn event_vrp(
+    straddle: &StraddleMove,
+    event: Option<EventMove>,
+    hist: &MoveStats,
+    front: &ExpiryView<'_>,
+    cfg: &AnalyticsConfig,
+    warnings: &mut Vec<String>,
+) -> Result<Vrp, AnalysisError> {
+    let implied = vrp_implied(&cfg.vrp, straddle, event, warnings);
     let hist_pct = match cfg.vrp.historical {
         HistoricalStat::Mean => hist.mean_pct,
         HistoricalStat::Median => hist.median_pct,
         HistoricalStat::Ewma => hist.ewma_pct,
     };
     let mut v = vrp(
-        implied_pct,
+        implied.pct,
         hist_pct,
         hist.mad_pct,
         hist.median_pct,
         &cfg.vrp,
     )?;
-    v.basis = basis;
+    v.basis = implied.basis;
     v.straddle_ratio = Some(straddle.interpolated_pct.0 / hist_pct).filter(|r| r.is_finite());
     // The share of the analysed straddle's variance that is ordinary movement, not the event.
-    v.non_event_share = ev.zip(front.atm_iv).and_then(|(e, iv)| {
-        let w = iv * iv * front.market.t;
+    v.non_event_share = event.zip(front.atm_iv).and_then(|(e, iv)| {
+        let w = iv * iv * front.time.calendar.years();
         (w > 0.0).then(|| (1.0 - e.event_variance / w).clamp(0.0, 1.0))
     });
     if let Some(share) = v.non_event_share
         && share > cfg.vrp.non_event_share_warning
     {
         warnings.push(format!(
-            "{:.0} % of the {expiry} straddle's variance is ordinary movement over {:.1} \
+            "{:.0} % of the {} straddle's variance is ordinary movement over {:.1} \
              sessions, not the event (above {:.0} %): the straddle ({:.2} %) sells mostly \
              diffusion; the event move is {:.2} %",
             share * 100.0,
-            front.tau * TRADING_DAYS_PER_YEAR,
+            front.expiration(),
+            front.time.trading.sessions(),
             cfg.vrp.non_event_share_warning * 100.0,
             straddle.interpolated_pct.0,
-            ev.map_or(0.0, |e| e.event_pct.0),
+            event.map_or(0.0, |e| e.event_pct.0),
         ));
     }
+    Ok(v)
+}
 
-    // Skew on the analysed expiry.
-    let fit = match fit_skew(&front.smile, front.market.t, forward) {
+/// Skew on the analysed expiry.
+fn skew_record(front: &ExpiryView<'_>, cfg: &SkewConfig, warnings: &mut Vec<String>) -> SkewRecord {
+    let fit = match fit_skew(
+        &front.smile,
+        front.time.calendar.years(),
+        front.market.forward(),
+    ) {
         Ok(f) => Some(f),
         Err(e) => {
             warnings.push(format!("skew: {e}"));
             None
         }
     };
-    let bias = fit.map_or(Bias::Neutral, |f| skew_bias(&f, &cfg.skew));
+    SkewRecord {
+        fit,
+        bias: fit.map_or(Bias::Neutral, |f| skew_bias(&f, cfg)),
+        risk_reversal_25_vol_pts: fit.and_then(|f| f.risk_reversal_25).map(|r| r * 100.0),
+        bias_rule: bias_rule(cfg),
+    }
+}
 
-    // Term structure from the event expiry on (the analysed expiry included), with the fit's
-    // ex-event vol per expiry.
-    let mut shown: Vec<&ExpiryView<'_>> = std::iter::once(&front)
-        .chain(views.iter())
-        .filter(|v| v.chain.expiration >= event_exp)
+/// The term structure from the event expiry on (the analysed expiry included), with the fit's
+/// ex-event vol per expiry.
+fn term_structure_of(
+    plan: &ExpiryPlan<'_>,
+    views: &Views<'_>,
+    event: Option<EventMove>,
+) -> TermStructure {
+    let mut shown: Vec<&ExpiryView<'_>> = std::iter::once(&views.front)
+        .chain(views.others.iter())
+        .filter(|v| v.expiration() >= plan.event_expiry)
         .collect();
-    shown.sort_by_key(|v| v.chain.expiration);
-    let in_fit = |e: NaiveDate| fit_set.iter().any(|c| c.expiration == e);
-    let ts = term_structure(
+    shown.sort_by_key(|v| v.expiration());
+    term_structure(
         shown
             .iter()
             .filter_map(|v| {
+                let (calendar, trading) = (v.time.calendar, v.time.trading);
                 Some(TermStructurePoint {
-                    expiration: v.chain.expiration,
-                    days: v.market.t * 365.0,
+                    expiration: v.expiration(),
+                    days: calendar.days(),
                     atm_iv: v.atm_iv?,
-                    ex_event_iv: ev.and_then(|e| e.ex_event_iv(v.tau, v.market.t)),
-                    trading_days: Some(v.tau * TRADING_DAYS_PER_YEAR),
-                    in_fit: in_fit(v.chain.expiration) && ev.is_some(),
+                    ex_event_iv: event
+                        .and_then(|e| e.ex_event_iv(trading.years(), calendar.years())),
+                    trading_days: Some(trading.sessions()),
+                    in_fit: plan.in_fit(v.expiration()) && event.is_some(),
                 })
             })
             .collect(),
-    );
+    )
+}
 
-    // The IV-crush forecast of the analysed expiry.
-    let next_after = expirations.iter().copied().find(|e| *e > expiry);
-    let forecast = match ev.filter(|e| e.diffusion_variance > 0.0) {
-        Some(e) => {
-            let post = e.ex_event_iv(front.tau, front.market.t);
-            Forecast {
-                post_event_iv: post,
-                forward_vol: next_after.and_then(|n| {
-                    e.forward_vol(
-                        (front.tau, front.market.t),
-                        (trading_years_at(inp.as_of, n), calendar_years(inp.as_of, n)),
-                    )
-                }),
-                crush_vol_points: post.zip(front.atm_iv).map(|(p, a)| (a - p) * 100.0),
-                diffusion_vol: Some(e.diffusion_vol),
-            }
-        }
-        None => Forecast::default(),
+/// The IV-crush forecast of the analysed expiry (none without a diffusion in the fit).
+fn forecast_of(
+    plan: &ExpiryPlan<'_>,
+    front: &ExpiryView<'_>,
+    event: Option<EventMove>,
+    as_of: DateTime<Utc>,
+) -> Forecast {
+    let Some(e) = event.filter(|e| e.diffusion_variance > 0.0) else {
+        return Forecast::default();
     };
+    let (tau, t) = (front.time.trading.years(), front.time.calendar.years());
+    let post = e.ex_event_iv(tau, t);
+    let next_after = plan.expirations.iter().copied().find(|e| *e > plan.expiry);
+    Forecast {
+        post_event_iv: post,
+        forward_vol: next_after.and_then(|n| {
+            let next = ExpiryTime::to_expiry(as_of, n);
+            e.forward_vol((tau, t), (next.trading.years(), next.calendar.years()))
+        }),
+        crush_vol_points: post.zip(front.atm_iv).map(|(p, a)| (a - p) * 100.0),
+        diffusion_vol: Some(e.diffusion_vol),
+    }
+}
 
-    // Liquidity of the ATM straddle.
-    let leg_liq = |kind| {
+/// Liquidity of the ATM straddle: the ticker's tier is its worse leg.
+fn straddle_liquidity(
+    front: &ExpiryView<'_>,
+    straddle: &StraddleMove,
+    cfg: &LiquidityConfig,
+) -> Result<LiquidityRecord, AnalysisError> {
+    let leg = |kind| {
         front
             .chain
             .quote(kind, straddle.atm_strike)
-            .map(|q| option_liquidity(q, &cfg.liquidity))
+            .map(|q| option_liquidity(q, cfg))
     };
-    let (call_liq, put_liq) = match (leg_liq(OptionKind::Call), leg_liq(OptionKind::Put)) {
-        (Some(c), Some(p)) => (c, p),
-        _ => return Err(AnalysisError::ImpliedMove(ImpliedMoveError::NoStraddle)),
-    };
-    let liq_tier = call_liq.tier.min(put_liq.tier);
+    match (leg(OptionKind::Call), leg(OptionKind::Put)) {
+        (Some(call), Some(put)) => Ok(LiquidityRecord {
+            tier: call.tier.min(put.tier),
+            call,
+            put,
+        }),
+        _ => Err(AnalysisError::ImpliedMove(ImpliedMoveError::NoStraddle)),
+    }
+}
 
+/// The score and the decision; a blocking data-quality note withholds the VRP tier (said in a
+/// warning) and the tradeable flag.
+fn decide(
+    v: &mut Vrp,
+    hist: &MoveStats,
+    liquidity: &LiquidityRecord,
+    skew: &SkewRecord,
+    cfg: &AnalyticsConfig,
+    notes: &mut Notes,
+) -> Decision {
     let mad_over_median = if hist.median_pct > 0.0 {
         hist.mad_pct / hist.median_pct
     } else {
@@ -486,13 +738,14 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
     let breakdown = score(
         &ScoreInputs {
             vrp_ratio: v.ratio,
-            liquidity: liq_tier,
+            liquidity: liquidity.tier,
             mad_over_median,
-            mixon: fit.and_then(|f| f.mixon),
+            mixon: skew.fit.and_then(|f| f.mixon),
         },
         cfg,
     );
-    let mut blocking: Vec<&str> = quality
+    let mut blocking: Vec<&str> = notes
+        .quality
         .iter()
         .filter(|n| n.blocking)
         .map(|n| n.code.as_str())
@@ -500,92 +753,86 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
     blocking.sort_unstable();
     blocking.dedup();
     if !blocking.is_empty() {
-        warnings.push(format!(
+        notes.warnings.push(format!(
             "not tradeable: data quality ({}) makes the figures unreliable; VRP tier {} withheld",
             blocking.join(", "),
             v.tier.as_str()
         ));
         v.withheld_tier = Some(v.tier);
-        v.tier = crate::vrp::VrpTier::Skip;
+        v.tier = VrpTier::Skip;
     }
-    let tradeable =
-        blocking.is_empty() && is_tradeable(v.tier, liq_tier, breakdown.composite, &cfg.score);
-
-    let strategies = if tradeable {
-        let moves: Vec<f64> = inp
-            .history
-            .iter()
-            .rev()
-            .take(cfg.moves.lookback)
-            .rev()
-            .map(|m| m.signed_close_pct.fraction())
-            .collect();
-        let atm_iv = front.atm_iv.unwrap_or(0.0);
-        let ctx = StrategyContext {
-            chain: front.chain,
-            market: front.market,
-            smile: &front.smile,
-            atm_strike: straddle.atm_strike,
-            implied_move: straddle.interpolated_pct.fraction(),
-            total_variance: atm_iv * atm_iv * front.market.t,
-            event_std: ev.map(|e| e.event_variance.sqrt()).filter(|s| *s > 0.0),
-            historical_moves: &moves,
-            bias,
-            as_of: inp.as_of,
-            reaction,
-            atm_iv: front.atm_iv,
-            event_variance: ev.map(|e| e.event_variance),
-            diffusion_vol: forecast.diffusion_vol,
-        };
-        build_strategies(&ctx, &cfg.strategy, &cfg.liquidity)
-    } else {
-        Vec::new()
-    };
-
-    Ok(Analysis {
-        ticker: inp.ticker.to_string(),
-        as_of: inp.as_of,
-        earnings_date: inp.event.date,
-        timing: inp.event.timing,
-        expiration: expiry,
-        spot: inp.spot,
-        implied_move: ImpliedMoveRecord {
-            straddle_pct: straddle.straddle_pct.0,
-            interpolated_pct: straddle.interpolated_pct.0,
-            event_pct: ev.map(|e| e.event_pct.0),
-            event_calendar_pct: ev.map(|e| e.calendar_pct.0),
-            atm_strike: straddle.atm_strike,
-            straddle_mid: straddle.straddle_mid,
-            method: ev.map(|e| e.method),
-            one_sigma_pct: straddle.interpolated_pct.0 * (std::f64::consts::PI / 2.0).sqrt(),
-            forward,
-            fit_expiries: ev.map(|e| e.expiries),
-            pre_event_expiry: pre_chain
-                .filter(|_| ev.is_some_and(|e| e.pre_event))
-                .map(|c| c.expiration),
-        },
-        historical: hist,
-        vrp: v,
-        skew: SkewRecord {
-            fit,
-            bias,
-            risk_reversal_25_vol_pts: fit.and_then(|f| f.risk_reversal_25).map(|r| r * 100.0),
-            bias_rule: bias_rule(&cfg.skew),
-        },
-        term_structure: ts,
-        forecast,
-        liquidity: LiquidityRecord {
-            tier: liq_tier,
-            call: call_liq,
-            put: put_liq,
-        },
-        score: breakdown.composite,
-        score_breakdown: breakdown,
-        strategies,
+    let tradeable = blocking.is_empty()
+        && is_tradeable(v.tier, liquidity.tier, breakdown.composite, &cfg.score);
+    Decision {
+        breakdown,
         tradeable,
-        warnings,
-        data_quality: quality,
-    })
+    }
+}
+
+/// The strategies on the analysed expiry (for a tradeable ticker).
+#[allow(clippy::too_many_arguments)]
+fn strategies_for(
+    inp: &AnalysisInput<'_>,
+    cfg: &AnalyticsConfig,
+    plan: &ExpiryPlan<'_>,
+    front: &ExpiryView<'_>,
+    straddle: &StraddleMove,
+    event: Option<EventMove>,
+    skew: &SkewRecord,
+    forecast: &Forecast,
+) -> Vec<Strategy> {
+    let moves: Vec<f64> = inp
+        .history
+        .iter()
+        .rev()
+        .take(cfg.moves.lookback)
+        .rev()
+        .map(|m| m.signed_close_pct.fraction())
+        .collect();
+    let atm_iv = front.atm_iv.unwrap_or(0.0);
+    let t = front.time.calendar.years();
+    let ctx = StrategyContext {
+        chain: front.chain,
+        market: front.market,
+        smile: &front.smile,
+        atm_strike: straddle.atm_strike,
+        implied_move: straddle.interpolated_pct.fraction(),
+        total_variance: atm_iv * atm_iv * t,
+        event_std: event.map(|e| e.event_variance.sqrt()).filter(|s| *s > 0.0),
+        historical_moves: &moves,
+        bias: skew.bias,
+        as_of: inp.as_of,
+        reaction: plan.reaction,
+        atm_iv: front.atm_iv,
+        event_variance: event.map(|e| e.event_variance),
+        diffusion_vol: forecast.diffusion_vol,
+    };
+    build_strategies(&ctx, &cfg.strategy, &cfg.liquidity)
+}
+
+/// The implied-move block: the straddle, the event move and the ±1σ figure.
+fn implied_move_record(
+    straddle: &StraddleMove,
+    event: Option<EventMove>,
+    front: &ExpiryView<'_>,
+    pre: Option<&OptionChain>,
+) -> ImpliedMoveRecord {
+    ImpliedMoveRecord {
+        straddle_pct: straddle.straddle_pct.0,
+        interpolated_pct: straddle.interpolated_pct.0,
+        event_pct: event.map(|e| e.event_pct.0),
+        event_calendar_pct: event.map(|e| e.calendar_pct.0),
+        atm_strike: straddle.atm_strike,
+        straddle_mid: straddle.straddle_mid,
+        method: event.map(|e| e.method),
+        // E|X| = σ·√(2/π) for a normal move, so σ = E|X|·√(π/2).
+        one_sigma_pct: straddle.interpolated_pct.0 * (std::f64::consts::PI / 2.0).sqrt(),
+        forward: front.market.forward(),
+        fit_expiries: event.map(|e| e.expiries),
+        pre_event_expiry: pre
+            .filter(|_| event.is_some_and(|e| e.pre_event))
+            .map(|c| c.expiration),
+    }
 }
 
 /// One expiry's view: its forward from its own chain (with a note when it fell back or
@@ -598,7 +845,8 @@ fn expiry_view<'a>(
     cfg: &AnalyticsConfig,
     quality: &mut Vec<DataQuality>,
 ) -> ExpiryView<'a> {
-    let t = calendar_years(inp.as_of, chain.expiration);
+    let time = ExpiryTime::to_expiry(inp.as_of, chain.expiration);
+    let t = time.calendar.years();
     let (fwd, note) = expiry_forward(chain, inp.spot, t, inp.rate, inp.div, &cfg.forward);
     if let Some(n) = note {
         push_unique(quality, n);
@@ -614,7 +862,7 @@ fn expiry_view<'a>(
     ExpiryView {
         chain,
         market,
-        tau: trading_years_at(inp.as_of, chain.expiration),
+        time,
         smile,
         atm_iv,
     }

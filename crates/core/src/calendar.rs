@@ -1,13 +1,17 @@
 //! The NYSE trading calendar and the two clocks of the analytics.
 //!
 //! - Calendar time: ACT/365 years from the as-of instant to 16:00 America/New_York on the
-//!   expiration day ([`calendar_years`]); options are priced in it.
-//! - Trading-day time ([`trading_years_at`], spec §2): the share of the as-of session still ahead
+//!   expiration day ([`CalendarYears`], [`calendar_years`]); options are priced in it.
+//! - Trading-day time ([`TradingYears`], [`trading_years_at`], spec §2): the share of the as-of session still ahead
 //!   plus the sessions after the as-of day through the expiry day, / 252; the earnings event move
 //!   is extracted in it, because the event variance arrives on one session, not spread over
 //!   weekends. The as-of session counts only for its time left: counting it whole late in the day
 //!   adds almost a day of diffusion that the quotes no longer carry, and the event-variance
 //!   difference takes it out of the event (near a report that halves the event move).
+//!
+//! The two clocks and their day counts (365 calendar days, 252 sessions a year) live here only:
+//! the rest of the core converts through [`CalendarYears`], [`TradingYears`] and
+//! [`ExpiryTime`] rather than multiplying by 365 or 252 itself.
 //!
 //! Holidays follow NYSE rule 7.2: New Year's Day (a Saturday holiday is not observed), Martin
 //! Luther King Jr. Day, Washington's Birthday, Good Friday, Memorial Day, Juneteenth (from 2022),
@@ -22,6 +26,113 @@ use chrono_tz::America::New_York;
 
 /// Trading days per year used for annualisation.
 pub const TRADING_DAYS_PER_YEAR: f64 = 252.0;
+
+/// Calendar days per year of ACT/365 time.
+pub const CALENDAR_DAYS_PER_YEAR: f64 = 365.0;
+
+/// Calendar time in ACT/365 years: what options are priced in.
+///
+/// Kept apart from [`TradingYears`] so that the two clocks cannot be mixed silently; both are
+/// converted to and from days only here.
+///
+/// ```
+/// use ivcrush_core::calendar::CalendarYears;
+/// let week = CalendarYears::from_days(7.0);
+/// assert_eq!(week.years(), 7.0 / 365.0);
+/// assert!((week.days() - 7.0).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct CalendarYears(pub f64);
+
+impl CalendarYears {
+    /// ACT/365 years from `as_of` to 16:00 America/New_York on `expiry` (≤ 0 once expired).
+    pub fn to_expiry(as_of: DateTime<Utc>, expiry: NaiveDate) -> CalendarYears {
+        let secs = (expiry_instant(expiry) - as_of).num_milliseconds() as f64 / 1000.0;
+        CalendarYears(secs / (CALENDAR_DAYS_PER_YEAR * 86_400.0))
+    }
+    /// `days` calendar days.
+    pub fn from_days(days: f64) -> CalendarYears {
+        CalendarYears(days / CALENDAR_DAYS_PER_YEAR)
+    }
+    /// In years.
+    pub fn years(self) -> f64 {
+        self.0
+    }
+    /// In calendar days.
+    pub fn days(self) -> f64 {
+        self.0 * CALENDAR_DAYS_PER_YEAR
+    }
+}
+
+/// Trading-day time in years of 252 sessions: what the earnings event move is extracted in
+/// (spec §2).
+///
+/// ```
+/// use ivcrush_core::calendar::TradingYears;
+/// let three = TradingYears::from_sessions(3.0);
+/// assert_eq!(three.years(), 3.0 / 252.0);
+/// assert!((three.sessions() - 3.0).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct TradingYears(pub f64);
+
+impl TradingYears {
+    /// Trading-day time to expiry from the as-of instant: the share of the as-of session still
+    /// ahead plus the sessions after the as-of day through the expiry day (0 once the expiry
+    /// day has passed). See [`trading_years_at`].
+    pub fn to_expiry(as_of: DateTime<Utc>, expiry: NaiveDate) -> TradingYears {
+        let day = new_york_date(as_of);
+        if expiry < day {
+            return TradingYears(0.0);
+        }
+        let after = trading_days_inclusive(day + Duration::days(1), expiry);
+        TradingYears::from_sessions(session_share_left(as_of) + f64::from(after))
+    }
+    /// `sessions` trading sessions.
+    pub fn from_sessions(sessions: f64) -> TradingYears {
+        TradingYears(sessions / TRADING_DAYS_PER_YEAR)
+    }
+    /// In years.
+    pub fn years(self) -> f64 {
+        self.0
+    }
+    /// In sessions.
+    pub fn sessions(self) -> f64 {
+        self.0 * TRADING_DAYS_PER_YEAR
+    }
+}
+
+/// The time to one expiry on both clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ExpiryTime {
+    /// ACT/365 calendar time (pricing).
+    pub calendar: CalendarYears,
+    /// Trading-day time (the event fit).
+    pub trading: TradingYears,
+}
+
+impl ExpiryTime {
+    /// Both clocks from `as_of` to `expiry`.
+    ///
+    /// # Example
+    /// ```
+    /// use chrono::{DateTime, Utc};
+    /// use ivcrush_core::calendar::{ExpiryTime, calendar_years, trading_years_at};
+    /// let as_of: DateTime<Utc> = "2026-01-28T20:00:00Z".parse().unwrap();
+    /// let friday = "2026-01-30".parse().unwrap();
+    /// let time = ExpiryTime::to_expiry(as_of, friday);
+    /// assert_eq!(time.calendar.years(), calendar_years(as_of, friday));
+    /// assert_eq!(time.trading.years(), trading_years_at(as_of, friday));
+    /// assert!((time.trading.sessions() - (2.0 + 1.0 / 6.5)).abs() < 1e-12);
+    /// assert!((time.calendar.days() - 49.0 / 24.0).abs() < 1e-9);
+    /// ```
+    pub fn to_expiry(as_of: DateTime<Utc>, expiry: NaiveDate) -> ExpiryTime {
+        ExpiryTime {
+            calendar: CalendarYears::to_expiry(as_of, expiry),
+            trading: TradingYears::to_expiry(as_of, expiry),
+        }
+    }
+}
 
 fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> NaiveDate {
     NaiveDate::from_weekday_of_month_opt(year, month, weekday, n)
@@ -88,11 +199,33 @@ pub fn is_holiday(d: NaiveDate) -> bool {
 }
 
 /// Whether the NYSE holds a regular session on `d`.
+///
+/// # Example
+/// ```
+/// use chrono::NaiveDate;
+/// use ivcrush_core::calendar::is_trading_day;
+/// let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+/// assert!(is_trading_day(d("2026-01-28")));      // a Wednesday
+/// assert!(!is_trading_day(d("2026-01-31")));     // a Saturday
+/// assert!(!is_trading_day(d("2026-04-03")));     // Good Friday
+/// assert!(!is_trading_day(d("2026-07-03")));     // Independence Day observed (July 4 is a Saturday)
+/// ```
 pub fn is_trading_day(d: NaiveDate) -> bool {
     !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !is_holiday(d)
 }
 
 /// The first trading day strictly after `d`.
+///
+/// # Example
+/// ```
+/// use chrono::NaiveDate;
+/// use ivcrush_core::calendar::{next_trading_day, previous_trading_day, this_or_next_trading_day};
+/// let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+/// // Friday 2026-01-16 → Tuesday 2026-01-20: the weekend and Martin Luther King Jr. Day skipped.
+/// assert_eq!(next_trading_day(d("2026-01-16")), d("2026-01-20"));
+/// assert_eq!(previous_trading_day(d("2026-01-20")), d("2026-01-16"));
+/// assert_eq!(this_or_next_trading_day(d("2026-01-16")), d("2026-01-16"));
+/// ```
 pub fn next_trading_day(d: NaiveDate) -> NaiveDate {
     let mut x = d + Duration::days(1);
     while !is_trading_day(x) {
@@ -123,6 +256,16 @@ pub fn this_or_next_trading_day(d: NaiveDate) -> NaiveDate {
 ///
 /// Counted arithmetically (weekdays minus the holidays of the years spanned) rather than day by
 /// day: the analysis asks for it once per listed expiry, up to months ahead.
+///
+/// # Example
+/// ```
+/// use chrono::NaiveDate;
+/// use ivcrush_core::calendar::trading_days_inclusive;
+/// let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+/// assert_eq!(trading_days_inclusive(d("2026-01-28"), d("2026-01-30")), 3);
+/// assert_eq!(trading_days_inclusive(d("2026-01-28"), d("2026-02-06")), 8);
+/// assert_eq!(trading_days_inclusive(d("2026-01-30"), d("2026-01-28")), 0);
+/// ```
 pub fn trading_days_inclusive(from: NaiveDate, to: NaiveDate) -> u32 {
     if to < from {
         return 0;
@@ -150,7 +293,7 @@ pub fn trading_days_inclusive(from: NaiveDate, to: NaiveDate) -> u32 {
 /// day / 252. Kept for date-only callers; the analytics use [`trading_years_at`], which counts
 /// the as-of session only for its time left (spec §2).
 pub fn trading_years(as_of: NaiveDate, expiry: NaiveDate) -> f64 {
-    f64::from(trading_days_inclusive(as_of, expiry)) / TRADING_DAYS_PER_YEAR
+    TradingYears::from_sessions(f64::from(trading_days_inclusive(as_of, expiry))).years()
 }
 
 /// Whether `d` is an NYSE early close (13:00 New York): the day after Thanksgiving, Christmas
@@ -196,6 +339,19 @@ pub fn session_hours(d: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
 
 /// The share of the as-of session still ahead at `as_of` (spec §2): 1 before the open, 0 after
 /// the close or on a day without a session, linear in between (a half day over its own hours).
+///
+/// # Example
+/// ```
+/// use chrono::{DateTime, Utc};
+/// use ivcrush_core::calendar::{is_half_day, session_share_left};
+/// let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+/// assert_eq!(session_share_left(at("2026-01-28T13:00:00Z")), 1.0); // 08:00 New York
+/// assert!((session_share_left(at("2026-01-28T20:00:00Z")) - 1.0 / 6.5).abs() < 1e-12);
+/// assert_eq!(session_share_left(at("2026-01-31T15:00:00Z")), 0.0); // Saturday
+/// // The day after Thanksgiving closes at 13:00: at 11:15 half of its 3.5 hours are left.
+/// assert!(is_half_day("2026-11-27".parse().unwrap()));
+/// assert!((session_share_left(at("2026-11-27T16:15:00Z")) - 0.5).abs() < 1e-12);
+/// ```
 pub fn session_share_left(as_of: DateTime<Utc>) -> f64 {
     let Some((open, close)) = session_hours(new_york_date(as_of)) else {
         return 0.0;
@@ -217,13 +373,23 @@ pub fn session_share_left(as_of: DateTime<Utc>) -> f64 {
 ///
 /// E.g. as of a Wednesday before the open, that week's Friday is 3/252; as of Wednesday 15:00
 /// New York it is (1/6.5 + 2)/252; after the close, 2/252.
+///
+/// # Example
+/// ```
+/// use chrono::{DateTime, NaiveDate, Utc};
+/// use ivcrush_core::calendar::trading_years_at;
+/// let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+/// let friday: NaiveDate = "2026-01-30".parse().unwrap();
+/// // Wednesday before the open: Wednesday, Thursday and Friday are all ahead.
+/// assert!((trading_years_at(at("2026-01-28T13:00:00Z"), friday) - 3.0 / 252.0).abs() < 1e-15);
+/// // 15:00 New York: one hour of the 6.5-hour session is left.
+/// let tau = trading_years_at(at("2026-01-28T20:00:00Z"), friday);
+/// assert!((tau - (1.0 / 6.5 + 2.0) / 252.0).abs() < 1e-15);
+/// // After the expiry day: no time left.
+/// assert_eq!(trading_years_at(at("2026-01-31T15:00:00Z"), friday), 0.0);
+/// ```
 pub fn trading_years_at(as_of: DateTime<Utc>, expiry: NaiveDate) -> f64 {
-    let day = new_york_date(as_of);
-    if expiry < day {
-        return 0.0;
-    }
-    let after = trading_days_inclusive(day + Duration::days(1), expiry);
-    (session_share_left(as_of) + f64::from(after)) / TRADING_DAYS_PER_YEAR
+    TradingYears::to_expiry(as_of, expiry).years()
 }
 
 /// The instant an option expiring on `expiry` stops trading: 16:00 America/New_York.
@@ -240,9 +406,19 @@ pub fn expiry_instant(expiry: NaiveDate) -> DateTime<Utc> {
 }
 
 /// Calendar time to expiry in ACT/365 years from `as_of` (may be ≤ 0 once expired).
+///
+/// # Example
+/// ```
+/// use chrono::{DateTime, NaiveDate, Utc};
+/// use ivcrush_core::calendar::calendar_years;
+/// let as_of: DateTime<Utc> = "2026-01-28T20:00:00Z".parse().unwrap();
+/// let friday: NaiveDate = "2026-01-30".parse().unwrap();
+/// // 15:00 Wednesday to 16:00 Friday New York: 49 hours.
+/// assert!((calendar_years(as_of, friday) - 49.0 / 24.0 / 365.0).abs() < 1e-12);
+/// assert!(calendar_years(as_of, "2026-01-27".parse().unwrap()) < 0.0);
+/// ```
 pub fn calendar_years(as_of: DateTime<Utc>, expiry: NaiveDate) -> f64 {
-    let secs = (expiry_instant(expiry) - as_of).num_milliseconds() as f64 / 1000.0;
-    secs / (365.0 * 86_400.0)
+    CalendarYears::to_expiry(as_of, expiry).years()
 }
 
 /// The New York calendar date of an instant.

@@ -352,6 +352,18 @@ impl AnalyticsConfig {
     ///
     /// # Errors
     /// [`ConfigError`] listing each problem with the setting's name.
+    ///
+    /// # Example
+    /// ```
+    /// use ivcrush_core::AnalyticsConfig;
+    /// assert!(AnalyticsConfig::default().validate().is_ok());
+    /// let mut cfg = AnalyticsConfig::default();
+    /// cfg.vrp.good = 3.0; // above excellent
+    /// cfg.moves.lookback = 0;
+    /// let err = cfg.validate().unwrap_err();
+    /// assert_eq!(err.problems.len(), 3, "{err}"); // tiers unordered, lookback 0, min_reports > lookback
+    /// assert!(err.to_string().starts_with("invalid analytics configuration: "));
+    /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut p = Vec::new();
         let finite_pos = |p: &mut Vec<String>, name: &str, v: f64| {

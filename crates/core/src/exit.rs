@@ -37,9 +37,7 @@
 //! Twelve draws do not make a probability: every POP carries a 95 % Wilson score interval
 //! ([`wilson_interval`]), and the worst draw is reported beside the mean.
 
-use crate::calendar::{
-    TRADING_DAYS_PER_YEAR, calendar_years, previous_trading_day, trading_years_at,
-};
+use crate::calendar::{CalendarYears, TRADING_DAYS_PER_YEAR, TradingYears, previous_trading_day};
 use crate::pricing::norm_cdf as full_norm_cdf;
 use crate::smile::ExpiryMarket;
 use crate::strategy::{Leg, Payoff};
@@ -128,14 +126,16 @@ impl ExitModel {
         event_variance: Option<f64>,
         diffusion_vol: Option<f64>,
     ) -> Option<ExitModel> {
-        let tau = trading_years_at(as_of, expiry);
+        let tau = TradingYears::to_expiry(as_of, expiry).years();
         let t = market.t;
         if !(tau > 0.0 && t > 0.0) {
             return None;
         }
-        let tau_pre = trading_years_at(as_of, previous_trading_day(reaction)).min(tau);
-        let tau_post = (tau - trading_years_at(as_of, reaction)).max(0.0);
-        let t_post = (t - calendar_years(as_of, reaction)).clamp(0.0, t);
+        let tau_pre = TradingYears::to_expiry(as_of, previous_trading_day(reaction))
+            .years()
+            .min(tau);
+        let tau_post = (tau - TradingYears::to_expiry(as_of, reaction).years()).max(0.0);
+        let t_post = (t - CalendarYears::to_expiry(as_of, reaction).years()).clamp(0.0, t);
         let (sd, source) = match diffusion_vol.filter(|v| v.is_finite() && *v > 0.0) {
             Some(v) => (v, PostEventIvSource::TermStructureFit),
             None => {
@@ -154,9 +154,9 @@ impl ExitModel {
             0.0
         };
         Some(ExitModel {
-            sessions_before: tau_pre * TRADING_DAYS_PER_YEAR,
-            sessions_after: tau_post * TRADING_DAYS_PER_YEAR,
-            days_after: t_post * 365.0,
+            sessions_before: TradingYears(tau_pre).sessions(),
+            sessions_after: TradingYears(tau_post).sessions(),
+            days_after: CalendarYears(t_post).days(),
             diffusion_vol: sd,
             post_event_iv: post_iv,
             iv_source: source,
@@ -172,7 +172,7 @@ impl ExitModel {
         self.diffusion_vol.powi(2) * self.sessions_after / TRADING_DAYS_PER_YEAR
     }
     fn years_after(&self) -> f64 {
-        self.days_after / 365.0
+        CalendarYears::from_days(self.days_after).years()
     }
 }
 
@@ -207,6 +207,15 @@ pub struct ExitPnl {
 }
 
 /// 95 % Wilson score interval of a proportion `p` observed over `n` draws (`[0, 1]` for none).
+///
+/// # Example
+/// ```
+/// use ivcrush_core::exit::wilson_interval;
+/// let [lo, hi] = wilson_interval(0.75, 12);
+/// assert!(lo < 0.75 && 0.75 < hi);
+/// assert!((lo - 0.4677).abs() < 1e-4 && (hi - 0.9111).abs() < 1e-4);
+/// assert_eq!(wilson_interval(0.5, 0), [0.0, 1.0]);
+/// ```
 pub fn wilson_interval(p: f64, n: usize) -> [f64; 2] {
     if n == 0 || !p.is_finite() {
         return [0.0, 1.0];

@@ -159,6 +159,29 @@ pub struct ForwardEstimate {
 /// The forward of `chain` (calendar years `t` to its expiry) and, when it deserves one, a
 /// data-quality note: `forward_fallback` when too few two-sided pairs forced the carry forward,
 /// `forward_disagrees` when the parity forward is far from the carry forward.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::forward::{ForwardConfig, ForwardSource, expiry_forward};
+/// use ivcrush_core::{OptionChain, OptionKind, OptionParams, OptionQuote, bsm_price};
+/// // Quotes priced with a 2 % yield the caller does not know about: parity finds the forward.
+/// let (spot, t, rate, true_div) = (100.0, 0.1, 0.04, 0.02);
+/// let mut quotes = Vec::new();
+/// for strike in [95.0, 100.0, 105.0] {
+///     for kind in [OptionKind::Call, OptionKind::Put] {
+///         let p = OptionParams::new(kind, spot, strike, t, rate, true_div).unwrap();
+///         let mid = bsm_price(&p, 0.3);
+///         quotes.push(OptionQuote {
+///             kind, strike, bid: mid - 0.005, ask: mid + 0.005,
+///             last: None, volume: 100, open_interest: 1_000,
+///         });
+///     }
+/// }
+/// let chain = OptionChain::new("2026-03-06".parse().unwrap(), quotes);
+/// let (est, _note) = expiry_forward(&chain, spot, t, rate, 0.0, &ForwardConfig::default());
+/// assert_eq!(est.source, ForwardSource::Parity);
+/// assert!((est.forward - spot * ((rate - true_div) * t).exp()).abs() < 1e-9);
+/// ```
 pub fn expiry_forward(
     chain: &OptionChain,
     spot: f64,

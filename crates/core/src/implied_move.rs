@@ -7,11 +7,11 @@
 //! alone, when one is listed. The same fit gives the ex-event vol of every expiry and the
 //! forward vol after the event expiry ([`EventMove::ex_event_iv`], [`EventMove::forward_vol`]).
 
-use crate::calendar::{TRADING_DAYS_PER_YEAR, calendar_years, trading_years_at};
+use crate::calendar::{CalendarYears, TradingYears};
 use crate::config::TermConfig;
 use crate::moves::reaction_date;
 use crate::stats::lerp;
-use crate::types::{EarningsEvent, OptionChain, OptionKind, Pct};
+use crate::types::{EarningsEvent, NonFiniteError, OptionChain, OptionKind, Pct};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,22 @@ pub const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 
 /// The first listed expiration that trades after the market reacts: on or after the reaction
 /// session (the report day for BMO, the next trading day for AMC and UNKNOWN).
+///
+/// # Example
+/// ```
+/// use chrono::NaiveDate;
+/// use ivcrush_core::implied_move::event_expiry;
+/// use ivcrush_core::{EarningsEvent, Timing};
+/// let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+/// let listed = [d("2026-01-30"), d("2026-02-06"), d("2026-01-29")];
+/// // After Thursday's close the market reacts on Friday: the Friday expiry carries the event.
+/// let amc = EarningsEvent { date: d("2026-01-29"), timing: Timing::Amc };
+/// assert_eq!(event_expiry(&listed, &amc), Some(d("2026-01-30")));
+/// // Before Thursday's open the Thursday expiry already does.
+/// let bmo = EarningsEvent { timing: Timing::Bmo, ..amc };
+/// assert_eq!(event_expiry(&listed, &bmo), Some(d("2026-01-29")));
+/// assert_eq!(event_expiry(&[d("2026-01-23")], &amc), None);
+/// ```
 pub fn event_expiry(expirations: &[NaiveDate], event: &EarningsEvent) -> Option<NaiveDate> {
     let reaction = reaction_date(event);
     expirations.iter().copied().filter(|e| *e >= reaction).min()
@@ -47,7 +63,7 @@ pub fn fit_expiries(
     let mut live: Vec<NaiveDate> = listed
         .iter()
         .copied()
-        .filter(|e| calendar_years(as_of, *e) > 0.0)
+        .filter(|e| CalendarYears::to_expiry(as_of, *e).years() > 0.0)
         .collect();
     live.sort_unstable();
     live.dedup();
@@ -69,7 +85,7 @@ pub fn fit_expiries(
         .copied()
         .rfind(|e| {
             *e < reaction
-                && trading_years_at(as_of, *e) * TRADING_DAYS_PER_YEAR >= cfg.min_pre_event_sessions
+                && TradingYears::to_expiry(as_of, *e).sessions() >= cfg.min_pre_event_sessions
         })
         .filter(|_| cfg.pre_event);
     FitExpiries { post, pre }
@@ -78,6 +94,29 @@ pub fn fit_expiries(
 /// The chains an analysis wants fetched, ascending: the fit's expirations ([`fit_expiries`])
 /// and the analysed expiry when one is forced. With the default window that is the pre-event
 /// expiry, the event expiry and the expiries up to five weeks after it.
+///
+/// # Example
+/// ```
+/// use chrono::{DateTime, NaiveDate, Utc};
+/// use ivcrush_core::config::TermConfig;
+/// use ivcrush_core::implied_move::{expirations_to_fetch, fit_expiries};
+/// use ivcrush_core::{EarningsEvent, Timing};
+/// let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+/// let as_of: DateTime<Utc> = "2026-01-28T20:00:00Z".parse().unwrap();
+/// let listed: Vec<NaiveDate> = ["2026-01-30", "2026-02-06", "2026-02-13", "2026-03-20", "2026-06-18"]
+///     .iter()
+///     .map(|s| d(s))
+///     .collect();
+/// // Reported Monday before the open: Friday 2026-01-30 expires before the reaction.
+/// let event = EarningsEvent { date: d("2026-02-02"), timing: Timing::Bmo };
+/// let cfg = TermConfig::default(); // post-event expiries up to 35 days after the event expiry
+/// let fit = fit_expiries(&listed, &event, as_of, &cfg);
+/// assert_eq!(fit.pre, Some(d("2026-01-30")));
+/// assert_eq!(fit.post, [d("2026-02-06"), d("2026-02-13")]);
+/// // A forced expiry outside the window is fetched too.
+/// let fetch = expirations_to_fetch(&listed, &event, Some(d("2026-06-18")), as_of, &cfg);
+/// assert_eq!(fetch, [d("2026-01-30"), d("2026-02-06"), d("2026-02-13"), d("2026-06-18")]);
+/// ```
 pub fn expirations_to_fetch(
     listed: &[NaiveDate],
     event: &EarningsEvent,
@@ -110,6 +149,9 @@ pub enum ImpliedMoveError {
     /// The term structure needs two expiries with distinct times and finite vols.
     #[error("need at least two post-event expiries with distinct times and finite ATM vols")]
     TooFewExpiries,
+    /// The quotes give a move that is not a finite number (an overflow of extreme prices).
+    #[error("{0}")]
+    NonFinite(#[from] NonFiniteError),
 }
 
 /// The straddle-based implied move of one expiry.
@@ -164,6 +206,30 @@ fn straddles(chain: &OptionChain) -> Vec<(f64, f64)> {
 ///
 /// # Errors
 /// [`ImpliedMoveError::NoStraddle`] when no strike has valid quotes on both sides.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::implied_move::straddle_move;
+/// use ivcrush_core::{OptionChain, OptionKind, OptionQuote};
+/// let q = |kind, strike, bid, ask| OptionQuote {
+///     kind, strike, bid, ask, last: None, volume: 100, open_interest: 1_000,
+/// };
+/// let chain = OptionChain::new(
+///     "2026-01-30".parse().unwrap(),
+///     vec![
+///         q(OptionKind::Call, 100.0, 2.9, 3.1),
+///         q(OptionKind::Put, 100.0, 2.9, 3.1),
+///         q(OptionKind::Call, 105.0, 0.9, 1.1),
+///         q(OptionKind::Put, 105.0, 5.9, 6.1),
+///     ],
+/// );
+/// let m = straddle_move(&chain, 100.0, 101.0).unwrap();
+/// assert_eq!(m.atm_strike, 100.0);
+/// assert!((m.straddle_mid - 6.0).abs() < 1e-12);
+/// assert!((m.straddle_pct.value() - 6.0).abs() < 1e-12);
+/// // Interpolated to the forward (101) between the 100 (6.00) and 105 (7.00) straddles.
+/// assert!((m.interpolated_pct.value() - 6.2).abs() < 1e-12);
+/// ```
 pub fn straddle_move(
     chain: &OptionChain,
     spot: f64,
@@ -186,8 +252,8 @@ pub fn straddle_move(
     Ok(StraddleMove {
         atm_strike,
         straddle_mid,
-        straddle_pct: Pct(straddle_mid / spot * 100.0),
-        interpolated_pct: Pct(interpolated / spot * 100.0),
+        straddle_pct: Pct::new(straddle_mid / spot * 100.0)?,
+        interpolated_pct: Pct::new(interpolated / spot * 100.0)?,
     })
 }
 
@@ -320,6 +386,27 @@ pub fn event_move(points: &[TermPoint]) -> Result<EventMove, ImpliedMoveError> {
 ///
 /// # Errors
 /// [`ImpliedMoveError::TooFewExpiries`] with too few usable points or a singular fit.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::implied_move::{SQRT_2_OVER_PI, TermPoint, fit_event};
+/// // A market whose total variance is w = σ_d²·τ + E: 40 % diffusion, a 5 % event.
+/// let (diffusion, event_var) = (0.40_f64, 0.05_f64 * 0.05);
+/// let point = |sessions: f64, days: f64, has_event: bool| {
+///     let (tau, t) = (sessions / 252.0, days / 365.0);
+///     let w = diffusion * diffusion * tau + if has_event { event_var } else { 0.0 };
+///     TermPoint { t_calendar: t, tau_trading: tau, atm_iv: (w / t).sqrt() }
+/// };
+/// let post = [point(3.0, 3.0, true), point(8.0, 10.0, true), point(13.0, 17.0, true)];
+/// let pre = [point(1.5, 1.5, false)];
+/// let m = fit_event(&post, &pre).unwrap();
+/// assert!((m.event_variance - event_var).abs() < 1e-12);
+/// assert!((m.diffusion_vol - diffusion).abs() < 1e-9);
+/// assert!((m.event_pct.value() - 100.0 * SQRT_2_OVER_PI * 0.05).abs() < 1e-9);
+/// assert_eq!(m.expiries, 4);
+/// // One point alone determines nothing.
+/// assert!(fit_event(&post[..1], &[]).is_err());
+/// ```
 pub fn fit_event(post: &[TermPoint], pre: &[TermPoint]) -> Result<EventMove, ImpliedMoveError> {
     let post: Vec<&TermPoint> = post.iter().filter(usable).collect();
     let pre: Vec<&TermPoint> = pre.iter().filter(usable).collect();
@@ -348,8 +435,8 @@ pub fn fit_event(post: &[TermPoint], pre: &[TermPoint]) -> Result<EventMove, Imp
     let e = e.max(0.0);
     Ok(EventMove {
         event_variance: e,
-        event_pct: Pct(100.0 * SQRT_2_OVER_PI * e.sqrt()),
-        calendar_pct: Pct(100.0 * SQRT_2_OVER_PI * e_cal.max(0.0).sqrt()),
+        event_pct: Pct::new(100.0 * SQRT_2_OVER_PI * e.sqrt())?,
+        calendar_pct: Pct::new(100.0 * SQRT_2_OVER_PI * e_cal.max(0.0).sqrt())?,
         diffusion_vol: slope.max(0.0).sqrt(),
         method: if n == 2 {
             EventMoveMethod::TradingDaysTwoExpiries

@@ -59,6 +59,18 @@ impl IvError {
 /// # Errors
 /// [`IvError`] when the price is invalid, zero, at or below intrinsic, or at or above the
 /// price bound.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::{IvError, OptionKind, OptionParams, bsm_price, implied_vol};
+/// let p = OptionParams::new(OptionKind::Put, 100.0, 90.0, 0.1, 0.04, 0.01).unwrap();
+/// let price = bsm_price(&p, 0.45);
+/// assert!((implied_vol(&p, price).unwrap() - 0.45).abs() < 1e-12);
+/// // Prices no volatility can produce are typed errors, not NaN.
+/// assert_eq!(implied_vol(&p, 0.0), Err(IvError::ZeroPrice));
+/// assert_eq!(implied_vol(&p, f64::NAN).unwrap_err().code(), "invalid_price");
+/// assert_eq!(implied_vol(&p, 1_000.0).unwrap_err().code(), "above_maximum");
+/// ```
 #[inline]
 pub fn implied_vol(p: &OptionParams, price: f64) -> Result<f64, IvError> {
     if !price.is_finite() || price < 0.0 {

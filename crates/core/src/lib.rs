@@ -22,12 +22,13 @@
 //! - [`config`]: every threshold and weight in one validated, serde-deserialisable place.
 //!
 //! Key decision: implied volatility wraps the `implied-vol` crate (Jäckel's "Let's Be Rational",
-//! two iterations to full precision, ~200 ns) rather than a hand-written Newton solver, which
+//! two iterations to full precision; measured speed in `BENCHMARKS.md`) rather than a hand-written Newton solver, which
 //! loses digits or diverges on deep out-of-the-money and short-dated quotes. Prices use the same
 //! crate's normalised Black function, which keeps relative accuracy far into the tails.
 //!
 //! Units: volatilities and rates are decimal fractions (0.25 = 25 %), `T` is in years,
 //! percentages carried in [`Pct`] are in percent (5.12 = 5.12 %).
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 // Input checks are written `!(x > 0.0)` on purpose: unlike `x <= 0.0` they also reject NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
@@ -59,5 +60,6 @@ pub use iv::{IvError, implied_vol};
 pub use pricing::{Greeks, InputError, OptionParams, bsm_greeks, bsm_price};
 pub use quality::{DataQuality, GateConfig, GateError, QualityCode};
 pub use types::{
-    Bar, ChainProvenance, EarningsEvent, OptionChain, OptionKind, OptionQuote, Pct, Timing,
+    Bar, ChainProvenance, EarningsEvent, NonFiniteError, OptionChain, OptionKind, OptionQuote, Pct,
+    Timing,
 };

@@ -46,6 +46,23 @@ pub struct OptionLiquidity {
 }
 
 /// Tier of one quote under `cfg`.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::config::LiquidityConfig;
+/// use ivcrush_core::liquidity::{LiquidityTier, option_liquidity};
+/// use ivcrush_core::{OptionKind, OptionQuote};
+/// let q = |bid, ask, volume, open_interest| OptionQuote {
+///     kind: OptionKind::Call, strike: 100.0, bid, ask, last: None, volume, open_interest,
+/// };
+/// let cfg = LiquidityConfig::default();
+/// // 2 % wide, 600 traded, 5,000 open: EXCELLENT.
+/// assert_eq!(option_liquidity(&q(4.95, 5.05, 600, 5_000), &cfg).tier, LiquidityTier::Excellent);
+/// // 40 % wide: REJECT however much trades.
+/// assert_eq!(option_liquidity(&q(1.0, 1.5, 600, 5_000), &cfg).tier, LiquidityTier::Reject);
+/// // No bid: no valid quote, REJECT.
+/// assert_eq!(option_liquidity(&q(0.0, 1.0, 600, 5_000), &cfg).tier, LiquidityTier::Reject);
+/// ```
 pub fn option_liquidity(q: &OptionQuote, cfg: &LiquidityConfig) -> OptionLiquidity {
     let spread = q.spread_pct().map(|p| p.0);
     let oi = q.open_interest;

@@ -49,6 +49,18 @@ pub enum MoveError {
 }
 
 /// The session that reacts to a report.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::moves::reaction_date;
+/// use ivcrush_core::{EarningsEvent, Timing};
+/// let thursday = "2026-01-29".parse().unwrap();
+/// let amc = EarningsEvent { date: thursday, timing: Timing::Amc };
+/// assert_eq!(reaction_date(&amc).to_string(), "2026-01-30");
+/// assert_eq!(reaction_date(&EarningsEvent { timing: Timing::Bmo, ..amc }), thursday);
+/// // Unknown timing is treated as after the close.
+/// assert_eq!(reaction_date(&EarningsEvent { timing: Timing::Unknown, ..amc }), reaction_date(&amc));
+/// ```
 pub fn reaction_date(event: &EarningsEvent) -> NaiveDate {
     match event.timing {
         Timing::Bmo => this_or_next_trading_day(event.date),
@@ -78,6 +90,27 @@ fn bar_ok(b: &Bar) -> bool {
 ///
 /// # Errors
 /// [`MoveError`] when a needed bar is missing or corrupt.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::moves::{MoveError, historical_move};
+/// use ivcrush_core::{Bar, EarningsEvent, Timing};
+/// let bar = |date: &str, open, high, low, close| Bar {
+///     date: date.parse().unwrap(), open, high, low, close, volume: 0,
+/// };
+/// let bars = [
+///     bar("2026-01-29", 100.0, 101.0, 99.0, 100.0),
+///     bar("2026-01-30", 96.0, 97.0, 93.0, 95.0),
+/// ];
+/// let amc = EarningsEvent { date: "2026-01-29".parse().unwrap(), timing: Timing::Amc };
+/// let m = historical_move(&bars, &amc).unwrap();
+/// assert!((m.signed_close_pct.value() + 5.0).abs() < 1e-12);
+/// assert!((m.close_move_pct.value() - 5.0).abs() < 1e-12);
+/// assert!((m.gap_move_pct.value() - 4.0).abs() < 1e-12);
+/// assert!((m.intraday_move_pct.value() - 4.0).abs() < 1e-12);
+/// // A missing session is reported, never guessed.
+/// assert!(matches!(historical_move(&bars[1..], &amc), Err(MoveError::MissingReferenceBar(_))));
+/// ```
 pub fn historical_move(bars: &[Bar], event: &EarningsEvent) -> Result<HistoricalMove, MoveError> {
     let reaction = reaction_date(event);
     let reference = previous_trading_day(reaction);
@@ -93,15 +126,17 @@ pub fn historical_move(bars: &[Bar], event: &EarningsEvent) -> Result<Historical
     }
     let c0 = p.close;
     let signed = (r.close / c0 - 1.0) * 100.0;
+    // Finite positive prices can still overflow a ratio (1e300 / 1e-300): a bad bar too.
+    let pct = |x: f64| Pct::new(x).map_err(|_| MoveError::BadBar(r.date));
     Ok(HistoricalMove {
         report_date: event.date,
         timing: event.timing,
         reaction_date: reaction,
         reference_close: c0,
-        close_move_pct: Pct(signed.abs()),
-        gap_move_pct: Pct(((r.open / c0 - 1.0) * 100.0).abs()),
-        intraday_move_pct: Pct((r.high - r.low) / c0 * 100.0),
-        signed_close_pct: Pct(signed),
+        close_move_pct: pct(signed.abs())?,
+        gap_move_pct: pct(((r.open / c0 - 1.0) * 100.0).abs())?,
+        intraday_move_pct: pct((r.high - r.low) / c0 * 100.0)?,
+        signed_close_pct: pct(signed)?,
     })
 }
 
@@ -186,6 +221,21 @@ impl MoveStats {
     ///
     /// # Errors
     /// [`NoData`] with fewer than `min_count` moves.
+    ///
+    /// # Example
+    /// ```
+    /// use ivcrush_core::moves::{MoveStats, NoData};
+    /// let signed = [4.0, -6.0, 2.0, -8.0];
+    /// let s = MoveStats::from_signed(&signed, 12, 4, 4.0).unwrap();
+    /// assert_eq!(s.count, 4);
+    /// assert_eq!(s.mean_pct, 5.0); // of the absolute moves
+    /// assert_eq!(s.median_pct, 5.0);
+    /// assert_eq!(s.max_pct, 8.0);
+    /// assert_eq!(s.up_share, 0.5);
+    /// // Only the last `lookback` moves count.
+    /// assert_eq!(MoveStats::from_signed(&signed, 2, 2, 4.0).unwrap().mean_pct, 5.0);
+    /// assert_eq!(MoveStats::from_signed(&signed[..3], 12, 4, 4.0), Err(NoData { have: 3, need: 4 }));
+    /// ```
     pub fn from_signed(
         signed_oldest_first: &[f64],
         lookback: usize,
@@ -281,6 +331,22 @@ mod tests {
         assert_eq!(
             historical_move(&bars, &bmo).expect("covered").reaction_date,
             d("2026-01-30")
+        );
+    }
+
+    #[test]
+    fn a_move_that_overflows_is_a_bad_bar_not_an_infinite_percentage() {
+        let bars = [
+            bar("2026-01-29", 1e-300, 1e-300, 1e-300, 1e-300),
+            bar("2026-01-30", 1e300, 1e300, 1e300, 1e300),
+        ];
+        let amc = EarningsEvent {
+            date: d("2026-01-29"),
+            timing: Timing::Amc,
+        };
+        assert_eq!(
+            historical_move(&bars, &amc),
+            Err(MoveError::BadBar(d("2026-01-30")))
         );
     }
 

@@ -57,6 +57,22 @@ impl OptionParams {
     ///
     /// # Errors
     /// [`InputError`] naming the first offending input.
+    ///
+    /// # Example
+    /// ```
+    /// use ivcrush_core::{InputError, OptionKind, OptionParams};
+    /// let p = OptionParams::new(OptionKind::Call, 100.0, 105.0, 0.25, 0.04, 0.01).unwrap();
+    /// // F = S·e^{(r−q)T}
+    /// assert!((p.forward() - 100.0 * (0.03f64 * 0.25).exp()).abs() < 1e-12);
+    /// assert_eq!(
+    ///     OptionParams::new(OptionKind::Put, 100.0, 105.0, 0.0, 0.04, 0.0),
+    ///     Err(InputError::Time)
+    /// );
+    /// assert_eq!(
+    ///     OptionParams::new(OptionKind::Put, f64::NAN, 105.0, 0.25, 0.04, 0.0),
+    ///     Err(InputError::Spot)
+    /// );
+    /// ```
     pub fn new(
         kind: OptionKind,
         spot: f64,
@@ -134,6 +150,15 @@ pub(crate) fn black_undiscounted(kind: OptionKind, f: f64, k: f64, vol: f64, t: 
 }
 
 /// Standard normal CDF, accurate in the tails (Cody's erfc).
+///
+/// # Example
+/// ```
+/// use ivcrush_core::pricing::{norm_cdf, norm_inv, norm_pdf};
+/// assert_eq!(norm_cdf(0.0), 0.5);
+/// assert!((norm_cdf(1.959_963_984_540_054) - 0.975).abs() < 1e-15);
+/// assert!((norm_inv(norm_cdf(-1.3)) + 1.3).abs() < 1e-12);
+/// assert!((norm_pdf(0.0) - 1.0 / (2.0 * std::f64::consts::PI).sqrt()).abs() < 1e-16);
+/// ```
 #[inline]
 pub fn norm_cdf(x: f64) -> f64 {
     DefaultSpecialFn::norm_cdf(x)
@@ -153,6 +178,18 @@ pub fn norm_inv(p: f64) -> f64 {
 }
 
 /// Present value of the option at volatility `vol` (≥ 0; 0 gives the discounted intrinsic).
+///
+/// # Example
+/// ```
+/// use ivcrush_core::{OptionKind, OptionParams, bsm_price};
+/// let call = OptionParams::new(OptionKind::Call, 100.0, 95.0, 0.5, 0.04, 0.01).unwrap();
+/// let put = OptionParams { kind: OptionKind::Put, ..call };
+/// let (c, p) = (bsm_price(&call, 0.3), bsm_price(&put, 0.3));
+/// // Put–call parity: C − P = e^{−rT}·(F − K).
+/// assert!((c - p - call.discount() * (call.forward() - 95.0)).abs() < 1e-12);
+/// // At zero vol an option is worth its discounted intrinsic value on the forward.
+/// assert!((bsm_price(&call, 0.0) - call.discount() * (call.forward() - 95.0)).abs() < 1e-12);
+/// ```
 pub fn bsm_price(p: &OptionParams, vol: f64) -> f64 {
     let f = p.forward();
     let df = p.discount();
@@ -173,6 +210,20 @@ fn intrinsic(kind: OptionKind, f: f64, k: f64) -> f64 {
 /// Price and greeks at volatility `vol` (units in the module docs).
 ///
 /// At `vol = 0` the greeks are those of the discounted intrinsic payoff (gamma and vega 0).
+///
+/// # Example
+/// ```
+/// use ivcrush_core::{OptionKind, OptionParams, bsm_greeks, bsm_price};
+/// let call = OptionParams::new(OptionKind::Call, 100.0, 100.0, 0.25, 0.04, 0.0).unwrap();
+/// let put = OptionParams { kind: OptionKind::Put, ..call };
+/// let (gc, gp) = (bsm_greeks(&call, 0.25), bsm_greeks(&put, 0.25));
+/// assert!((gc.price - bsm_price(&call, 0.25)).abs() < 1e-12);
+/// assert!(gc.delta > 0.5 && gc.delta < 1.0 && gp.delta < 0.0);
+/// // Without a dividend yield, Δcall − Δput = 1; gamma and vega are the same for both.
+/// assert!((gc.delta - gp.delta - 1.0).abs() < 1e-12);
+/// assert!((gc.gamma - gp.gamma).abs() < 1e-12 && (gc.vega - gp.vega).abs() < 1e-9);
+/// assert!(gc.theta < 0.0, "a long ATM call loses value with time");
+/// ```
 pub fn bsm_greeks(p: &OptionParams, vol: f64) -> Greeks {
     let (s, k, t, r, q) = (p.spot, p.strike, p.t, p.rate, p.div);
     let f = p.forward();
@@ -241,6 +292,17 @@ pub fn bsm_greeks(p: &OptionParams, vol: f64) -> Greeks {
 
 /// Vega per 1.00 of vol alone, `S·e^{−qT}·φ(d1)·√T` (0 for a non-positive vol): the same figure
 /// as [`bsm_greeks`]' vega without pricing the option, for the smile fit's weights.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::{OptionKind, OptionParams, bsm_price};
+/// use ivcrush_core::pricing::bsm_vega;
+/// let p = OptionParams::new(OptionKind::Put, 100.0, 90.0, 0.1, 0.04, 0.0).unwrap();
+/// let h = 1e-5;
+/// let finite_difference = (bsm_price(&p, 0.45 + h) - bsm_price(&p, 0.45 - h)) / (2.0 * h);
+/// assert!((bsm_vega(&p, 0.45) - finite_difference).abs() < 1e-6);
+/// assert_eq!(bsm_vega(&p, 0.0), 0.0);
+/// ```
 pub fn bsm_vega(p: &OptionParams, vol: f64) -> f64 {
     if !(vol > 0.0) {
         return 0.0;

@@ -262,6 +262,14 @@ pub enum GateError {
 ///
 /// # Errors
 /// [`GateError::BadSpot`] when it is missing (NaN), zero or negative.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::quality::check_spot;
+/// assert!(check_spot(251.37).is_ok());
+/// assert!(check_spot(0.0).is_err());
+/// assert!(check_spot(f64::INFINITY).is_err());
+/// ```
 pub fn check_spot(spot: f64) -> Result<(), GateError> {
     if spot.is_finite() && spot > 0.0 {
         Ok(())

@@ -107,6 +107,25 @@ pub struct ScoreInputs {
 }
 
 /// Component and composite scores.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::AnalyticsConfig;
+/// use ivcrush_core::liquidity::LiquidityTier;
+/// use ivcrush_core::score::{ScoreInputs, score};
+/// let cfg = AnalyticsConfig::default();
+/// let rich = ScoreInputs {
+///     vrp_ratio: 2.2,
+///     liquidity: LiquidityTier::Excellent,
+///     mad_over_median: 0.3,
+///     mixon: Some(0.05),
+/// };
+/// let s = score(&rich, &cfg);
+/// assert!((0.0..=100.0).contains(&s.composite));
+/// // A thinner premium scores lower, everything else equal.
+/// let thin = score(&ScoreInputs { vrp_ratio: 1.1, ..rich }, &cfg);
+/// assert!(thin.vrp < s.vrp && thin.composite < s.composite);
+/// ```
 pub fn score(inp: &ScoreInputs, cfg: &AnalyticsConfig) -> ScoreBreakdown {
     let sc = &cfg.score;
     let vrp = vrp_score(inp.vrp_ratio, &cfg.vrp, sc);
@@ -127,6 +146,19 @@ pub fn score(inp: &ScoreInputs, cfg: &AnalyticsConfig) -> ScoreBreakdown {
 }
 
 /// `tradeable` = VRP tier ≥ MARGINAL, liquidity ≠ REJECT and composite ≥ `min_score`.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::config::ScoreConfig;
+/// use ivcrush_core::liquidity::LiquidityTier;
+/// use ivcrush_core::score::is_tradeable;
+/// use ivcrush_core::vrp::VrpTier;
+/// let sc = ScoreConfig::default();
+/// assert!(is_tradeable(VrpTier::Excellent, LiquidityTier::Good, 90.0, &sc));
+/// // No premium or no market: never tradeable, whatever the score.
+/// assert!(!is_tradeable(VrpTier::Skip, LiquidityTier::Excellent, 100.0, &sc));
+/// assert!(!is_tradeable(VrpTier::Excellent, LiquidityTier::Reject, 100.0, &sc));
+/// ```
 pub fn is_tradeable(
     vrp_tier: VrpTier,
     liquidity: LiquidityTier,

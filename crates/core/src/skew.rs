@@ -98,6 +98,34 @@ fn delta_strike(fit: &SkewFit, t: f64, call: bool, lo: f64, hi: f64) -> Option<f
 ///
 /// # Errors
 /// [`SkewNoData`] with fewer than five usable strikes or a singular fit.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::OptionKind;
+/// use ivcrush_core::config::SkewConfig;
+/// use ivcrush_core::skew::{Bias, fit_skew, skew_bias};
+/// use ivcrush_core::smile::SmilePoint;
+/// // A smile σ(k) = 0.40 − 0.20·k + 0.80·k² in log-moneyness k = ln(K/F): puts richer.
+/// let points: Vec<SmilePoint> = (-4..=4)
+///     .map(|i| {
+///         let k = f64::from(i) * 0.05;
+///         SmilePoint {
+///             strike: 100.0 * k.exp(),
+///             k,
+///             iv: 0.40 - 0.20 * k + 0.80 * k * k,
+///             vega: 1.0,
+///             kind: if k < 0.0 { OptionKind::Put } else { OptionKind::Call },
+///         }
+///     })
+///     .collect();
+/// let fit = fit_skew(&points, 30.0 / 365.0, 100.0).unwrap();
+/// assert!((fit.level - 0.40).abs() < 1e-9 && (fit.slope + 0.20).abs() < 1e-9);
+/// assert!(fit.risk_reversal_25.unwrap() < 0.0, "25Δ puts above 25Δ calls");
+/// assert!(fit.mixon.unwrap() > 0.0);
+/// let _bias: Bias = skew_bias(&fit, &SkewConfig::default());
+/// // Four strikes are too few.
+/// assert_eq!(fit_skew(&points[..4], 30.0 / 365.0, 100.0).unwrap_err().need, 5);
+/// ```
 pub fn fit_skew(points: &[SmilePoint], t: f64, forward: f64) -> Result<SkewFit, SkewNoData> {
     let usable: Vec<&SmilePoint> = points
         .iter()

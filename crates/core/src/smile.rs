@@ -184,6 +184,30 @@ fn solve3(mut a: [[f64; 3]; 3], mut b: [f64; 3]) -> Option<[f64; 3]> {
 /// otherwise be amplified in the event-variance difference), falling back to linear interpolation
 /// with fewer strikes, and to the nearest point when the forward lies outside them. `None` for an
 /// empty smile.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::smile::{ExpiryMarket, atm_vol, otm_smile};
+/// use ivcrush_core::{OptionChain, OptionKind, OptionParams, OptionQuote, bsm_price};
+/// // A chain priced at a flat 35 % vol (quotes a cent either side of the model).
+/// let market = ExpiryMarket { spot: 100.0, t: 30.0 / 365.0, rate: 0.04, div: 0.0 };
+/// let mut quotes = Vec::new();
+/// for strike in (80..=120).step_by(5).map(f64::from) {
+///     for kind in [OptionKind::Call, OptionKind::Put] {
+///         let p = OptionParams::new(kind, 100.0, strike, market.t, 0.04, 0.0).unwrap();
+///         let model = bsm_price(&p, 0.35);
+///         quotes.push(OptionQuote {
+///             kind, strike, bid: model - 0.01, ask: model + 0.01,
+///             last: None, volume: 100, open_interest: 1_000,
+///         });
+///     }
+/// }
+/// let chain = OptionChain::new("2026-03-02".parse().unwrap(), quotes);
+/// let smile = otm_smile(&chain, &market);
+/// assert_eq!(smile.len(), 9, "one out-of-the-money option per strike");
+/// assert!(smile.iter().all(|p| (p.iv - 0.35).abs() < 0.01));
+/// assert!((atm_vol(&smile).unwrap() - 0.35).abs() < 1e-3);
+/// ```
 pub fn atm_vol(smile: &[SmilePoint]) -> Option<f64> {
     if smile.len() >= ATM_FIT_POINTS && smile.first()?.k < 0.0 && smile.last()?.k > 0.0 {
         let mut near: Vec<&SmilePoint> = smile.iter().collect();

@@ -6,6 +6,16 @@ pub fn mean(x: &[f64]) -> Option<f64> {
 }
 
 /// Median (average of the two middle values for an even count); `None` for an empty slice.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::stats::{mad, mean, median};
+/// assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));
+/// assert_eq!(median(&[5.0, 1.0, 3.0, 2.0]), Some(2.5));
+/// // The median absolute deviation shrugs off the outlier that moves the mean.
+/// assert_eq!(mad(&[1.0, 2.0, 3.0, 4.0, 100.0]), Some(1.0));
+/// assert_eq!(median(&[]), None);
+/// ```
 pub fn median(x: &[f64]) -> Option<f64> {
     if x.is_empty() {
         return None;
@@ -32,6 +42,14 @@ pub fn mad(x: &[f64]) -> Option<f64> {
 pub const MAD_NORMAL_SCALE: f64 = 1.482_602_218_505_602;
 
 /// Sample standard deviation (ddof = 1); `None` below two values.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::stats::{rms, std_dev};
+/// assert_eq!(std_dev(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]), Some((32.0f64 / 7.0).sqrt()));
+/// assert_eq!(std_dev(&[1.0]), None);
+/// assert_eq!(rms(&[3.0, -4.0]), Some((12.5f64).sqrt()));
+/// ```
 pub fn std_dev(x: &[f64]) -> Option<f64> {
     if x.len() < 2 {
         return None;
@@ -48,6 +66,16 @@ pub fn rms(x: &[f64]) -> Option<f64> {
 
 /// Exponentially weighted mean of a series ordered oldest → newest: weight `0.5^(age/half_life)`
 /// with age 0 for the newest value, normalised (pandas `ewm(halflife, adjust=True)`).
+///
+/// # Example
+/// ```
+/// use ivcrush_core::stats::ewma;
+/// // With a half-life of one observation the newest weighs twice the one before it.
+/// let e = ewma(&[3.0, 6.0], 1.0).unwrap();
+/// assert!((e - (3.0 * 1.0 + 6.0 * 2.0) / 3.0).abs() < 1e-12);
+/// assert_eq!(ewma(&[5.0, 5.0, 5.0], 4.0), Some(5.0));
+/// assert_eq!(ewma(&[1.0], 0.0), None);
+/// ```
 pub fn ewma(x_oldest_first: &[f64], half_life: f64) -> Option<f64> {
     if x_oldest_first.is_empty() || !(half_life > 0.0) {
         return None;

@@ -33,6 +33,7 @@
 //! for undefined risk — its liquidity is at least `naked_min_liquidity`. The best eligible one is
 //! `rank` 1 and `recommended` ([`best`]).
 
+use crate::calendar::CALENDAR_DAYS_PER_YEAR;
 use crate::config::{LiquidityConfig, StrategyConfig, WingRule};
 use crate::exit::{Costs, ExitEngine, ExitKind, ExitModel, ExitPnl};
 use crate::liquidity::{LiquidityTier, option_liquidity};
@@ -386,6 +387,33 @@ pub struct Payoff {
 
 impl Payoff {
     /// From legs (their mids give the credit).
+    ///
+    /// # Example
+    /// ```
+    /// use ivcrush_core::OptionKind;
+    /// use ivcrush_core::strategy::{Leg, MaxLoss, Payoff, Side};
+    /// let leg = |kind, strike, side, mid| Leg { kind, strike, side, quantity: 1, mid };
+    /// // A short straddle at 100 for 6.00 of credit.
+    /// let straddle = Payoff::new(&[
+    ///     leg(OptionKind::Call, 100.0, Side::Short, 3.0),
+    ///     leg(OptionKind::Put, 100.0, Side::Short, 3.0),
+    /// ]);
+    /// assert_eq!(straddle.credit(), 6.0);
+    /// assert_eq!(straddle.pnl(100.0), 6.0);
+    /// assert_eq!(straddle.pnl(110.0), -4.0);
+    /// assert_eq!(straddle.breakevens(), [94.0, 106.0]);
+    /// assert_eq!(straddle.max_loss(), MaxLoss::Unbounded);
+    /// // An iron condor: short 95/105, long 90/110 wings, 2.00 of credit, 3.00 at most to lose.
+    /// let condor = Payoff::new(&[
+    ///     leg(OptionKind::Put, 90.0, Side::Long, 0.5),
+    ///     leg(OptionKind::Put, 95.0, Side::Short, 1.5),
+    ///     leg(OptionKind::Call, 105.0, Side::Short, 1.5),
+    ///     leg(OptionKind::Call, 110.0, Side::Long, 0.5),
+    /// ]);
+    /// assert_eq!(condor.credit(), 2.0);
+    /// assert_eq!(condor.max_loss(), MaxLoss::Bounded(3.0));
+    /// assert_eq!(condor.profit_intervals(), [(93.0, 107.0)]);
+    /// ```
     pub fn new<L: AsRef<Leg>>(legs: &[L]) -> Payoff {
         let credit = legs
             .iter()
@@ -548,6 +576,19 @@ impl Payoff {
 /// the max loss for defined risk; for naked short options premium + max(20 % × S − OTM amount,
 /// 10 % × S for calls or × K for puts), and for short calls with short puts the greater side's
 /// requirement plus the other side's premium. Returns the figure and the rule applied.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::OptionKind;
+/// use ivcrush_core::strategy::{Leg, MaxLoss, Side, reg_t_margin};
+/// let short_put = [Leg { kind: OptionKind::Put, strike: 95.0, side: Side::Short, quantity: 1, mid: 2.0 }];
+/// // Premium 2 + max(20 % × 100 − 5 OTM, 10 % × 95) = 2 + 15.
+/// let (margin, _rule) = reg_t_margin(&short_put, 100.0, MaxLoss::Bounded(93.0));
+/// assert_eq!(margin, 93.0, "a bounded loss is its own margin");
+/// let (margin, rule) = reg_t_margin(&short_put, 100.0, MaxLoss::Unbounded);
+/// assert_eq!(margin, 17.0);
+/// assert!(rule.starts_with("Reg-T naked short option"));
+/// ```
 pub fn reg_t_margin<L: AsRef<Leg>>(
     legs: &[L],
     spot: f64,
@@ -589,6 +630,15 @@ pub fn reg_t_margin<L: AsRef<Leg>>(
 
 /// Contracts for a risk budget: floor(budget / risk per contract), capped at `oi_cap`; a
 /// non-positive risk per contract (a riskless credit) is capped by open interest alone.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::strategy::contracts_for;
+/// // $1,000 of risk at $300 a contract: three contracts, unless open interest caps it first.
+/// assert_eq!(contracts_for(1_000.0, 300.0, 1_000).0, 3);
+/// assert_eq!(contracts_for(1_000.0, 300.0, 2).0, 2);
+/// assert_eq!(contracts_for(100.0, 300.0, 1_000).0, 0);
+/// ```
 pub fn contracts_for(risk_budget: f64, risk_per_contract: f64, oi_cap: u64) -> (u64, SizeLimit) {
     let by_budget = if risk_per_contract > 0.0 {
         let n = (risk_budget / risk_per_contract).floor();
@@ -943,7 +993,7 @@ fn net_greeks(legs: &[StrategyLeg], ctx: &StrategyContext<'_>, mult: f64) -> Opt
         g.delta += w * delta;
         g.gamma += w * df_q * pdf / (s * sd);
         g.vega += w * s * df_q * pdf * sqrt_t / 100.0;
-        g.theta += w * theta / 365.0;
+        g.theta += w * theta / CALENDAR_DAYS_PER_YEAR;
     }
     Some(g)
 }

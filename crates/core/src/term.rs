@@ -56,6 +56,25 @@ pub struct TermStructure {
 }
 
 /// Builds the term structure from points (any order); the first point is the front.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::term::{TermStructurePoint, term_structure};
+/// let point = |expiration: &str, days, atm_iv| TermStructurePoint {
+///     expiration: expiration.parse().unwrap(),
+///     days,
+///     atm_iv,
+///     ex_event_iv: None,
+///     trading_days: None,
+///     in_fit: false,
+/// };
+/// // Given in any order; the event expiry's vol sits above the next one's.
+/// let ts = term_structure(vec![point("2026-02-06", 9.0, 0.40), point("2026-01-30", 2.0, 0.70)]);
+/// assert_eq!(ts.points[0].expiration.to_string(), "2026-01-30");
+/// assert!(ts.inverted);
+/// assert!((ts.front_back_ratio.unwrap() - 1.75).abs() < 1e-12);
+/// assert!((ts.slope_per_day.unwrap() + 0.3 / 7.0).abs() < 1e-12);
+/// ```
 pub fn term_structure(mut points: Vec<TermStructurePoint>) -> TermStructure {
     points.retain(|p| p.atm_iv.is_finite() && p.atm_iv > 0.0 && p.days.is_finite());
     points.sort_by_key(|p| p.expiration);

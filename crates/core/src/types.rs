@@ -93,17 +93,55 @@ impl FromStr for Timing {
     }
 }
 
-/// A percentage in percent units: `Pct(5.12)` means 5.12 %.
+/// A percentage in percent units: 5.12 means 5.12 %.
 ///
-/// Kept apart from fractions (0.0512) so that the two cannot be mixed silently.
+/// Kept apart from fractions (0.0512) so that the two cannot be mixed silently, and always
+/// finite: it is built only through the checked [`Pct::new`] and [`Pct::from_fraction`] (and
+/// deserialised through the same check), so a `NaN` or an infinity never travels as a
+/// percentage. Read it with [`Pct::value`] (or `.0`) in percent, or [`Pct::fraction`].
+///
+/// ```
+/// use ivcrush_core::Pct;
+/// let p = Pct::new(5.12).unwrap();
+/// assert_eq!(p.value(), 5.12);
+/// assert!((p.fraction() - 0.0512).abs() < 1e-15);
+/// assert_eq!(p.to_string(), "5.12%");
+/// assert_eq!(Pct::from_fraction(0.25).unwrap().value(), 25.0);
+/// assert!(Pct::new(f64::NAN).is_err());
+/// assert!(Pct::from_fraction(f64::INFINITY).is_err());
+/// // The JSON form is the bare number, and a JSON number that is out of range is refused.
+/// assert_eq!(serde_json::to_string(&p).unwrap(), "5.12");
+/// assert_eq!(serde_json::from_str::<Pct>("5.12").unwrap(), p);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize, Default)]
-#[serde(transparent)]
+#[serde(try_from = "f64", into = "f64")]
+// Non-exhaustive: other crates read `.0` but cannot build a `Pct` around the checks.
+#[non_exhaustive]
 pub struct Pct(pub f64);
 
+/// A percentage that is not a finite number.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("a percentage must be a finite number (got {0})")]
+pub struct NonFiniteError(pub f64);
+
 impl Pct {
-    /// From a decimal fraction: `Pct::from_fraction(0.0512) == Pct(5.12)`.
-    pub fn from_fraction(x: f64) -> Self {
-        Pct(x * 100.0)
+    /// A percentage in percent units (5.12 = 5.12 %).
+    ///
+    /// # Errors
+    /// [`NonFiniteError`] for `NaN` and infinities.
+    pub fn new(percent: f64) -> Result<Pct, NonFiniteError> {
+        if percent.is_finite() {
+            Ok(Pct(percent))
+        } else {
+            Err(NonFiniteError(percent))
+        }
+    }
+    /// From a decimal fraction: `Pct::from_fraction(0.0512)` is 5.12 %.
+    ///
+    /// # Errors
+    /// [`NonFiniteError`] when the percentage is not finite.
+    pub fn from_fraction(x: f64) -> Result<Pct, NonFiniteError> {
+        Pct::new(x * 100.0)
     }
     /// As a decimal fraction.
     pub fn fraction(self) -> f64 {
@@ -112,6 +150,19 @@ impl Pct {
     /// The value in percent.
     pub fn value(self) -> f64 {
         self.0
+    }
+}
+
+impl TryFrom<f64> for Pct {
+    type Error = NonFiniteError;
+    fn try_from(percent: f64) -> Result<Pct, NonFiniteError> {
+        Pct::new(percent)
+    }
+}
+
+impl From<Pct> for f64 {
+    fn from(p: Pct) -> f64 {
+        p.0
     }
 }
 
@@ -153,9 +204,25 @@ impl OptionQuote {
         self.bid.is_finite() && self.ask.is_finite() && self.bid > 0.0 && self.ask > self.bid
     }
     /// Spread as a percent of mid, `None` without a valid quote.
+    ///
+    /// # Example
+    /// ```
+    /// use ivcrush_core::{OptionKind, OptionQuote};
+    /// let q = OptionQuote {
+    ///     kind: OptionKind::Put, strike: 95.0, bid: 1.90, ask: 2.10,
+    ///     last: None, volume: 0, open_interest: 0,
+    /// };
+    /// assert!((q.mid() - 2.0).abs() < 1e-12);
+    /// assert!((q.spread_pct().unwrap().value() - 10.0).abs() < 1e-9);
+    /// // No bid: no spread to speak of.
+    /// assert_eq!(OptionQuote { bid: 0.0, ..q }.spread_pct(), None);
+    /// assert_eq!("P".parse::<OptionKind>().unwrap(), OptionKind::Put);
+    /// ```
     pub fn spread_pct(&self) -> Option<Pct> {
-        self.is_valid()
-            .then(|| Pct((self.ask - self.bid) / self.mid() * 100.0))
+        if !self.is_valid() {
+            return None;
+        }
+        Pct::new((self.ask - self.bid) / self.mid() * 100.0).ok()
     }
 }
 

@@ -104,6 +104,18 @@ pub fn displayed_ratio(ratio: f64) -> f64 {
 
 /// Tier of a ratio, decided on the ratio rounded to the two displayed decimals
 /// ([`displayed_ratio`]); non-finite ratios are SKIP.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::config::VrpConfig;
+/// use ivcrush_core::vrp::{VrpTier, vrp_tier};
+/// let cfg = VrpConfig::default();
+/// // The tier follows the ratio as displayed (two decimals): 1.4996 shows as 1.50, so GOOD.
+/// assert_eq!(vrp_tier(1.4996, &cfg), VrpTier::Good);
+/// assert_eq!(vrp_tier(1.2, &cfg), VrpTier::Marginal);
+/// assert_eq!(vrp_tier(1.0, &cfg), VrpTier::Skip);
+/// assert_eq!(vrp_tier(f64::NAN, &cfg), VrpTier::Skip);
+/// ```
 pub fn vrp_tier(ratio: f64, cfg: &VrpConfig) -> VrpTier {
     let ratio = displayed_ratio(ratio);
     if !ratio.is_finite() {
@@ -136,6 +148,18 @@ pub enum VrpError {
 ///
 /// # Errors
 /// [`VrpError`] for a non-positive historical or a negative implied figure.
+///
+/// # Example
+/// ```
+/// use ivcrush_core::config::VrpConfig;
+/// use ivcrush_core::vrp::{VrpError, VrpTier, vrp};
+/// let cfg = VrpConfig::default(); // GOOD from 1.5, EXCELLENT from 2.0
+/// let v = vrp(6.0, 3.6, 1.0, 3.5, &cfg).unwrap();
+/// assert!((v.ratio - 6.0 / 3.6).abs() < 1e-12);
+/// assert_eq!(v.tier, VrpTier::Good);
+/// assert_eq!(vrp(7.2, 3.6, 1.0, 3.5, &cfg).unwrap().tier, VrpTier::Excellent);
+/// assert_eq!(vrp(4.0, 0.0, 1.0, 3.5, &cfg), Err(VrpError::BadHistorical(0.0)));
+/// ```
 pub fn vrp(
     implied_pct: f64,
     historical_pct: f64,

@@ -233,15 +233,19 @@ macro_rules! impl_store {
             const T: &str = "historical_moves";
             let report_date: NaiveDate = get(row, "report_date", T, ticker)?;
             let key = format!("{ticker} {report_date}");
+            let pct = |col: &'static str| -> Result<Pct, StoreError> {
+                Pct::new(get(row, col, T, &key)?)
+                    .map_err(|e| StoreError::decode(T, format!("{key}, column {col}"), e))
+            };
             Ok(HistoricalMove {
                 report_date,
                 timing: timing_col(row, T, &key)?,
                 reaction_date: get(row, "reaction_date", T, &key)?,
                 reference_close: get(row, "reference_close", T, &key)?,
-                close_move_pct: Pct(get(row, "close_move_pct", T, &key)?),
-                gap_move_pct: Pct(get(row, "gap_move_pct", T, &key)?),
-                intraday_move_pct: Pct(get(row, "intraday_move_pct", T, &key)?),
-                signed_close_pct: Pct(get(row, "signed_close_pct", T, &key)?),
+                close_move_pct: pct("close_move_pct")?,
+                gap_move_pct: pct("gap_move_pct")?,
+                intraday_move_pct: pct("intraday_move_pct")?,
+                signed_close_pct: pct("signed_close_pct")?,
             })
         }
 

@@ -27,10 +27,10 @@ fn history(scale: f64) -> Vec<HistoricalMove> {
                 timing: Timing::Amc,
                 reaction_date: d + chrono::Duration::days(1),
                 reference_close: 100.0,
-                close_move_pct: Pct(s.abs()),
-                gap_move_pct: Pct(s.abs() * 0.8),
-                intraday_move_pct: Pct(s.abs() * 0.6),
-                signed_close_pct: Pct(s),
+                close_move_pct: Pct::new(s.abs()).expect("finite"),
+                gap_move_pct: Pct::new(s.abs() * 0.8).expect("finite"),
+                intraday_move_pct: Pct::new(s.abs() * 0.6).expect("finite"),
+                signed_close_pct: Pct::new(s).expect("finite"),
             }
         })
         .collect()

@@ -3,6 +3,7 @@
 
 mod fixture_chain;
 mod fixtures;
+mod golden;
 mod properties;
 mod reference;
 mod synthetic;

@@ -155,10 +155,10 @@ pub fn history(mean_pct: f64) -> Vec<HistoricalMove> {
                 timing: Timing::Amc,
                 reaction_date: date + chrono::Duration::days(1),
                 reference_close: 100.0,
-                close_move_pct: Pct(s.abs()),
-                gap_move_pct: Pct(s.abs()),
-                intraday_move_pct: Pct(s.abs()),
-                signed_close_pct: Pct(s),
+                close_move_pct: Pct::new(s.abs()).expect("finite"),
+                gap_move_pct: Pct::new(s.abs()).expect("finite"),
+                intraday_move_pct: Pct::new(s.abs()).expect("finite"),
+                signed_close_pct: Pct::new(s).expect("finite"),
             }
         })
         .collect()

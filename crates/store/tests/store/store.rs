@@ -57,10 +57,10 @@ fn hmove(d: &str, signed: f64) -> HistoricalMove {
         timing: Timing::Amc,
         reaction_date: report.succ_opt().expect("next day"),
         reference_close: 100.0,
-        close_move_pct: Pct(signed.abs()),
-        gap_move_pct: Pct(signed.abs() * 0.8),
-        intraday_move_pct: Pct(signed.abs() * 1.2),
-        signed_close_pct: Pct(signed),
+        close_move_pct: Pct::new(signed.abs()).expect("finite"),
+        gap_move_pct: Pct::new(signed.abs() * 0.8).expect("finite"),
+        intraday_move_pct: Pct::new(signed.abs() * 1.2).expect("finite"),
+        signed_close_pct: Pct::new(signed).expect("finite"),
     }
 }
 
