@@ -270,6 +270,46 @@ struct Tasks {
 }
 
 impl Tasks {
+    fn new(config: &TickerConfig) -> Tasks {
+        Tasks {
+            stats: Arc::new(Stats::new()),
+            state: Arc::new(StateStore::new(config.max_instruments)),
+            restart: config.restart,
+            feed_cancel: CancellationToken::new(),
+            front: Vec::new(),
+        }
+    }
+
+    /// The feed's side ([`Ingest`]) and the publisher, joined by the bounded channel.
+    fn ingest_and_publisher(
+        &self,
+        config: &TickerConfig,
+    ) -> Result<(Arc<Ingest>, Publisher), TickerError> {
+        let (tx, rx) = mpsc::channel(config.channel_capacity);
+        let stats = Arc::clone(&self.stats);
+        let ingest = Arc::new(Ingest::new(Arc::clone(&self.state), tx, Arc::clone(&stats)));
+        let publisher = Publisher::new(config.publisher.clone(), rx, stats)?;
+        Ok((ingest, publisher))
+    }
+
+    /// Supervises the publisher: it drains the channel and is cancelled (by `cancel`, then it
+    /// flushes) only after the feeds stopped, so it is not one of the front tasks.
+    fn spawn_publisher(&self, publisher: &Publisher, cancel: &CancellationToken) -> JoinHandle<()> {
+        let p = publisher.clone();
+        let c = cancel.clone();
+        supervise(
+            "publisher",
+            Arc::clone(&self.stats),
+            self.restart,
+            cancel.clone(),
+            move || {
+                let p = p.clone();
+                let c = c.clone();
+                async move { p.run(c).await }
+            },
+        )
+    }
+
     /// Supervises task `name`, stopped with the feeds.
     fn spawn<F, Fut>(&mut self, name: &'static str, make: F)
     where
@@ -423,29 +463,6 @@ impl Tasks {
     }
 }
 
-/// Supervises the publisher: it drains the channel, is cancelled only after the feeds stopped,
-/// then flushes.
-fn spawn_publisher(
-    publisher: &Publisher,
-    stats: &Arc<Stats>,
-    restart: RestartPolicy,
-    cancel: &CancellationToken,
-) -> JoinHandle<()> {
-    let p = publisher.clone();
-    let c = cancel.clone();
-    supervise(
-        "publisher",
-        Arc::clone(stats),
-        restart,
-        cancel.clone(),
-        move || {
-            let p = p.clone();
-            let c = c.clone();
-            async move { p.run(c).await }
-        },
-    )
-}
-
 /// Binds the `/metrics` address before any task starts, so a busy port fails the start cleanly.
 fn bind_metrics(addr: SocketAddr) -> Result<std::net::TcpListener, TickerError> {
     let listener = std::net::TcpListener::bind(addr).map_err(|error| TickerError::Io {
@@ -531,26 +548,16 @@ impl TickerService {
         let feed = Feed::build(&config.feed)?;
         let listener = config.metrics_bind.map(bind_metrics).transpose()?;
         let http_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
-        let stats = Arc::new(Stats::new());
-        let state = Arc::new(StateStore::new(config.max_instruments));
-        let (tx, rx) = mpsc::channel(config.channel_capacity);
-        let ingest = Arc::new(Ingest::new(Arc::clone(&state), tx, Arc::clone(&stats)));
-        let publisher = Publisher::new(config.publisher.clone(), rx, Arc::clone(&stats))?;
-        let (symbols_tx, symbols_rx) = watch::channel::<SymbolSet>(normalize(initial));
+        let mut tasks = Tasks::new(&config);
+        let (ingest, publisher) = tasks.ingest_and_publisher(&config)?;
         let publisher_cancel = CancellationToken::new();
-        let publisher_task = spawn_publisher(&publisher, &stats, config.restart, &publisher_cancel);
-        let mut tasks = Tasks {
-            stats,
-            state,
-            restart: config.restart,
-            feed_cancel: CancellationToken::new(),
-            front: Vec::new(),
-        };
+        let publisher_task = tasks.spawn_publisher(&publisher, &publisher_cancel);
+        let (symbols_tx, symbols_rx) = watch::channel::<SymbolSet>(normalize(initial));
         tasks.spawn_feed(feed.clone(), symbols_rx, ingest);
         tasks.spawn_sweeper(config.sweep_interval);
         let reload = tasks.spawn_reloader(&config, publisher.client(), &symbols_tx);
-        let health = tasks.health(&publisher, &feed);
         if let Some(listener) = listener {
+            let health = tasks.health(&publisher, &feed);
             tasks.spawn_http(listener, prometheus.clone(), health);
         }
         if let Some(handle) = prometheus {

@@ -263,6 +263,22 @@ mod tests {
     }
 
     #[test]
+    fn the_type_is_stock_call_or_put() {
+        for (kind, text) in [
+            (InstrumentKind::Stock, "\"stock\""),
+            (InstrumentKind::CALL, "\"call\""),
+            (InstrumentKind::PUT, "\"put\""),
+        ] {
+            assert_eq!(serde_json::to_string(&kind).expect("serialises"), text);
+            assert_eq!(
+                serde_json::from_str::<InstrumentKind>(text).expect("parses"),
+                kind
+            );
+        }
+        assert!(serde_json::from_str::<InstrumentKind>("\"future\"").is_err());
+    }
+
+    #[test]
     fn plain_tickers_are_not_occ_symbols() {
         assert!(parse_occ("AAPL").is_none());
         assert!(parse_occ("AAPL260130X00250000").is_none());
