@@ -1,51 +1,15 @@
-//! Ticker symbols as users type them and as vendors want them.
+//! Ticker symbols as users type them and as vendors want them: the one rule lives in
+//! [`ivcrush_core::symbol`]; these are the list and string conveniences the commands use.
 
-/// Why a symbol was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid ticker {input:?}: {reason}")]
-pub struct SymbolError {
-    /// What was given.
-    pub input: String,
-    /// Why it is refused.
-    pub reason: &'static str,
-}
+pub use ivcrush_core::symbol::{Symbol, SymbolError};
 
 /// Normalises a user-typed symbol: trims, upper-cases, accepts `BRK.B` / `BRK-B` / `brk/b` (all
-/// become `BRK.B`). 1–10 characters of `A–Z`, `0–9` and at most one class separator.
+/// become `BRK.B`). See [`Symbol::parse`].
 ///
 /// # Errors
 /// [`SymbolError`] naming the input and the reason.
 pub fn normalize_symbol(input: &str) -> Result<String, SymbolError> {
-    let err = |reason| SymbolError {
-        input: input.to_string(),
-        reason,
-    };
-    let s: String = input
-        .trim()
-        .chars()
-        .map(|c| match c {
-            '-' | '/' => '.',
-            c => c.to_ascii_uppercase(),
-        })
-        .collect();
-    if s.is_empty() {
-        return Err(err("empty"));
-    }
-    if s.len() > 10 {
-        return Err(err("longer than 10 characters"));
-    }
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.')
-    {
-        return Err(err(
-            "only letters, digits and one '.' class separator are allowed",
-        ));
-    }
-    if s.matches('.').count() > 1 || s.starts_with('.') || s.ends_with('.') {
-        return Err(err("a '.' may only separate a share class (e.g. BRK.B)"));
-    }
-    Ok(s)
+    Symbol::parse(input).map(Symbol::into_string)
 }
 
 /// Parses a comma-separated list, normalising each symbol and dropping duplicates (order kept).

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod output;
 mod progress;
+mod runtime;
 
 use clap::Parser;
 use std::io;

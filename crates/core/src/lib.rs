@@ -50,6 +50,7 @@ pub mod skew;
 pub mod smile;
 pub mod stats;
 pub mod strategy;
+pub mod symbol;
 pub mod term;
 pub mod types;
 pub mod vrp;
@@ -59,6 +60,7 @@ pub use config::{AnalyticsConfig, ConfigError};
 pub use iv::{IvError, implied_vol};
 pub use pricing::{Greeks, InputError, OptionParams, bsm_greeks, bsm_price};
 pub use quality::{DataQuality, GateConfig, GateError, QualityCode};
+pub use symbol::{Symbol, SymbolError};
 pub use types::{
     Bar, ChainProvenance, EarningsEvent, NonFiniteError, OptionChain, OptionKind, OptionQuote, Pct,
     Timing,

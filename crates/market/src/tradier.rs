@@ -105,7 +105,7 @@ pub struct EndpointTimeouts {
     pub chains_ms: u64,
     /// Daily history (years of bars). Default 3 000.
     pub history_ms: u64,
-    /// The clock (health ping). Default 2 000.
+    /// The clock (health ping) and the streaming-session POST. Default 2 000.
     pub clock_ms: u64,
 }
 
@@ -510,6 +510,15 @@ struct RawDay {
     close: Option<f64>,
     #[serde(default, deserialize_with = "flex_u64")]
     volume: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct SessionBody {
+    stream: SessionStream,
+}
+#[derive(Deserialize)]
+struct SessionStream {
+    sessionid: String,
 }
 
 #[derive(Deserialize)]
@@ -940,6 +949,25 @@ impl TradierClient {
             .request("clock", Method::Get, "/v1/markets/clock", &[])
             .await?;
         parse_clock(&body)
+    }
+
+    /// `POST /v1/markets/events/session`: a new streaming session id (single use, valid for 5
+    /// minutes), through the same pipeline as every other call (quota, breaker, retries).
+    ///
+    /// # Errors
+    /// Transport, status or decode errors.
+    #[instrument(skip(self), fields(vendor = VENDOR))]
+    pub async fn create_stream_session(&self) -> Result<String, MarketError> {
+        let body = self
+            .request(
+                "session",
+                Method::PostForm,
+                "/v1/markets/events/session",
+                &[],
+            )
+            .await?;
+        let parsed: SessionBody = decode("session", &body)?;
+        Ok(parsed.stream.sessionid)
     }
 
     /// The chain's contracts as supplied, greeks included (`greeks=true`).

@@ -117,6 +117,17 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// `min(cap, base · 2^retry)` without jitter: reconnect and restart loops of one process,
+    /// whose timing is part of their contract and which have no herd of callers to spread out.
+    pub fn doubling(base: Duration, cap: Duration) -> Backoff {
+        Backoff {
+            base,
+            factor: 2.0,
+            cap,
+            jitter: Jitter::None,
+        }
+    }
+
     /// `min(cap, base · factor^retry)` without jitter; saturates instead of overflowing.
     pub fn ceiling(&self, retry: u32) -> Duration {
         let exponent = i32::try_from(retry).unwrap_or(i32::MAX);
@@ -341,6 +352,15 @@ mod tests {
         assert_eq!(backoff.ceiling(3), Duration::from_secs(8));
         assert_eq!(backoff.ceiling(5), Duration::from_secs(30));
         assert_eq!(backoff.ceiling(u32::MAX), Duration::from_secs(30));
+        let doubling = Backoff::doubling(Duration::from_millis(100), Duration::from_secs(5));
+        assert_eq!(doubling.ceiling(0), Duration::from_millis(100));
+        assert_eq!(doubling.ceiling(4), Duration::from_millis(1_600));
+        assert_eq!(doubling.ceiling(6), Duration::from_secs(5));
+        let mut rng = SmallRng::seed_from_u64(1);
+        assert_eq!(
+            doubling.delay(3, doubling.base, &mut rng),
+            Duration::from_millis(800)
+        );
     }
 
     fn inputs() -> RetryInputs {

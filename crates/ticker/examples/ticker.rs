@@ -1,19 +1,17 @@
-//! Runs the ticker service standalone, for manual testing:
-//! `cargo run -p ivcrush-ticker --example ticker -- --feed sim --duration 10s --metrics-bind 127.0.0.1:9187`.
+//! Runs the simulated ticker service standalone until Ctrl-C, for manual testing:
+//! `REDIS_URL=redis://127.0.0.1:6379 cargo run -p ivcrush-ticker --example ticker`.
+//! (The full flag set is `ivcrush ticker`'s.)
 
-use clap::Parser;
-use ivcrush_ticker::TickerArgs;
-
-#[derive(Parser)]
-#[command(name = "ticker", about = "ivcrush streaming ticker (example runner)")]
-struct Cli {
-    #[command(flatten)]
-    args: TickerArgs,
-}
+use ivcrush_ticker::{TickerConfig, TickerService};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let subscriber = tracing_subscriber::fmt().with_ansi(false).finish();
     tracing::subscriber::set_global_default(subscriber)?;
-    ivcrush_ticker::run(Cli::parse().args).await
+    let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let service = TickerService::start(TickerConfig::sim(redis, 5_000), None).await?;
+    tokio::signal::ctrl_c().await?;
+    let summary = service.shutdown().await;
+    tracing::info!(?summary, "ticker stopped");
+    Ok(())
 }

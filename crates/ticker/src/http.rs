@@ -8,33 +8,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ivcrush_resilience::HealthRegistry;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 
-/// Latency buckets in seconds (explicit: Prometheus histograms, not summaries).
+/// Latency buckets in seconds (explicit: Prometheus histograms, not summaries); the binary
+/// installs the recorder with them for every `*_seconds` histogram.
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
-
-/// Installs the global Prometheus recorder with explicit buckets for every `*_seconds`
-/// histogram; `None` (with a warning) when another recorder is already installed.
-pub fn install_prometheus() -> Option<PrometheusHandle> {
-    let builder = match PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
-    {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(error = %e, "prometheus buckets refused; /metrics disabled");
-            return None;
-        }
-    };
-    match builder.install_recorder() {
-        Ok(handle) => Some(handle),
-        Err(e) => {
-            tracing::warn!(error = %e, "a metrics recorder is already installed; /metrics disabled");
-            None
-        }
-    }
-}
 
 /// What the handlers need.
 #[derive(Clone)]

@@ -72,12 +72,16 @@
 //! breaker's `ivcrush_circuit_breaker_*{name="redis"}`.
 //!
 //! # Running
-//! `ivcrush ticker --feed sim --rate 5000 --metrics-bind 127.0.0.1:9187` (or, standalone,
-//! `cargo run -p ivcrush-ticker --example ticker -- --duration 10s`). With `--feed sim` and no
+//! `ivcrush ticker --feed sim --rate 5000 --metrics-bind 127.0.0.1:9187` (the flags, the
+//! shutdown signals and the global metrics recorder belong to the binary, which hands this
+//! crate a plain [`TickerConfig`]; standalone: `cargo run -p ivcrush-ticker --example ticker`).
+//! With `--feed sim` and no
 //! symbols it streams the first 10 tickers of the simulated universe: each underlying plus
 //! calls and puts on its 2 nearest expiries × 5 strikes each side of the money (≈ 400
 //! instruments). `--feed tradier` needs `TRADIER_API_KEY` and `--symbols`/`--watchlist`; each
-//! underlying is expanded to its near chain through the Tradier REST API.
+//! underlying is expanded to its near chain through the Tradier REST API, by one
+//! [`TradierClient`](ivcrush_market::TradierClient) (one quota limiter and breaker) that also
+//! opens every streaming session; options are priced at `--risk-free-rate`.
 //!
 //! # Performance
 //! `benches/publish.rs` (`REDIS_URL=… cargo bench -p ivcrush-ticker --bench publish`), 2-core
@@ -99,8 +103,8 @@
 //!   Black–Scholes; deterministic from the seed.
 
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
-mod args;
 mod error;
 pub mod feed;
 pub mod http;
@@ -113,71 +117,16 @@ mod state;
 mod stats;
 mod supervisor;
 
-pub use crate::args::{TickerArgs, parse_duration};
 pub use crate::error::TickerError;
 pub use crate::ingest::{Ingest, now_us};
 pub use crate::publisher::{Keys, Publisher, PublisherConfig};
 pub use crate::reload::{
     ReloadPolicy, ReloadTrigger, Reloader, SymbolSet, normalize, parse_symbol_list,
 };
-pub use crate::service::{FeedConfig, RunSummary, SymbolSource, TickerConfig, TickerService};
+pub use crate::service::{
+    FeedConfig, MAX_SIM_RATE, RunSummary, SymbolSource, TickerConfig, TickerService,
+};
 pub use crate::snapshot::{InstrumentKind, OccSymbol, Snapshot, format_occ, parse_occ};
 pub use crate::state::StateStore;
 pub use crate::stats::{DropReason, LatencyHistogram, Stats};
 pub use crate::supervisor::{RestartPolicy, supervise};
-
-/// Runs `ivcrush ticker` until SIGTERM/SIGINT or `--duration`, then stops the feed and flushes.
-/// Call inside a tokio runtime with tracing already installed. Installs the global Prometheus
-/// recorder (when none is installed yet).
-///
-/// # Errors
-/// Invalid flags, bad initial symbols or an unbindable `--metrics-bind`.
-pub async fn run(args: TickerArgs) -> anyhow::Result<()> {
-    let config = args.to_config()?;
-    let prometheus = http::install_prometheus();
-    let service = TickerService::start(config, prometheus).await?;
-    if let Some(addr) = service.http_addr() {
-        tracing::info!(%addr, "serving /metrics and /health");
-    }
-    let stop = async {
-        match args.duration {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = stop => tracing::info!("run duration reached; stopping"),
-        signal = shutdown_signal() => tracing::info!(signal, "signal received; stopping"),
-    }
-    let summary = service.shutdown().await;
-    tracing::info!(
-        ingested = summary.ingested,
-        published = summary.published,
-        dropped = summary.dropped,
-        "ticker stopped"
-    );
-    Ok(())
-}
-
-async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; SIGINT only");
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
-    }
-}

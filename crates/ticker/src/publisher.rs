@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use ivcrush_resilience::{BreakerConfig, BreakerPermit, CircuitBreaker, Outcome, TripMode};
+use ivcrush_resilience::{
+    Backoff, BreakerConfig, BreakerPermit, CircuitBreaker, Outcome, TripMode,
+};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client};
 use tokio::sync::{Mutex, mpsc};
@@ -358,11 +360,10 @@ impl<'a> Link<'a> {
 
     fn mark_down(&mut self) {
         self.conn = None;
+        let backoff =
+            Backoff::doubling(Duration::from_millis(100), self.shared.config.reconnect_max);
+        self.next_connect = Instant::now() + backoff.ceiling(self.failures);
         self.failures = self.failures.saturating_add(1);
-        let backoff = Duration::from_millis(100)
-            .saturating_mul(1 << self.failures.min(10).saturating_sub(1))
-            .min(self.shared.config.reconnect_max);
-        self.next_connect = Instant::now() + backoff;
         self.shared.stats.set_redis_connected(false);
     }
 

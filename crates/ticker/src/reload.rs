@@ -11,11 +11,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ivcrush_core::Symbol;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::TickerError;
+use crate::snapshot::parse_occ;
 use crate::stats::Stats;
 
 /// A subscribed symbol list (sorted, de-duplicated, upper case).
@@ -152,31 +154,31 @@ pub fn normalize(symbols: Vec<String>) -> SymbolSet {
     v.into()
 }
 
-/// Splits a symbol list on commas, whitespace and newlines; `#` starts a comment line.
+/// Splits a symbol list on commas, whitespace and newlines; `#` starts a comment line. An
+/// underlying is normalised as everywhere else ([`Symbol`]: `brk-b` is `BRK.B`); an OCC option
+/// symbol is kept as given (upper-cased).
 ///
 /// # Errors
-/// [`TickerError::Symbols`] when the list is empty or a symbol has characters other than
-/// letters, digits, `.` and `-`.
+/// [`TickerError::Symbols`] when the list is empty or an entry is neither a valid ticker nor an
+/// OCC option symbol.
 pub fn parse_symbol_list(text: &str, source_name: &str) -> Result<Vec<String>, TickerError> {
     let mut out = Vec::new();
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("");
         for s in line.split(|c: char| c == ',' || c.is_whitespace()) {
-            let s = s.trim();
             if s.is_empty() {
                 continue;
             }
-            if s.len() > 32
-                || !s
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-            {
-                return Err(TickerError::Symbols {
-                    source_name: source_name.to_owned(),
-                    message: format!("invalid symbol {s:?}"),
-                });
+            let upper = s.to_ascii_uppercase();
+            if parse_occ(&upper).is_some() {
+                out.push(upper);
+                continue;
             }
-            out.push(s.to_ascii_uppercase());
+            let symbol = Symbol::parse(s).map_err(|e| TickerError::Symbols {
+                source_name: source_name.to_owned(),
+                message: e.to_string(),
+            })?;
+            out.push(symbol.into_string());
         }
     }
     if out.is_empty() {
@@ -199,5 +201,10 @@ mod tests {
         assert_eq!(v, ["AAPL", "MSFT", "KVLT", "SPY"]);
         assert!(parse_symbol_list("  \n# only a comment", "t").is_err());
         assert!(parse_symbol_list("AAPL; DROP", "t").is_err());
+        assert_eq!(
+            parse_symbol_list("brk-b aapl260130c00250000", "t").expect("valid"),
+            ["BRK.B", "AAPL260130C00250000"],
+            "class shares as everywhere else; OCC symbols as given"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Wiring: feed → state → publisher, reloads, sweeper, HTTP; all supervised; ordered shutdown.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::TickerError;
 use crate::feed::sim::{self, SimSettings};
-use crate::feed::tradier::{self, TradierSettings};
+use crate::feed::tradier::{TradierFeed, TradierSettings};
 use crate::http::{HttpState, router};
 use crate::ingest::{Ingest, now_us};
 use crate::publisher::{Publisher, PublisherConfig};
@@ -44,8 +45,9 @@ pub enum SymbolSource {
     File(PathBuf),
 }
 
-/// The checked configuration of one service, built by
-/// [`TickerArgs::to_config`](crate::TickerArgs::to_config) or directly by tests and embedders.
+/// The configuration of one service: plain data, built by the `ivcrush ticker` command or
+/// directly by tests and embedders, and checked once by [`TickerConfig::validate`] (which
+/// [`TickerService::start`] calls).
 #[derive(Debug, Clone)]
 pub struct TickerConfig {
     /// The feed.
@@ -72,6 +74,9 @@ pub struct TickerConfig {
     pub restart: RestartPolicy,
 }
 
+/// Most simulated updates per second.
+pub const MAX_SIM_RATE: u32 = 1_000_000;
+
 impl TickerConfig {
     /// The simulated feed at `rate` updates/s on the first 10 universe tickers, publishing to
     /// `redis_url` with defaults everywhere else (as-of today in New York, seed 42).
@@ -93,6 +98,65 @@ impl TickerConfig {
             watch_interval: Duration::from_secs(1),
             reload: ReloadPolicy::default(),
             restart: RestartPolicy::default(),
+        }
+    }
+
+    /// Every invalid setting, by its name (empty when the configuration is usable).
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut at_least_one = |name: &str, value: usize| {
+            if value == 0 {
+                problems.push(format!("{name} must be at least 1"));
+            }
+        };
+        at_least_one("max_instruments", self.max_instruments);
+        at_least_one("stream_maxlen", self.publisher.stream_maxlen);
+        at_least_one("channel_capacity", self.channel_capacity);
+        at_least_one("batch_size", self.publisher.batch_size);
+        if redis::Client::open(self.publisher.redis_url.as_str()).is_err() {
+            problems.push("redis_url is not a valid redis:// URL".to_owned());
+        }
+        match &self.feed {
+            FeedConfig::Sim(sim) => {
+                if sim.rate > MAX_SIM_RATE {
+                    problems.push(format!(
+                        "rate must be at most {MAX_SIM_RATE} updates/s (0 = flat out)"
+                    ));
+                }
+                if sim.selection.expiries == 0 {
+                    problems.push("expiries must be at least 1".to_owned());
+                }
+            }
+            FeedConfig::Tradier(tradier) => {
+                if tradier.token.trim().is_empty() {
+                    problems.push(
+                        "the tradier feed needs an access token (TRADIER_API_KEY)".to_owned(),
+                    );
+                }
+                if self.symbols == SymbolSource::List(Vec::new()) {
+                    problems.push("the tradier feed needs symbols or a watchlist file".to_owned());
+                }
+                let r = tradier.risk_free_rate;
+                if !(r.is_finite() && r.abs() < 1.0) {
+                    problems.push(format!(
+                        "risk_free_rate must be a finite rate below 100 % (got {r})"
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
+    /// Checks every setting at once.
+    ///
+    /// # Errors
+    /// [`TickerError::Config`] listing every invalid setting.
+    pub fn validate(&self) -> Result<(), TickerError> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(TickerError::Config(problems))
         }
     }
 }
@@ -147,278 +211,365 @@ fn validate_for(feed: &FeedConfig, symbols: &[String], source: &str) -> Result<(
     }
 }
 
-impl TickerService {
-    /// Starts every task. `prometheus` renders `/metrics` when given.
-    ///
-    /// # Errors
-    /// Bad initial symbols (unreadable watchlist, unknown to the sim), an invalid Redis URL or a
-    /// metrics address that cannot be bound. Redis being down is NOT an error: the service
-    /// starts, drops and counts, and publishes once Redis is reachable.
-    pub async fn start(
-        config: TickerConfig,
-        prometheus: Option<PrometheusHandle>,
-    ) -> Result<TickerService, TickerError> {
-        let initial = match &config.symbols {
-            SymbolSource::File(path) => read_watchlist(path)?,
-            SymbolSource::List(list) if list.is_empty() => match config.feed {
-                FeedConfig::Sim(_) => sim::default_symbols(10),
-                FeedConfig::Tradier(_) => {
-                    return Err(TickerError::Config(vec![
-                        "the tradier feed needs symbols".to_owned(),
-                    ]));
-                }
+/// The symbols subscribed at start: the watchlist file, the list, or (sim only) the first 10
+/// universe tickers.
+fn initial_symbols(config: &TickerConfig) -> Result<Vec<String>, TickerError> {
+    let initial = match &config.symbols {
+        SymbolSource::File(path) => read_watchlist(path)?,
+        SymbolSource::List(list) if list.is_empty() => match config.feed {
+            FeedConfig::Sim(_) => sim::default_symbols(10),
+            FeedConfig::Tradier(_) => {
+                return Err(TickerError::Config(vec![
+                    "the tradier feed needs symbols".to_owned(),
+                ]));
+            }
+        },
+        SymbolSource::List(list) => list.clone(),
+    };
+    validate_for(&config.feed, &initial, "initial symbols")?;
+    Ok(initial)
+}
+
+/// A feed ready to run: the Tradier feed holds its one REST client for the service's lifetime
+/// (every restart of the feed task reuses it).
+#[derive(Clone)]
+enum Feed {
+    Sim(SimSettings),
+    Tradier(Arc<TradierFeed>),
+}
+
+impl Feed {
+    fn build(config: &FeedConfig) -> Result<Feed, TickerError> {
+        Ok(match config {
+            FeedConfig::Sim(s) => Feed::Sim(*s),
+            FeedConfig::Tradier(t) => Feed::Tradier(Arc::new(TradierFeed::new(t.clone())?)),
+        })
+    }
+
+    async fn run(
+        self,
+        symbols: watch::Receiver<SymbolSet>,
+        ingest: Arc<Ingest>,
+        cancel: CancellationToken,
+    ) -> Result<(), TickerError> {
+        match self {
+            Feed::Sim(s) => sim::run(s, symbols, ingest, cancel).await,
+            Feed::Tradier(t) => t.run(symbols, ingest, cancel).await,
+        }
+    }
+}
+
+/// The shared parts every task is built from, and the supervised tasks that stop with the
+/// feeds (everything but the publisher).
+struct Tasks {
+    stats: Arc<Stats>,
+    state: Arc<StateStore>,
+    restart: RestartPolicy,
+    feed_cancel: CancellationToken,
+    front: Vec<JoinHandle<()>>,
+}
+
+impl Tasks {
+    fn new(config: &TickerConfig) -> Tasks {
+        Tasks {
+            stats: Arc::new(Stats::new()),
+            state: Arc::new(StateStore::new(config.max_instruments)),
+            restart: config.restart,
+            feed_cancel: CancellationToken::new(),
+            front: Vec::new(),
+        }
+    }
+
+    /// The feed's side ([`Ingest`]) and the publisher, joined by the bounded channel.
+    fn ingest_and_publisher(
+        &self,
+        config: &TickerConfig,
+    ) -> Result<(Arc<Ingest>, Publisher), TickerError> {
+        let (tx, rx) = mpsc::channel(config.channel_capacity);
+        let stats = Arc::clone(&self.stats);
+        let ingest = Arc::new(Ingest::new(Arc::clone(&self.state), tx, Arc::clone(&stats)));
+        let publisher = Publisher::new(config.publisher.clone(), rx, stats)?;
+        Ok((ingest, publisher))
+    }
+
+    /// Supervises the publisher: it drains the channel and is cancelled (by `cancel`, then it
+    /// flushes) only after the feeds stopped, so it is not one of the front tasks.
+    fn spawn_publisher(&self, publisher: &Publisher, cancel: &CancellationToken) -> JoinHandle<()> {
+        let p = publisher.clone();
+        let c = cancel.clone();
+        supervise(
+            "publisher",
+            Arc::clone(&self.stats),
+            self.restart,
+            cancel.clone(),
+            move || {
+                let p = p.clone();
+                let c = c.clone();
+                async move { p.run(c).await }
             },
-            SymbolSource::List(list) => list.clone(),
-        };
-        validate_for(&config.feed, &initial, "initial symbols")?;
-        let stats = Arc::new(Stats::new());
-        let state = Arc::new(StateStore::new(config.max_instruments.max(1)));
-        let (tx, rx) = mpsc::channel(config.channel_capacity.max(1));
-        let ingest = Arc::new(Ingest::new(Arc::clone(&state), tx, Arc::clone(&stats)));
-        let publisher = Publisher::new(config.publisher.clone(), rx, Arc::clone(&stats))?;
-        let (symbols_tx, symbols_rx) = watch::channel::<SymbolSet>(normalize(initial));
-        let feed_cancel = CancellationToken::new();
-        let publisher_cancel = CancellationToken::new();
-        let restart = config.restart;
-        let mut front = Vec::new();
+        )
+    }
 
-        // Publisher: drains the channel; cancelled only after the feeds stopped, then flushes.
-        let publisher_task = {
-            let p = publisher.clone();
-            let c = publisher_cancel.clone();
-            supervise(
-                "publisher",
-                Arc::clone(&stats),
-                restart,
-                publisher_cancel.clone(),
-                move || {
-                    let p = p.clone();
-                    let c = c.clone();
-                    async move { p.run(c).await }
-                },
-            )
-        };
+    /// Supervises task `name`, stopped with the feeds.
+    fn spawn<F, Fut>(&mut self, name: &'static str, make: F)
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), TickerError>> + Send + 'static,
+    {
+        let handle = supervise(
+            name,
+            Arc::clone(&self.stats),
+            self.restart,
+            self.feed_cancel.clone(),
+            make,
+        );
+        self.front.push(handle);
+    }
 
-        // Feed.
-        {
-            let feed = config.feed.clone();
-            let ingest = Arc::clone(&ingest);
-            let c = feed_cancel.clone();
-            front.push(supervise(
-                "feed",
-                Arc::clone(&stats),
-                restart,
-                feed_cancel.clone(),
-                move || {
-                    let feed = feed.clone();
-                    let ingest = Arc::clone(&ingest);
-                    let c = c.clone();
-                    let symbols = symbols_rx.clone();
-                    async move {
-                        match feed {
-                            FeedConfig::Sim(s) => sim::run(s, symbols, ingest, c).await,
-                            FeedConfig::Tradier(t) => tradier::run(t, symbols, ingest, c).await,
-                        }
-                    }
-                },
-            ));
-        }
+    fn spawn_feed(&mut self, feed: Feed, symbols: watch::Receiver<SymbolSet>, ingest: Arc<Ingest>) {
+        let cancel = self.feed_cancel.clone();
+        self.spawn("feed", move || {
+            feed.clone()
+                .run(symbols.clone(), Arc::clone(&ingest), cancel.clone())
+        });
+    }
 
-        // Sweeper: expired options out every sweep_interval.
-        {
-            let state = Arc::clone(&state);
-            let c = feed_cancel.clone();
-            let every = config.sweep_interval;
-            front.push(supervise(
-                "sweeper",
-                Arc::clone(&stats),
-                restart,
-                feed_cancel.clone(),
-                move || sweep_every(Arc::clone(&state), every, c.clone()),
-            ));
-        }
+    /// Expired options out every `every`.
+    fn spawn_sweeper(&mut self, every: Duration) {
+        let state = Arc::clone(&self.state);
+        let cancel = self.feed_cancel.clone();
+        self.spawn("sweeper", move || {
+            sweep_every(Arc::clone(&state), every, cancel.clone())
+        });
+    }
 
-        // Reloads: watchlist file and/or Redis key.
-        let mut reload = None;
+    /// Reloads from the watchlist file and/or the Redis key, when either is configured; returns
+    /// the trigger of the first reloader.
+    fn spawn_reloader(
+        &mut self,
+        config: &TickerConfig,
+        redis: &redis::Client,
+        symbols_tx: &watch::Sender<SymbolSet>,
+    ) -> Option<ReloadTrigger> {
         let file = match &config.symbols {
             SymbolSource::File(p) => Some(p.clone()),
             SymbolSource::List(_) => None,
         };
-        if file.is_some() || config.watch_redis_key {
-            let reloader = Reloader::new(config.reload);
-            reload = Some(reloader.trigger());
-            let slot = Arc::new(tokio::sync::Mutex::new(Some(reloader)));
-            let sources = ReloadSources {
-                file,
-                redis_key: config
-                    .watch_redis_key
-                    .then(|| config.publisher.keys.watchlist()),
-                client: publisher.client().clone(),
-                feed: config.feed.clone(),
-                every: config.watch_interval,
-            };
-            let stats2 = Arc::clone(&stats);
-            let c = feed_cancel.clone();
-            let policy = config.reload;
-            let symbols_tx = symbols_tx.clone();
-            front.push(supervise(
-                "reloader",
-                Arc::clone(&stats),
-                restart,
-                feed_cancel.clone(),
-                move || {
-                    let sources = sources.clone();
-                    let symbols_tx = symbols_tx.clone();
-                    let stats = Arc::clone(&stats2);
-                    let c = c.clone();
-                    let slot = Arc::clone(&slot);
-                    async move {
-                        // The first run uses the reloader whose trigger was handed out; a restart
-                        // builds a fresh one (the old trigger then goes nowhere; the watchers that
-                        // matter are rebuilt with the new one).
-                        let reloader = slot
-                            .lock()
-                            .await
-                            .take()
-                            .unwrap_or_else(|| Reloader::new(policy));
-                        sources.run(reloader, symbols_tx, stats, c).await;
-                        Ok(())
-                    }
-                },
-            ));
+        if file.is_none() && !config.watch_redis_key {
+            return None;
         }
+        let reloader = Reloader::new(config.reload);
+        let trigger = reloader.trigger();
+        let slot = Arc::new(tokio::sync::Mutex::new(Some(reloader)));
+        let sources = ReloadSources {
+            file,
+            redis_key: config
+                .watch_redis_key
+                .then(|| config.publisher.keys.watchlist()),
+            client: redis.clone(),
+            feed: config.feed.clone(),
+            every: config.watch_interval,
+        };
+        let stats = Arc::clone(&self.stats);
+        let cancel = self.feed_cancel.clone();
+        let policy = config.reload;
+        let symbols_tx = symbols_tx.clone();
+        self.spawn("reloader", move || {
+            let sources = sources.clone();
+            let symbols_tx = symbols_tx.clone();
+            let stats = Arc::clone(&stats);
+            let cancel = cancel.clone();
+            let slot = Arc::clone(&slot);
+            async move {
+                // The first run uses the reloader whose trigger was handed out; a restart
+                // builds a fresh one (the old trigger then goes nowhere; the watchers that
+                // matter are rebuilt with the new one).
+                let reloader = slot
+                    .lock()
+                    .await
+                    .take()
+                    .unwrap_or_else(|| Reloader::new(policy));
+                sources.run(reloader, symbols_tx, stats, cancel).await;
+                Ok(())
+            }
+        });
+        Some(trigger)
+    }
 
-        // Health and HTTP.
+    /// The dependency graph behind `/health/ready`: Redis (check + breaker), the feed (check,
+    /// plus the Tradier client's breaker when streaming from Tradier).
+    fn health(&self, publisher: &Publisher, feed: &Feed) -> HealthRegistry {
         let mut health = HealthRegistry::new();
-        {
-            let client = publisher.client().clone();
-            health.add_check("redis", DEFAULT_CHECK_TIMEOUT, move || {
-                let client = client.clone();
-                async move {
-                    let mut conn = client
-                        .get_multiplexed_async_connection()
-                        .await
-                        .map_err(|e| format!("connect: {}", e.category()))?;
-                    redis::cmd("PING")
-                        .query_async::<String>(&mut conn)
-                        .await
-                        .map_err(|e| format!("PING: {}", e.category()))
-                }
-            });
-            health.add_breaker("redis", publisher.breaker().clone());
+        let client = publisher.client().clone();
+        health.add_check("redis", DEFAULT_CHECK_TIMEOUT, move || {
+            let client = client.clone();
+            async move {
+                let mut conn = client
+                    .get_multiplexed_async_connection()
+                    .await
+                    .map_err(|e| format!("connect: {}", e.category()))?;
+                redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .map_err(|e| format!("PING: {}", e.category()))
+            }
+        });
+        health.add_breaker("redis", publisher.breaker().clone());
+        let stats = Arc::clone(&self.stats);
+        let state = Arc::clone(&self.state);
+        health.add_check("feed", DEFAULT_CHECK_TIMEOUT, move || {
             let stats = Arc::clone(&stats);
             let state = Arc::clone(&state);
-            health.add_check("feed", DEFAULT_CHECK_TIMEOUT, move || {
-                let stats = Arc::clone(&stats);
-                let state = Arc::clone(&state);
-                async move {
-                    let age_ms = (u64::try_from(now_us()).unwrap_or(0))
-                        .saturating_sub(stats.last_feed_update_us())
-                        / 1000;
-                    if !stats.feed_connected() {
-                        Err("feed not connected".to_owned())
-                    } else {
-                        Ok(format!(
-                            "{} instruments, last update {age_ms} ms ago",
-                            state.len()
-                        ))
-                    }
-                }
-            });
-            health.add_capability(
-                "ticker",
-                &[
-                    ("redis", Criticality::Critical),
-                    ("feed", Criticality::Critical),
-                ],
-            );
+            async move { feed_health(&stats, &state) }
+        });
+        if let Feed::Tradier(t) = feed {
+            health.add_breaker("feed", t.client().pipeline().breaker().clone());
         }
-        let mut http_addr = None;
-        if let Some(addr) = config.metrics_bind {
-            let listener = std::net::TcpListener::bind(addr).map_err(|error| TickerError::Io {
-                context: format!("binding {addr}"),
-                error,
-            })?;
-            listener
-                .set_nonblocking(true)
-                .map_err(|error| TickerError::Io {
-                    context: "configuring the metrics listener".to_owned(),
-                    error,
-                })?;
-            http_addr = listener.local_addr().ok();
-            let app = router(HttpState {
-                prometheus: prometheus.clone(),
-                health: Arc::new(health),
-            });
-            let listener = Arc::new(listener);
-            let c = feed_cancel.clone();
-            front.push(supervise(
-                "http",
-                Arc::clone(&stats),
-                restart,
-                feed_cancel.clone(),
-                move || {
-                    let app = app.clone();
-                    let listener = Arc::clone(&listener);
-                    let c = c.clone();
-                    async move {
-                        let std = listener.try_clone().map_err(|error| TickerError::Io {
-                            context: "cloning the metrics listener".to_owned(),
-                            error,
-                        })?;
-                        let tokio_listener =
-                            tokio::net::TcpListener::from_std(std).map_err(|error| {
-                                TickerError::Io {
-                                    context: "registering the metrics listener".to_owned(),
-                                    error,
-                                }
-                            })?;
-                        axum::serve(tokio_listener, app)
-                            .with_graceful_shutdown(async move { c.cancelled().await })
-                            .await
-                            .map_err(|error| TickerError::Io {
-                                context: "serving /metrics".to_owned(),
-                                error,
-                            })
-                    }
-                },
-            ));
+        health.add_capability(
+            "ticker",
+            &[
+                ("redis", Criticality::Critical),
+                ("feed", Criticality::Critical),
+            ],
+        );
+        health
+    }
+
+    /// Serves `/metrics` and health on `listener`.
+    fn spawn_http(
+        &mut self,
+        listener: std::net::TcpListener,
+        prometheus: Option<PrometheusHandle>,
+        health: HealthRegistry,
+    ) {
+        let app = router(HttpState {
+            prometheus,
+            health: Arc::new(health),
+        });
+        let listener = Arc::new(listener);
+        let cancel = self.feed_cancel.clone();
+        self.spawn("http", move || {
+            serve_http(Arc::clone(&listener), app.clone(), cancel.clone())
+        });
+    }
+
+    /// Every 5 s: the instruments gauge and the recorder's upkeep.
+    fn spawn_metrics_upkeep(&mut self, handle: PrometheusHandle) {
+        let cancel = self.feed_cancel.clone();
+        let state = Arc::clone(&self.state);
+        self.spawn("metrics_upkeep", move || {
+            metrics_upkeep(handle.clone(), Arc::clone(&state), cancel.clone())
+        });
+    }
+}
+
+/// Binds the `/metrics` address before any task starts, so a busy port fails the start cleanly.
+fn bind_metrics(addr: SocketAddr) -> Result<std::net::TcpListener, TickerError> {
+    let listener = std::net::TcpListener::bind(addr).map_err(|error| TickerError::Io {
+        context: format!("binding {addr}"),
+        error,
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|error| TickerError::Io {
+            context: "configuring the metrics listener".to_owned(),
+            error,
+        })?;
+    Ok(listener)
+}
+
+fn feed_health(stats: &Stats, state: &StateStore) -> Result<String, String> {
+    let age_ms =
+        (u64::try_from(now_us()).unwrap_or(0)).saturating_sub(stats.last_feed_update_us()) / 1000;
+    if !stats.feed_connected() {
+        Err("feed not connected".to_owned())
+    } else {
+        Ok(format!(
+            "{} instruments, last update {age_ms} ms ago",
+            state.len()
+        ))
+    }
+}
+
+async fn serve_http(
+    listener: Arc<std::net::TcpListener>,
+    app: axum::Router,
+    cancel: CancellationToken,
+) -> Result<(), TickerError> {
+    let std = listener.try_clone().map_err(|error| TickerError::Io {
+        context: "cloning the metrics listener".to_owned(),
+        error,
+    })?;
+    let tokio_listener =
+        tokio::net::TcpListener::from_std(std).map_err(|error| TickerError::Io {
+            context: "registering the metrics listener".to_owned(),
+            error,
+        })?;
+    axum::serve(tokio_listener, app)
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+        .map_err(|error| TickerError::Io {
+            context: "serving /metrics".to_owned(),
+            error,
+        })
+}
+
+async fn metrics_upkeep(
+    handle: PrometheusHandle,
+    state: Arc<StateStore>,
+    cancel: CancellationToken,
+) -> Result<(), TickerError> {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(()),
+            _ = tick.tick() => {
+                metrics::gauge!("ivcrush_ticker_instruments").set(state.len() as f64);
+                handle.run_upkeep();
+            }
+        }
+    }
+}
+
+impl TickerService {
+    /// Checks `config`, then starts every task. `prometheus` renders `/metrics` when given.
+    ///
+    /// # Errors
+    /// Invalid settings ([`TickerConfig::validate`]), bad initial symbols (unreadable
+    /// watchlist, unknown to the sim), an unusable Tradier client or a metrics address that
+    /// cannot be bound. Redis being down is NOT an error: the service starts, drops and counts,
+    /// and publishes once Redis is reachable.
+    pub async fn start(
+        config: TickerConfig,
+        prometheus: Option<PrometheusHandle>,
+    ) -> Result<TickerService, TickerError> {
+        config.validate()?;
+        let initial = initial_symbols(&config)?;
+        let feed = Feed::build(&config.feed)?;
+        let listener = config.metrics_bind.map(bind_metrics).transpose()?;
+        let http_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+        let mut tasks = Tasks::new(&config);
+        let (ingest, publisher) = tasks.ingest_and_publisher(&config)?;
+        let publisher_cancel = CancellationToken::new();
+        let publisher_task = tasks.spawn_publisher(&publisher, &publisher_cancel);
+        let (symbols_tx, symbols_rx) = watch::channel::<SymbolSet>(normalize(initial));
+        tasks.spawn_feed(feed.clone(), symbols_rx, ingest);
+        tasks.spawn_sweeper(config.sweep_interval);
+        let reload = tasks.spawn_reloader(&config, publisher.client(), &symbols_tx);
+        if let Some(listener) = listener {
+            let health = tasks.health(&publisher, &feed);
+            tasks.spawn_http(listener, prometheus.clone(), health);
         }
         if let Some(handle) = prometheus {
-            let c = feed_cancel.clone();
-            let state = Arc::clone(&state);
-            front.push(supervise(
-                "metrics_upkeep",
-                Arc::clone(&stats),
-                restart,
-                feed_cancel.clone(),
-                move || {
-                    let handle = handle.clone();
-                    let c = c.clone();
-                    let state = Arc::clone(&state);
-                    async move {
-                        let mut tick = tokio::time::interval(Duration::from_secs(5));
-                        loop {
-                            tokio::select! {
-                                () = c.cancelled() => return Ok(()),
-                                _ = tick.tick() => {
-                                    let held = state.len() as f64;
-                                    metrics::gauge!("ivcrush_ticker_instruments").set(held);
-                                    handle.run_upkeep();
-                                }
-                            }
-                        }
-                    }
-                },
-            ));
+            tasks.spawn_metrics_upkeep(handle);
         }
         Ok(TickerService {
-            stats,
-            state,
+            stats: tasks.stats,
+            state: tasks.state,
             http_addr,
-            feed_cancel,
+            feed_cancel: tasks.feed_cancel,
             publisher_cancel,
-            front,
+            front: tasks.front,
             publisher: publisher_task,
             flush_timeout: config.publisher.flush_timeout,
             reload,

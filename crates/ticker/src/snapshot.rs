@@ -4,27 +4,65 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use ivcrush_core::OptionKind;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// What an instrument is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// What an instrument is: an underlying, or a call or put on one (core's [`OptionKind`]).
+/// Serialised as the JSON `type`: `"stock"`, `"call"` or `"put"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstrumentKind {
     /// An underlying (stock or ETF).
     Stock,
-    /// A call option.
-    Call,
-    /// A put option.
-    Put,
+    /// A call or a put option.
+    Option(OptionKind),
 }
 
 impl InstrumentKind {
+    /// A call option.
+    pub const CALL: InstrumentKind = InstrumentKind::Option(OptionKind::Call);
+    /// A put option.
+    pub const PUT: InstrumentKind = InstrumentKind::Option(OptionKind::Put);
+
     /// `"stock"`, `"call"` or `"put"` (the JSON `type`).
     pub fn as_str(self) -> &'static str {
         match self {
             InstrumentKind::Stock => "stock",
-            InstrumentKind::Call => "call",
-            InstrumentKind::Put => "put",
+            InstrumentKind::Option(kind) => kind.as_str(),
+        }
+    }
+
+    /// The option kind; `None` for a stock.
+    pub fn option(self) -> Option<OptionKind> {
+        match self {
+            InstrumentKind::Stock => None,
+            InstrumentKind::Option(kind) => Some(kind),
+        }
+    }
+}
+
+impl From<OptionKind> for InstrumentKind {
+    fn from(kind: OptionKind) -> Self {
+        InstrumentKind::Option(kind)
+    }
+}
+
+impl Serialize for InstrumentKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for InstrumentKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        match text.as_ref() {
+            "stock" => Ok(InstrumentKind::Stock),
+            "call" => Ok(InstrumentKind::CALL),
+            "put" => Ok(InstrumentKind::PUT),
+            other => Err(serde::de::Error::unknown_variant(
+                other,
+                &["stock", "call", "put"],
+            )),
         }
     }
 }
@@ -97,7 +135,7 @@ impl Snapshot {
         let (underlying, kind, strike, expiration) = match parse_occ(symbol) {
             Some(o) => (
                 Arc::from(o.root.as_str()),
-                o.kind,
+                InstrumentKind::Option(o.kind),
                 Some(o.strike),
                 Some(o.expiration),
             ),
@@ -140,7 +178,7 @@ pub struct OccSymbol {
     /// Expiration day.
     pub expiration: NaiveDate,
     /// Call or put.
-    pub kind: InstrumentKind,
+    pub kind: OptionKind,
     /// Strike in dollars.
     pub strike: f64,
 }
@@ -162,8 +200,8 @@ pub fn parse_occ(symbol: &str) -> Option<OccSymbol> {
         return None;
     }
     let kind = match cp {
-        "C" => InstrumentKind::Call,
-        "P" => InstrumentKind::Put,
+        "C" => OptionKind::Call,
+        "P" => OptionKind::Put,
         _ => return None,
     };
     let expiration = NaiveDate::parse_from_str(&format!("20{date}"), "%Y%m%d").ok()?;
@@ -176,12 +214,11 @@ pub fn parse_occ(symbol: &str) -> Option<OccSymbol> {
     })
 }
 
-/// Formats an OCC symbol; `kind` must be a call or a put (a stock gives the root alone).
-pub fn format_occ(root: &str, expiration: NaiveDate, kind: InstrumentKind, strike: f64) -> String {
+/// Formats an OCC symbol.
+pub fn format_occ(root: &str, expiration: NaiveDate, kind: OptionKind, strike: f64) -> String {
     let cp = match kind {
-        InstrumentKind::Call => 'C',
-        InstrumentKind::Put => 'P',
-        InstrumentKind::Stock => return root.to_owned(),
+        OptionKind::Call => 'C',
+        OptionKind::Put => 'P',
     };
     let milli = (strike * 1000.0).round().clamp(0.0, 99_999_999.0) as u64;
     format!("{root}{}{cp}{milli:08}", expiration.format("%y%m%d"))
@@ -194,15 +231,15 @@ mod tests {
     #[test]
     fn occ_symbols_round_trip() {
         let d = NaiveDate::from_ymd_opt(2026, 1, 30).expect("valid date");
-        let s = format_occ("AAPL", d, InstrumentKind::Call, 250.0);
+        let s = format_occ("AAPL", d, OptionKind::Call, 250.0);
         assert_eq!(s, "AAPL260130C00250000");
         let p = parse_occ(&s).expect("an OCC symbol");
         assert_eq!(p.root, "AAPL");
         assert_eq!(p.expiration, d);
-        assert_eq!(p.kind, InstrumentKind::Call);
+        assert_eq!(p.kind, OptionKind::Call);
         assert_eq!(p.strike, 250.0);
         assert_eq!(
-            format_occ("KVLT", d, InstrumentKind::Put, 12.5),
+            format_occ("KVLT", d, OptionKind::Put, 12.5),
             "KVLT260130P00012500"
         );
     }
@@ -226,13 +263,29 @@ mod tests {
     }
 
     #[test]
+    fn the_type_is_stock_call_or_put() {
+        for (kind, text) in [
+            (InstrumentKind::Stock, "\"stock\""),
+            (InstrumentKind::CALL, "\"call\""),
+            (InstrumentKind::PUT, "\"put\""),
+        ] {
+            assert_eq!(serde_json::to_string(&kind).expect("serialises"), text);
+            assert_eq!(
+                serde_json::from_str::<InstrumentKind>(text).expect("parses"),
+                kind
+            );
+        }
+        assert!(serde_json::from_str::<InstrumentKind>("\"future\"").is_err());
+    }
+
+    #[test]
     fn plain_tickers_are_not_occ_symbols() {
         assert!(parse_occ("AAPL").is_none());
         assert!(parse_occ("AAPL260130X00250000").is_none());
         assert_eq!(Snapshot::empty("AAPL").kind, InstrumentKind::Stock);
         assert_eq!(
             Snapshot::empty("AAPL260130P00250000").kind,
-            InstrumentKind::Put
+            InstrumentKind::PUT
         );
     }
 }

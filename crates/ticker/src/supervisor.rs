@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ivcrush_resilience::Backoff;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -38,7 +39,7 @@ impl Default for RestartPolicy {
 impl RestartPolicy {
     /// The delay before restart number `n` (0-based).
     pub fn delay(&self, n: u32) -> Duration {
-        self.base.saturating_mul(1 << n.min(16)).min(self.max)
+        Backoff::doubling(self.base, self.max).ceiling(n)
     }
 }
 

@@ -10,16 +10,6 @@ use crate::error::TickerError;
 pub mod sim;
 pub mod tradier;
 
-/// Which feed to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum FeedKind {
-    /// The deterministic simulated market (default).
-    #[default]
-    Sim,
-    /// Tradier streaming (session POST + websocket); needs `TRADIER_API_KEY`.
-    Tradier,
-}
-
 /// How much of each option chain to subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChainSelection {

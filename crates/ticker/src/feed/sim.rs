@@ -138,13 +138,8 @@ impl SimFeed {
                 };
                 let mid = 0.5 * (c.bid + c.ask);
                 let iv = implied_vol(&p, mid).unwrap_or(params.implied_diffusion_vol);
-                let kind = if c.kind.is_call() {
-                    InstrumentKind::Call
-                } else {
-                    InstrumentKind::Put
-                };
                 options.push(SimOption {
-                    symbol: Arc::from(format_occ(symbol, c.expiration, kind, c.strike)),
+                    symbol: Arc::from(format_occ(symbol, c.expiration, c.kind, c.strike)),
                     underlying: index,
                     kind: c.kind,
                     strike: c.strike,
@@ -209,11 +204,7 @@ impl SimFeed {
         let mut snap = Snapshot {
             symbol: Arc::clone(&o.symbol),
             underlying: Arc::clone(&u.symbol),
-            kind: if o.kind.is_call() {
-                InstrumentKind::Call
-            } else {
-                InstrumentKind::Put
-            },
+            kind: InstrumentKind::Option(o.kind),
             strike: Some(o.strike),
             expiration: Some(o.expiration),
             bid: None,

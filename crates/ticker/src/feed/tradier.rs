@@ -1,10 +1,13 @@
 //! The Tradier streaming feed (vendors.md §1.8): `POST /v1/markets/events/session`, then a
 //! websocket to `…/v1/markets/events`, send the subscribe payload, read events.
 //!
-//! Every connection uses a NEW session (a session id is single-use and expires after 5 minutes);
-//! on a close or an error the feed reconnects after 100 ms · 2^n (capped at 5 s, reset once a
-//! connection delivered events). A changed symbol set is re-sent on the same connection, as
-//! the vendor documents. Numeric fields are parsed as "number or numeric string".
+//! One [`TradierClient`] (one quota limiter, one breaker, retries) serves the whole feed: chain
+//! discovery and every session POST go through it. Every connection uses a NEW session (a
+//! session id is single-use and expires after 5 minutes); on a close or an error the feed
+//! reconnects after 100 ms · 2^n (capped at 5 s, reset once a connection delivered events). A
+//! changed symbol set is re-sent on the same connection, as the vendor documents. Numeric
+//! fields are parsed as "number or numeric string". Options are priced at the configured
+//! risk-free rate.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +16,8 @@ use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
 use ivcrush_core::calendar::calendar_years;
 use ivcrush_core::{OptionKind, OptionParams, bsm_greeks, implied_vol};
-use ivcrush_market::sim::RATE;
 use ivcrush_market::{TradierClient, TradierConfig};
+use ivcrush_resilience::Backoff;
 use serde::{Deserialize, Deserializer};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -24,9 +27,12 @@ use crate::error::TickerError;
 use crate::feed::{ChainSelection, discover};
 use crate::ingest::{Ingest, now_us};
 use crate::reload::SymbolSet;
-use crate::snapshot::{InstrumentKind, Snapshot, format_occ, parse_occ};
+use crate::snapshot::{Snapshot, format_occ, parse_occ};
 
 const FEED: &str = "tradier";
+
+/// Default risk-free rate (continuous), the same as the app's `risk_free_rate`.
+pub const DEFAULT_RISK_FREE_RATE: f64 = 0.043;
 
 /// Tradier streaming settings.
 #[derive(Clone)]
@@ -45,6 +51,9 @@ pub struct TradierSettings {
     /// (expirations, chains, quotes) before subscribing; `None` subscribes to the symbols as
     /// given. Default: the default [`ChainSelection`].
     pub chains: Option<ChainSelection>,
+    /// Continuous risk-free rate used to solve the IV and delta of streamed options. Default
+    /// [`DEFAULT_RISK_FREE_RATE`].
+    pub risk_free_rate: f64,
 }
 
 impl std::fmt::Debug for TradierSettings {
@@ -55,6 +64,7 @@ impl std::fmt::Debug for TradierSettings {
             .field("token", &"<redacted>")
             .field("filter", &self.filter)
             .field("chains", &self.chains)
+            .field("risk_free_rate", &self.risk_free_rate)
             .finish()
     }
 }
@@ -71,47 +81,125 @@ impl TradierSettings {
                 .to_vec(),
             reconnect_max: Duration::from_secs(5),
             chains: Some(ChainSelection::default()),
+            risk_free_rate: DEFAULT_RISK_FREE_RATE,
         }
     }
 }
 
-/// The symbols to subscribe: each underlying plus, when `settings.chains` is set, the OCC
-/// symbols of its near expiries and strikes around the money (found through the Tradier REST
-/// API). An underlying whose chain cannot be found is subscribed alone (logged).
-pub async fn expand_symbols(settings: &TradierSettings, symbols: &[String]) -> Vec<String> {
-    let Some(selection) = settings.chains else {
-        return symbols.to_vec();
-    };
-    let mut config = TradierConfig::new(settings.token.clone());
-    config.base_url = settings.base_url.clone();
-    let client = match TradierClient::new(config) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "tradier chain discovery unavailable; underlyings only");
+/// The Tradier feed: its settings and the one REST client (quota limiter, breaker, retries)
+/// that every chain discovery and session POST of the feed goes through, whatever the symbol
+/// set and however often the feed reconnects or restarts.
+#[derive(Debug)]
+pub struct TradierFeed {
+    settings: TradierSettings,
+    client: TradierClient,
+}
+
+impl TradierFeed {
+    /// Builds the feed and its REST client.
+    ///
+    /// # Errors
+    /// [`TickerError::Feed`] when the client cannot be built (empty token, bad HTTP settings).
+    pub fn new(settings: TradierSettings) -> Result<TradierFeed, TickerError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut config = TradierConfig::new(settings.token.clone());
+        config.base_url = settings.base_url.clone();
+        let client = TradierClient::new(config).map_err(|e| feed_error(e.to_string()))?;
+        Ok(TradierFeed { settings, client })
+    }
+
+    /// The REST client (its breaker for the health registry).
+    pub fn client(&self) -> &TradierClient {
+        &self.client
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &TradierSettings {
+        &self.settings
+    }
+
+    /// The symbols to subscribe: each underlying plus, when `settings.chains` is set, the OCC
+    /// symbols of its near expiries and strikes around the money (found through the Tradier
+    /// REST API). An underlying whose chain cannot be found is subscribed alone (logged).
+    pub async fn expand_symbols(&self, symbols: &[String]) -> Vec<String> {
+        let Some(selection) = self.settings.chains else {
             return symbols.to_vec();
+        };
+        let mut out = Vec::with_capacity(symbols.len());
+        for symbol in symbols {
+            out.push(symbol.clone());
+            if parse_occ(symbol).is_some() {
+                continue;
+            }
+            match discover(&self.client, symbol, Utc::now(), selection).await {
+                Ok(found) => out.extend(
+                    found
+                        .contracts
+                        .iter()
+                        .map(|c| format_occ(symbol, c.expiration, c.kind, c.strike)),
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no option chain; streaming the underlying only");
+                }
+            }
         }
-    };
-    let mut out = Vec::with_capacity(symbols.len());
-    for symbol in symbols {
-        out.push(symbol.clone());
-        if parse_occ(symbol).is_some() {
-            continue;
-        }
-        match discover(&client, symbol, Utc::now(), selection).await {
-            Ok(found) => out.extend(found.contracts.iter().map(|c| {
-                let kind = if c.kind.is_call() {
-                    InstrumentKind::Call
-                } else {
-                    InstrumentKind::Put
-                };
-                format_occ(symbol, c.expiration, kind, c.strike)
-            })),
-            Err(e) => tracing::warn!(error = %e, "no option chain; streaming the underlying only"),
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Creates a streaming session through the client's pipeline; returns its id.
+    ///
+    /// # Errors
+    /// [`TickerError::Feed`] once the pipeline gave up (the message never holds the token).
+    pub async fn create_session(&self) -> Result<String, TickerError> {
+        self.client
+            .create_stream_session()
+            .await
+            .map_err(|e| feed_error(format!("session request: {e}")))
+    }
+
+    /// Runs the feed until `cancel` fires, reconnecting with a new session after every close
+    /// or error.
+    ///
+    /// # Errors
+    /// None today: connection trouble is retried here (the `Result` is the supervisor's).
+    pub async fn run(
+        &self,
+        mut symbols: watch::Receiver<SymbolSet>,
+        ingest: Arc<Ingest>,
+        cancel: CancellationToken,
+    ) -> Result<(), TickerError> {
+        let backoff = Backoff::doubling(Duration::from_millis(100), self.settings.reconnect_max);
+        let mut failures: u32 = 0;
+        let mut cache = Expanded::default();
+        loop {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            let result = self
+                .connect_once(&mut symbols, &mut cache, &ingest, &cancel)
+                .await;
+            ingest.stats().set_feed_connected(false);
+            match result {
+                Ok(Session::Cancelled) => return Ok(()),
+                Ok(Session::Closed { events }) => {
+                    tracing::info!(events, "tradier stream closed by the server; reconnecting");
+                    if events > 0 {
+                        failures = 0;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "tradier stream failed; reconnecting"),
+            }
+            let delay = backoff.ceiling(failures);
+            failures = failures.saturating_add(1);
+            metrics::counter!("ivcrush_ticker_feed_reconnects_total", "feed" => FEED).increment(1);
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(()),
+                () = tokio::time::sleep(delay) => {}
+            }
         }
     }
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// One parsed streaming message.
@@ -294,6 +382,7 @@ pub fn apply_event(
     event: &StreamEvent,
     previous: Option<&Snapshot>,
     underlying_price: impl Fn(&str) -> Option<f64>,
+    risk_free_rate: f64,
 ) -> Option<Snapshot> {
     let (symbol, date_ms) = match event {
         StreamEvent::Quote {
@@ -338,119 +427,26 @@ pub fn apply_event(
         }
         _ => {}
     }
-    if s.kind != InstrumentKind::Stock {
+    if let Some(kind) = s.kind.option() {
         let spot = underlying_price(&s.underlying);
-        let (iv, delta) = greeks(&s, spot).unzip();
+        let (iv, delta) = greeks(&s, kind, spot, risk_free_rate).unzip();
         s.iv = iv;
         s.delta = delta;
     }
     Some(s)
 }
 
-fn greeks(s: &Snapshot, spot: Option<f64>) -> Option<(f64, f64)> {
-    let kind = if s.kind == InstrumentKind::Call {
-        OptionKind::Call
-    } else {
-        OptionKind::Put
-    };
+fn greeks(s: &Snapshot, kind: OptionKind, spot: Option<f64>, rate: f64) -> Option<(f64, f64)> {
     let t = calendar_years(Utc::now(), s.expiration?);
-    let p = OptionParams::new(kind, spot?, s.strike?, t, RATE, 0.0).ok()?;
+    let p = OptionParams::new(kind, spot?, s.strike?, t, rate, 0.0).ok()?;
     let iv = implied_vol(&p, s.mid()?).ok()?;
     Some((iv, bsm_greeks(&p, iv).delta))
-}
-
-#[derive(Deserialize)]
-struct SessionResponse {
-    stream: SessionStream,
-}
-
-#[derive(Deserialize)]
-struct SessionStream {
-    sessionid: String,
 }
 
 fn feed_error(message: impl Into<String>) -> TickerError {
     TickerError::Feed {
         feed: FEED,
         message: message.into(),
-    }
-}
-
-/// Creates a streaming session; returns its id.
-///
-/// # Errors
-/// [`TickerError::Feed`] on a transport error, a non-2xx status or an unexpected body.
-pub async fn create_session(
-    http: &reqwest::Client,
-    settings: &TradierSettings,
-) -> Result<String, TickerError> {
-    let url = format!(
-        "{}/v1/markets/events/session",
-        settings.base_url.trim_end_matches('/')
-    );
-    let response = http
-        .post(&url)
-        .bearer_auth(&settings.token)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| feed_error(format!("session request: {}", e.without_url())))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(feed_error(format!("session request: HTTP {status}")));
-    }
-    let body: SessionResponse = response
-        .json()
-        .await
-        .map_err(|e| feed_error(format!("session body: {}", e.without_url())))?;
-    Ok(body.stream.sessionid)
-}
-
-/// Runs the Tradier feed until `cancel` fires, reconnecting with a new session after every
-/// close or error.
-///
-/// # Errors
-/// Only for an unusable HTTP client; connection trouble is retried here.
-pub async fn run(
-    settings: TradierSettings,
-    mut symbols: watch::Receiver<SymbolSet>,
-    ingest: Arc<Ingest>,
-    cancel: CancellationToken,
-) -> Result<(), TickerError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| feed_error(format!("http client: {}", e.without_url())))?;
-    let mut failures: u32 = 0;
-    let mut cache = Expanded::default();
-    loop {
-        if cancel.is_cancelled() {
-            return Ok(());
-        }
-        let result =
-            connect_once(&http, &settings, &mut symbols, &mut cache, &ingest, &cancel).await;
-        ingest.stats().set_feed_connected(false);
-        match result {
-            Ok(Session::Cancelled) => return Ok(()),
-            Ok(Session::Closed { events }) => {
-                tracing::info!(events, "tradier stream closed by the server; reconnecting");
-                if events > 0 {
-                    failures = 0;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "tradier stream failed; reconnecting"),
-        }
-        failures = failures.saturating_add(1);
-        metrics::counter!("ivcrush_ticker_feed_reconnects_total", "feed" => FEED).increment(1);
-        let delay = Duration::from_millis(100)
-            .saturating_mul(1 << failures.min(10).saturating_sub(1))
-            .min(settings.reconnect_max);
-        tokio::select! {
-            () = cancel.cancelled() => return Ok(()),
-            () = tokio::time::sleep(delay) => {}
-        }
     }
 }
 
@@ -462,9 +458,9 @@ struct Expanded {
 }
 
 impl Expanded {
-    async fn get(&mut self, settings: &TradierSettings, set: &SymbolSet) -> &[String] {
+    async fn get(&mut self, feed: &TradierFeed, set: &SymbolSet) -> &[String] {
         if self.set.as_ref() != Some(set) {
-            self.symbols = expand_symbols(settings, set).await;
+            self.symbols = feed.expand_symbols(set).await;
             self.set = Some(Arc::clone(set));
         }
         &self.symbols
@@ -476,71 +472,73 @@ enum Session {
     Closed { events: u64 },
 }
 
-async fn connect_once(
-    http: &reqwest::Client,
-    settings: &TradierSettings,
-    symbols: &mut watch::Receiver<SymbolSet>,
-    cache: &mut Expanded,
-    ingest: &Ingest,
-    cancel: &CancellationToken,
-) -> Result<Session, TickerError> {
-    // Expand first: a session must be used within 5 minutes of its creation.
-    let set = symbols.borrow_and_update().clone();
-    let expanded = cache.get(settings, &set).await.to_vec();
-    let expanded = expanded.as_slice();
-    let session_id = create_session(http, settings).await?;
-    let (mut ws, _) = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio_tungstenite::connect_async(settings.ws_url.as_str()),
-    )
-    .await
-    .map_err(|_| feed_error("websocket connect timed out"))?
-    .map_err(|e| feed_error(format!("websocket connect: {e}")))?;
-    ws.send(Message::text(subscribe_payload(
-        expanded,
-        &session_id,
-        &settings.filter,
-    )))
-    .await
-    .map_err(|e| feed_error(format!("subscribe: {e}")))?;
-    ingest.stats().set_feed_connected(true);
-    tracing::info!(
-        underlyings = set.len(),
-        symbols = expanded.len(),
-        "tradier stream subscribed"
-    );
-    let mut events: u64 = 0;
-    let mut subscribed = true; // false once the symbol sender is gone: no more changes
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => {
-                let _ = ws.close(None).await;
-                return Ok(Session::Cancelled);
-            }
-            changed = symbols.changed(), if subscribed => {
-                if changed.is_err() {
-                    subscribed = false;
-                    continue;
+impl TradierFeed {
+    async fn connect_once(
+        &self,
+        symbols: &mut watch::Receiver<SymbolSet>,
+        cache: &mut Expanded,
+        ingest: &Ingest,
+        cancel: &CancellationToken,
+    ) -> Result<Session, TickerError> {
+        // Expand first: a session must be used within 5 minutes of its creation.
+        let set = symbols.borrow_and_update().clone();
+        let expanded = cache.get(self, &set).await.to_vec();
+        let expanded = expanded.as_slice();
+        let session_id = self.create_session().await?;
+        let settings = &self.settings;
+        let (mut ws, _) = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio_tungstenite::connect_async(settings.ws_url.as_str()),
+        )
+        .await
+        .map_err(|_| feed_error("websocket connect timed out"))?
+        .map_err(|e| feed_error(format!("websocket connect: {e}")))?;
+        ws.send(Message::text(subscribe_payload(
+            expanded,
+            &session_id,
+            &settings.filter,
+        )))
+        .await
+        .map_err(|e| feed_error(format!("subscribe: {e}")))?;
+        ingest.stats().set_feed_connected(true);
+        tracing::info!(
+            underlyings = set.len(),
+            symbols = expanded.len(),
+            "tradier stream subscribed"
+        );
+        let mut events: u64 = 0;
+        let mut subscribed = true; // false once the symbol sender is gone: no more changes
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => {
+                    let _ = ws.close(None).await;
+                    return Ok(Session::Cancelled);
                 }
-                let set = symbols.borrow_and_update().clone();
-                let expanded = cache.get(settings, &set).await;
-                ws.send(Message::text(subscribe_payload(expanded, &session_id, &settings.filter)))
-                    .await
-                    .map_err(|e| feed_error(format!("resubscribe: {e}")))?;
-                tracing::info!(symbols = expanded.len(), "tradier stream resubscribed");
-            }
-            message = ws.next() => match message {
-                None | Some(Ok(Message::Close(_))) => return Ok(Session::Closed { events }),
-                Some(Err(e)) => return Err(feed_error(format!("websocket: {e}"))),
-                Some(Ok(Message::Text(text))) => {
-                    events += handle_text(text.as_str(), ingest);
-                }
-                Some(Ok(Message::Binary(bytes))) => {
-                    if let Ok(text) = std::str::from_utf8(&bytes) {
-                        events += handle_text(text, ingest);
+                changed = symbols.changed(), if subscribed => {
+                    if changed.is_err() {
+                        subscribed = false;
+                        continue;
                     }
+                    let set = symbols.borrow_and_update().clone();
+                    let expanded = cache.get(self, &set).await;
+                    ws.send(Message::text(subscribe_payload(expanded, &session_id, &settings.filter)))
+                        .await
+                        .map_err(|e| feed_error(format!("resubscribe: {e}")))?;
+                    tracing::info!(symbols = expanded.len(), "tradier stream resubscribed");
                 }
-                Some(Ok(_)) => {} // ping/pong/frame: tungstenite answers pings itself
+                message = ws.next() => match message {
+                    None | Some(Ok(Message::Close(_))) => return Ok(Session::Closed { events }),
+                    Some(Err(e)) => return Err(feed_error(format!("websocket: {e}"))),
+                    Some(Ok(Message::Text(text))) => {
+                        events += handle_text(text.as_str(), ingest, settings.risk_free_rate);
+                    }
+                    Some(Ok(Message::Binary(bytes))) => {
+                        if let Ok(text) = std::str::from_utf8(&bytes) {
+                            events += handle_text(text, ingest, settings.risk_free_rate);
+                        }
+                    }
+                    Some(Ok(_)) => {} // ping/pong/frame: tungstenite answers pings itself
+                }
             }
         }
     }
@@ -548,7 +546,7 @@ async fn connect_once(
 
 /// Handles one websocket message (one or more newline-separated events); returns the number
 /// of events that updated an instrument.
-fn handle_text(text: &str, ingest: &Ingest) -> u64 {
+fn handle_text(text: &str, ingest: &Ingest, risk_free_rate: f64) -> u64 {
     let mut n = 0;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         match parse_event(line) {
@@ -565,7 +563,7 @@ fn handle_text(text: &str, ingest: &Ingest) -> u64 {
                 };
                 let previous = state.get(symbol);
                 let spot = |u: &str| state.get(u).and_then(|s| s.mid().or(s.last));
-                if let Some(s) = apply_event(&event, previous.as_deref(), spot) {
+                if let Some(s) = apply_event(&event, previous.as_deref(), spot, risk_free_rate) {
                     ingest.push(s);
                     n += 1;
                 }

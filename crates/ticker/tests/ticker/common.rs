@@ -5,8 +5,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+/// Installs the global Prometheus recorder as the binary does (explicit buckets for every
+/// `*_seconds` histogram); `None` when one is already installed.
+pub fn install_prometheus() -> Option<PrometheusHandle> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_seconds".to_owned()),
+            ivcrush_ticker::http::LATENCY_BUCKETS,
+        )
+        .ok()?
+        .install_recorder()
+        .ok()
+}
 
 /// `REDIS_URL`, or `None` after printing the skip message.
 pub fn redis_url(test: &str) -> Option<String> {

@@ -9,7 +9,7 @@ use crate::common::wait_until;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_is_503_when_redis_is_down_and_metrics_use_explicit_buckets() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let prometheus = ivcrush_ticker::http::install_prometheus();
+    let prometheus = crate::common::install_prometheus();
     // Nothing listens on port 1: Redis is down from the start.
     let mut config = TickerConfig::sim("redis://127.0.0.1:1", 1_000);
     config.symbols = SymbolSource::List(vec!["KVLT".to_owned()]);

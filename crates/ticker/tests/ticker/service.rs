@@ -1,45 +1,36 @@
-//! The whole service: `run` with a duration, and watchlist reloads end to end.
+//! The whole service: start, stream, flush on shutdown; settings checked at once; watchlist
+//! reloads end to end.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
-use ivcrush_ticker::{Keys, ReloadPolicy, SymbolSource, TickerArgs, TickerConfig, TickerService};
+use ivcrush_ticker::feed::tradier::TradierSettings;
+use ivcrush_ticker::{
+    FeedConfig, Keys, ReloadPolicy, SymbolSource, TickerConfig, TickerError, TickerService,
+};
 
 use crate::common::{cleanup, redis_url, unique_prefix, wait_until};
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: TickerArgs,
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_streams_for_the_given_duration_then_flushes_and_returns() {
-    let Some(url) = redis_url("run_streams_for_the_given_duration_then_flushes_and_returns") else {
+async fn a_started_service_streams_then_flushes_on_shutdown() {
+    let Some(url) = redis_url("a_started_service_streams_then_flushes_on_shutdown") else {
         return;
     };
     let prefix = unique_prefix("run");
-    let cli = Cli::try_parse_from([
-        "ticker",
-        "--feed",
-        "sim",
-        "--symbols",
-        "KVLT,BOLT",
-        "--redis",
-        &url,
-        "--key-prefix",
-        &prefix,
-        "--rate",
-        "2000",
-        "--duration",
-        "1s",
-    ])
-    .expect("flags parse");
-    tokio::time::timeout(Duration::from_secs(10), ivcrush_ticker::run(cli.args))
+    let mut config = TickerConfig::sim(url.as_str(), 2_000);
+    config.symbols = SymbolSource::List(vec!["KVLT".to_owned(), "BOLT".to_owned()]);
+    config.publisher.keys = Keys::new(prefix.as_str());
+    let service = TickerService::start(config, None).await.expect("starts");
+    let stats = Arc::clone(service.stats());
+    assert!(
+        wait_until(Duration::from_secs(10), || stats.published() > 1_000).await,
+        "published {}",
+        stats.published()
+    );
+    let summary = tokio::time::timeout(Duration::from_secs(10), service.shutdown())
         .await
-        .expect("stops after its duration")
-        .expect("runs cleanly");
+        .expect("stops and flushes");
+    assert!(summary.published > 1_000, "{summary:?}");
 
     let keys = Keys::new(prefix.as_str());
     let client = redis::Client::open(url.as_str()).expect("redis url");
@@ -52,7 +43,7 @@ async fn run_streams_for_the_given_duration_then_flushes_and_returns() {
         .query_async(&mut conn)
         .await
         .expect("XLEN");
-    assert!(len > 1_000, "about 2,000 updates written, got {len}");
+    assert!(len > 1_000, "over 1,000 updates written, got {len}");
     let kvlt: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
         .arg(keys.last("KVLT"))
         .query_async(&mut conn)
@@ -62,27 +53,42 @@ async fn run_streams_for_the_given_duration_then_flushes_and_returns() {
     cleanup(&url, &prefix).await;
 }
 
-#[test]
-fn invalid_flags_are_reported_all_at_once() {
-    let cli = Cli::try_parse_from([
-        "ticker",
-        "--max-instruments",
-        "0",
-        "--stream-maxlen",
-        "0",
-        "--feed",
-        "tradier",
-    ])
-    .expect("flags parse");
-    let error = cli.args.to_config().expect_err("invalid").to_string();
+#[tokio::test]
+async fn invalid_settings_are_reported_all_at_once() {
+    let mut tradier = TradierSettings::new(" ");
+    tradier.risk_free_rate = f64::NAN;
+    let mut config = TickerConfig::sim("not a url", 0);
+    config.feed = FeedConfig::Tradier(tradier);
+    config.max_instruments = 0;
+    config.publisher.stream_maxlen = 0;
+    let error = config.validate().expect_err("invalid").to_string();
     for expected in [
-        "--max-instruments",
-        "--stream-maxlen",
+        "max_instruments",
+        "stream_maxlen",
+        "redis_url",
         "TRADIER_API_KEY",
-        "--symbols",
+        "symbols",
+        "risk_free_rate",
     ] {
-        assert!(error.contains(expected), "{error}");
+        assert!(error.contains(expected), "{expected}: {error}");
     }
+    let start = TickerService::start(config, None)
+        .await
+        .expect_err("refused");
+    assert!(matches!(start, TickerError::Config(p) if p.len() == 6));
+
+    let mut sim = TickerConfig::sim("redis://127.0.0.1:1", 2_000_000);
+    sim.channel_capacity = 0;
+    let error = sim.validate().expect_err("invalid").to_string();
+    assert!(
+        error.contains("rate") && error.contains("channel_capacity"),
+        "{error}"
+    );
+    assert!(
+        TickerConfig::sim("redis://127.0.0.1:1", 5_000)
+            .validate()
+            .is_ok()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

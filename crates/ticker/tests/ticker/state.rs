@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use ivcrush_ticker::{InstrumentKind, Snapshot, StateStore, format_occ};
+use ivcrush_core::OptionKind;
+use ivcrush_ticker::{Snapshot, StateStore, format_occ};
 
 fn option(root: &str, expiration: NaiveDate, strike: f64) -> Arc<Snapshot> {
     Arc::new(Snapshot::empty(&format_occ(
         root,
         expiration,
-        InstrumentKind::Call,
+        OptionKind::Call,
         strike,
     )))
 }

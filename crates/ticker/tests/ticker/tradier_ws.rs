@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use futures_util::{SinkExt, StreamExt};
-use ivcrush_ticker::feed::tradier::{self, StreamEvent, TradierSettings, parse_event};
+use ivcrush_ticker::feed::tradier::{self, StreamEvent, TradierFeed, TradierSettings, parse_event};
 use ivcrush_ticker::{Ingest, InstrumentKind, StateStore, Stats, normalize};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -144,7 +144,11 @@ async fn events_are_ingested_and_a_server_close_reconnects_with_a_new_session() 
     let (tx, mut rx) = mpsc::channel(1_000);
     let ingest = Arc::new(Ingest::new(Arc::clone(&state), tx, Arc::clone(&stats)));
     let cancel = CancellationToken::new();
-    let feed = tokio::spawn(tradier::run(settings, symbols_rx, ingest, cancel.clone()));
+    let feed = Arc::new(TradierFeed::new(settings).expect("a tradier client"));
+    let running = {
+        let (feed, cancel) = (Arc::clone(&feed), cancel.clone());
+        tokio::spawn(async move { feed.run(symbols_rx, ingest, cancel).await })
+    };
 
     let seen = Arc::clone(&payloads);
     assert!(
@@ -154,7 +158,10 @@ async fn events_are_ingested_and_a_server_close_reconnects_with_a_new_session() 
         "reconnected after the server closed"
     );
     cancel.cancel();
-    feed.await.expect("feed task").expect("feed stops cleanly");
+    running
+        .await
+        .expect("feed task")
+        .expect("feed stops cleanly");
 
     let payloads = payloads.lock().expect("lock").clone();
     assert_eq!(payloads[0]["sessionid"], "session-1");
@@ -172,7 +179,7 @@ async fn events_are_ingested_and_a_server_close_reconnects_with_a_new_session() 
     assert_eq!(aapl.last_size, Some(200));
     assert_eq!((aapl.bid, aapl.ask), (Some(251.36), Some(251.38)));
     let call = state.get("AAPL260130C00250000").expect("call quoted");
-    assert_eq!(call.kind, InstrumentKind::Call);
+    assert_eq!(call.kind, InstrumentKind::CALL);
     assert_eq!(call.strike, Some(250.0));
     assert_eq!(
         (call.bid, call.ask, call.bid_size),
@@ -191,6 +198,7 @@ async fn events_are_ingested_and_a_server_close_reconnects_with_a_new_session() 
 
 #[tokio::test]
 async fn underlyings_expand_into_near_option_symbols_through_the_tradier_rest_api() {
+    use ivcrush_core::OptionKind;
     use ivcrush_market::OptionsData;
     use ivcrush_mockvendor::{MockConfig, MockVendor};
     // Discovery uses the wall clock, so the mock serves the simulated market as of today.
@@ -200,7 +208,8 @@ async fn underlyings_expand_into_near_option_symbols_through_the_tradier_rest_ap
         .expect("mock vendor starts");
     let mut settings = TradierSettings::new("test-token");
     settings.base_url = mock.base_url();
-    let got = tradier::expand_symbols(&settings, &["AXON".to_string()]).await;
+    let feed = TradierFeed::new(settings).expect("a tradier client");
+    let got = feed.expand_symbols(&["AXON".to_string()]).await;
     assert!(got.contains(&"AXON".to_string()), "{got:?}");
     let options: Vec<ivcrush_ticker::OccSymbol> = got
         .iter()
@@ -226,6 +235,6 @@ async fn underlyings_expand_into_near_option_symbols_through_the_tradier_rest_ap
             o.strike
         );
     }
-    assert!(options.iter().any(|o| o.kind == InstrumentKind::Call));
-    assert!(options.iter().any(|o| o.kind == InstrumentKind::Put));
+    assert!(options.iter().any(|o| o.kind == OptionKind::Call));
+    assert!(options.iter().any(|o| o.kind == OptionKind::Put));
 }
