@@ -6,6 +6,10 @@ mod backfill_ranges;
 mod calc;
 #[path = "cli/clock.rs"]
 mod clock;
+#[path = "cli/exit.rs"]
+mod exit;
+#[path = "cli/golden.rs"]
+mod golden;
 #[path = "cli/parse.rs"]
 mod parse;
 #[path = "cli/quality.rs"]

@@ -402,11 +402,30 @@
     }
   }
 
+  // ---- layout ------------------------------------------------------------------------
+  // Records on <body> how the page is laid out (the browser test reads it): `stacked` (one
+  // column) or `columns` (health beside the detail), whether the page itself scrolls sideways
+  // and whether the scan and the dependency tables scroll inside their own boxes.
+  function recordLayout() {
+    const r = (id) => $(id).getBoundingClientRect();
+    const scan = r("scan-panel"), health = r("health-panel"), detail = r("detail-panel");
+    const stacked = Math.abs(health.left - scan.left) < 2 && health.top >= detail.bottom - 1;
+    // Widths are rounded separately: a pixel of difference is not a scroll bar.
+    const scrolls = (e) => (e.scrollWidth > e.clientWidth + 1 ? "yes" : "no");
+    const doc = document.documentElement;
+    const box = $("scan").parentElement;
+    document.body.dataset.layout = stacked ? "stacked" : "columns";
+    document.body.dataset.pageScrollX = scrolls(doc);
+    document.body.dataset.scanScrollX = scrolls(box);
+    document.body.dataset.healthScrollX = scrolls($("deps").parentElement);
+  }
+
   // ---- wiring ------------------------------------------------------------------------
   async function start(refresh) {
     if (!key) { status("enter an API key (or open /?key=…)", true); document.body.dataset.state = "nokey"; return; }
     try {
       await loadScan(refresh);
+      recordLayout();
       document.body.dataset.state = "ready";
     } catch (e) {
       status(e.message, true);
@@ -435,7 +454,8 @@
         renderTable();
       });
     }
+    window.addEventListener("resize", recordLayout);
     start(false);
-    loadHealth();
+    loadHealth().then(recordLayout);
   });
 })();

@@ -2,12 +2,17 @@
 
 use crate::error::StoreError as OpenError;
 use crate::model::Backend as B;
+use log::LevelFilter;
+use sqlx::ConnectOptions;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A statement slower than this is logged (at debug level).
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 
 /// A [`Store`](crate::Store) on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -35,6 +40,11 @@ impl PgStore {
     /// # Errors
     /// `Connect` or `Migrate`.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, OpenError> {
+        // Statements (with their full SQL) are a trace-level matter, a slow one a debug one:
+        // a default run's stderr stays free of SQL.
+        let options = options
+            .log_statements(LevelFilter::Trace)
+            .log_slow_statements(LevelFilter::Debug, SLOW_STATEMENT);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))

@@ -2,6 +2,8 @@
 
 use crate::error::StoreError as OpenError;
 use crate::model::Backend as B;
+use log::LevelFilter;
+use sqlx::ConnectOptions;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -13,6 +15,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// How long a writer waits for the database lock before failing with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A statement slower than this is logged (at debug level).
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 
 /// A [`Store`](crate::Store) on SQLite.
 ///
@@ -59,7 +64,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            // Statements (with their full SQL) are a trace-level matter, a slow one a debug
+            // one: a default run's stderr stays free of SQL.
+            .log_statements(LevelFilter::Trace)
+            .log_slow_statements(LevelFilter::Debug, SLOW_STATEMENT);
         let pool = if in_memory {
             SqlitePoolOptions::new()
                 .max_connections(1)

@@ -165,16 +165,18 @@ fn solve_row(rec: &ByteRecord, c: &Columns) -> Outcome {
     }
 }
 
-/// Solves and CSV-encodes a slice of rows into `buf`.
-fn encode_rows(rows: &[ByteRecord], c: &Columns, buf: Vec<u8>) -> Result<Vec<u8>> {
+/// Solves and CSV-encodes a slice of rows into `buf`; also returns how many rows have no vol.
+fn encode_rows(rows: &[ByteRecord], c: &Columns, buf: Vec<u8>) -> Result<(Vec<u8>, u64)> {
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
         .buffer_capacity(64 * 1024)
         .from_writer(buf);
     let mut fbuf = ryu::Buffer::new();
     let mut status = String::new();
+    let mut failed = 0;
     for rec in rows {
         let outcome = solve_row(rec, c);
+        failed += u64::from(!matches!(outcome, Outcome::Solved(..)));
         for i in 0..c.width {
             w.write_field(rec.get(i).unwrap_or(b""))?;
         }
@@ -206,8 +208,10 @@ fn encode_rows(rows: &[ByteRecord], c: &Columns, buf: Vec<u8>) -> Result<Vec<u8>
         }
         w.write_record(None::<&[u8]>)?;
     }
-    w.into_inner()
-        .map_err(|e| anyhow::anyhow!("encoding CSV: {}", e.error()))
+    let buf = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("encoding CSV: {}", e.error()))?;
+    Ok((buf, failed))
 }
 
 fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
@@ -282,8 +286,17 @@ fn write_chunks(out: Box<dyn Write + Send>, rx: Receiver<Vec<Vec<u8>>>) -> io::R
     out.flush()
 }
 
+/// How a batch went: rows written and rows without a vol (a reason code or `invalid: …`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchSummary {
+    /// Data rows written.
+    pub rows: u64,
+    /// Rows whose status is not `ok`.
+    pub failed: u64,
+}
+
 /// Runs the batch mode: reads `input`, writes the solved rows to `output` (stdout by default).
-pub fn run(input: &Path, output: Option<&Path>) -> Result<()> {
+pub fn run(input: &Path, output: Option<&Path>) -> Result<BatchSummary> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
@@ -323,11 +336,12 @@ pub fn run(input: &Path, output: Option<&Path>) -> Result<()> {
     let (recycle_tx, recycle_rx) = bounded::<Chunk>(QUEUE + 2);
     let (out_tx, out_rx) = bounded::<Vec<Vec<u8>>>(QUEUE);
 
-    thread::scope(|s| -> Result<()> {
+    thread::scope(|s| -> Result<BatchSummary> {
         s.spawn(move || read_chunks(rdr, chunk_tx, recycle_rx));
         let writer = s.spawn(move || write_chunks(out, out_rx));
 
         let mut result: Result<()> = Ok(());
+        let mut summary = BatchSummary::default();
         for msg in &chunk_rx {
             let (chunk, n) = match msg {
                 Ok(c) => c,
@@ -336,13 +350,19 @@ pub fn run(input: &Path, output: Option<&Path>) -> Result<()> {
                     break;
                 }
             };
-            let encoded: Result<Vec<Vec<u8>>> = chunk[..n]
+            let encoded: Result<Vec<(Vec<u8>, u64)>> = chunk[..n]
                 .par_chunks(TASK_ROWS)
                 .map(|rows| encode_rows(rows, &cols, Vec::with_capacity(rows.len() * 192)))
                 .collect();
             let _ = recycle_tx.try_send(chunk);
             match encoded {
-                Ok(bufs) => {
+                Ok(encoded) => {
+                    summary.rows += n as u64;
+                    let mut bufs = Vec::with_capacity(encoded.len());
+                    for (buf, failed) in encoded {
+                        summary.failed += failed;
+                        bufs.push(buf);
+                    }
                     if out_tx.send(bufs).is_err() {
                         // The writer stopped: its error is reported below.
                         break;
@@ -362,7 +382,7 @@ pub fn run(input: &Path, output: Option<&Path>) -> Result<()> {
             .map_err(|_| anyhow::anyhow!("the output writer thread panicked"))?;
         result?;
         written.context("writing the output")?;
-        Ok(())
+        Ok(summary)
     })
 }
 

@@ -45,7 +45,8 @@ pub enum CalcCommand {
     /// row that cannot be read (a row with the wrong number of fields is padded or cut to the
     /// header width); greeks are empty without a vol and in API units (vega per 1.00
     /// vol, theta per year, rho per 1.00 rate). Rows are solved in parallel and written in input
-    /// order.
+    /// order. Exit status 0 when every row is solved, 3 when some rows have no vol (counted on
+    /// stderr; the other rows are intact).
     #[command(allow_negative_numbers = true)]
     Iv(IvArgs),
 }
@@ -132,14 +133,25 @@ pub struct IvArgs {
     pub output: Option<PathBuf>,
 }
 
+/// Exit status of a CSV batch in which some rows have no vol (the scan's partial failure).
+const EXIT_PARTIAL: u8 = 3;
+
 /// Runs `ivcrush calc`.
 pub fn run(args: CalcArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         CalcCommand::Price(a) => price::run_price(&a),
         CalcCommand::Iv(a) => match &a.input {
             Some(input) => {
-                iv_csv::run(input, a.output.as_deref())?;
-                Ok(ExitCode::SUCCESS)
+                let summary = iv_csv::run(input, a.output.as_deref())?;
+                if summary.failed == 0 {
+                    return Ok(ExitCode::SUCCESS);
+                }
+                // Partial failure, as a scan with failed rows: the other rows are intact.
+                eprintln!(
+                    "{} of {} row(s) have no implied volatility (see their status column)",
+                    summary.failed, summary.rows
+                );
+                Ok(ExitCode::from(EXIT_PARTIAL))
             }
             None => price::run_iv(&a),
         },

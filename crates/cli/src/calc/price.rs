@@ -28,19 +28,21 @@ pub fn run_price(a: &PriceArgs) -> Result<ExitCode> {
                 "{} S={} K={} T={} r={} q={} vol={}",
                 p.kind, p.spot, p.strike, p.t, p.rate, p.div, a.vol
             )?;
-            let rows: [(&str, f64, &str); 9] = [
-                ("price", g.price, ""),
-                ("delta", g.delta, "per 1 of spot"),
-                ("gamma", g.gamma, "per 1 of spot, squared"),
-                ("vega", g.vega, "per 1.00 vol"),
-                ("", g.vega / 100.0, "per vol point (0.01)"),
-                ("theta", g.theta, "per year"),
-                ("", g.theta / 365.0, "per calendar day (1/365 year)"),
-                ("rho", g.rho, "per 1.00 rate"),
-                ("", g.rho / 100.0, "per 1 % rate"),
+            // Money at 4 decimals; greeks at 4 significant decimals past their scale (gamma
+            // and the per-point figures are small). JSON keeps full precision.
+            let rows: [(&str, f64, usize, &str); 9] = [
+                ("price", g.price, 4, ""),
+                ("delta", g.delta, 4, "per 1 of spot"),
+                ("gamma", g.gamma, 6, "per 1 of spot, squared"),
+                ("vega", g.vega, 4, "per 1.00 vol"),
+                ("", g.vega / 100.0, 6, "per vol point (0.01)"),
+                ("theta", g.theta, 4, "per year"),
+                ("", g.theta / 365.0, 6, "per calendar day (1/365 year)"),
+                ("rho", g.rho, 4, "per 1.00 rate"),
+                ("", g.rho / 100.0, 6, "per 1 % rate"),
             ];
-            for (label, value, unit) in rows {
-                let line = format!("{label:<6} {:<24} {unit}", value.to_string());
+            for (label, value, decimals, unit) in rows {
+                let line = format!("{label:<6} {:<12} {unit}", format!("{value:.decimals$}"));
                 writeln!(out, "{}", line.trim_end())?;
             }
         }

@@ -4,7 +4,7 @@ use crate::cli::{CommonArgs, OutputFormat, SizingArgs};
 use crate::output::{coloured, liquidity_cell, max_loss_text, new_table, vrp_tier_cell};
 use chrono::NaiveDate;
 use clap::Args;
-use comfy_table::Cell;
+use comfy_table::{Cell, Table};
 use ivcrush_app::{AnalysisRecord, AnalyzeOptions, App, Row, symbols::normalize_symbol};
 use std::io::Write;
 use std::process::ExitCode;
@@ -85,14 +85,40 @@ fn quality_table(notes: &[ivcrush_core::DataQuality]) -> comfy_table::Table {
     t
 }
 
+/// The detailed view: the header line, then one table per section (implied move, historical
+/// statistics and moves, signals, data quality, strategies), then the warnings.
 fn print_detail(
     rec: &AnalysisRecord,
     scfg: &ivcrush_core::config::StrategyConfig,
 ) -> anyhow::Result<()> {
     let a = &rec.analysis;
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
+    writeln!(out, "{}", header_line(rec))?;
+    writeln!(out, "{}", implied_move_table(&a.implied_move))?;
+    writeln!(out, "{}", historical_table(&a.historical))?;
+    if let Some(moves) = &rec.historical_moves {
+        writeln!(out, "{}", moves_table(moves))?;
+    }
+    writeln!(out, "{}", signals_table(a))?;
+    writeln!(out, "{}", quality_table(&a.data_quality))?;
+    if !a.strategies.is_empty() {
+        strategy_tables(&mut out, &a.strategies, scfg)?;
+    }
+    for w in a
+        .warnings
+        .iter()
+        .chain(a.strategies.iter().flat_map(|s| s.warnings.iter()))
+    {
+        writeln!(out, "warning: {w}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `MRVL  report 2026-11-27 AMC (in 2 days)  expiry …  spot …  as of …  (sim)`.
+fn header_line(rec: &AnalysisRecord) -> String {
+    let a = &rec.analysis;
+    format!(
         "{}  report {} {} ({})  expiry {}  spot {:.2}  as of {}  ({}{})",
         a.ticker,
         a.earnings_date,
@@ -107,37 +133,43 @@ fn print_detail(
         ivcrush_app::clock::new_york_text(a.as_of),
         rec.data.source,
         if rec.data.stale { ", STALE data" } else { "" }
-    )?;
-    let im = &a.implied_move;
-    let mut t = new_table(&["implied move", "value"]);
-    t.add_row(vec![
-        Cell::new("ATM straddle / spot (expected |move|)"),
-        Cell::new(format!(
-            "{} (K={}, mid {:.2})",
-            pct(im.straddle_pct),
-            im.atm_strike,
-            im.straddle_mid
-        )),
-    ]);
-    t.add_row(vec![
-        Cell::new("interpolated to the forward"),
-        Cell::new(pct(im.interpolated_pct)),
-    ]);
-    t.add_row(vec![
-        Cell::new("term-structure event move (trading days)"),
-        Cell::new(im.event_pct.map_or("-".into(), pct)),
-    ]);
-    t.add_row(vec![
-        Cell::new("  same, calendar time (for comparison)"),
-        Cell::new(im.event_calendar_pct.map_or("-".into(), pct)),
-    ]);
-    t.add_row(vec![
-        Cell::new("±1σ move (≈1.2533 × expected |move|)"),
-        Cell::new(pct(im.one_sigma_pct)),
-    ]);
-    writeln!(out, "{t}")?;
+    )
+}
 
-    let h = &a.historical;
+/// The three implied moves and the ±1σ move.
+fn implied_move_table(im: &ivcrush_core::analysis::ImpliedMoveRecord) -> Table {
+    let mut t = new_table(&["implied move", "value"]);
+    for (k, v) in [
+        (
+            "ATM straddle / spot (expected |move|)",
+            format!(
+                "{} (K={}, mid {:.2})",
+                pct(im.straddle_pct),
+                im.atm_strike,
+                im.straddle_mid
+            ),
+        ),
+        ("interpolated to the forward", pct(im.interpolated_pct)),
+        (
+            "term-structure event move (trading days)",
+            im.event_pct.map_or("-".into(), pct),
+        ),
+        (
+            "  same, calendar time (for comparison)",
+            im.event_calendar_pct.map_or("-".into(), pct),
+        ),
+        (
+            "±1σ move (≈1.2533 × expected |move|)",
+            pct(im.one_sigma_pct),
+        ),
+    ] {
+        t.add_row(vec![Cell::new(k), Cell::new(v)]);
+    }
+    t
+}
+
+/// Statistics of the past reactions.
+fn historical_table(h: &ivcrush_core::moves::MoveStats) -> Table {
     let mut t = new_table(&["historical (last reports)", "value"]);
     for (k, v) in [
         ("reports", h.count.to_string()),
@@ -150,93 +182,85 @@ fn print_detail(
     ] {
         t.add_row(vec![Cell::new(k), Cell::new(v)]);
     }
-    writeln!(out, "{t}")?;
-    if let Some(moves) = &rec.historical_moves {
-        let mut t = new_table(&[
-            "report",
-            "when",
-            "reaction",
-            "close move",
-            "gap",
-            "intraday",
-            "dir",
-        ]);
-        for m in moves.iter().rev() {
-            t.add_row(vec![
-                Cell::new(m.report_date),
-                Cell::new(m.timing.as_str()),
-                Cell::new(m.reaction_date),
-                Cell::new(pct(m.signed_close_pct.0)),
-                Cell::new(pct(m.gap_move_pct.0)),
-                Cell::new(pct(m.intraday_move_pct.0)),
-                Cell::new(if m.signed_close_pct.0 >= 0.0 {
-                    "up"
-                } else {
-                    "down"
-                }),
-            ]);
-        }
-        writeln!(out, "{t}")?;
-    }
-    let mut t = new_table(&["signal", "value"]);
-    let (basis, straddle_ratio) = crate::output::vrp_basis(&a.vrp);
-    t.add_row(vec![
-        Cell::new(match &basis {
-            Some(b) => format!("VRP ratio ({b} basis / mean)"),
-            None => "VRP ratio (implied / mean)".to_string(),
-        }),
-        Cell::new(format!("{:.2}", a.vrp.ratio)),
+    t
+}
+
+/// The past reactions, newest first.
+fn moves_table(moves: &[ivcrush_core::moves::HistoricalMove]) -> Table {
+    let mut t = new_table(&[
+        "report",
+        "when",
+        "reaction",
+        "close move",
+        "gap",
+        "intraday",
+        "dir",
     ]);
-    if let Some(r) = straddle_ratio {
+    for m in moves.iter().rev() {
         t.add_row(vec![
-            Cell::new("  straddle / mean (for comparison)"),
-            Cell::new(format!("{r:.2}")),
+            Cell::new(m.report_date),
+            Cell::new(m.timing.as_str()),
+            Cell::new(m.reaction_date),
+            Cell::new(pct(m.signed_close_pct.0)),
+            Cell::new(pct(m.gap_move_pct.0)),
+            Cell::new(pct(m.intraday_move_pct.0)),
+            Cell::new(if m.signed_close_pct.0 >= 0.0 {
+                "up"
+            } else {
+                "down"
+            }),
         ]);
+    }
+    t
+}
+
+/// VRP, skew, term structure, liquidity, score and the trade decision.
+fn signals_table(a: &ivcrush_core::Analysis) -> Table {
+    let mut t = new_table(&["signal", "value"]);
+    let text = |k: &str, v: String| vec![Cell::new(k), Cell::new(v)];
+    let (basis, straddle_ratio) = crate::output::vrp_basis(&a.vrp);
+    let ratio_label = match &basis {
+        Some(b) => format!("VRP ratio ({b} basis / mean)"),
+        None => "VRP ratio (implied / mean)".to_string(),
+    };
+    t.add_row(text(&ratio_label, format!("{:.2}", a.vrp.ratio)));
+    if let Some(r) = straddle_ratio {
+        t.add_row(text(
+            "  straddle / mean (for comparison)",
+            format!("{r:.2}"),
+        ));
     }
     t.add_row(vec![Cell::new("VRP tier"), vrp_tier_cell(&a.vrp)]);
-    t.add_row(vec![
-        Cell::new("edge score"),
-        Cell::new(format!("{:.2}", a.vrp.edge_score)),
-    ]);
+    t.add_row(text("edge score", format!("{:.2}", a.vrp.edge_score)));
     if let Some(f) = &a.skew.fit {
-        t.add_row(vec![
-            Cell::new("skew level / slope / curvature"),
-            Cell::new(format!(
-                "{:.3} / {:.3} / {:.3}",
-                f.level, f.slope, f.curvature
-            )),
-        ]);
-        t.add_row(vec![
-            Cell::new("25Δ risk reversal / butterfly"),
-            Cell::new(format!(
+        let opt = |x: Option<f64>, d: usize| x.map_or("-".into(), |x| format!("{x:.d$}"));
+        t.add_row(text(
+            "skew level / slope / curvature",
+            format!("{:.3} / {:.3} / {:.3}", f.level, f.slope, f.curvature),
+        ));
+        t.add_row(text(
+            "25Δ risk reversal / butterfly",
+            format!(
                 "{} / {}",
-                f.risk_reversal_25.map_or("-".into(), |x| format!("{x:.4}")),
-                f.butterfly_25.map_or("-".into(), |x| format!("{x:.4}"))
-            )),
-        ]);
-        t.add_row(vec![
-            Cell::new("Mixon skew"),
-            Cell::new(f.mixon.map_or("-".into(), |x| format!("{x:.3}"))),
-        ]);
+                opt(f.risk_reversal_25, 4),
+                opt(f.butterfly_25, 4)
+            ),
+        ));
+        t.add_row(text("Mixon skew", opt(f.mixon, 3)));
     }
-    t.add_row(vec![
-        Cell::new("skew bias"),
-        Cell::new(format!("{:?}", a.skew.bias)),
-    ]);
+    t.add_row(text("skew bias", format!("{:?}", a.skew.bias)));
     let ts = &a.term_structure;
-    t.add_row(vec![
-        Cell::new("term structure (days: ATM IV)"),
-        Cell::new(
-            ts.points
-                .iter()
-                .map(|p| format!("{:.1}d: {:.1}%", p.days, p.atm_iv * 100.0))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-    ]);
-    t.add_row(vec![
-        Cell::new("front / back, inverted"),
-        Cell::new(format!(
+    t.add_row(text(
+        "term structure (days: ATM IV)",
+        ts.points
+            .iter()
+            .map(|p| format!("{:.1}d: {:.1}%", p.days, p.atm_iv * 100.0))
+            .collect::<Vec<_>>()
+            .join(", "),
+    ));
+    t.add_row(text(
+        "front / back, inverted",
+        format!(
             "{} {}",
             ts.front_back_ratio
                 .map_or("-".into(), |x| format!("{x:.2}")),
@@ -245,8 +269,8 @@ fn print_detail(
             } else {
                 ""
             }
-        )),
-    ]);
+        ),
+    ));
     t.add_row(vec![
         Cell::new("liquidity"),
         liquidity_cell(a.liquidity.tier),
@@ -255,9 +279,9 @@ fn print_detail(
         ("ATM call", &a.liquidity.call),
         ("ATM put", &a.liquidity.put),
     ] {
-        t.add_row(vec![
-            Cell::new(format!("  {side}")),
-            Cell::new(format!(
+        t.add_row(text(
+            &format!("  {side}"),
+            format!(
                 "OI {} vol {} spread {}{}",
                 l.open_interest,
                 l.volume,
@@ -267,41 +291,26 @@ fn print_detail(
                 } else {
                     format!(" ({})", l.reasons.join("; "))
                 }
-            )),
-        ]);
+            ),
+        ));
     }
     let sb = &a.score_breakdown;
-    t.add_row(vec![
-        Cell::new("score (VRP / liquidity / consistency / skew)"),
-        Cell::new(format!(
+    t.add_row(text(
+        "score (VRP / liquidity / consistency / skew)",
+        format!(
             "{:.1} ({:.0} / {:.0} / {:.0} / {:.0})",
             a.score, sb.vrp, sb.liquidity, sb.consistency, sb.skew
-        )),
-    ]);
-    t.add_row(vec![
-        Cell::new("tradeable"),
-        Cell::new(if a.tradeable {
-            "yes"
-        } else if a.data_quality.iter().any(|n| n.blocking) {
-            "no (data quality)"
-        } else {
-            "no"
-        }),
-    ]);
-    writeln!(out, "{t}")?;
-    writeln!(out, "{}", quality_table(&a.data_quality))?;
-    if !a.strategies.is_empty() {
-        strategy_tables(&mut out, &a.strategies, scfg)?;
-    }
-    let warnings: Vec<&String> = a
-        .warnings
-        .iter()
-        .chain(a.strategies.iter().flat_map(|s| s.warnings.iter()))
-        .collect();
-    for w in warnings {
-        writeln!(out, "warning: {w}")?;
-    }
-    Ok(())
+        ),
+    ));
+    let tradeable = if a.tradeable {
+        "yes"
+    } else if a.data_quality.iter().any(|n| n.blocking) {
+        "no (data quality)"
+    } else {
+        "no"
+    };
+    t.add_row(text("tradeable", tradeable.to_string()));
+    t
 }
 
 fn money(x: f64) -> String {
@@ -322,25 +331,38 @@ fn pct0(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 
-/// The strategy tables: per share (legs with bid/ask, credits, breakevens, POP with its 95 %
-/// interval, expected P&L of both exits) and per contract (margin, return on risk, size,
-/// greeks), ranked first, then the others with why they are not chosen; and a footer naming
-/// the exit shown and its assumptions.
+type Strategy = ivcrush_core::strategy::Strategy;
+
+/// The strategy tables (per share, then per contract), ranked first, then the others with why
+/// they are not chosen; and the footer naming the exit shown and its assumptions.
 fn strategy_tables(
     out: &mut impl Write,
-    strategies: &[ivcrush_core::strategy::Strategy],
+    strategies: &[Strategy],
     scfg: &ivcrush_core::config::StrategyConfig,
 ) -> anyhow::Result<()> {
-    use ivcrush_core::exit::ExitKind;
-    use ivcrush_core::strategy::{MaxLoss, Side};
-    let mut order: Vec<&ivcrush_core::strategy::Strategy> = strategies.iter().collect();
+    let mut order: Vec<&Strategy> = strategies.iter().collect();
     order.sort_by_key(|s| s.rank.unwrap_or(u32::MAX));
-    let rank = |s: &ivcrush_core::strategy::Strategy| match s.rank {
+    writeln!(out, "{}", per_share_table(&order))?;
+    writeln!(out, "{}", per_contract_table(&order))?;
+    for line in strategy_footer(&order, scfg) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// `1 *` for the best, the rank, or `-` for a strategy not chosen.
+fn rank_text(s: &Strategy) -> String {
+    match s.rank {
         Some(1) => "1 *".to_string(),
         Some(r) => r.to_string(),
         None => "-".to_string(),
-    };
-    let shown = order.iter().find_map(|s| s.exit).unwrap_or_default();
+    }
+}
+
+/// Per share: legs with bid/ask, credits, max loss, breakevens, POP with its 95 % interval,
+/// expected P&L of both exits, the worst P&L and liquidity.
+fn per_share_table(order: &[&Strategy]) -> Table {
+    use ivcrush_core::strategy::Side;
     let mut t = new_table(&[
         "#",
         "strategy",
@@ -354,7 +376,7 @@ fn strategy_tables(
         "worst",
         "liquidity",
     ]);
-    for s in &order {
+    for s in order {
         let legs = s
             .legs
             .iter()
@@ -383,7 +405,7 @@ fn strategy_tables(
             },
         );
         t.add_row(vec![
-            Cell::new(rank(s)),
+            Cell::new(rank_text(s)),
             Cell::new(s.kind.as_str()),
             Cell::new(legs),
             Cell::new(format!(
@@ -412,8 +434,13 @@ fn strategy_tables(
             liquidity_cell(s.liquidity),
         ]);
     }
-    writeln!(out, "{t}")?;
+    t
+}
 
+/// Per contract: credit, margin, max loss, the loss if the stock goes to 0, expected P&L,
+/// return on risk, size and greeks, and why a strategy is not chosen.
+fn per_contract_table(order: &[&Strategy]) -> Table {
+    use ivcrush_core::strategy::MaxLoss;
     let mut t = new_table(&[
         "#",
         "strategy",
@@ -430,12 +457,12 @@ fn strategy_tables(
         "theta $/d",
         "not chosen because",
     ]);
-    for s in &order {
+    for s in order {
         let pc = s.per_contract;
         let z = s.sizing;
         let g = s.greeks;
         t.add_row(vec![
-            Cell::new(rank(s)),
+            Cell::new(rank_text(s)),
             Cell::new(s.kind.as_str()),
             Cell::new(pc.map_or("-".into(), |p| money(p.credit))),
             Cell::new(pc.map_or("-".into(), |p| money(p.margin))),
@@ -460,13 +487,25 @@ fn strategy_tables(
             Cell::new(s.not_eligible.join("; ")),
         ]);
     }
-    writeln!(out, "{t}")?;
+    t
+}
 
-    let mult = strategies[0].multiplier;
-    writeln!(
-        out,
+/// The lines under the strategy tables: units and ranking, the exit priced and its
+/// assumptions, costs, sizing.
+fn strategy_footer(
+    order: &[&Strategy],
+    scfg: &ivcrush_core::config::StrategyConfig,
+) -> Vec<String> {
+    use ivcrush_core::exit::ExitKind;
+    let mut lines = Vec::new();
+    let Some(first) = order.first() else {
+        return lines;
+    };
+    let mult = first.multiplier;
+    let shown = order.iter().find_map(|s| s.exit).unwrap_or_default();
+    lines.push(format!(
         "per share unless $ (per contract, × {mult}). Ranked (#) by E[P&L]/risk (risk = max loss, or margin when unbounded), weighted by liquidity; * = best. POP ln: lognormal with the event-adjusted variance."
-    )?;
+    ));
     if let Some(e) = order.iter().find_map(|s| s.exits.as_ref()) {
         let m = &e.model;
         let source = match m.iv_source {
@@ -474,8 +513,7 @@ fn strategy_tables(
             ivcrush_core::exit::PostEventIvSource::AtmLessEvent => "ATM IV less the event variance",
             ivcrush_core::exit::PostEventIvSource::Atm => "ATM IV (no event variance known)",
         };
-        writeln!(
-            out,
+        lines.push(format!(
             "E[P&L], POP hist and worst price the exit {} ({}): entered now, {:.1} sessions before the report, then close = bought back at the reaction close at the post-event IV {:.1}% ({source}) with {:.1} days left; hold = to expiry through {:.1} more sessions at the diffusion vol {:.1}%.",
             match shown {
                 ExitKind::CloseAfterReaction => "close",
@@ -487,24 +525,22 @@ fn strategy_tables(
             m.days_after,
             m.sessions_after,
             m.diffusion_vol * 100.0,
-        )?;
-        writeln!(
-            out,
+        ));
+        lines.push(format!(
             "POP hist over {} past reports (95% Wilson interval in brackets: a dozen draws are not a probability); costs: {:.0}% of each leg's spread and {:.2} per contract per trade, both ways for close.",
             e.get(shown).draws,
             scfg.slippage * 100.0,
             scfg.fee_per_contract,
-        )?;
+        ));
     }
     if let Some(z) = order.iter().find_map(|s| s.sizing) {
-        writeln!(
-            out,
+        lines.push(format!(
             "sizing: risk budget {} ({:.1}% of {}); contracts = floor(budget / risk per contract), at most {:.0}% of the thinnest leg's open interest.",
             money(z.risk_budget),
             scfg.risk_per_trade * 100.0,
             money(scfg.account_size),
             scfg.max_open_interest_share * 100.0
-        )?;
+        ));
     }
-    Ok(())
+    lines
 }

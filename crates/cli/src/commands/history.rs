@@ -94,8 +94,9 @@ pub async fn run(app: App, _cid: String, a: HistoryArgs) -> anyhow::Result<ExitC
                 "{ticker}: {} historical earnings moves\n{t}",
                 moves.len()
             )?;
+            // The market as-of the analysis priced, not when the row was written.
             let mut t = new_table(&[
-                "analysed at",
+                "as of",
                 "run",
                 "report",
                 "score",
@@ -107,7 +108,7 @@ pub async fn run(app: App, _cid: String, a: HistoryArgs) -> anyhow::Result<ExitC
             ]);
             for s in &analyses {
                 t.add_row(vec![
-                    Cell::new(s.created_at.format("%Y-%m-%d %H:%M")),
+                    Cell::new(ivcrush_app::clock::new_york_text(s.as_of)),
                     Cell::new(&s.run_id),
                     Cell::new(s.earnings_date.map_or("-".into(), |d| d.to_string())),
                     Cell::new(s.score.map_or("-".into(), |x| format!("{x:.1}"))),

@@ -328,7 +328,7 @@ fn ionq_already_reported_is_never_analysed_as_upcoming() {
     assert!(text.starts_with("IONQ  report 2027-03-05 BMO"), "{text}");
     assert!(text.contains(&format!("warning: {said}")), "{text}");
 
-    // Asking for the report that is out is an error that says so.
+    // Asking for the report that is out is a usage error (exit 2) that says so.
     let out = env.run(&[
         "analyze",
         "IONQ",
@@ -337,7 +337,7 @@ fn ionq_already_reported_is_never_analysed_as_upcoming() {
         "--earnings-date",
         "2026-12-03",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
         err.contains("IONQ reported 2026-12-03 (BMO)") && err.contains("next report 2027-03-05"),
@@ -440,7 +440,8 @@ fn the_output_never_says_inverted_and_not_inverted_at_once() {
 #[test]
 fn an_expiration_before_the_reaction_session_is_an_error() {
     let env = Env::new();
-    // MRVL reports 2026-11-27 after the close: the market reacts on Monday 2026-11-30.
+    // MRVL reports 2026-11-27 after the close: the market reacts on Monday 2026-11-30. An
+    // expiration that cannot be analysed is a usage error (exit 2).
     let out = env.run(&[
         "analyze",
         "MRVL",
@@ -449,7 +450,7 @@ fn an_expiration_before_the_reaction_session_is_an_error() {
         "--expiration",
         "2026-11-27",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
         err.contains("expiration 2026-11-27 ends before the market reacts")

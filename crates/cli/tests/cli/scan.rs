@@ -191,8 +191,8 @@ fn a_broken_ticker_gives_exit_3_with_the_others_intact() {
         ])
         .output()
         .expect("runs");
-    // An invalid symbol is a usage problem of the whole command.
-    assert_eq!(out.status.code(), Some(1));
+    // An invalid symbol is a usage problem of the whole command (exit 2).
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Bad$"));
 
     let out = env
@@ -401,14 +401,15 @@ fn analyze_shows_the_detailed_view_and_handles_bad_symbols() {
         .args(["analyze", "GLXY", "--earnings-date", "2025-01-01"])
         .output()
         .expect("runs");
-    assert_eq!(past.status.code(), Some(1));
+    // A report date or an expiration that cannot be analysed is a usage error.
+    assert_eq!(past.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&past.stderr).contains("in the past"));
     let no_options = env
         .cmd()
         .args(["analyze", "GLXY", "--expiration", "2026-02-11"])
         .output()
         .expect("runs");
-    assert_eq!(no_options.status.code(), Some(1));
+    assert_eq!(no_options.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_options.stderr).contains("has no options"));
 }
 

@@ -5,23 +5,26 @@
 //! `--rank score` asks.
 
 use crate::parse::{csv_rows, table_rows};
-use assert_cmd::Command;
+use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 use std::process::Output;
 use tempfile::TempDir;
 
-struct Env {
-    dir: TempDir,
+/// A temporary directory with its own SQLite database; no `IVCRUSH_*` from the caller's
+/// environment, no colour, no `RUST_LOG` (shared by the output tests).
+pub struct Env {
+    pub dir: TempDir,
 }
 
 impl Env {
-    fn new() -> Env {
+    pub fn new() -> Env {
         Env {
             dir: tempfile::tempdir().expect("temp dir"),
         }
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    /// Runs `ivcrush ARGS`, expected to exit 0 or 3.
+    pub fn run(&self, args: &[&str]) -> Output {
         let out = self.run_any(args);
         assert!(
             matches!(out.status.code(), Some(0) | Some(3)),
@@ -31,8 +34,14 @@ impl Env {
         out
     }
 
-    fn run_any(&self, args: &[&str]) -> Output {
-        let mut c = Command::cargo_bin("ivcrush").expect("binary built");
+    /// Runs `ivcrush ARGS` whatever its exit status.
+    pub fn run_any(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("runs")
+    }
+
+    /// The command `ivcrush ARGS` in this environment, not started.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::cargo_bin("ivcrush").expect("binary built");
         c.current_dir(self.dir.path())
             .env(
                 "DATABASE_URL",
@@ -45,11 +54,12 @@ impl Env {
                 c.env_remove(k);
             }
         }
-        c.args(args).output().expect("runs")
+        c.args(args);
+        c
     }
 }
 
-fn text(out: &Output) -> String {
+pub fn text(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("utf-8")
 }
 

@@ -324,3 +324,66 @@ async fn the_dashboard_flags_data_quality_notes_in_the_table_and_the_detail_pane
     s.stop().await;
     drop(mock);
 }
+
+/// The value of `attr="…"` on the page's `<body>` tag.
+fn body_attr<'a>(dom: &'a str, attr: &str) -> Option<&'a str> {
+    let body = &dom[dom.find("<body")?..];
+    let body = &body[..body.find('>')?];
+    let needle = format!("{attr}=\"");
+    let start = body.find(&needle)? + needle.len();
+    let rest = &body[start..];
+    Some(&rest[..rest.find('"')?])
+}
+
+/// At 1,000 px the panels stack (the health table never squeezed beside the detail) and the
+/// wide scan table scrolls inside its own box; at 1,400 px health sits beside the detail. The
+/// page itself never scrolls sideways.
+#[tokio::test]
+async fn the_dashboard_stacks_below_1200_px_and_never_scrolls_the_page_sideways() {
+    if !Path::new(CHROMIUM).exists() {
+        eprintln!("SKIPPED: {CHROMIUM} not found (apt-get install -y chromium)");
+        return;
+    }
+    let s = start().await;
+    let url = s.url(&format!("/?key={KEY}"));
+    for (width, layout) in [(1000, "stacked"), (1400, "columns")] {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let out = chromium(
+            profile.path(),
+            &[
+                format!("--window-size={width},1000"),
+                "--hide-scrollbars".to_string(),
+                "--virtual-time-budget=10000".to_string(),
+                "--dump-dom".to_string(),
+                url.clone(),
+            ],
+        )
+        .await;
+        assert!(
+            out.status.success(),
+            "chromium failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dom = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(body_attr(&dom, "data-state"), Some("ready"), "{width} px");
+        assert_eq!(body_attr(&dom, "data-layout"), Some(layout), "{width} px");
+        assert_eq!(
+            body_attr(&dom, "data-page-scroll-x"),
+            Some("no"),
+            "{width} px: the page does not scroll sideways"
+        );
+        assert_eq!(
+            body_attr(&dom, "data-health-scroll-x"),
+            Some("no"),
+            "{width} px: the dependency table fits its panel"
+        );
+        if width == 1000 {
+            assert_eq!(
+                body_attr(&dom, "data-scan-scroll-x"),
+                Some("yes"),
+                "1000 px: the scan table scrolls inside its own box"
+            );
+        }
+    }
+    s.stop().await;
+}
