@@ -554,3 +554,48 @@ fn the_documented_example_configuration_is_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn unknown_environment_variables_warn_and_config_show_covers_the_whole_tree() {
+    let env = Env::new();
+    let key = "k-0123456789abcdef0123";
+    let out = env
+        .cmd()
+        // What Kubernetes injects for a Service named `ivcrush`.
+        .env("IVCRUSH_PORT", "tcp://10.0.0.7:8080")
+        .env("IVCRUSH_SERVICE_HOST", "10.0.0.7")
+        .env("IVCRUSH_API_KEYS", key)
+        .args(["config", "show"])
+        .output()
+        .expect("runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("IVCRUSH_PORT") && stderr.contains("IVCRUSH_SERVICE_HOST"),
+        "{stderr}"
+    );
+    for section in [
+        "[server]",
+        "[ticker]",
+        "[tradier.resilience.retry]",
+        "[cache]",
+    ] {
+        assert!(stdout.contains(section), "{section} missing:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("\"***\"") && !stdout.contains(key),
+        "{stdout}"
+    );
+    let bad = env
+        .cmd()
+        .args(["config", "check"])
+        .env("IVCRUSH_SERVER__SCAN_TIMEZONE", "Mars/Olympus")
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(e.contains("server.scan_timezone"), "{e}");
+}
