@@ -226,7 +226,7 @@ impl App {
         cache_scope: String,
     ) -> App {
         let cache = HybridCache::builder(store.clone())
-            .max_entries(config.cache.max_entries)
+            .policy(&config.cache)
             .build();
         App {
             config: Arc::new(config),
@@ -250,7 +250,7 @@ impl App {
         let cache_clock = clock.clone();
         self.cache = Arc::new(
             HybridCache::builder(self.store.clone())
-                .max_entries(self.config.cache.max_entries)
+                .policy(&self.config.cache)
                 .clock(move || cache_clock())
                 .build(),
         );

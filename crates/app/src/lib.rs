@@ -31,7 +31,10 @@ pub mod symbols;
 pub use analyzer::{AnalyzeOptions, Analyzer};
 pub use calendar::{CalendarService, EVENT_HORIZON_DAYS, MAX_WINDOW_DAYS, ReportStatus};
 pub use clock::AsOf;
-pub use config::{AppConfig, CalendarProviderKind, ConfigError, ProviderKind};
+pub use config::{
+    AppConfig, CalendarProviderKind, ConfigError, ConfigSources, LoadedConfig, ProviderKind,
+    ServerSettings, TickerSettings,
+};
 pub use context::{App, Clock, Fetched, PingFn, VendorPing, today_new_york};
 // The records the surfaces print and serve, so that they need not depend on `store`/`market`.
 pub use error::{AppError, ErrorKind, error_report};

@@ -16,6 +16,8 @@ mod parse;
 mod quality;
 #[path = "cli/scan.rs"]
 mod scan;
+#[path = "cli/serve.rs"]
+mod serve;
 #[path = "cli/storage.rs"]
 mod storage;
 #[path = "cli/surfaces.rs"]

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use chrono::{Days, NaiveDate, Utc};
 use ivcrush_core::{Bar, EarningsEvent, Timing};
 use ivcrush_resilience::{HttpClassifier, Pipeline, PipelineConfig, WindowConfig};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, instrument, warn};
 
@@ -27,13 +28,14 @@ const VENDOR: &str = "alphavantage";
 pub const PRODUCTION_URL: &str = "https://www.alphavantage.co";
 
 /// Alpha Vantage client settings (`[market.alphavantage]`).
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlphaVantageConfig {
     /// Base URL. Default `https://www.alphavantage.co`.
     pub base_url: String,
     /// API key (query parameter `apikey`; never logged, redacted from vendor messages).
-    pub api_key: String,
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
+    pub api_key: SecretString,
     /// `compact` (default, 100 bars) or `full` (premium; falls back to `compact` with a warning).
     pub outputsize: String,
     /// HTTP client settings.
@@ -47,7 +49,7 @@ impl Default for AlphaVantageConfig {
     fn default() -> Self {
         AlphaVantageConfig {
             base_url: PRODUCTION_URL.to_owned(),
-            api_key: String::new(),
+            api_key: SecretString::from(String::new()),
             outputsize: "compact".to_owned(),
             http: HttpSettings::default(),
             resilience: AlphaVantageConfig::free_plan_resilience(),
@@ -74,21 +76,9 @@ impl AlphaVantageConfig {
     /// Free-plan settings with this key.
     pub fn new(api_key: impl Into<String>) -> AlphaVantageConfig {
         AlphaVantageConfig {
-            api_key: api_key.into(),
+            api_key: SecretString::from(api_key.into()),
             ..AlphaVantageConfig::default()
         }
-    }
-}
-
-impl fmt::Debug for AlphaVantageConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlphaVantageConfig")
-            .field("base_url", &self.base_url)
-            .field("api_key", &"<redacted>")
-            .field("outputsize", &self.outputsize)
-            .field("http", &self.http)
-            .field("resilience", &self.resilience)
-            .finish()
     }
 }
 
@@ -391,7 +381,7 @@ impl AlphaVantageClient {
     /// # Errors
     /// [`MarketError::Config`] for an empty key or invalid settings.
     pub fn new(config: AlphaVantageConfig) -> Result<AlphaVantageClient, MarketError> {
-        if config.api_key.trim().is_empty() {
+        if crate::secret::is_blank(&config.api_key) {
             return Err(MarketError::Config(
                 "alphavantage: api_key is empty".to_owned(),
             ));
@@ -401,7 +391,7 @@ impl AlphaVantageClient {
         Ok(AlphaVantageClient {
             http: http::build_client(VENDOR, &config.http)?,
             base_url: http::base(&config.base_url),
-            key: config.api_key,
+            key: config.api_key.expose_secret().to_owned(),
             outputsize: config.outputsize,
             pipeline: Arc::new(pipeline),
         })

@@ -16,6 +16,7 @@ mod error;
 pub mod files;
 pub mod http;
 pub mod notes;
+pub mod secret;
 pub mod sim;
 mod source;
 pub mod tradier;
@@ -28,4 +29,5 @@ pub use source::{
 pub use alphavantage::{AlphaVantageClient, AlphaVantageConfig};
 pub use files::{FileMarket, Loaded, RowError};
 pub use http::HttpSettings;
+pub use secrecy::{ExposeSecret, SecretString};
 pub use tradier::{EndpointTimeouts, OneOrMany, TradierClient, TradierConfig};

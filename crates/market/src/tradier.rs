@@ -25,6 +25,7 @@ use ivcrush_core::{Bar, ChainProvenance, OptionChain, OptionKind, OptionQuote};
 use ivcrush_resilience::{
     CallOptions, HttpClassifier, Limiter, Pipeline, PipelineConfig, WindowConfig,
 };
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use tracing::{Instrument, debug, instrument, warn};
@@ -74,13 +75,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
 }
 
 /// Tradier client settings (`[market.tradier]`).
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TradierConfig {
     /// Base URL. Default `https://api.tradier.com` (sandbox `https://sandbox.tradier.com`).
     pub base_url: String,
     /// Access token (sent as `Authorization: Bearer …`; never logged).
-    pub api_key: String,
+    #[serde(serialize_with = "crate::secret::serialize_redacted")]
+    pub api_key: SecretString,
     /// Batched quotes use `POST` (form field `symbols`) above this many symbols. Default 20.
     pub post_quotes_above: usize,
     /// HTTP client settings.
@@ -160,7 +162,7 @@ impl Default for TradierConfig {
     fn default() -> Self {
         TradierConfig {
             base_url: PRODUCTION_URL.to_owned(),
-            api_key: String::new(),
+            api_key: SecretString::from(String::new()),
             post_quotes_above: 20,
             http: HttpSettings::default(),
             timeouts: EndpointTimeouts::default(),
@@ -173,7 +175,7 @@ impl TradierConfig {
     /// Production settings with this token.
     pub fn new(api_key: impl Into<String>) -> TradierConfig {
         TradierConfig {
-            api_key: api_key.into(),
+            api_key: SecretString::from(api_key.into()),
             ..TradierConfig::default()
         }
     }
@@ -206,19 +208,6 @@ impl TradierConfig {
         } else {
             self.resilience.rate_limits.clone()
         }
-    }
-}
-
-impl fmt::Debug for TradierConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TradierConfig")
-            .field("base_url", &self.base_url)
-            .field("api_key", &"<redacted>")
-            .field("post_quotes_above", &self.post_quotes_above)
-            .field("http", &self.http)
-            .field("timeouts", &self.timeouts)
-            .field("resilience", &self.resilience)
-            .finish()
     }
 }
 
@@ -817,7 +806,7 @@ impl TradierClient {
     /// # Errors
     /// [`MarketError::Config`] for an invalid pipeline or HTTP setting, or an empty token.
     pub fn new(config: TradierConfig) -> Result<TradierClient, MarketError> {
-        if config.api_key.trim().is_empty() {
+        if crate::secret::is_blank(&config.api_key) {
             return Err(MarketError::Config("tradier: api_key is empty".to_owned()));
         }
         let resilience = PipelineConfig {
@@ -835,7 +824,7 @@ impl TradierClient {
         Ok(TradierClient {
             http: http::build_client(VENDOR, &config.http)?,
             base_url: http::base(&config.base_url),
-            token: config.api_key,
+            token: config.api_key.expose_secret().to_owned(),
             post_quotes_above: config.post_quotes_above.max(1),
             timeouts: config.timeouts,
             attempt_timeout_cap_ms: config.resilience.attempt_timeout_ms,

@@ -32,7 +32,7 @@ async fn mock(f: impl FnOnce(&mut MockConfig)) -> MockVendor {
 fn tradier(mock: &MockVendor, key: &str) -> TradierClient {
     let mut config = TradierConfig {
         base_url: mock.base_url(),
-        api_key: key.to_owned(),
+        api_key: key.into(),
         ..TradierConfig::default()
     };
     config.resilience.rate_limits = Vec::new();
@@ -46,7 +46,7 @@ fn tradier(mock: &MockVendor, key: &str) -> TradierClient {
 fn alphavantage(mock: &MockVendor, key: &str) -> AlphaVantageClient {
     let mut config = AlphaVantageConfig {
         base_url: mock.base_url(),
-        api_key: key.to_owned(),
+        api_key: key.into(),
         ..AlphaVantageConfig::default()
     };
     config.resilience.rate_limits = Vec::new();
@@ -85,7 +85,7 @@ async fn quotes_match_sim_via_get_and_post() {
     // Above `post_quotes_above` the client POSTs a form.
     let mut config = TradierConfig {
         base_url: mock.base_url(),
-        api_key: "token".to_owned(),
+        api_key: "token".into(),
         post_quotes_above: 1,
         ..TradierConfig::default()
     };

@@ -1,13 +1,16 @@
-//! A standalone `serve` for benchmarks and manual runs until `ivcrush serve` is wired in the
-//! CLI: the simulated market (or the configured provider) plus [`ivcrush_server::run`].
+//! A standalone `serve` for benchmarks and manual runs: the simulated market (or the
+//! configured provider) plus [`ivcrush_server::Server`].
 //!
 //! `cargo run --release -p ivcrush-server --example serve -- --as-of 2026-02-02 \
 //!   --server-config server.toml`
 
+use std::path::PathBuf;
+
 use chrono::NaiveDate;
 use clap::Parser;
+use ivcrush_app::config::ConfigSources;
 use ivcrush_app::{App, AppConfig};
-use ivcrush_server::ServeArgs;
+use ivcrush_server::{Server, shutdown_signal};
 
 #[derive(Debug, Parser)]
 struct Cli {
@@ -20,8 +23,19 @@ struct Cli {
     /// Log level (error, warn, info, debug).
     #[arg(long, default_value = "info")]
     log_level: tracing::Level,
-    #[command(flatten)]
-    serve: ServeArgs,
+    /// Configuration file (default ./ivcrush.toml when present).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A former server configuration file, read as `[server]`.
+    #[arg(long)]
+    server_config: Option<PathBuf>,
+}
+
+#[derive(serde::Serialize)]
+struct Overrides {
+    database_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    as_of: Option<NaiveDate>,
 }
 
 #[tokio::main]
@@ -31,12 +45,24 @@ async fn main() -> anyhow::Result<()> {
         .with_max_level(cli.log_level)
         .with_ansi(false)
         .init();
-    ivcrush_server::install_metrics_recorder();
-    let app = App::open(AppConfig {
-        as_of: cli.as_of.map(Into::into),
+    let sources = ConfigSources {
+        file: cli.config,
+        legacy_server_file: cli.server_config,
+    };
+    let overrides = Overrides {
         database_url: cli.database_url,
-        ..AppConfig::default()
-    })
-    .await?;
-    ivcrush_server::run(app, cli.serve).await
+        as_of: cli.as_of,
+    };
+    let loaded = AppConfig::load_from(&sources, overrides, std::env::vars())?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let config = loaded.config;
+    let settings = config.server.clone();
+    ivcrush_server::install_metrics_recorder();
+    let app = App::open(config).await?;
+    let server = Server::bind(app, settings).await?;
+    eprintln!("listening on http://{}", server.local_addr()?);
+    server.run(shutdown_signal()).await?;
+    Ok(())
 }

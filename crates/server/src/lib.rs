@@ -27,14 +27,15 @@
 //! `/api/*` routes add the API-key check (constant time) and the per-client rate limit.
 //!
 //! # Entry points
-//! - [`ServeArgs`] + [`run`]: what `ivcrush serve` calls (installs the metrics recorder
-//!   globally, starts the scheduler, serves until SIGINT/SIGTERM). Call
-//!   [`install_metrics_recorder`] before `App::open` so the vendor pipelines' metrics land in
-//!   `/metrics` too.
+//! - [`Server::bind`] + [`Server::run`]: what `ivcrush serve` calls with the `[server]`
+//!   section of the configuration ([`ServerSettings`]): installs the metrics recorder
+//!   globally, binds, starts the scheduler and serves until the shutdown future completes
+//!   (e.g. [`shutdown_signal`]). Call [`install_metrics_recorder`] before `App::open` so the
+//!   vendor pipelines' metrics land in `/metrics` too.
 //! - [`AppState::new`] + [`router`] (+ [`serve`]): what tests and embedders use.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
-mod config;
 mod dashboard;
 mod error;
 mod extract;
@@ -45,10 +46,10 @@ mod scheduler;
 mod serve;
 mod state;
 
-pub use crate::config::{ServeArgs, ServerConfig, ServerConfigError};
 pub use crate::error::ApiError;
 pub use crate::metrics::install_metrics_recorder;
 pub use crate::routes::router;
 pub use crate::scheduler::next_run;
-pub use crate::serve::{run, serve, shutdown_signal};
+pub use crate::serve::{ServeError, Server, serve, shutdown_signal};
 pub use crate::state::{AppState, ScanSnapshot};
+pub use ivcrush_app::config::ServerSettings;

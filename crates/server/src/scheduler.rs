@@ -17,10 +17,8 @@ pub fn next_run(schedule: &cron::Schedule, tz: Tz, now: DateTime<Utc>) -> Option
 
 /// Runs until `shutdown` turns true: an optional scan at start, then one per fire time.
 pub(crate) async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let Some((schedule, tz)) = state.config().schedule() else {
-        tracing::error!("scan scheduler not started: invalid cron or time zone");
-        return;
-    };
+    let schedule = state.config().scan_cron.schedule().clone();
+    let tz = state.config().scan_timezone.0;
     if state.config().scan_on_start {
         scan(&state, "startup").await;
     }

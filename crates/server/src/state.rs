@@ -25,9 +25,11 @@ use ivcrush_core::EarningsEvent;
 use ivcrush_resilience::{CheckResult, Criticality, DEFAULT_CHECK_TIMEOUT, HealthReport};
 use subtle::ConstantTimeEq;
 
-use crate::config::{ServerConfig, ServerConfigError};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::serve::ServeError;
+use ivcrush_app::config::ServerSettings;
+use ivcrush_market::ExposeSecret;
 
 /// A finished scan as the service keeps it.
 #[derive(Debug, Clone)]
@@ -75,7 +77,7 @@ struct CachedAnalysis {
 
 struct Inner {
     app: App,
-    config: ServerConfig,
+    config: ServerSettings,
     keys: Vec<Vec<u8>>,
     metrics: Metrics,
     latest: ArcSwapOption<ScanSnapshot>,
@@ -102,12 +104,15 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State over `app` with `config`; metrics go to a recorder of its own (see
-    /// [`AppState::with_metrics`]); [`run`](crate::run) also installs it globally.
+    /// [`AppState::with_metrics`]); [`Server::bind`](crate::Server::bind) also installs it globally.
     ///
     /// # Errors
-    /// [`ServerConfigError`] when `config` is invalid.
-    pub fn new(app: App, config: ServerConfig) -> Result<AppState, ServerConfigError> {
-        config.validate()?;
+    /// [`ServeError::Config`] when `config` is invalid.
+    pub fn new(app: App, config: ServerSettings) -> Result<AppState, ServeError> {
+        let problems = config.problems();
+        if !problems.is_empty() {
+            return Err(ServeError::Config(problems));
+        }
         let per_minute = config.rate_limit_per_minute;
         let burst = config.rate_limit_burst.min(per_minute);
         // Period T = W / (L − b + 1), so no 60-s window admits more than L (spec: rate limiter).
@@ -118,7 +123,7 @@ impl AppState {
         let keys = config
             .api_keys
             .iter()
-            .map(|k| k.as_bytes().to_vec())
+            .map(|k| k.expose_secret().as_bytes().to_vec())
             .collect();
         Ok(AppState {
             inner: Arc::new(Inner {
@@ -141,7 +146,7 @@ impl AppState {
     }
 
     /// The server configuration.
-    pub fn config(&self) -> &ServerConfig {
+    pub fn config(&self) -> &ServerSettings {
         &self.inner.config
     }
 

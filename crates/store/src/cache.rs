@@ -22,8 +22,8 @@ use crate::model::CacheEntry;
 use crate::store::Store;
 use chrono::{DateTime, TimeDelta, Utc};
 use moka::Expiry;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::any::{Any, TypeId};
 use std::future::Future;
 use std::sync::Arc;
@@ -60,33 +60,48 @@ pub struct Cached<T> {
     pub source: Source,
 }
 
-/// Named TTLs per vendor endpoint; use [`CachePolicy::ttl`] or pass any `Duration`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CachePolicy {
-    /// Underlying quote: 15 s.
-    Quote,
-    /// Option chain: 5 min.
-    Chain,
-    /// Expiration list: 6 h.
-    Expirations,
-    /// Daily price history: 12 h.
-    PriceHistory,
-    /// Earnings calendar: 6 h.
-    EarningsCalendar,
+/// The cache's table: the memory bound and the TTL of each cached vendor endpoint. It is the
+/// `[cache]` section of the application's configuration, handed to
+/// [`HybridCacheBuilder::policy`]; callers take an endpoint's TTL from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CachePolicy {
+    /// In-memory entries at most (10,000).
+    pub max_entries: u64,
+    /// Expirations (7 days): also refreshed as soon as a listed expiry has passed or a listed
+    /// expiry's chain comes back empty, so the list is never older than the market's.
+    pub expirations_secs: u64,
+    /// Chains (60 s).
+    pub chains_secs: u64,
+    /// Earnings calendar (12 h).
+    pub calendar_secs: u64,
+}
+
+impl Default for CachePolicy {
+    fn default() -> Self {
+        CachePolicy {
+            max_entries: 10_000,
+            expirations_secs: 7 * 24 * 3600,
+            chains_secs: 60,
+            calendar_secs: 12 * 3600,
+        }
+    }
 }
 
 impl CachePolicy {
-    /// The TTL of this endpoint.
-    pub fn ttl(self) -> Duration {
-        match self {
-            CachePolicy::Quote => Duration::from_secs(15),
-            CachePolicy::Chain => Duration::from_secs(5 * 60),
-            CachePolicy::Expirations | CachePolicy::EarningsCalendar => {
-                Duration::from_secs(6 * 3600)
-            }
-            CachePolicy::PriceHistory => Duration::from_secs(12 * 3600),
-        }
+    /// TTL of an expiration list.
+    pub fn expirations(&self) -> Duration {
+        Duration::from_secs(self.expirations_secs)
+    }
+
+    /// TTL of an option chain.
+    pub fn chains(&self) -> Duration {
+        Duration::from_secs(self.chains_secs)
+    }
+
+    /// TTL of the earnings calendar.
+    pub fn calendar(&self) -> Duration {
+        Duration::from_secs(self.calendar_secs)
     }
 }
 
@@ -237,6 +252,11 @@ impl HybridCacheBuilder {
     pub fn max_entries(mut self, n: u64) -> Self {
         self.max_entries = n;
         self
+    }
+
+    /// Applies the memory bound of `policy` (its TTLs are the callers' to pass per read).
+    pub fn policy(self, policy: &CachePolicy) -> Self {
+        self.max_entries(policy.max_entries)
     }
 
     /// How long expired L2 entries stay servable as stale (default 7 days).
@@ -573,9 +593,10 @@ mod tests {
     }
 
     #[test]
-    fn policies_have_increasing_ttls_for_slower_data() {
-        assert!(CachePolicy::Quote.ttl() < CachePolicy::Chain.ttl());
-        assert!(CachePolicy::Chain.ttl() < CachePolicy::PriceHistory.ttl());
+    fn default_policy_has_increasing_ttls_for_slower_data() {
+        let p = CachePolicy::default();
+        assert!(p.chains() < p.calendar());
+        assert!(p.calendar() < p.expirations());
     }
 
     #[test]

@@ -25,7 +25,7 @@
 //!
 //! # The cache
 //! [`HybridCache`] is a read-through cache for vendor data: memory L1 (moka) over the store's
-//! cache table (L2), single-flight loading, per-endpoint TTLs ([`CachePolicy`]), and stale
+//! cache table (L2), single-flight loading, per-endpoint TTLs (the [`CachePolicy`] table of the `[cache]` configuration), and stale
 //! reads for graceful degradation. Expired L2 entries are kept for a grace period (7 days by
 //! default) instead of being deleted at expiry, because when a vendor is down an old value
 //! marked `stale: true` with its age is more useful than an error; see [`cache`] for details.
@@ -37,7 +37,7 @@
 //! store.ping().await?;
 //! let cache = HybridCache::builder(store.clone()).build();
 //! let chain = cache
-//!     .get_or_fetch("tradier:chain:AAPL:2026-01-30", CachePolicy::Chain.ttl(), || async {
+//!     .get_or_fetch("tradier:chain:AAPL:2026-01-30", CachePolicy::default().chains(), || async {
 //!         Ok::<_, std::io::Error>(vec![1.0_f64, 2.0])
 //!     })
 //!     .await?;

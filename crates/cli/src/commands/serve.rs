@@ -3,34 +3,156 @@
 use crate::cli::CommonArgs;
 use anyhow::Context;
 use clap::Args;
-use ivcrush_app::App;
+use ivcrush_app::config::{ConfigSources, CronSchedule, ServerSettings};
+use ivcrush_app::{App, AppConfig};
+use ivcrush_server::{Server, shutdown_signal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing::Instrument;
+
+/// Flags of `ivcrush serve`, over the `[server]` section of the configuration.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Listen address (default 127.0.0.1:8080, or server.bind).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+    /// Deprecated: a former ivcrush-server.toml, read as the [server] section (default
+    /// ./ivcrush-server.toml when present). Move its keys into [server] of ivcrush.toml.
+    /// API keys also come from IVCRUSH_API_KEYS (comma-separated).
+    #[arg(long, value_name = "FILE")]
+    pub server_config: Option<PathBuf>,
+    /// Allow this CORS origin (repeatable; added to server.cors_origins; CORS is off by default).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// Requests per minute per client on /api/* (default 600).
+    #[arg(long, value_name = "N")]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Cron expression of the scheduled scan, with seconds (default "0 45 9 * * Mon-Fri",
+    /// in server.scan_timezone, America/New_York).
+    #[arg(long, value_name = "CRON", value_parser = parse_cron)]
+    pub scan_cron: Option<CronSchedule>,
+    /// Do not run the in-process scan scheduler.
+    #[arg(long)]
+    pub no_scheduler: bool,
+}
+
+fn parse_cron(s: &str) -> Result<CronSchedule, String> {
+    s.parse()
+}
+
+impl ServeArgs {
+    /// Applies the flags over the configured `settings` (checked when the server binds).
+    pub fn apply(&self, settings: &mut ServerSettings) {
+        if let Some(b) = self.bind {
+            settings.bind = b;
+        }
+        settings
+            .cors_origins
+            .extend(self.cors_origins.iter().cloned());
+        if let Some(n) = self.rate_limit_per_minute {
+            settings.rate_limit_per_minute = n;
+        }
+        if let Some(c) = &self.scan_cron {
+            settings.scan_cron = c.clone();
+        }
+        if self.no_scheduler {
+            settings.scheduler = false;
+        }
+    }
+}
 
 /// Arguments of `ivcrush serve`.
 #[derive(Debug, Args)]
 pub struct ServeCliArgs {
     /// Server options.
     #[command(flatten)]
-    pub serve: ivcrush_server::ServeArgs,
+    pub serve: ServeArgs,
     /// Shared options.
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// The configuration with a former server file as `[server]`; warnings logged.
+fn load_config(a: &ServeCliArgs) -> anyhow::Result<AppConfig> {
+    let sources = ConfigSources {
+        file: a.common.config.clone(),
+        legacy_server_file: a.serve.server_config.clone(),
+    };
+    let loaded = AppConfig::load_from(&sources, a.common.overrides(), std::env::vars())?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(loaded.config)
 }
 
 /// Installs the metrics recorder before anything builds a policy (their handles are resolved
 /// at construction), opens the app and serves until SIGTERM/SIGINT.
 pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
     super::init_logging(&a.common);
-    let config = super::load_config(&a.common)?;
+    let mut config = load_config(&a)?;
+    a.serve.apply(&mut config.server);
+    let settings = config.server.clone();
+    let quiet = a.common.quiet;
     let rt = super::runtime()?;
     rt.block_on(
         async move {
             ivcrush_server::install_metrics_recorder();
             let app = App::open(config).await.context("opening the application")?;
-            ivcrush_server::run(app, a.serve).await?;
+            let server = Server::bind(app, settings).await?;
+            let addr = server.local_addr()?;
+            tracing::info!(address = %addr, "listening");
+            if !quiet {
+                // On stderr in every run (logs default to warnings): where to point a browser.
+                eprintln!("listening on http://{addr}");
+            }
+            server.run(shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         .instrument(tracing::info_span!("serve")),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn flags_override_the_configured_settings() {
+        let cli = Cli::parse_from([
+            "serve",
+            "--bind",
+            "127.0.0.1:9999",
+            "--cors-origin",
+            "https://ops.example",
+            "--rate-limit-per-minute",
+            "30",
+            "--scan-cron",
+            "0 0 10 * * Mon-Fri",
+            "--no-scheduler",
+        ]);
+        let mut s: ServerSettings = ServerSettings {
+            rate_limit_per_minute: 5,
+            cors_origins: vec!["https://a.example".into()],
+            ..ServerSettings::default()
+        };
+        cli.serve.apply(&mut s);
+        assert_eq!(s.bind.port(), 9999);
+        assert_eq!(s.rate_limit_per_minute, 30);
+        assert_eq!(s.cors_origins, ["https://a.example", "https://ops.example"]);
+        assert_eq!(format!("{:?}", s.scan_cron), "0 0 10 * * Mon-Fri");
+        assert!(!s.scheduler);
+    }
+
+    #[test]
+    fn a_bad_cron_flag_is_a_usage_error() {
+        assert!(Cli::try_parse_from(["serve", "--scan-cron", "nonsense"]).is_err());
+    }
 }

@@ -555,3 +555,97 @@ fn the_documented_example_configuration_is_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn unknown_environment_variables_warn_and_config_show_covers_the_whole_tree() {
+    let env = Env::new();
+    let key = "k-0123456789abcdef0123";
+    let out = env
+        .cmd()
+        // What Kubernetes injects for a Service named `ivcrush`.
+        .env("IVCRUSH_PORT", "tcp://10.0.0.7:8080")
+        .env("IVCRUSH_SERVICE_HOST", "10.0.0.7")
+        .env("IVCRUSH_API_KEYS", key)
+        .args(["config", "show"])
+        .output()
+        .expect("runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("IVCRUSH_PORT") && stderr.contains("IVCRUSH_SERVICE_HOST"),
+        "{stderr}"
+    );
+    for section in [
+        "[server]",
+        "[ticker]",
+        "[tradier.resilience.retry]",
+        "[cache]",
+    ] {
+        assert!(stdout.contains(section), "{section} missing:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("\"***\"") && !stdout.contains(key),
+        "{stdout}"
+    );
+    let bad = env
+        .cmd()
+        .args(["config", "check"])
+        .env("IVCRUSH_SERVER__SCAN_TIMEZONE", "Mars/Olympus")
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(e.contains("server.scan_timezone"), "{e}");
+}
+
+/// The systemd unit's `ExecStart` run twice (paths pointed at a temporary directory): the file it
+/// leaves is one whole JSON document each time, never two appended.
+#[test]
+fn the_scan_unit_leaves_one_whole_json_document_per_run() {
+    let env = Env::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let unit = std::fs::read_to_string(root.join("deploy/ivcrush-scan.service")).expect("unit");
+    assert!(!unit.contains("append:"), "the unit appends to its output");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart=/bin/sh -c '"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("ExecStart=/bin/sh -c '…'");
+    let config = env.dir.path().join("ivcrush.toml");
+    std::fs::copy(root.join("ivcrush.toml.example"), &config).expect("config");
+    let binary = assert_cmd::cargo::cargo_bin("ivcrush");
+    let script = exec
+        .replace("$$", "$")
+        .replace("/usr/local/bin/ivcrush", binary.to_str().expect("utf-8"))
+        .replace("/etc/ivcrush/ivcrush.toml", config.to_str().expect("utf-8"))
+        .replace("/var/lib/ivcrush", env.dir.path().to_str().expect("utf-8"));
+    for _ in 0..2 {
+        let mut sh = std::process::Command::new("/bin/sh");
+        sh.args(["-c", &script])
+            .current_dir(env.dir.path())
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", env.dir.path().join("t.db").display()),
+            )
+            .env("IVCRUSH_AS_OF", AS_OF)
+            .env_remove("RUST_LOG");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("IVCRUSH_") && k != "IVCRUSH_AS_OF" {
+                sh.env_remove(k);
+            }
+        }
+        let out = sh.output().expect("runs");
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let written = std::fs::read(env.dir.path().join("last-scan.json")).expect("written");
+        let v: Value = serde_json::from_slice(&written).expect("one JSON document");
+        assert!(v.is_array(), "{v}");
+        assert!(!env.dir.path().join("last-scan.json.tmp").exists());
+    }
+}

@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ivcrush_app::{App, AppConfig, ProviderKind};
 use ivcrush_market::sim::SimMarket;
 use ivcrush_mockvendor::{Faults, MockConfig, MockVendor};
-use ivcrush_server::ServerConfig;
+use ivcrush_server::ServerSettings;
 use serde_json::Value;
 
 use crate::support::{TestServer, start_app};
@@ -91,7 +91,6 @@ fn vendor_config(mock: &MockVendor, dir: &tempfile::TempDir) -> AppConfig {
     // Every request goes to the vendor: with the default TTLs 99 of the 100 requests would be
     // cache hits. (With the mock's clock pinned, an entry written "now" with TTL 0 expires at
     // once: the cache treats `expires_at > now` as fresh.)
-    c.cache.quotes_secs = 0;
     c.cache.chains_secs = 0;
     c.cache.expirations_secs = 0;
     c.cache.calendar_secs = 0;
@@ -108,7 +107,7 @@ async fn server(mock: &MockVendor) -> TestServer {
         .await
         .expect("app opens")
         .with_clock(move || as_of);
-    start_app(app, dir, |c: &mut ServerConfig| {
+    start_app(app, dir, |c: &mut ServerSettings| {
         // Every request analyses again (the server's own cache would answer 99 of them).
         c.analysis_ttl_secs = 0;
         // The per-client limit (600/min, burst 60) is not under test; keep it out of the way.

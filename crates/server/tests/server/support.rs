@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
 use ivcrush_app::{App, AppConfig, ProviderKind};
-use ivcrush_server::{AppState, ServerConfig, serve};
+use ivcrush_server::{AppState, ServerSettings, serve};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -39,17 +39,17 @@ pub async fn start() -> TestServer {
     start_with(|_| {}).await
 }
 
-pub async fn start_with(f: impl FnOnce(&mut ServerConfig)) -> TestServer {
+pub async fn start_with(f: impl FnOnce(&mut ServerSettings)) -> TestServer {
     capture_logs();
     // reqwest is built with `rustls-no-provider` elsewhere in the workspace.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().expect("temp dir");
     let app = test_app(&dir).await;
-    let mut cfg = ServerConfig {
-        api_keys: vec![KEY.to_string()],
+    let mut cfg = ServerSettings {
+        api_keys: vec![KEY.into()],
         scheduler: false,
         scan_on_start: false,
-        ..ServerConfig::default()
+        ..ServerSettings::default()
     };
     f(&mut cfg);
     let state = AppState::new(app, cfg).expect("valid server config");
@@ -74,15 +74,15 @@ pub async fn start_with(f: impl FnOnce(&mut ServerConfig)) -> TestServer {
 pub async fn start_app(
     app: App,
     dir: tempfile::TempDir,
-    f: impl FnOnce(&mut ServerConfig),
+    f: impl FnOnce(&mut ServerSettings),
 ) -> TestServer {
     capture_logs();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut cfg = ServerConfig {
-        api_keys: vec![KEY.to_string()],
+    let mut cfg = ServerSettings {
+        api_keys: vec![KEY.into()],
         scheduler: false,
         scan_on_start: false,
-        ..ServerConfig::default()
+        ..ServerSettings::default()
     };
     f(&mut cfg);
     let state = AppState::new(app, cfg).expect("valid server config");

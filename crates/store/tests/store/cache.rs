@@ -122,7 +122,7 @@ async fn an_expired_entry_is_fetched_again(db: Arc<TestDb>) {
     let clock = TestClock::at("2026-01-28T15:00:00Z");
     let c = cache(&db, &clock).await;
     let calls = Arc::new(AtomicUsize::new(0));
-    let ttl = CachePolicy::Quote.ttl();
+    let ttl = CachePolicy::default().chains();
     c.get_or_fetch(KEY, ttl, origin(&calls, 1))
         .await
         .expect("fill");

@@ -1,0 +1,70 @@
+//! `ivcrush serve` end to end: the address it prints, a former `ivcrush-server.toml` read as
+//! `[server]` with a deprecation warning, and a clean answer on `/health/live`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+
+/// Kills the server when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_prints_its_address_and_reads_a_former_server_file_as_the_server_section() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Port 0: the system picks one, and the printed line tells which.
+    std::fs::write(
+        dir.path().join("ivcrush-server.toml"),
+        "bind = \"127.0.0.1:0\"\nscheduler = false\nscan_on_start = false\n",
+    )
+    .expect("write");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ivcrush"));
+    cmd.current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        )
+        .env("IVCRUSH_AS_OF", "2026-02-02")
+        .env_remove("RUST_LOG")
+        .args(["serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IVCRUSH_") && k != "IVCRUSH_AS_OF" {
+            cmd.env_remove(k);
+        }
+    }
+    let mut server = Running(cmd.spawn().expect("serve starts"));
+    let stderr = server.0.stderr.take().expect("stderr");
+    let mut seen = Vec::new();
+    let mut addr = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("stderr line");
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            addr = Some(a.trim().to_owned());
+            break;
+        }
+        seen.push(line);
+    }
+    let addr = addr.unwrap_or_else(|| panic!("no address printed; stderr:\n{}", seen.join("\n")));
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("ivcrush-server.toml is deprecated") && l.contains("[server]")),
+        "{seen:?}"
+    );
+    let mut conn = TcpStream::connect(&addr).expect("connects");
+    write!(
+        conn,
+        "GET /health/live HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
