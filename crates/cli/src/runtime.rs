@@ -1,9 +1,8 @@
 //! Process-wide runtime pieces of the binary: the shutdown signal and the global metrics
 //! recorder, installed once here rather than by the libraries.
-// TODO(lead): `ivcrush serve` still uses `ivcrush_server::{shutdown_signal,
-// install_metrics_recorder}`; move it onto these two.
 
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusRecorder;
+use std::sync::Arc;
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM; returns which one. A signal that cannot be
 /// listened for is logged and never fires (the other still does).
@@ -35,24 +34,15 @@ pub async fn shutdown_signal() -> &'static str {
     }
 }
 
-/// Installs the global Prometheus recorder with `seconds_buckets` as the explicit buckets of
-/// every `*_seconds` histogram (Prometheus histograms, not summaries). `None`, with a warning,
-/// when the buckets are refused or a recorder is already installed (metrics then go
-/// elsewhere and `/metrics` answers 503).
-pub fn install_metrics_recorder(seconds_buckets: &[f64]) -> Option<PrometheusHandle> {
-    let builder = match PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), seconds_buckets)
-    {
-        Ok(b) => b,
+/// Installs `recorder` as the process's global metrics recorder, before anything builds a
+/// vendor pipeline (their breaker, retry and limiter handles are resolved at construction).
+/// `None`, with a warning, when a recorder is already installed (metrics then go elsewhere).
+pub fn install_metrics_recorder(recorder: PrometheusRecorder) -> Option<Arc<PrometheusRecorder>> {
+    let recorder = Arc::new(recorder);
+    match metrics::set_global_recorder(recorder.clone()) {
+        Ok(()) => Some(recorder),
         Err(e) => {
-            tracing::warn!(error = %e, "prometheus buckets refused; /metrics disabled");
-            return None;
-        }
-    };
-    match builder.install_recorder() {
-        Ok(handle) => Some(handle),
-        Err(e) => {
-            tracing::warn!(error = %e, "a metrics recorder is already installed; /metrics disabled");
+            tracing::warn!(error = %e, "a metrics recorder is already installed; /metrics shows only this process's own");
             None
         }
     }

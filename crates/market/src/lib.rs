@@ -9,6 +9,7 @@
 //! Every method returns a typed [`MarketError`]; "no data" for an unknown symbol or expiry is
 //! an ordinary answer (an empty list or [`MarketError::UnknownSymbol`]), never a transport
 //! failure, so it never trips a circuit breaker.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod alphavantage;

@@ -37,6 +37,7 @@
 //! let tradier_base = mock.base_url(); // also the Alpha Vantage base
 //! # let _ = tradier_base; Ok(()) }
 //! ```
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod alphavantage;

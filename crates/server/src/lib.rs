@@ -28,10 +28,10 @@
 //!
 //! # Entry points
 //! - [`Server::bind`] + [`Server::run`]: what `ivcrush serve` calls with the `[server]`
-//!   section of the configuration ([`ServerSettings`]): installs the metrics recorder
-//!   globally, binds, starts the scheduler and serves until the shutdown future completes
-//!   (e.g. [`shutdown_signal`]). Call [`install_metrics_recorder`] before `App::open` so the
-//!   vendor pipelines' metrics land in `/metrics` too.
+//!   section of the configuration ([`ServerSettings`]) and the process's metrics recorder
+//!   (the binary installs [`new_recorder`] globally before `App::open`, so the vendor
+//!   pipelines' metrics land in `/metrics` too): binds, starts the scheduler and serves until
+//!   the shutdown future completes (the binary's signal handler).
 //! - [`AppState::new`] + [`router`] (+ [`serve`]): what tests and embedders use.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -47,9 +47,9 @@ mod serve;
 mod state;
 
 pub use crate::error::ApiError;
-pub use crate::metrics::install_metrics_recorder;
+pub use crate::metrics::new_recorder;
 pub use crate::routes::router;
 pub use crate::scheduler::next_run;
-pub use crate::serve::{ServeError, Server, serve, shutdown_signal};
+pub use crate::serve::{ServeError, Server, serve};
 pub use crate::state::{AppState, ScanSnapshot};
 pub use ivcrush_app::config::ServerSettings;

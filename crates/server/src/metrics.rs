@@ -1,6 +1,6 @@
-//! Prometheus metrics: one recorder per [`AppState`](crate::AppState), installed globally by
-//! [`run`](crate::run) (so vendor, breaker, retry, limiter and cache metrics of the other crates
-//! land in it too), used as a local recorder by the server's own instrumentation (so several
+//! Prometheus metrics: one recorder per [`AppState`](crate::AppState), the process's global
+//! one when the binary installed it (so vendor, breaker, retry, limiter and cache metrics of
+//! the other crates land in it too), used as a local recorder by the server's own instrumentation (so several
 //! servers in one test binary each see their own numbers).
 //!
 //! Server metrics: `ivcrush_http_requests_total{method,route,status}`,
@@ -10,10 +10,10 @@
 //! gauges `process_resident_memory_bytes`, `process_open_fds`, `process_cpu_seconds_total`,
 //! `process_start_time_seconds`, `ivcrush_process_uptime_seconds`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics::Unit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 /// Histogram buckets in seconds (every histogram: HTTP latency, scan duration, vendor waits).
@@ -22,35 +22,14 @@ pub(crate) const BUCKETS: [f64; 16] = [
     60.0,
 ];
 
-/// The process-wide recorder, once installed by [`install_metrics_recorder`].
-static GLOBAL: OnceLock<Arc<PrometheusRecorder>> = OnceLock::new();
-
-fn new_recorder() -> PrometheusRecorder {
+/// A recorder with the server's buckets on every histogram: what a binary installs globally
+/// (see [`AppState::with_recorder`](crate::AppState::with_recorder)) and what a state without
+/// one keeps to itself.
+pub fn new_recorder() -> PrometheusRecorder {
     PrometheusBuilder::new()
         .set_buckets(&BUCKETS)
         .expect("the bucket list is not empty")
         .build_recorder()
-}
-
-/// Installs the Prometheus recorder as the process's global `metrics` recorder (idempotent).
-///
-/// Call it **before** [`App::open`](ivcrush_app::App::open): the vendor pipelines resolve
-/// their metric handles (breaker, retry, limiter) when they are built. Every
-/// [`AppState`](crate::AppState) created afterwards renders this recorder on `/metrics`;
-/// states created without it (tests) keep a private recorder each.
-///
-/// Returns false when another recorder was installed first (ours then only sees the
-/// server's own metrics).
-pub fn install_metrics_recorder() -> bool {
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
-    *INSTALLED.get_or_init(|| {
-        let rec = Arc::new(new_recorder());
-        let ok = metrics::set_global_recorder(SharedRecorder(rec.clone())).is_ok();
-        if ok {
-            let _ = GLOBAL.set(rec);
-        }
-        ok
-    })
 }
 
 /// The recorder of one server and its render handle.
@@ -62,12 +41,9 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    /// The global recorder when installed, else a private one.
-    pub(crate) fn new() -> Metrics {
-        let recorder = GLOBAL
-            .get()
-            .cloned()
-            .unwrap_or_else(|| Arc::new(new_recorder()));
+    /// Metrics over `recorder` (the process's global one), else over a private one.
+    pub(crate) fn new(recorder: Option<Arc<PrometheusRecorder>>) -> Metrics {
+        let recorder = recorder.unwrap_or_else(|| Arc::new(new_recorder()));
         let handle = recorder.handle();
         let m = Metrics {
             recorder,
@@ -197,37 +173,13 @@ fn process_stats() -> Option<ProcessStats> {
     })
 }
 
-/// Forwards to a shared [`PrometheusRecorder`] (for [`metrics::set_global_recorder`]).
-pub(crate) struct SharedRecorder(Arc<PrometheusRecorder>);
-
-impl Recorder for SharedRecorder {
-    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.0.describe_counter(key, unit, description);
-    }
-    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.0.describe_gauge(key, unit, description);
-    }
-    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.0.describe_histogram(key, unit, description);
-    }
-    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        self.0.register_counter(key, metadata)
-    }
-    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
-        self.0.register_gauge(key, metadata)
-    }
-    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
-        self.0.register_histogram(key, metadata)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn request_metrics_render_as_a_histogram_with_buckets() {
-        let m = Metrics::new();
+        let m = Metrics::new(None);
         m.record_request("GET", "/health/live", 200, 0.002);
         let text = m.render();
         assert!(text.contains("ivcrush_http_request_duration_seconds_bucket{"));

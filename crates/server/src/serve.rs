@@ -2,11 +2,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ivcrush_app::App;
 use ivcrush_app::config::server::{API_KEYS_ENV, MIN_API_KEY_LEN};
 use ivcrush_app::config::{DEFAULT_CONFIG_FILE, ServerSettings};
+use metrics_exporter_prometheus::PrometheusRecorder;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -51,34 +53,8 @@ pub async fn serve(
     .await
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown requested: no new connections, finishing in-flight requests");
-}
+/// How often `serve` deletes the cache entries expired beyond their grace period.
+const CACHE_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// The service bound to its address, ready to [`run`](Server::run): what `ivcrush serve` uses.
 #[derive(Debug)]
@@ -88,21 +64,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Checks `settings`, installs the metrics recorder globally (call
-    /// [`install_metrics_recorder`](crate::install_metrics_recorder) before `App::open` too, so
-    /// the vendor pipelines' breaker/retry/limiter metrics bind to it) and binds
-    /// `settings.bind`.
+    /// Checks `settings` and binds `settings.bind`; `/metrics` renders `recorder` (the
+    /// process's global recorder, installed before `App::open` so that the vendor pipelines'
+    /// breaker, retry and limiter metrics land in it), or one of its own.
     ///
     /// # Errors
     /// [`ServeError::Config`] for invalid settings, [`ServeError::Bind`] for a taken address.
-    pub async fn bind(app: App, settings: ServerSettings) -> Result<Server, ServeError> {
-        if !crate::metrics::install_metrics_recorder() {
-            tracing::warn!(
-                "another metrics recorder is installed: /metrics shows only the server's own"
-            );
-        }
+    pub async fn bind(
+        app: App,
+        settings: ServerSettings,
+        recorder: Option<Arc<PrometheusRecorder>>,
+    ) -> Result<Server, ServeError> {
         let addr = settings.bind;
-        let state = AppState::new(app, settings)?;
+        let state = AppState::with_recorder(app, settings, recorder)?;
         if state.has_keys() {
             tracing::info!(keys = state.config().api_keys.len(), "API keys configured");
         } else {
@@ -152,9 +126,16 @@ impl Server {
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(30));
+                // Scans purge the cache table after they run; this bounds it when only single
+                // analyses (which add entries) are asked for.
+                let mut purge = tokio::time::interval(CACHE_PURGE_EVERY);
+                purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tokio::select! {
                         _ = tick.tick() => state.housekeeping(),
+                        _ = purge.tick() => {
+                            state.app().purge_cache().await;
+                        }
                         _ = stop.changed() => return,
                     }
                 }

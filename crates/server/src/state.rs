@@ -29,7 +29,8 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::serve::ServeError;
 use ivcrush_app::config::ServerSettings;
-use ivcrush_market::ExposeSecret;
+use metrics_exporter_prometheus::PrometheusRecorder;
+use secrecy::ExposeSecret;
 
 /// A finished scan as the service keeps it.
 #[derive(Debug, Clone)]
@@ -104,11 +105,25 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// State over `app` with `config`; metrics go to a recorder of its own (see
-    /// [`AppState::with_metrics`]); [`Server::bind`](crate::Server::bind) also installs it globally.
+    /// [`AppState::with_metrics`]).
     ///
     /// # Errors
     /// [`ServeError::Config`] when `config` is invalid.
     pub fn new(app: App, config: ServerSettings) -> Result<AppState, ServeError> {
+        Self::with_recorder(app, config, None)
+    }
+
+    /// State over `app` with `config` whose `/metrics` renders `recorder`: the process's
+    /// global recorder, installed by the binary before the app was opened, so that the vendor
+    /// pipelines' metrics show too. `None`: a recorder of its own.
+    ///
+    /// # Errors
+    /// [`ServeError::Config`] when `config` is invalid.
+    pub fn with_recorder(
+        app: App,
+        config: ServerSettings,
+        recorder: Option<Arc<PrometheusRecorder>>,
+    ) -> Result<AppState, ServeError> {
         let problems = config.problems();
         if !problems.is_empty() {
             return Err(ServeError::Config(problems));
@@ -130,7 +145,7 @@ impl AppState {
                 app,
                 config,
                 keys,
-                metrics: Metrics::new(),
+                metrics: Metrics::new(recorder),
                 latest: ArcSwapOption::empty(),
                 analyses: RwLock::new(HashMap::new()),
                 limiter: RateLimiter::keyed(quota),

@@ -8,13 +8,24 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ivcrush_resilience::HealthRegistry;
-use metrics_exporter_prometheus::PrometheusHandle;
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
-/// Latency buckets in seconds (explicit: Prometheus histograms, not summaries); the binary
-/// installs the recorder with them for every `*_seconds` histogram.
+/// Latency buckets in seconds (explicit: Prometheus histograms, not summaries) of every
+/// `*_seconds` histogram of [`new_recorder`].
 pub const LATENCY_BUCKETS: &[f64] = &[
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
+
+/// The ticker's recorder, [`LATENCY_BUCKETS`] on every `*_seconds` histogram: what the binary
+/// installs globally and hands (its handle) to the service.
+pub fn new_recorder() -> PrometheusRecorder {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+        .expect("the bucket list is not empty")
+        .build_recorder()
+}
 
 /// What the handlers need.
 #[derive(Clone)]

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 pub use self::server::{CronSchedule, ServerSettings, TimeZone};
 pub use self::ticker::{TickerFeed, TickerSettings};
+pub use ivcrush_market::{ExposeSecret, SecretString};
 
 /// Where market data comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

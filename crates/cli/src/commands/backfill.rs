@@ -4,6 +4,7 @@ use crate::cli::CommonArgs;
 use crate::progress;
 use clap::Args;
 use ivcrush_app::{App, symbols::normalize_symbol};
+use std::io::Write as _;
 use std::process::ExitCode;
 
 /// Arguments of `ivcrush backfill`.
@@ -55,10 +56,11 @@ pub async fn run(app: App, _cid: String, a: BackfillArgs) -> anyhow::Result<Exit
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!(
+    writeln!(
+        std::io::stdout(),
         "backfill: {done} ticker(s) updated, {skipped} already complete, {} failed",
         failed.len()
-    );
+    )?;
     if failed.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {

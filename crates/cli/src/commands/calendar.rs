@@ -49,10 +49,11 @@ pub async fn run(app: App, _cid: String, a: CalendarArgs) -> anyhow::Result<Exit
         CalendarCommand::Sync { days } => {
             let (from, to) = app.calendar().resolve_window(None, None, Some(days))?;
             let n = app.calendar().sync(from, to).await?;
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "calendar: {n} report(s) stored for {from}..{to} from {}",
                 app.source()
-            );
+            )?;
         }
         CalendarCommand::List { from, to, format } => {
             let (from, to) = app.calendar().resolve_window(from, to, None)?;

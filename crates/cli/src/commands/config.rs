@@ -2,6 +2,7 @@
 
 use crate::cli::CommonArgs;
 use clap::{Args, Subcommand};
+use std::io::Write as _;
 use std::process::ExitCode;
 
 /// Arguments of `ivcrush config`.
@@ -30,8 +31,8 @@ pub fn run(a: ConfigArgs) -> anyhow::Result<ExitCode> {
     match super::load_config(&a.common) {
         Ok(cfg) => {
             match a.command {
-                ConfigCommand::Check => println!("configuration OK"),
-                ConfigCommand::Show => print!("{}", cfg.show()),
+                ConfigCommand::Check => writeln!(std::io::stdout(), "configuration OK")?,
+                ConfigCommand::Show => write!(std::io::stdout(), "{}", cfg.show())?,
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -3,6 +3,7 @@
 use crate::cli::CommonArgs;
 use clap::{Args, Subcommand};
 use ivcrush_app::App;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,11 +39,12 @@ pub async fn run(app: App, _cid: String, a: ImportArgs) -> anyhow::Result<ExitCo
         ImportCommand::Calendar { file } => ("calendar rows", app.importer().calendar(file).await?),
         ImportCommand::Bars { file } => ("bars", app.importer().bars(file).await?),
     };
-    println!(
+    writeln!(
+        std::io::stdout(),
         "imported {} {what}, rejected {}",
         outcome.stored,
         outcome.rejected.len()
-    );
+    )?;
     for e in &outcome.rejected {
         eprintln!("  {e}");
     }

@@ -1,11 +1,12 @@
 //! `ivcrush serve`: the HTTP API, dashboard, metrics and the scheduled scan.
 
 use crate::cli::CommonArgs;
+use crate::runtime::{install_metrics_recorder, shutdown_signal};
 use anyhow::Context;
 use clap::Args;
 use ivcrush_app::config::{ConfigSources, CronSchedule, ServerSettings};
 use ivcrush_app::{App, AppConfig};
-use ivcrush_server::{Server, shutdown_signal};
+use ivcrush_server::Server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,16 +98,24 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(
         async move {
-            ivcrush_server::install_metrics_recorder();
+            let recorder = install_metrics_recorder(ivcrush_server::new_recorder());
             let app = App::open(config).await.context("opening the application")?;
-            let server = Server::bind(app, settings).await?;
+            let server = Server::bind(app, settings, recorder).await?;
             let addr = server.local_addr()?;
             tracing::info!(address = %addr, "listening");
             if !quiet {
                 // On stderr in every run (logs default to warnings): where to point a browser.
                 eprintln!("listening on http://{addr}");
             }
-            server.run(shutdown_signal()).await?;
+            server
+                .run(async {
+                    let signal = shutdown_signal().await;
+                    tracing::info!(
+                        signal,
+                        "shutdown requested: no new connections, finishing in-flight requests"
+                    );
+                })
+                .await?;
             Ok(ExitCode::SUCCESS)
         }
         .instrument(tracing::info_span!("serve")),

@@ -9,110 +9,148 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
+use ivcrush_app::AppConfig;
+use ivcrush_app::config::{ConfigSources, ExposeSecret, TickerFeed};
 use ivcrush_ticker::feed::ChainSelection;
 use ivcrush_ticker::feed::sim::SimSettings;
-use ivcrush_ticker::feed::tradier::{DEFAULT_RISK_FREE_RATE, TradierSettings};
+use ivcrush_ticker::feed::tradier::TradierSettings;
 use ivcrush_ticker::{
     FeedConfig, Keys, PublisherConfig, ReloadPolicy, RestartPolicy, SymbolSource, TickerConfig,
     TickerError, TickerService, parse_symbol_list,
 };
+use serde::Serialize;
 use tracing::Instrument;
 
 use crate::cli::{CommonArgs, LogFormat};
 use crate::runtime::{install_metrics_recorder, shutdown_signal};
 
-/// Which feed to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum FeedKind {
-    /// The deterministic simulated market (default).
-    #[default]
+/// Flags of the streaming service: each overrides its key of the `[ticker]` section (the
+/// file and the environment, e.g. `REDIS_URL`, come first; see `ivcrush config show`).
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct TickerArgs {
+    /// Market-data feed (default sim, or ticker.feed).
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feed: Option<TickerFeedArg>,
+    /// Underlyings to stream, comma separated (OCC option symbols are streamed as given).
+    /// Default with the sim feed: the first 10 tickers of the simulated universe.
+    #[arg(long, value_delimiter = ',', conflicts_with = "watchlist")]
+    #[serde(skip)]
+    pub symbols: Vec<String>,
+    /// File listing the underlyings (comma/space/newline separated, `#` comments); watched and
+    /// reloaded on change.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub watchlist: Option<PathBuf>,
+    /// Also reload the symbols from the Redis string key `{key-prefix}watchlist` when it changes.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub watch_redis_key: bool,
+    /// Redis URL (default redis://127.0.0.1:6379, or ticker.redis, or REDIS_URL).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
+    /// Prefix of every Redis key and channel (default "ivcrush:").
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_prefix: Option<String>,
+    /// Serve `/metrics` and `/health/live|ready` on this address (e.g. 127.0.0.1:9187).
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// Most instruments held in memory (default 5000; least recently updated evicted first).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_instruments: Option<usize>,
+    /// Approximate length bound of the quotes stream (default 100000; `XADD … MAXLEN ~ N`).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_maxlen: Option<usize>,
+    /// Simulated updates per second (default 5000; 0 = as fast as the publisher takes them).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
+    /// Seed of the simulated market and feed (default 42).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// As-of date of the simulated market (default: today in New York).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<NaiveDate>,
+    /// Stop after this long (`30s`, `500ms`, `5m`); default: run until SIGTERM/SIGINT.
+    #[arg(long, value_parser = parse_duration)]
+    #[serde(skip)]
+    pub duration: Option<Duration>,
+    /// Near expirations subscribed per underlying (default 2).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiries: Option<usize>,
+    /// Strikes below and above the money per expiration (default 5).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strikes: Option<usize>,
+    /// Capacity of the feed → publisher channel (default 16384; updates beyond it are dropped
+    /// and counted).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_capacity: Option<usize>,
+    /// Updates per pipelined Redis round trip, at most (default 2048).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// Tradier websocket URL (default wss://ws.tradier.com/v1/markets/events, or
+    /// TRADIER_WS_URL).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tradier_ws_url: Option<String>,
+    /// Continuous risk-free rate for the IV and delta of streamed Tradier options (default:
+    /// the configuration's risk_free_rate, 0.043).
+    #[arg(long)]
+    #[serde(skip)]
+    pub risk_free_rate: Option<f64>,
+    /// Tradier REST base URL (default: tradier.base_url, or TRADIER_BASE_URL).
+    #[arg(long)]
+    #[serde(skip)]
+    pub tradier_base_url: Option<String>,
+}
+
+/// `--feed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TickerFeedArg {
+    /// The deterministic simulated market.
     Sim,
     /// Tradier streaming (session POST + websocket); needs `TRADIER_API_KEY`.
     Tradier,
 }
 
-/// Flags of the streaming service.
-#[derive(Debug, Clone, Args)]
-pub struct TickerArgs {
-    /// Market-data feed.
-    #[arg(long, value_enum, default_value_t = FeedKind::Sim)]
-    pub feed: FeedKind,
-    /// Underlyings to stream, comma separated (OCC option symbols are streamed as given).
-    /// Default with `--feed sim`: the first 10 tickers of the simulated universe.
-    #[arg(long, value_delimiter = ',', conflicts_with = "watchlist")]
-    pub symbols: Vec<String>,
-    /// File listing the underlyings (comma/space/newline separated, `#` comments); watched and
-    /// reloaded on change.
-    #[arg(long, value_name = "FILE")]
-    pub watchlist: Option<PathBuf>,
-    /// Also reload the symbols from the Redis string key `{key-prefix}watchlist` when it changes.
-    #[arg(long)]
-    pub watch_redis_key: bool,
-    /// Redis URL.
-    #[arg(
-        long,
-        env = "REDIS_URL",
-        default_value = "redis://127.0.0.1:6379",
-        hide_env_values = true
-    )]
-    pub redis: String,
-    /// Prefix of every Redis key and channel.
-    #[arg(long, default_value = "ivcrush:")]
-    pub key_prefix: String,
-    /// Serve `/metrics` and `/health/live|ready` on this address (e.g. 127.0.0.1:9187).
-    #[arg(long, value_name = "ADDR")]
-    pub metrics_bind: Option<SocketAddr>,
-    /// Most instruments held in memory (least recently updated evicted first).
-    #[arg(long, default_value_t = 5_000)]
-    pub max_instruments: usize,
-    /// Approximate length bound of the quotes stream (`XADD … MAXLEN ~ N`).
-    #[arg(long, default_value_t = 100_000)]
-    pub stream_maxlen: usize,
-    /// Simulated updates per second (0 = as fast as the publisher takes them).
-    #[arg(long, default_value_t = 5_000)]
-    pub rate: u32,
-    /// Seed of the simulated market and feed.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// As-of date of the simulated market (default: today in New York).
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    pub as_of: Option<NaiveDate>,
-    /// Stop after this long (`30s`, `500ms`, `5m`); default: run until SIGTERM/SIGINT.
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// Near expirations subscribed per underlying.
-    #[arg(long, default_value_t = 2)]
-    pub expiries: usize,
-    /// Strikes below and above the money per expiration.
-    #[arg(long, default_value_t = 5)]
-    pub strikes: usize,
-    /// Capacity of the feed → publisher channel (updates beyond it are dropped and counted).
-    #[arg(long, default_value_t = 16_384)]
-    pub channel_capacity: usize,
-    /// Updates per pipelined Redis round trip, at most.
-    #[arg(long, default_value_t = 2_048)]
-    pub batch_size: usize,
-    /// Continuous risk-free rate for the IV and delta of streamed Tradier options (the app's
-    /// `risk_free_rate`).
-    #[arg(long, env = "IVCRUSH_RISK_FREE_RATE", default_value_t = DEFAULT_RISK_FREE_RATE)]
-    pub risk_free_rate: f64,
-    /// Tradier REST base URL (chains and the session POST).
-    #[arg(
-        long,
-        env = "TRADIER_BASE_URL",
-        default_value = "https://api.tradier.com"
-    )]
-    pub tradier_base_url: String,
-    /// Tradier websocket URL.
-    #[arg(
-        long,
-        env = "TRADIER_WS_URL",
-        default_value = "wss://ws.tradier.com/v1/markets/events"
-    )]
-    pub tradier_ws_url: String,
-    /// Tradier access token (from the environment only; never logged).
-    #[arg(long, env = "TRADIER_API_KEY", hide = true, hide_env_values = true)]
-    pub tradier_api_key: Option<String>,
+/// The flags as a layer over the configuration: `{ticker: {...}, ...}` with only the keys
+/// given.
+#[derive(Serialize)]
+struct Overrides<'a> {
+    ticker: TickerLayer<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    risk_free_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tradier: Option<TradierLayer<'a>>,
+}
+
+#[derive(Serialize)]
+struct TickerLayer<'a> {
+    #[serde(flatten)]
+    flags: &'a TickerArgs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    symbols: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    watchlist: Option<&'a PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_secs: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct TradierLayer<'a> {
+    base_url: &'a str,
 }
 
 /// Parses `250ms`, `10s`, `5m`, `1h` or plain seconds (`2.5`).
@@ -140,83 +178,123 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl TickerArgs {
-    /// The service configuration these flags describe, checked: every problem (the symbol
-    /// lists' and the settings') is listed at once.
-    ///
-    /// # Errors
-    /// [`TickerError::Config`] listing every problem.
-    pub fn to_config(&self) -> Result<TickerConfig, TickerError> {
-        let mut problems = Vec::new();
-        let symbols = match &self.watchlist {
-            Some(path) => SymbolSource::File(path.clone()),
-            None => {
-                let mut list = Vec::new();
-                for s in &self.symbols {
-                    match parse_symbol_list(s, "--symbols") {
-                        Ok(mut v) => list.append(&mut v),
-                        Err(e) => problems.push(e.to_string()),
-                    }
-                }
-                SymbolSource::List(list)
-            }
+    /// The flags as a configuration layer. A symbol list given here replaces the configured
+    /// watchlist and the other way round (the two exclude each other).
+    fn overrides(&self) -> Overrides<'_> {
+        let symbols = (!self.symbols.is_empty()).then_some(self.symbols.as_slice());
+        let (symbols, watchlist) = match (&self.watchlist, symbols) {
+            (Some(w), _) => (Some(&[][..]), Some(w)),
+            (None, Some(s)) => (Some(s), None),
+            (None, None) => (None, None),
         };
-        let mut publisher = PublisherConfig::new(self.redis.clone());
-        publisher.keys = Keys::new(self.key_prefix.clone());
-        publisher.stream_maxlen = self.stream_maxlen;
-        publisher.batch_size = self.batch_size;
-        let config = TickerConfig {
-            feed: self.feed_config(),
-            symbols,
-            watch_redis_key: self.watch_redis_key,
-            publisher,
-            max_instruments: self.max_instruments,
-            channel_capacity: self.channel_capacity,
-            metrics_bind: self.metrics_bind,
-            sweep_interval: Duration::from_secs(300),
-            watch_interval: Duration::from_secs(1),
-            reload: ReloadPolicy::default(),
-            restart: RestartPolicy::default(),
-        };
-        problems.extend(config.problems());
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(TickerError::Config(problems))
+        Overrides {
+            ticker: TickerLayer {
+                flags: self,
+                symbols,
+                watchlist,
+                duration_secs: self.duration.map(|d| d.as_secs().max(1)),
+            },
+            risk_free_rate: self.risk_free_rate,
+            tradier: self
+                .tradier_base_url
+                .as_deref()
+                .map(|base_url| TradierLayer { base_url }),
         }
     }
 
-    fn feed_config(&self) -> FeedConfig {
-        let selection = ChainSelection {
-            expiries: self.expiries,
-            strikes_per_side: self.strikes,
+    /// The configuration these flags override: defaults < `ivcrush.toml` < environment <
+    /// flags; every problem of the whole tree is listed at once.
+    fn load(&self, file: Option<PathBuf>) -> anyhow::Result<AppConfig> {
+        let sources = ConfigSources {
+            file,
+            legacy_server_file: None,
         };
-        match self.feed {
-            FeedKind::Sim => FeedConfig::Sim(SimSettings {
-                seed: self.seed,
-                as_of: self
-                    .as_of
-                    .unwrap_or_else(|| ivcrush_core::calendar::new_york_date(chrono::Utc::now())),
-                selection,
-                rate: self.rate,
-            }),
-            FeedKind::Tradier => {
-                let mut t = TradierSettings::new(self.tradier_api_key.clone().unwrap_or_default());
-                t.base_url = self.tradier_base_url.clone();
-                t.ws_url = self.tradier_ws_url.clone();
-                t.chains = Some(selection);
-                t.risk_free_rate = self.risk_free_rate;
-                FeedConfig::Tradier(t)
-            }
+        let loaded = AppConfig::load_from(&sources, self.overrides(), std::env::vars())?;
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
         }
+        Ok(loaded.config)
     }
 }
 
-/// Arguments of `ivcrush ticker`: the service's own flags plus logging.
+/// The service configuration of the `[ticker]` section (with the Tradier key, base URL and
+/// risk-free rate of the same configuration), checked: every problem is listed at once.
+///
+/// # Errors
+/// [`TickerError::Config`] listing every problem.
+pub fn ticker_config(config: &AppConfig) -> Result<TickerConfig, TickerError> {
+    let t = &config.ticker;
+    let mut problems = Vec::new();
+    let symbols = match &t.watchlist {
+        Some(path) => SymbolSource::File(path.clone()),
+        None => {
+            let mut list = Vec::new();
+            for s in &t.symbols {
+                match parse_symbol_list(s, "ticker.symbols") {
+                    Ok(mut v) => list.append(&mut v),
+                    Err(e) => problems.push(e.to_string()),
+                }
+            }
+            SymbolSource::List(list)
+        }
+    };
+    let mut publisher = PublisherConfig::new(t.redis.clone());
+    publisher.keys = Keys::new(t.key_prefix.clone());
+    publisher.stream_maxlen = t.stream_maxlen;
+    publisher.batch_size = t.batch_size;
+    let selection = ChainSelection {
+        expiries: t.expiries,
+        strikes_per_side: t.strikes,
+    };
+    let feed = match t.feed {
+        TickerFeed::Sim => FeedConfig::Sim(SimSettings {
+            seed: t.seed,
+            as_of: t
+                .as_of
+                .unwrap_or_else(|| ivcrush_core::calendar::new_york_date(chrono::Utc::now())),
+            selection,
+            rate: t.rate,
+        }),
+        TickerFeed::Tradier => {
+            let mut s = TradierSettings::new(config.tradier.api_key.expose_secret().to_owned());
+            s.base_url = config.tradier.base_url.clone();
+            s.ws_url = t.tradier_ws_url.clone();
+            s.chains = Some(selection);
+            s.risk_free_rate = config.risk_free_rate;
+            FeedConfig::Tradier(s)
+        }
+    };
+    let service = TickerConfig {
+        feed,
+        symbols,
+        watch_redis_key: t.watch_redis_key,
+        publisher,
+        max_instruments: t.max_instruments,
+        channel_capacity: t.channel_capacity,
+        metrics_bind: t.metrics_bind,
+        sweep_interval: Duration::from_secs(t.sweep_interval_secs),
+        watch_interval: Duration::from_millis(t.watch_interval_ms),
+        reload: ReloadPolicy::default(),
+        restart: RestartPolicy::default(),
+    };
+    problems.extend(service.problems());
+    if problems.is_empty() {
+        Ok(service)
+    } else {
+        Err(TickerError::Config(problems))
+    }
+}
+
+/// Arguments of `ivcrush ticker`: the service's own flags, the configuration file and logging.
 #[derive(Debug, Args)]
 pub struct TickerCliArgs {
     /// Service options.
     #[command(flatten)]
     pub ticker: TickerArgs,
+    /// Configuration file (default: ./ivcrush.toml when present); its `[ticker]` section
+    /// under these flags.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -228,7 +306,8 @@ pub struct TickerCliArgs {
     pub verbose: u8,
 }
 
-/// Runs the service until SIGTERM/SIGINT (or `--duration`), then flushes pending writes.
+/// Runs the service until SIGTERM/SIGINT (or the configured duration), then flushes pending
+/// writes.
 pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
     super::init_logging(&CommonArgs {
         log_format: a.log_format,
@@ -236,16 +315,19 @@ pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
         verbose: a.verbose,
         ..CommonArgs::default()
     });
+    let config = a.ticker.load(a.config.clone())?;
+    let service = ticker_config(&config)?;
+    let duration = config.ticker.duration_secs.map(Duration::from_secs);
     let rt = super::runtime()?;
     let cid = ivcrush_app::new_correlation_id();
-    rt.block_on(serve(a.ticker).instrument(tracing::info_span!("ticker", cid = %cid)))?;
+    rt.block_on(serve(service, duration).instrument(tracing::info_span!("ticker", cid = %cid)))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Starts the service, waits for `--duration` or a signal, then stops the feed and flushes.
-async fn serve(args: TickerArgs) -> anyhow::Result<()> {
-    let config = args.to_config()?;
-    let prometheus = install_metrics_recorder(ivcrush_ticker::http::LATENCY_BUCKETS);
+/// Starts the service, waits for `duration` or a signal, then stops the feed and flushes.
+async fn serve(config: TickerConfig, duration: Option<Duration>) -> anyhow::Result<()> {
+    let prometheus =
+        install_metrics_recorder(ivcrush_ticker::http::new_recorder()).map(|r| r.handle());
     let service = TickerService::start(config, prometheus)
         .await
         .context("starting the ticker service")?;
@@ -253,7 +335,7 @@ async fn serve(args: TickerArgs) -> anyhow::Result<()> {
         tracing::info!(%addr, "serving /metrics and /health");
     }
     let stop = async {
-        match args.duration {
+        match duration {
             Some(d) => tokio::time::sleep(d).await,
             None => std::future::pending::<()>().await,
         }
@@ -288,6 +370,19 @@ mod tests {
         Cli::try_parse_from(argv).expect("flags parse").args
     }
 
+    /// The configuration of `file` (TOML text) under `flags`, with `env`.
+    fn load(file: &str, flags: &[&str], env: &[(&str, &str)]) -> anyhow::Result<AppConfig> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("ivcrush.toml");
+        std::fs::write(&path, file)?;
+        let sources = ConfigSources {
+            file: Some(path),
+            legacy_server_file: None,
+        };
+        let vars = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Ok(AppConfig::load_from(&sources, parse(flags).overrides(), vars)?.config)
+    }
+
     #[test]
     fn durations_take_units() {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
@@ -298,56 +393,94 @@ mod tests {
     }
 
     #[test]
-    fn invalid_flags_are_reported_all_at_once() {
-        let error = parse(&[
-            "--max-instruments",
-            "0",
-            "--stream-maxlen",
-            "0",
-            "--feed",
-            "tradier",
-            "--symbols",
-            "AAPL,A$",
-        ])
-        .to_config()
+    fn flags_override_the_ticker_section_which_overrides_the_defaults() {
+        let file = "[ticker]\nkey_prefix = \"prod:\"\nrate = 100\nsymbols = [\"msft\"]\n";
+        let c = load(file, &["--rate", "7", "--duration", "30s"], &[]).expect("loads");
+        assert_eq!(c.ticker.key_prefix, "prod:", "from the file");
+        assert_eq!(c.ticker.rate, 7, "the flag wins");
+        assert_eq!(c.ticker.duration_secs, Some(30));
+        assert_eq!(c.ticker.batch_size, 2_048, "the default");
+        let t = ticker_config(&c).expect("valid");
+        assert_eq!(t.symbols, SymbolSource::List(vec!["MSFT".to_owned()]));
+        // A watchlist flag replaces the configured symbols (the two exclude each other).
+        let c = load(file, &["--watchlist", "/tmp/w.txt"], &[]).expect("loads");
+        assert!(c.ticker.symbols.is_empty());
+        assert_eq!(
+            ticker_config(&c).expect("valid").symbols,
+            SymbolSource::File(PathBuf::from("/tmp/w.txt"))
+        );
+    }
+
+    #[test]
+    fn the_environment_fills_what_the_flags_leave() {
+        let c = load("", &[], &[("REDIS_URL", "redis://cache:6380")]).expect("loads");
+        assert_eq!(c.ticker.redis, "redis://cache:6380");
+        let c = load(
+            "",
+            &["--redis", "redis://flag:1"],
+            &[("REDIS_URL", "redis://cache:6380")],
+        )
+        .expect("loads");
+        assert_eq!(c.ticker.redis, "redis://flag:1");
+    }
+
+    #[test]
+    fn invalid_settings_are_reported_all_at_once() {
+        let error = load(
+            "",
+            &[
+                "--max-instruments",
+                "0",
+                "--stream-maxlen",
+                "0",
+                "--feed",
+                "tradier",
+            ],
+            &[],
+        )
         .expect_err("invalid")
         .to_string();
-        for expected in [
-            "max_instruments",
-            "stream_maxlen",
-            "TRADIER_API_KEY",
-            "\"A$\"",
-        ] {
+        for expected in ["max_instruments", "stream_maxlen", "TRADIER_API_KEY"] {
             assert!(error.contains(expected), "{expected}: {error}");
         }
+        let c = load("", &["--symbols", "AAPL,A$"], &[]).expect("loads");
+        let error = ticker_config(&c).expect_err("bad symbol").to_string();
+        assert!(error.contains("\"A$\""), "{error}");
     }
 
     #[test]
     fn class_shares_are_named_as_in_scan() {
-        let config = parse(&["--symbols", "brk-b,aapl"])
-            .to_config()
-            .expect("valid");
+        let c = load("", &["--symbols", "brk-b,aapl"], &[]).expect("loads");
         assert_eq!(
-            config.symbols,
+            ticker_config(&c).expect("valid").symbols,
             SymbolSource::List(vec!["BRK.B".to_owned(), "AAPL".to_owned()])
         );
     }
 
     #[test]
-    fn the_risk_free_rate_reaches_the_tradier_feed() {
-        let args = parse(&[
+    fn the_risk_free_rate_and_tradier_settings_reach_the_tradier_feed() {
+        let flags = [
             "--feed",
             "tradier",
             "--symbols",
             "AAPL",
             "--risk-free-rate",
             "0.05",
-        ]);
-        let FeedConfig::Tradier(t) = args.feed_config() else {
+        ];
+        let env = [
+            ("TRADIER_API_KEY", "k-123"),
+            ("TRADIER_BASE_URL", "http://127.0.0.1:9"),
+        ];
+        let c = load("", &flags, &env).expect("loads");
+        let FeedConfig::Tradier(t) = ticker_config(&c).expect("valid").feed else {
             panic!("a tradier feed");
         };
         assert_eq!(t.risk_free_rate, 0.05);
-        let default = parse(&[]);
-        assert_eq!(default.risk_free_rate, DEFAULT_RISK_FREE_RATE);
+        assert_eq!(t.base_url, "http://127.0.0.1:9");
+        let c = load("risk_free_rate = 0.031\n", &flags[..4], &env).expect("loads");
+        let FeedConfig::Tradier(t) = ticker_config(&c).expect("valid").feed else {
+            panic!("a tradier feed");
+        };
+        assert_eq!(t.risk_free_rate, 0.031, "the configured rate");
     }
 }
