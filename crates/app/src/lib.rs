@@ -48,3 +48,10 @@ pub use scanner::{
     ListedTicker, Progress, RowView, ScanProgress, ScanReport, ScanRequest, Scanner,
     new_correlation_id,
 };
+
+/// Registers the HELP text of the metrics of the layers below (resilience policies, cache)
+/// with the current recorder; a binary exporting metrics calls it once.
+pub fn describe_metrics() {
+    ivcrush_resilience::describe_metrics();
+    ivcrush_store::describe_metrics();
+}

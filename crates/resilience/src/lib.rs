@@ -126,3 +126,38 @@ pub use crate::pipeline::{
     PolicyKind,
 };
 pub use crate::retry::{Backoff, Jitter, RetryBudget, RetryConfig};
+
+/// Registers the HELP text (and unit) of every metric of this crate with the current recorder,
+/// so that the exposition passes `promtool check metrics` before and after a first event.
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "ivcrush_bulkhead_rejected_total",
+        "Calls refused by a bulkhead (concurrency and queue full), by policy name"
+    );
+    describe_counter!(
+        "ivcrush_circuit_breaker_calls_total",
+        "Calls through a circuit breaker by breaker name and outcome (success, failure, slow, ignored, rejected)"
+    );
+    describe_gauge!(
+        "ivcrush_circuit_breaker_state",
+        "Circuit breaker state by breaker name: 0 closed, 1 open, 2 half-open"
+    );
+    describe_counter!(
+        "ivcrush_circuit_breaker_transitions_total",
+        "Circuit breaker state changes by breaker name, from and to state"
+    );
+    describe_counter!(
+        "ivcrush_rate_limiter_rejected_total",
+        "Calls refused by a rate limiter (no permit within the wait budget), by limiter name"
+    );
+    describe_histogram!(
+        "ivcrush_rate_limiter_wait_seconds",
+        Unit::Seconds,
+        "Time a call waited for a rate-limiter permit, by limiter name"
+    );
+    describe_counter!(
+        "ivcrush_retry_attempts_total",
+        "Attempts of calls through a resilience pipeline by pipeline name and outcome"
+    );
+}

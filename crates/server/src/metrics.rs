@@ -16,10 +16,11 @@ use std::time::Instant;
 use metrics::Unit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-/// Histogram buckets in seconds (every histogram: HTTP latency, scan duration, vendor waits).
-pub(crate) const BUCKETS: [f64; 16] = [
+/// Histogram buckets in seconds (every histogram: HTTP latency, scan duration, vendor waits);
+/// up to 20 minutes, since a scan through a rate-limited vendor takes 200–400 s.
+pub(crate) const BUCKETS: [f64; 20] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    60.0,
+    60.0, 120.0, 300.0, 600.0, 1200.0,
 ];
 
 /// A recorder with the server's buckets on every histogram: what a binary installs globally
@@ -64,20 +65,17 @@ impl Metrics {
         &self.handle
     }
 
-    /// The text exposition, process gauges refreshed first.
+    /// The text exposition, with the process metrics after the recorder's (written here: a
+    /// `metrics` counter holds whole numbers only, and CPU time is fractional).
     pub(crate) fn render(&self) -> String {
-        self.scoped(|| {
-            let p = process_stats();
-            metrics::gauge!("process_start_time_seconds").set(self.start_time);
-            metrics::gauge!("ivcrush_process_uptime_seconds")
-                .set(self.started.elapsed().as_secs_f64());
-            if let Some(p) = p {
-                metrics::gauge!("process_resident_memory_bytes").set(p.rss_bytes);
-                metrics::gauge!("process_open_fds").set(p.open_fds);
-                metrics::counter!("process_cpu_seconds_total").absolute(p.cpu_millis / 1000);
-            }
-        });
-        self.handle.render()
+        let mut text = self.handle.render();
+        process_text(
+            &mut text,
+            self.start_time,
+            self.started.elapsed().as_secs_f64(),
+            process_stats(),
+        );
+        text
     }
 
     pub(crate) fn record_request(&self, method: &str, route: &str, status: u16, secs: f64) {
@@ -120,6 +118,7 @@ impl Metrics {
 }
 
 fn describe() {
+    ivcrush_app::describe_metrics();
     metrics::describe_counter!(
         "ivcrush_http_requests_total",
         "HTTP requests by route template, method and status"
@@ -143,17 +142,55 @@ fn describe() {
         "ivcrush_scan_last_success_timestamp_seconds",
         "Unix time of the last successful scan"
     );
-    metrics::describe_gauge!("process_resident_memory_bytes", "Resident memory size");
-    metrics::describe_gauge!("process_open_fds", "Open file descriptors");
-    metrics::describe_counter!("process_cpu_seconds_total", "User and system CPU time");
-    metrics::describe_gauge!("process_start_time_seconds", "Start time since the epoch");
-    metrics::describe_gauge!("ivcrush_process_uptime_seconds", "Seconds since start");
 }
 
 struct ProcessStats {
     rss_bytes: f64,
     open_fds: f64,
-    cpu_millis: u64,
+    cpu_seconds: f64,
+}
+
+/// Appends the process families (Prometheus' standard names) to `text`.
+fn process_text(text: &mut String, start_time: f64, uptime: f64, p: Option<ProcessStats>) {
+    use std::fmt::Write as _;
+    let mut family = |name: &str, kind: &str, help: &str, value: f64| {
+        let _ = write!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n\n"
+        );
+    };
+    family(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since the Unix epoch in seconds.",
+        start_time,
+    );
+    family(
+        "ivcrush_process_uptime_seconds",
+        "gauge",
+        "Seconds since the process started.",
+        uptime,
+    );
+    if let Some(p) = p {
+        family(
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            p.cpu_seconds,
+        );
+        family(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            p.rss_bytes,
+        );
+        family(
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            p.open_fds,
+        );
+    }
 }
 
 /// Linux `/proc/self` numbers (assuming 4 KiB pages and 100 clock ticks per second).
@@ -169,7 +206,7 @@ fn process_stats() -> Option<ProcessStats> {
     Some(ProcessStats {
         rss_bytes: rss_pages * 4096.0,
         open_fds,
-        cpu_millis: (utime + stime) * 10,
+        cpu_seconds: (utime + stime) as f64 / 100.0,
     })
 }
 

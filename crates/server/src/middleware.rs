@@ -71,6 +71,22 @@ pub(crate) fn make_span(req: &axum::http::Request<Body>) -> Span {
     )
 }
 
+/// The `method` label: the standard methods by name, anything a client invents as `other`
+/// (a label copied from the request would let any client add series without bound).
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Counts requests and records their latency by route template.
 pub(crate) async fn http_metrics(
     State(state): State<AppState>,
@@ -78,11 +94,11 @@ pub(crate) async fn http_metrics(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let route = route_of(&req).to_string();
     let resp = next.run(req).await;
     state.metrics().record_request(
-        method.as_str(),
+        method,
         &route,
         resp.status().as_u16(),
         started.elapsed().as_secs_f64(),

@@ -72,3 +72,11 @@ pub use store::{DEFAULT_DATABASE_URL, Store, open_store};
 /// [`PgStore::connect_with`] and friends, re-exported so that tools and tests needing raw
 /// access (e.g. creating a PostgreSQL schema for a test) use the same version.
 pub use sqlx;
+
+/// Registers the HELP text of this crate's metrics with the current recorder.
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "ivcrush_cache_requests_total",
+        "Read-through cache lookups by layer (memory, store) and outcome"
+    );
+}

@@ -543,6 +543,7 @@ impl TickerService {
         config: TickerConfig,
         prometheus: Option<PrometheusHandle>,
     ) -> Result<TickerService, TickerError> {
+        crate::stats::describe_metrics();
         config.validate()?;
         let initial = initial_symbols(&config)?;
         let feed = Feed::build(&config.feed)?;

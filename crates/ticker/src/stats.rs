@@ -265,3 +265,61 @@ mod tests {
         assert_eq!(h.quantile(1.0), Some(Duration::from_millis(100)));
     }
 }
+
+/// Registers the HELP text (and unit) of every ticker metric, and of the resilience
+/// policies it runs, with the current recorder (see `promtool check metrics`).
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    ivcrush_resilience::describe_metrics();
+    describe_counter!(
+        "ivcrush_ticker_published_total",
+        "Quote updates published to Redis"
+    );
+    describe_counter!(
+        "ivcrush_ticker_batches_total",
+        "Pipelined Redis batches published"
+    );
+    describe_counter!(
+        "ivcrush_ticker_dropped_total",
+        "Quote updates dropped, by reason"
+    );
+    describe_counter!(
+        "ivcrush_ticker_task_restarts_total",
+        "Supervised background tasks restarted, by task"
+    );
+    describe_counter!(
+        "ivcrush_ticker_reloads_total",
+        "Watchlist reloads by outcome"
+    );
+    describe_gauge!(
+        "ivcrush_ticker_redis_connected",
+        "1 while Redis accepts writes, else 0"
+    );
+    describe_gauge!(
+        "ivcrush_ticker_feed_connected",
+        "1 while the market-data feed is connected, else 0"
+    );
+    describe_counter!(
+        "ivcrush_ticker_evicted_total",
+        "Instruments evicted from memory, by reason (lru, expired)"
+    );
+    describe_gauge!("ivcrush_ticker_instruments", "Instruments held in memory");
+    describe_counter!(
+        "ivcrush_ticker_feed_reconnects_total",
+        "Reconnections of the streaming feed, by feed"
+    );
+    describe_counter!(
+        "ivcrush_ticker_parse_errors_total",
+        "Feed messages that could not be parsed, by feed"
+    );
+    describe_histogram!(
+        "ivcrush_ticker_publish_latency_seconds",
+        Unit::Seconds,
+        "Time from a quote's arrival from the feed to Redis acknowledging it"
+    );
+    describe_histogram!(
+        "ivcrush_ticker_batch_seconds",
+        Unit::Seconds,
+        "Time of one pipelined Redis batch"
+    );
+}

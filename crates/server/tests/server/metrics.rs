@@ -156,3 +156,53 @@ async fn vendor_pipeline_metrics_built_with_the_servers_recorder_are_exposed() {
     assert!(named("ivcrush_circuit_breaker_state"));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn invented_methods_add_no_series_and_cpu_time_keeps_its_fraction() {
+    let s = start().await;
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("ivcrush_http_request"))
+            .count()
+    };
+    // One request with an invented method makes the "other" series exist.
+    let invented = |i: usize| {
+        reqwest::Method::from_bytes(format!("X{i:04}").as_bytes()).expect("a method token")
+    };
+    let _ = s
+        .client
+        .request(invented(0), s.url("/health/live"))
+        .send()
+        .await
+        .expect("sent");
+    // A first scrape makes the series of /metrics itself exist.
+    let _ = s.get_anon("/metrics").await;
+    let before = series(&s.get_anon("/metrics").await.text().await.expect("text"));
+    for i in 1..1_000 {
+        let _ = s
+            .client
+            .request(invented(i), s.url("/health/live"))
+            .send()
+            .await
+            .expect("sent");
+    }
+    let text = s.get_anon("/metrics").await.text().await.expect("text");
+    assert_eq!(series(&text), before, "1,000 invented methods added series");
+    assert!(text.contains("method=\"other\""), "{text}");
+    let m = scrape(&text);
+    let cpu = m
+        .samples
+        .iter()
+        .find(|x| x.metric == "process_cpu_seconds_total")
+        .expect("process_cpu_seconds_total");
+    // 1,000 requests cost CPU; /proc counts it in hundredths of a second, not whole seconds.
+    let Value::Counter(secs) = cpu.value else {
+        panic!("a counter: {:?}", cpu.value);
+    };
+    assert!(secs > 0.0, "{secs}");
+    assert!(
+        text.contains("# TYPE process_cpu_seconds_total counter"),
+        "{text}"
+    );
+    s.stop().await;
+}
