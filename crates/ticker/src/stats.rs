@@ -247,25 +247,6 @@ impl LatencyHistogram {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles_read_the_upper_bucket_edge() {
-        let h = LatencyHistogram::default();
-        assert_eq!(h.quantile(0.99), None);
-        for us in 1..=100 {
-            h.record(Duration::from_micros(us * 100));
-        }
-        assert_eq!(h.count(), 100);
-        assert_eq!(h.quantile(0.5), Some(Duration::from_micros(5_010)));
-        assert_eq!(h.quantile(0.99), Some(Duration::from_micros(9_910)));
-        h.record(Duration::from_secs(5));
-        assert_eq!(h.quantile(1.0), Some(Duration::from_millis(100)));
-    }
-}
-
 /// Registers the HELP text (and unit) of every ticker metric, and of the resilience
 /// policies it runs, with the current recorder (see `promtool check metrics`).
 pub fn describe_metrics() {
@@ -322,4 +303,23 @@ pub fn describe_metrics() {
         Unit::Seconds,
         "Time of one pipelined Redis batch"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_read_the_upper_bucket_edge() {
+        let h = LatencyHistogram::default();
+        assert_eq!(h.quantile(0.99), None);
+        for us in 1..=100 {
+            h.record(Duration::from_micros(us * 100));
+        }
+        assert_eq!(h.count(), 100);
+        assert_eq!(h.quantile(0.5), Some(Duration::from_micros(5_010)));
+        assert_eq!(h.quantile(0.99), Some(Duration::from_micros(9_910)));
+        h.record(Duration::from_secs(5));
+        assert_eq!(h.quantile(1.0), Some(Duration::from_millis(100)));
+    }
 }
