@@ -2,7 +2,7 @@
 //! API-key authentication and the per-client rate limit.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Body;
@@ -11,6 +11,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::request_id::{MakeRequestId, RequestId};
+use tower_http::trace::OnResponse;
 use tracing::Span;
 
 use crate::error::{ApiError, ErrorBody, ErrorInfo};
@@ -96,7 +97,15 @@ pub(crate) async fn http_metrics(
     let started = Instant::now();
     let method = method_label(req.method());
     let route = route_of(&req).to_string();
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
+    if resp.status().is_success()
+        && matches!(
+            route.as_str(),
+            "/health/live" | "/health/ready" | "/metrics"
+        )
+    {
+        resp.extensions_mut().insert(QuietAccessLog);
+    }
     state.metrics().record_request(
         method,
         &route,
@@ -106,8 +115,43 @@ pub(crate) async fn http_metrics(
     resp
 }
 
+/// Marks a response the access log leaves out: a probe or scrape answered OK (they come every
+/// few seconds and say nothing).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuietAccessLog;
+
+/// The access log: one line per request, inside its span (so with its request ID): INFO when
+/// answered, WARN for a 5xx with the error's code, message and internal detail. Successful
+/// probes and scrapes are left out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AccessLog;
+
+impl<B> OnResponse<B> for AccessLog {
+    fn on_response(self, resp: &axum::http::Response<B>, latency: Duration, _: &Span) {
+        if resp.extensions().get::<QuietAccessLog>().is_some() {
+            return;
+        }
+        let status = resp.status().as_u16();
+        let latency_ms = latency.as_secs_f64() * 1000.0;
+        let error = resp.extensions().get::<ErrorInfo>();
+        let code = error.map_or("", |e| e.code);
+        if resp.status().is_server_error() {
+            tracing::warn!(
+                status,
+                latency_ms,
+                error = code,
+                message = error.map_or("", |e| e.message.as_str()),
+                detail = error.and_then(|e| e.detail.as_deref()).unwrap_or(""),
+                "request failed"
+            );
+        } else {
+            tracing::info!(status, latency_ms, error = code, "request answered");
+        }
+    }
+}
+
 /// Gives every error response the JSON shape `{error, message, request_id}` (also those of
-/// tower layers and axum's own rejections) and logs internal details inside the span.
+/// tower layers and axum's own rejections); the access log reports it (see [`AccessLog`]).
 pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
     let id = req
         .headers()
@@ -125,19 +169,15 @@ pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
         None if is_json(&resp) => return resp,
         None => ApiError::from_status(status).info(),
     };
-    if let Some(d) = &info.detail {
-        tracing::error!(detail = %d, "internal error");
-    } else if status.is_server_error() {
-        tracing::warn!(code = info.code, message = %info.message, "request failed");
-    }
     let (mut parts, _) = resp.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     let body = ErrorBody {
         error: info.code.to_string(),
-        message: info.message,
+        message: info.message.clone(),
         request_id: id,
     };
     let mut out = Json(body).into_response();
+    out.extensions_mut().insert(info);
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

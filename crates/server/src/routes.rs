@@ -22,7 +22,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
@@ -30,7 +30,7 @@ use crate::dashboard;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, ReqId};
 use crate::middleware::{
-    API_KEY, MakeCorrelationId, REQUEST_ID, guard, http_metrics, layer_error, make_span,
+    API_KEY, AccessLog, MakeCorrelationId, REQUEST_ID, guard, http_metrics, layer_error, make_span,
     reject_oversized, render_errors, sanitize_request_id, security_headers,
 };
 use crate::state::{AppState, ScanSnapshot};
@@ -87,7 +87,9 @@ pub fn router(state: AppState) -> Router {
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(make_span)
-                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                        .on_request(())
+                        .on_response(AccessLog)
+                        .on_failure(()),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(from_fn_with_state(state.clone(), http_metrics))

@@ -264,6 +264,10 @@ pub fn describe_metrics() {
         "ivcrush_ticker_dropped_total",
         "Quote updates dropped, by reason"
     );
+    // Every reason's series exists from the start (at 0), so rates and alerts see the first drop.
+    for reason in DropReason::ALL {
+        metrics::counter!("ivcrush_ticker_dropped_total", "reason" => reason.as_str()).increment(0);
+    }
     describe_counter!(
         "ivcrush_ticker_task_restarts_total",
         "Supervised background tasks restarted, by task"

@@ -23,9 +23,19 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the stderr log subscriber (text or JSON). `RUST_LOG` overrides the level.
 pub fn init_logging(common: &CommonArgs) {
+    init_logging_from(common, "warn");
+}
+
+/// Logging of the long-running services (`serve`, `ticker`): INFO by default, so that their
+/// start, their requests and their stop are on record.
+pub fn init_service_logging(common: &CommonArgs) {
+    init_logging_from(common, "info");
+}
+
+fn init_logging_from(common: &CommonArgs, quiet_default: &str) {
     let default = match (common.quiet, common.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        (false, 0) => quiet_default,
         (false, 1) => "info",
         _ => "debug",
     };

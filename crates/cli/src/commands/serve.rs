@@ -90,10 +90,18 @@ fn load_config(a: &ServeCliArgs) -> anyhow::Result<AppConfig> {
 /// Installs the metrics recorder before anything builds a policy (their handles are resolved
 /// at construction), opens the app and serves until SIGTERM/SIGINT.
 pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
-    super::init_logging(&a.common);
+    super::init_service_logging(&a.common);
     let mut config = load_config(&a)?;
     a.serve.apply(&mut config.server);
     let settings = config.server.clone();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        provider = ?config.provider,
+        database = %ivcrush_app::config::redact_url(&config.database_url),
+        bind = %settings.bind,
+        scheduler = settings.scheduler,
+        "ivcrush serve starting"
+    );
     let quiet = a.common.quiet;
     let rt = super::runtime()?;
     rt.block_on(

@@ -309,7 +309,7 @@ pub struct TickerCliArgs {
 /// Runs the service until SIGTERM/SIGINT (or the configured duration), then flushes pending
 /// writes.
 pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
-    super::init_logging(&CommonArgs {
+    super::init_service_logging(&CommonArgs {
         log_format: a.log_format,
         quiet: a.quiet,
         verbose: a.verbose,
@@ -317,6 +317,13 @@ pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
     });
     let config = a.ticker.load(a.config.clone())?;
     let service = ticker_config(&config)?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        feed = ?config.ticker.feed,
+        redis = %ivcrush_app::config::redact_url(&config.ticker.redis),
+        metrics_bind = ?config.ticker.metrics_bind,
+        "ivcrush ticker starting"
+    );
     let duration = config.ticker.duration_secs.map(Duration::from_secs);
     let rt = super::runtime()?;
     let cid = ivcrush_app::new_correlation_id();

@@ -178,3 +178,47 @@ async fn log_lines_carry_the_request_id_and_never_the_api_key() {
         assert!(!logs.contains(secret), "{secret} leaked into the logs");
     }
 }
+
+#[tokio::test]
+async fn probes_stay_out_of_the_access_log_and_each_request_logs_one_line() {
+    let s = start().await;
+    let get = |path: &'static str, id: &'static str| {
+        s.client
+            .get(s.url(path))
+            .header("x-api-key", KEY)
+            .header("x-request-id", id)
+            .send()
+    };
+    assert_eq!(
+        get("/health/live", "probe-quiet-1")
+            .await
+            .expect("probe")
+            .status(),
+        200
+    );
+    assert_eq!(
+        get("/metrics", "scrape-quiet-1")
+            .await
+            .expect("scrape")
+            .status(),
+        200
+    );
+    assert_eq!(
+        get("/api/v1/history/NOPE", "one-line-404")
+            .await
+            .expect("404")
+            .status(),
+        404
+    );
+    s.stop().await;
+    let logs = logs();
+    for quiet in ["probe-quiet-1", "scrape-quiet-1"] {
+        assert!(!logs.contains(quiet), "{quiet} logged:\n{logs}");
+    }
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("one-line-404"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains("status=404"), "{}", lines[0]);
+}
