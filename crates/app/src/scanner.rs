@@ -157,9 +157,11 @@ pub trait ScanProgress: Send + Sync {
 /// A run's progress observer.
 pub type Progress = Arc<dyn ScanProgress>;
 
-/// A new short random correlation ID (8 hex digits).
+/// A new random correlation ID: 128 bits as 32 hex digits (run and request IDs).
 pub fn new_correlation_id() -> String {
-    format!("{:08x}", rand::random::<u32>())
+    // 128 random bits: no collision across instances and years of runs (32 bits collided
+    // within seconds at our request rate).
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// One ticker of a run: from the calendar, or listed by the user.

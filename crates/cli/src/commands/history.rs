@@ -109,7 +109,8 @@ pub async fn run(app: App, _cid: String, a: HistoryArgs) -> anyhow::Result<ExitC
             for s in &analyses {
                 t.add_row(vec![
                     Cell::new(ivcrush_app::clock::new_york_text(s.as_of)),
-                    Cell::new(&s.run_id),
+                    // The first 8 characters, as git shows a commit; JSON and CSV carry it whole.
+                    Cell::new(s.run_id.get(..8).unwrap_or(&s.run_id)),
                     Cell::new(s.earnings_date.map_or("-".into(), |d| d.to_string())),
                     Cell::new(s.score.map_or("-".into(), |x| format!("{x:.1}"))),
                     Cell::new(s.vrp_ratio.map_or("-".into(), |x| format!("{x:.2}"))),

@@ -19,8 +19,9 @@ fn stdout(env: &Env, args: &[&str]) -> String {
 fn snapshot(name: &str, output: &str) {
     insta::with_settings!({
         filters => vec![
-            // Run IDs: in JSON, and the history table's `run` column (8 wide, kept aligned).
-            (r#""run_id": "[0-9a-f]{8}""#, r#""run_id": "[run-id]""#),
+            // Run IDs: in JSON (32 hex digits), and the history table's `run` column (their
+            // first 8, kept aligned).
+            (r#""run_id": "[0-9a-f]{32}""#, r#""run_id": "[run-id]""#),
             (r"\| [0-9a-f]{8} \|", "| [run-id] |"),
             // When the row was written (wall clock).
             (r#""created_at": "[^"]+""#, r#""created_at": "[created-at]""#),
