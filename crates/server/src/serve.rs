@@ -53,6 +53,9 @@ pub async fn serve(
     .await
 }
 
+/// How long shutdown waits for a running scheduled scan.
+const SCAN_DRAIN: Duration = Duration::from_secs(10);
+
 /// How often `serve` deletes the cache entries expired beyond their grace period.
 const CACHE_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -144,8 +147,15 @@ impl Server {
         let result = serve(listener, state, shutdown).await;
         let _ = stop_tx.send(true);
         if let Some(s) = scheduler {
-            // A scan in progress is left to finish its write only briefly.
-            let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
+            // A scan in progress is left to finish its write only briefly; what it stored so
+            // far stays (rows are stored as they finish).
+            if tokio::time::timeout(SCAN_DRAIN, s).await.is_err() {
+                tracing::warn!(
+                    waited_secs = SCAN_DRAIN.as_secs(),
+                    "a scheduled scan was still running at shutdown and was abandoned; \
+                     its stored rows remain and the next scheduled scan starts afresh"
+                );
+            }
         }
         let _ = keeper.await;
         tracing::info!("server stopped");

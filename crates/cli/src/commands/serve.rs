@@ -5,7 +5,7 @@ use crate::runtime::{install_metrics_recorder, shutdown_signal};
 use anyhow::Context;
 use clap::Args;
 use ivcrush_app::config::{ConfigSources, CronSchedule, ServerSettings};
-use ivcrush_app::{App, AppConfig};
+use ivcrush_app::{App, AppConfig, ProviderKind};
 use ivcrush_server::Server;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -102,6 +102,17 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
         scheduler = settings.scheduler,
         "ivcrush serve starting"
     );
+    if config.provider == ProviderKind::Sim {
+        tracing::warn!(
+            "provider = \"sim\": serving the simulated market, not real quotes \
+             (set provider = \"tradier\" for production)"
+        );
+    }
+    // The flags' settings are checked before anything opens the database or binds.
+    let problems = settings.problems();
+    if !problems.is_empty() {
+        return Err(ivcrush_server::ServeError::Config(problems).into());
+    }
     let quiet = a.common.quiet;
     let rt = super::runtime()?;
     rt.block_on(

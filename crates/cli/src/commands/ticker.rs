@@ -324,6 +324,12 @@ pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
         metrics_bind = ?config.ticker.metrics_bind,
         "ivcrush ticker starting"
     );
+    if config.ticker.feed == TickerFeed::Sim {
+        tracing::warn!(
+            "ticker.feed = \"sim\": streaming the simulated market, not real quotes \
+             (set ticker.feed = \"tradier\" for production)"
+        );
+    }
     let duration = config.ticker.duration_secs.map(Duration::from_secs);
     let rt = super::runtime()?;
     let cid = ivcrush_app::new_correlation_id();

@@ -68,3 +68,29 @@ fn serve_prints_its_address_and_reads_a_former_server_file_as_the_server_section
     conn.read_to_string(&mut answer).expect("answer");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+#[test]
+fn invalid_server_settings_are_refused_before_the_database_is_opened() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("never.db");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("ivcrush"))
+        .current_dir(dir.path())
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env_remove("RUST_LOG")
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--rate-limit-per-minute",
+            "0",
+        ])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("rate_limit_per_minute"), "{stderr}");
+    assert!(
+        !db.exists(),
+        "the database was created before the settings were checked"
+    );
+}
