@@ -6,6 +6,7 @@
 //! `IVCRUSH_BLESS=1 cargo test -p ivcrush-core --test core golden` and says why in its commit.
 
 use crate::fixture_chain::fixture_chain;
+use crate::synthetic::WEEKLIES;
 use crate::synthetic::{Scenario, d, history};
 use chrono::{DateTime, Utc};
 use ivcrush_core::config::{HistoricalStat, ImpliedSource, WingRule};
@@ -16,14 +17,6 @@ use ivcrush_core::{
     AnalysisInput, AnalyticsConfig, ChainProvenance, DataQuality, EarningsEvent, OptionChain,
     QualityCode, Timing, analyze,
 };
-
-const WEEKLIES: [&str; 5] = [
-    "2026-01-30",
-    "2026-02-06",
-    "2026-02-13",
-    "2026-02-20",
-    "2026-02-27",
-];
 
 /// One input of the snapshot.
 struct Case {

@@ -15,6 +15,16 @@ use ivcrush_core::{
     EarningsEvent, OptionChain, OptionKind, OptionParams, OptionQuote, Pct, Timing, bsm_price,
 };
 
+/// Five weekly expiries after the simulated reports of early 2026 (the golden and term
+/// scenarios price chains on them).
+pub const WEEKLIES: [&str; 5] = [
+    "2026-01-30",
+    "2026-02-06",
+    "2026-02-13",
+    "2026-02-20",
+    "2026-02-27",
+];
+
 /// The market's parameters.
 #[derive(Debug, Clone)]
 pub struct Scenario {

@@ -1,20 +1,13 @@
 //! The term structure used whole, the forward from the chain, the clock inside the session and
 //! the VRP basis, on synthetic markets whose truth is known (issue 13, items 1, 2, 8 and 9).
 
+use crate::synthetic::WEEKLIES;
 use crate::synthetic::{Scenario, d, history};
 use ivcrush_core::QualityCode;
 use ivcrush_core::config::ImpliedSource;
 use ivcrush_core::forward::ForwardSource;
 use ivcrush_core::vrp::{VrpBasis, VrpTier};
 use ivcrush_core::{Analysis, AnalysisInput, AnalyticsConfig, OptionChain, analyze};
-
-const WEEKLIES: [&str; 5] = [
-    "2026-01-30",
-    "2026-02-06",
-    "2026-02-13",
-    "2026-02-20",
-    "2026-02-27",
-];
 
 fn run(
     s: &Scenario,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use crate::support::{KEY, start, start_app};
+use crate::support::{KEY, TestServer, start, start_app};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -31,6 +31,26 @@ async fn chromium(profile: &Path, extra: &[String]) -> std::process::Output {
         .expect("chromium runs")
 }
 
+/// Whether Chromium is there to drive; says on stderr why a test is skipped when not.
+fn chromium_available() -> bool {
+    let there = Path::new(CHROMIUM).exists();
+    if !there {
+        eprintln!("SKIPPED: {CHROMIUM} not found (apt-get install -y chromium)");
+    }
+    there
+}
+
+/// A server and its dashboard's URL, or `None` (with the reason on stderr) when there is no
+/// Chromium to drive.
+async fn dashboard() -> Option<(TestServer, String)> {
+    if !chromium_available() {
+        return None;
+    }
+    let s = start().await;
+    let url = s.url(&format!("/?key={KEY}"));
+    Some((s, url))
+}
+
 fn attr_number(dom: &str, needle: &str) -> Option<usize> {
     let start = dom.find(needle)? + needle.len();
     let rest = &dom[start..];
@@ -39,12 +59,9 @@ fn attr_number(dom: &str, needle: &str) -> Option<usize> {
 
 #[tokio::test]
 async fn the_dashboard_renders_the_scan_table_and_the_ticker_charts_in_headless_chromium() {
-    if !Path::new(CHROMIUM).exists() {
-        eprintln!("SKIPPED: {CHROMIUM} not found (apt-get install -y chromium)");
+    let Some((s, url)) = dashboard().await else {
         return;
-    }
-    let s = start().await;
-    let url = s.url(&format!("/?key={KEY}"));
+    };
 
     let profile = tempfile::tempdir().expect("profile dir");
     let out = chromium(
@@ -197,8 +214,7 @@ async fn the_dashboard_flags_data_quality_notes_in_the_table_and_the_detail_pane
     use ivcrush_app::{App, AppConfig, ProviderKind};
     use ivcrush_mockvendor::{GreeksMode, MockConfig, MockVendor};
 
-    if !Path::new(CHROMIUM).exists() {
-        eprintln!("SKIPPED: {CHROMIUM} not found (apt-get install -y chromium)");
+    if !chromium_available() {
         return;
     }
     // Wednesday 2026-11-25, quotes a week old (stale against the session in progress at the
@@ -340,12 +356,9 @@ fn body_attr<'a>(dom: &'a str, attr: &str) -> Option<&'a str> {
 /// page itself never scrolls sideways.
 #[tokio::test]
 async fn the_dashboard_stacks_below_1200_px_and_never_scrolls_the_page_sideways() {
-    if !Path::new(CHROMIUM).exists() {
-        eprintln!("SKIPPED: {CHROMIUM} not found (apt-get install -y chromium)");
+    let Some((s, url)) = dashboard().await else {
         return;
-    }
-    let s = start().await;
-    let url = s.url(&format!("/?key={KEY}"));
+    };
     for (width, layout) in [(1000, "stacked"), (1400, "columns")] {
         let profile = tempfile::tempdir().expect("profile dir");
         let out = chromium(
