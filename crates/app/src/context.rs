@@ -48,6 +48,8 @@ pub struct App {
     pub(crate) breakers: Arc<BreakerRegistry>,
     /// Health pings of the vendors (e.g. Tradier's clock).
     pub(crate) vendor_pings: Vec<VendorPing>,
+    /// The last answer of each vendor ping (refreshed in the background by servers).
+    pub(crate) vendor_status: Arc<crate::health::VendorStatus>,
     as_of: DateTime<Utc>,
     clock: Clock,
     cache_scope: String,
@@ -235,6 +237,7 @@ impl App {
             cache: Arc::new(cache),
             breakers: Arc::new(BreakerRegistry::new()),
             vendor_pings: Vec::new(),
+            vendor_status: Arc::default(),
             as_of,
             clock: Arc::new(Utc::now),
             cache_scope,

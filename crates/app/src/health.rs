@@ -1,13 +1,27 @@
 //! Health of the dependencies and the capabilities that need them (spec: resilience, Health).
+//!
+//! Two ways to ask. `ivcrush health` ([`Health::check`]) is a deliberate, one-shot question:
+//! it pings every vendor. A readiness probe ([`Health::readiness`]) runs every few seconds on
+//! every instance, so it must be cheap, local and side-effect free: it reads the database
+//! without writing, and reports each vendor from the last ping of a background task
+//! ([`Health::refresh_vendors`]), never calling a vendor itself (a probe must not spend the
+//! quota, wait on the rate limiter, or open the production breaker). Vendors without a cheap
+//! ping (Alpha Vantage's 25 requests a day) are reported passively, from their breaker.
 
 use crate::context::App;
-use ivcrush_resilience::{Criticality, HealthRegistry, HealthReport};
+use ivcrush_resilience::{CheckResult, Criticality, HealthRegistry, HealthReport};
+use std::collections::BTreeMap;
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Free disk below this fails the disk check.
 const MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;
-/// Timeout of every check.
+/// Timeout of every local check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// Timeout of one background vendor ping: long enough to wait for a rate-limiter token, since
+/// no probe waits on it.
+pub const VENDOR_PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Health of the dependencies (see the module docs).
 #[derive(Clone, Copy)]
@@ -22,11 +36,74 @@ impl App {
     }
 }
 
+/// One vendor ping's answer and when it came.
+#[derive(Debug, Clone)]
+struct LastPing {
+    result: CheckResult,
+    at: Instant,
+    took: Duration,
+}
+
+/// The last answer of each vendor ping, shared by the clones of an [`App`].
+#[derive(Debug, Default)]
+pub(crate) struct VendorStatus {
+    last: RwLock<BTreeMap<&'static str, LastPing>>,
+}
+
+impl VendorStatus {
+    fn record(&self, name: &'static str, ping: LastPing) {
+        self.last
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name, ping);
+    }
+
+    /// The cached answer of `name`, its age in the message.
+    fn report(&self, name: &str) -> CheckResult {
+        let last = self.last.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(ping) = last.get(name) else {
+            return Ok("not checked yet (the first background ping is pending)".to_string());
+        };
+        let when = format!(
+            "pinged {} s ago in {} ms",
+            ping.at.elapsed().as_secs(),
+            ping.took.as_millis()
+        );
+        match &ping.result {
+            Ok(message) => Ok(format!("{message} ({when})")),
+            Err(message) => Err(format!("{message} ({when})")),
+        }
+    }
+}
+
+/// Where a registry's vendor checks get their answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VendorCheck {
+    /// Ping now.
+    Live,
+    /// Read the last background ping.
+    Cached,
+}
+
 impl Health<'_> {
-    /// The health registry of this process: database, market data, disk and the vendor pings;
-    /// capabilities `scan` and `analyze` need the database, the market data and the vendors
-    /// (critical) and disk (optional); vendor breakers are folded in (open → DEGRADED).
+    /// The health registry of this process with live vendor pings (see [`Health::check`]).
     pub fn registry(self) -> HealthRegistry {
+        self.build(VendorCheck::Live)
+    }
+
+    /// The registry a readiness probe runs: local checks only, vendors from the last
+    /// background ping. Add the serving capability and make it primary
+    /// ([`HealthRegistry::set_primary`]) so that a vendor outage degrades the service
+    /// instead of taking it out of the load balancer.
+    pub fn readiness(self) -> HealthRegistry {
+        self.build(VendorCheck::Cached)
+    }
+
+    /// Database (read, and writable without writing), market data (for local providers),
+    /// disk, the vendor pings and every vendor breaker; capabilities `scan` and `analyze` need
+    /// the database, the market data and the vendors (critical) and disk (optional); vendor
+    /// breakers are folded in (open → DEGRADED).
+    fn build(self, vendors: VendorCheck) -> HealthRegistry {
         let mut reg = HealthRegistry::new();
         let store = self.app.store.clone();
         reg.add_check("database", CHECK_TIMEOUT, move || {
@@ -36,20 +113,27 @@ impl Health<'_> {
                     .ping()
                     .await
                     .map(|()| format!("{} reachable and writable", store.backend().as_str()))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| crate::error::error_report(&e))
             }
         });
-        let market = self.app.market.clone();
-        reg.add_check("market_data", CHECK_TIMEOUT, move || {
-            let market = market.clone();
-            async move {
-                // The cheapest read every provider supports; vendors add their own pings.
-                match market.options.quotes(&[]).await {
-                    Ok(_) => Ok(format!("{} answering", market.source)),
-                    Err(e) => Err(e.to_string()),
+        let mut needs: Vec<(String, Criticality)> = vec![
+            ("database".to_string(), Criticality::Critical),
+            ("disk".to_string(), Criticality::Optional),
+        ];
+        if self.app.vendor_pings.is_empty() {
+            // A local provider (simulated market, files): reading it is free.
+            let market = self.app.market.clone();
+            reg.add_check("market_data", CHECK_TIMEOUT, move || {
+                let market = market.clone();
+                async move {
+                    match market.options.quotes(&[]).await {
+                        Ok(_) => Ok(format!("{} answering", market.source)),
+                        Err(e) => Err(e.to_string()),
+                    }
                 }
-            }
-        });
+            });
+            needs.push(("market_data".to_string(), Criticality::Critical));
+        }
         reg.add_check("disk", CHECK_TIMEOUT, || async {
             let free = fs4::available_space(".").map_err(|e| format!("cannot stat disk: {e}"))?;
             if free >= MIN_FREE_BYTES {
@@ -58,29 +142,91 @@ impl Health<'_> {
                 Err(format!("only {} MiB free", free / (1024 * 1024)))
             }
         });
-        let mut needs: Vec<(&str, Criticality)> = vec![
-            ("database", Criticality::Critical),
-            ("market_data", Criticality::Critical),
-            ("disk", Criticality::Optional),
-        ];
         for v in &self.app.vendor_pings {
-            let ping = v.ping.clone();
-            reg.add_check(v.name, CHECK_TIMEOUT, move || ping());
-            needs.push((v.name, Criticality::Critical));
+            match vendors {
+                VendorCheck::Live => {
+                    let ping = v.ping.clone();
+                    reg.add_check(v.name, VENDOR_PING_TIMEOUT, move || ping());
+                }
+                VendorCheck::Cached => {
+                    let status = self.app.vendor_status.clone();
+                    let name = v.name;
+                    reg.add_check(v.name, CHECK_TIMEOUT, move || {
+                        let answer = status.report(name);
+                        async move { answer }
+                    });
+                }
+            }
+            needs.push((v.name.to_string(), Criticality::Critical));
         }
         for snap in self.app.breakers.list() {
-            if let Some(b) = self.app.breakers.get(&snap.name) {
-                reg.add_breaker(&snap.name, b);
+            let Some(breaker) = self.app.breakers.get(&snap.name) else {
+                continue;
+            };
+            if !self.app.vendor_pings.iter().any(|v| v.name == snap.name) {
+                // No cheap ping (a daily quota): judged by what its real calls did.
+                let passive = breaker.clone();
+                reg.add_check(&snap.name, CHECK_TIMEOUT, move || {
+                    let totals = passive.snapshot().totals;
+                    let answer = Ok(format!(
+                        "not pinged (its quota is too small to spend on probes); \
+                         {} calls succeeded and {} failed since start",
+                        totals.success, totals.failure
+                    ));
+                    async move { answer }
+                });
+                needs.push((snap.name.clone(), Criticality::Critical));
             }
+            reg.add_breaker(&snap.name, breaker);
         }
+        let needs: Vec<(&str, Criticality)> = needs.iter().map(|(n, c)| (n.as_str(), *c)).collect();
         for cap in ["scan", "analyze"] {
             reg.add_capability(cap, &needs);
         }
         reg
     }
 
-    /// Runs every check concurrently.
+    /// Runs every check concurrently, pinging the vendors now (`ivcrush health`): a vendor
+    /// down makes the process DOWN, since a scan could not run.
     pub async fn check(self) -> HealthReport {
         self.registry().check().await
+    }
+
+    /// Pings every vendor once, concurrently, and keeps the answers for
+    /// [`Health::readiness`]. Servers call it on an interval. The pings go through the
+    /// vendor's pipeline like any call: they count against the quota (one cheap request per
+    /// vendor per interval) and a vendor that keeps failing opens its breaker, as it should.
+    pub async fn refresh_vendors(self) {
+        let pings = self.app.vendor_pings.iter().map(|v| {
+            let ping = v.ping.clone();
+            let status = self.app.vendor_status.clone();
+            async move {
+                let started = Instant::now();
+                let result = match tokio::time::timeout(VENDOR_PING_TIMEOUT, ping()).await {
+                    Ok(result) => result,
+                    Err(_) => Err(format!(
+                        "no answer within {} s",
+                        VENDOR_PING_TIMEOUT.as_secs()
+                    )),
+                };
+                if let Err(reason) = &result {
+                    tracing::warn!(vendor = v.name, reason = %reason, "vendor ping failed");
+                }
+                status.record(
+                    v.name,
+                    LastPing {
+                        result,
+                        at: Instant::now(),
+                        took: started.elapsed(),
+                    },
+                );
+            }
+        });
+        futures::future::join_all(pings).await;
+    }
+
+    /// Whether any vendor is pinged (servers skip the background task otherwise).
+    pub fn has_vendor_pings(self) -> bool {
+        !self.app.vendor_pings.is_empty()
     }
 }

@@ -83,7 +83,8 @@ pub struct DependencyReport {
     pub name: String,
     /// DOWN when the check failed or timed out, DEGRADED when its breaker is not CLOSED.
     pub status: HealthStatus,
-    /// Whether some capability needs it (critical).
+    /// Whether a capability that decides the process's status needs it (its failure makes
+    /// the process DOWN); see [`HealthRegistry::set_primary`].
     pub critical: bool,
     /// How long the check took, in milliseconds (the timeout when it timed out).
     pub latency_ms: u64,
@@ -179,6 +180,9 @@ impl HealthReport {
 pub struct HealthRegistry {
     dependencies: BTreeMap<String, Dependency>,
     capabilities: BTreeMap<String, Vec<(String, Criticality)>>,
+    /// The capabilities whose critical dependencies make the whole process DOWN; `None` =
+    /// all of them.
+    primary: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for HealthRegistry {
@@ -189,6 +193,7 @@ impl std::fmt::Debug for HealthRegistry {
                 &self.dependencies.keys().collect::<Vec<_>>(),
             )
             .field("capabilities", &self.capabilities)
+            .field("primary", &self.primary)
             .finish()
     }
 }
@@ -234,6 +239,15 @@ impl HealthRegistry {
         self
     }
 
+    /// Makes only `capabilities` decide whether the process is DOWN: a dependency critical to
+    /// another capability (a vendor the scan needs, say) then makes that capability DOWN and
+    /// the process DEGRADED. A server that can still answer from its database is degraded,
+    /// not down, when a vendor fails.
+    pub fn set_primary(&mut self, capabilities: &[&str]) -> &mut Self {
+        self.primary = Some(capabilities.iter().map(|c| (*c).to_owned()).collect());
+        self
+    }
+
     /// Runs every check concurrently (each under its timeout) and folds in breaker states.
     pub async fn check(&self) -> HealthReport {
         let mut tasks = tokio::task::JoinSet::new();
@@ -259,8 +273,13 @@ impl HealthRegistry {
         }
         let critical = |name: &str| {
             self.capabilities
-                .values()
-                .flatten()
+                .iter()
+                .filter(|(capability, _)| {
+                    self.primary
+                        .as_ref()
+                        .is_none_or(|primary| primary.contains(capability))
+                })
+                .flat_map(|(_, needs)| needs)
                 .any(|(d, c)| d == name && *c == Criticality::Critical)
         };
         let dependencies: Vec<DependencyReport> = self

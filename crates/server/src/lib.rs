@@ -48,8 +48,8 @@ mod state;
 
 pub use crate::error::ApiError;
 pub use crate::metrics::new_recorder;
-pub use crate::routes::router;
+pub use crate::routes::{admin_router, router};
 pub use crate::scheduler::next_run;
 pub use crate::serve::{ServeError, Server, serve};
-pub use crate::state::{AppState, ScanSnapshot};
+pub use crate::state::{AppState, READINESS_TTL, ScanSnapshot};
 pub use ivcrush_app::config::ServerSettings;

@@ -35,9 +35,9 @@ use crate::middleware::{
 };
 use crate::state::{AppState, ScanSnapshot};
 
-/// The service: every route and layer over `state` (see the crate docs for the order).
+/// The service: every route and layer over `state` (see the crate docs for the order). With
+/// `admin_bind` set, the operator routes are left to [`admin_router`].
 pub fn router(state: AppState) -> Router {
-    let cfg = state.config().clone();
     let api = Router::new()
         .route("/api/v1/scan", get(scan))
         .route("/api/v1/analyze/{ticker}", get(analyze))
@@ -51,12 +51,33 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/openapi.json", get(openapi_json))
         .route_layer(from_fn_with_state(state.clone(), guard));
-    let open = Router::new()
+    let dashboard = Router::new()
+        .route("/", get(dashboard::index))
+        .route("/assets/{file}", get(dashboard::asset));
+    let routes = api.merge(dashboard);
+    let routes = if state.config().admin_bind.is_some() {
+        routes
+    } else {
+        routes.merge(operator_routes())
+    };
+    with_layers(routes, state)
+}
+
+/// The operator endpoints alone (`/health/*`, `/metrics`), for `admin_bind`: probes and
+/// scrapes on a private port, with the same layers (request IDs, metrics, headers).
+pub fn admin_router(state: AppState) -> Router {
+    with_layers(operator_routes(), state)
+}
+
+fn operator_routes() -> Router<AppState> {
+    Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
-        .route("/", get(dashboard::index))
-        .route("/assets/{file}", get(dashboard::asset));
+}
+
+fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let cfg = state.config().clone();
     let cors = (!cfg.cors_origins.is_empty()).then(|| {
         let origins: Vec<HeaderValue> = cfg
             .cors_origins
@@ -69,9 +90,7 @@ pub fn router(state: AppState) -> Router {
             .allow_headers([API_KEY, header::CONTENT_TYPE, REQUEST_ID])
             .expose_headers([REQUEST_ID])
     });
-    Router::new()
-        .merge(api)
-        .merge(open)
+    routes
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(cfg.body_limit_bytes))
         .layer(

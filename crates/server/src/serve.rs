@@ -12,7 +12,7 @@ use metrics_exporter_prometheus::PrometheusRecorder;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::routes::router;
+use crate::routes::{admin_router, router};
 use crate::state::AppState;
 
 /// Why the service could not start or stopped with an error.
@@ -63,6 +63,8 @@ const CACHE_PURGE_EVERY: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 pub struct Server {
     listener: TcpListener,
+    /// The operator endpoints' own listener (`admin_bind`).
+    admin: Option<TcpListener>,
     state: AppState,
 }
 
@@ -93,7 +95,19 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
-        Ok(Server { listener, state })
+        let admin = match state.config().admin_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServeError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        Ok(Server {
+            listener,
+            admin,
+            state,
+        })
     }
 
     /// The bound address (the actual port when `bind` asked for port 0).
@@ -102,6 +116,18 @@ impl Server {
     /// The socket's I/O error.
     pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
         self.listener.local_addr().map_err(ServeError::Io)
+    }
+
+    /// The bound operator address (`admin_bind`), if any.
+    ///
+    /// # Errors
+    /// The socket's I/O error.
+    pub fn admin_addr(&self) -> Result<Option<SocketAddr>, ServeError> {
+        self.admin
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()
+            .map_err(ServeError::Io)
     }
 
     /// The shared state (app, settings, metrics, latest scan).
@@ -118,7 +144,11 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let Server { listener, state } = self;
+        let Server {
+            listener,
+            admin,
+            state,
+        } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let scheduler = state
             .config()
@@ -133,19 +163,47 @@ impl Server {
                 // analyses (which add entries) are asked for.
                 let mut purge = tokio::time::interval(CACHE_PURGE_EVERY);
                 purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                // Readiness reports the vendors from these pings and never calls them itself.
+                let mut vendors =
+                    tokio::time::interval(Duration::from_secs(state.config().vendor_check_secs));
+                vendors.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let ping_vendors = state.app().health().has_vendor_pings();
                 loop {
                     tokio::select! {
                         _ = tick.tick() => state.housekeeping(),
                         _ = purge.tick() => {
                             state.app().purge_cache().await;
                         }
+                        _ = vendors.tick(), if ping_vendors => {
+                            state.app().health().refresh_vendors().await;
+                        }
                         _ = stop.changed() => return,
                     }
                 }
             })
         };
+        // The operator listener stops after the main one has drained (probes answer meanwhile).
+        let admin = admin.map(|listener| {
+            let app = admin_router(state.clone());
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+            })
+        });
         let result = serve(listener, state, shutdown).await;
         let _ = stop_tx.send(true);
+        if let Some(admin) = admin
+            && let Ok(Err(e)) = admin.await
+        {
+            tracing::warn!(error = %e, "the operator listener failed");
+        }
         if let Some(s) = scheduler {
             // A scan in progress is left to finish its write only briefly; what it stored so
             // far stays (rows are stored as they finish).

@@ -86,7 +86,14 @@ struct Inner {
     limiter: DefaultKeyedRateLimiter<String>,
     checks: RwLock<Vec<ExtraCheck>>,
     scan_lock: tokio::sync::Mutex<()>,
+    /// The last readiness report and when it was made: concurrent probes wait for one run of
+    /// the checks and share it ([`READINESS_TTL`]).
+    readiness: tokio::sync::Mutex<Option<(tokio::time::Instant, HealthReport)>>,
 }
+
+/// How long one readiness report answers every probe: a probe storm (a load balancer per
+/// instance, Kubernetes, a monitor) runs the local checks at most once per interval.
+pub const READINESS_TTL: Duration = Duration::from_secs(1);
 
 /// Shared state of the handlers (cheap to clone).
 #[derive(Clone)]
@@ -151,6 +158,7 @@ impl AppState {
                 limiter: RateLimiter::keyed(quota),
                 checks: RwLock::new(Vec::new()),
                 scan_lock: tokio::sync::Mutex::new(()),
+                readiness: tokio::sync::Mutex::new(None),
             }),
         })
     }
@@ -189,6 +197,10 @@ impl AppState {
                 criticality,
                 check,
             });
+        // The next probe runs the new check.
+        if let Ok(mut cached) = self.inner.readiness.try_lock() {
+            *cached = None;
+        }
     }
 
     /// The latest finished scan of the default window, if any.
@@ -374,9 +386,22 @@ impl AppState {
         Ok((from, to, events))
     }
 
-    /// The dependency graph of the app plus the extra checks (capability `api`).
+    /// The dependency graph of the app plus the extra checks (capability `api`, the one that
+    /// decides DOWN), at most [`READINESS_TTL`] old; concurrent callers share one run.
     pub(crate) async fn readiness(&self) -> HealthReport {
-        let mut reg = self.inner.app.health().registry();
+        let mut cached = self.inner.readiness.lock().await;
+        if let Some((at, report)) = cached.as_ref()
+            && at.elapsed() < READINESS_TTL
+        {
+            return report.clone();
+        }
+        let report = self.check_readiness().await;
+        *cached = Some((tokio::time::Instant::now(), report.clone()));
+        report
+    }
+
+    async fn check_readiness(&self) -> HealthReport {
+        let mut reg = self.inner.app.health().readiness();
         let mut needs: Vec<(String, Criticality)> =
             vec![("database".to_string(), Criticality::Critical)];
         for c in self
@@ -392,6 +417,7 @@ impl AppState {
         }
         let needs: Vec<(&str, Criticality)> = needs.iter().map(|(n, c)| (n.as_str(), *c)).collect();
         reg.add_capability("api", &needs);
+        reg.set_primary(&["api"]);
         reg.check().await
     }
 

@@ -58,6 +58,14 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// The database answers but would refuse writes (a read-only file, a standby server).
+    #[error("the {backend} database is read-only: {reason}")]
+    ReadOnly {
+        /// Which backend.
+        backend: Backend,
+        /// Why it is read-only.
+        reason: String,
+    },
     /// A value cannot be stored (e.g. a volume above `i64::MAX`).
     #[error("invalid {what}: {reason}")]
     InvalidInput {

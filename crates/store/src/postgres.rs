@@ -73,6 +73,23 @@ impl PgStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Why writes would be refused, asked without writing: a hot standby or a session that
+    /// defaults to read-only transactions.
+    async fn read_only_reason(&self) -> Result<Option<String>, StoreError> {
+        let (read_only, in_recovery): (String, bool) =
+            sqlx::query_as("SELECT current_setting('transaction_read_only'), pg_is_in_recovery()")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(StoreError::query("ping", "transaction_read_only"))?;
+        Ok(if in_recovery {
+            Some("the server is a standby in recovery".to_string())
+        } else if read_only == "on" {
+            Some("transactions default to read-only (default_transaction_read_only = on)".into())
+        } else {
+            None
+        })
+    }
 }
 
 crate::sql::impl_store!(

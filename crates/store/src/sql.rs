@@ -7,8 +7,6 @@
 //! trait bounds of a generic version (per type, per executor) would outweigh the code.
 
 pub(crate) const PING_READ: &str = "SELECT 1";
-pub(crate) const PING_WRITE: &str = "INSERT INTO health_probe (id, checked_at) VALUES (1, $1) \
-     ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
 
 pub(crate) const UPSERT_TICKERS: &str =
     "INSERT INTO tickers (symbol, name, sector, created_at, updated_at) ";
@@ -329,12 +327,13 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await
                     .map_err(StoreError::query("ping", "SELECT 1"))?;
-                sqlx::query(q::PING_WRITE)
-                    .bind(Utc::now())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(StoreError::query("ping", "write probe"))?;
-                Ok(())
+                match self.read_only_reason().await? {
+                    Some(reason) => Err(StoreError::ReadOnly {
+                        backend: $backend,
+                        reason,
+                    }),
+                    None => Ok(()),
+                }
             }
 
             async fn upsert_tickers(&self, tickers: &[TickerRow]) -> Result<u64, StoreError> {

@@ -27,6 +27,8 @@ const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database file (`None` in memory), checked for writability by `ping`.
+    file: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -59,6 +61,7 @@ impl SqliteStore {
         options: SqliteConnectOptions,
         in_memory: bool,
     ) -> Result<Self, OpenError> {
+        let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -91,7 +94,7 @@ impl SqliteStore {
                 backend: B::Sqlite,
                 source,
             })?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, file })
     }
 
     /// The connection pool (for tools and tests; prefer the [`Store`](crate::Store) methods).
@@ -102,6 +105,20 @@ impl SqliteStore {
     /// Closes the pool, waiting for connections to finish (checkpoints the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Why writes would be refused, found without writing: SQLite opens a file it may not
+    /// write read-only and fails only at the first write, so the file is opened for writing
+    /// (which changes nothing) to ask the operating system.
+    async fn read_only_reason(&self) -> Result<Option<String>, StoreError> {
+        let Some(file) = &self.file else {
+            return Ok(None);
+        };
+        Ok(std::fs::OpenOptions::new()
+            .write(true)
+            .open(file)
+            .err()
+            .map(|e| format!("{}: {e}", file.display())))
     }
 }
 

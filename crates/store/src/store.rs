@@ -30,7 +30,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Which engine this is.
     fn backend(&self) -> Backend;
 
-    /// Health probe: `SELECT 1` and a one-row write. Cheap; call it with a timeout.
+    /// Health probe: `SELECT 1` and whether writes would be accepted, found without writing
+    /// (readiness probes run every few seconds and must not write; see the backends).
+    /// Cheap; call it with a timeout.
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Inserts or updates tickers (name and sector are overwritten when given, kept when

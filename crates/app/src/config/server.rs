@@ -123,6 +123,13 @@ pub struct ServerSettings {
     pub scan_on_start: bool,
     /// How long an analysis served by `/api/v1/analyze/{ticker}` stays fresh, in seconds (300).
     pub analysis_ttl_secs: u64,
+    /// A second listen address for the operator endpoints (`/health/*`, `/metrics`), which
+    /// then leave `bind`: probes and scrapes stay on a private port. Unset (default): they
+    /// are served on `bind`.
+    pub admin_bind: Option<SocketAddr>,
+    /// Seconds between the background vendor pings that `/health/ready` reports (30). A probe
+    /// never calls a vendor: it reads the last ping.
+    pub vendor_check_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -143,6 +150,8 @@ impl Default for ServerSettings {
             scheduler: true,
             scan_on_start: true,
             analysis_ttl_secs: 300,
+            admin_bind: None,
+            vendor_check_secs: 30,
         }
     }
 }
@@ -190,10 +199,17 @@ impl ServerSettings {
             ("rate_limit_burst", u64::from(self.rate_limit_burst)),
             ("request_timeout_ms", self.request_timeout_ms),
             ("body_limit_bytes", self.body_limit_bytes as u64),
+            ("vendor_check_secs", self.vendor_check_secs),
         ] {
             if value == 0 {
                 p.push(format!("server.{key} must be at least 1"));
             }
+        }
+        if self.admin_bind == Some(self.bind) && self.bind.port() != 0 {
+            p.push(format!(
+                "server.admin_bind must differ from server.bind ({})",
+                self.bind
+            ));
         }
         p
     }

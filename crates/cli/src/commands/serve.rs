@@ -18,6 +18,10 @@ pub struct ServeArgs {
     /// Listen address (default 127.0.0.1:8080, or server.bind).
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<SocketAddr>,
+    /// Serve /health/* and /metrics on this address only (a private port for probes and
+    /// scrapes; default: on --bind, or server.admin_bind).
+    #[arg(long, value_name = "ADDR")]
+    pub admin_bind: Option<SocketAddr>,
     /// Deprecated: a former ivcrush-server.toml, read as the [server] section (default
     /// ./ivcrush-server.toml when present). Move its keys into [server] of ivcrush.toml.
     /// API keys also come from IVCRUSH_API_KEYS (comma-separated).
@@ -47,6 +51,9 @@ impl ServeArgs {
     pub fn apply(&self, settings: &mut ServerSettings) {
         if let Some(b) = self.bind {
             settings.bind = b;
+        }
+        if let Some(b) = self.admin_bind {
+            settings.admin_bind = Some(b);
         }
         settings
             .cors_origins
@@ -99,6 +106,7 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
         provider = ?config.provider,
         database = %ivcrush_app::config::redact_url(&config.database_url),
         bind = %settings.bind,
+        admin_bind = ?settings.admin_bind,
         scheduler = settings.scheduler,
         "ivcrush serve starting"
     );
@@ -121,10 +129,14 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
             let app = App::open(config).await.context("opening the application")?;
             let server = Server::bind(app, settings, recorder).await?;
             let addr = server.local_addr()?;
-            tracing::info!(address = %addr, "listening");
+            let admin = server.admin_addr()?;
+            tracing::info!(address = %addr, admin_address = ?admin, "listening");
             if !quiet {
                 // On stderr in every run (logs default to warnings): where to point a browser.
                 eprintln!("listening on http://{addr}");
+                if let Some(admin) = admin {
+                    eprintln!("health and metrics on http://{admin}");
+                }
             }
             server
                 .run(async {

@@ -132,3 +132,29 @@ async fn hl_1_a_hanging_check_times_out_and_checks_run_concurrently() {
         "not needed by any capability"
     );
 }
+
+/// A server answers from its database when a vendor fails: with `api` primary, the vendor the
+/// scan needs makes `scan` DOWN and the process only DEGRADED; the database still makes it DOWN.
+#[tokio::test(start_paused = true)]
+async fn hl_1_only_primary_capabilities_make_the_process_down() {
+    let mut health = registry(true, true);
+    health
+        .add_check("tradier", DEFAULT_CHECK_TIMEOUT, || async {
+            Err("HTTP 500".to_owned())
+        })
+        .set_primary(&["api"]);
+    let report = health.check().await;
+    assert_eq!(report.status, HealthStatus::Degraded);
+    assert_eq!(report.http_status(), 200);
+    let scan = report.capabilities.iter().find(|c| c.name == "scan");
+    assert_eq!(scan.map(|c| c.status), Some(HealthStatus::Down));
+    let tradier = report.dependencies.iter().find(|d| d.name == "tradier");
+    assert_eq!(
+        tradier.map(|d| (d.status, d.critical)),
+        Some((HealthStatus::Down, false))
+    );
+
+    let mut health = registry(false, true);
+    health.set_primary(&["api"]);
+    assert_eq!(health.check().await.status, HealthStatus::Down);
+}

@@ -6,6 +6,7 @@ mod browser;
 mod chaos;
 mod metrics;
 mod ops;
+mod readiness;
 mod security;
 mod support;
 mod upcoming;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 suite!(
     migrations_apply_to_an_empty_and_an_already_migrated_database,
-    ping_reads_and_writes,
+    ping_answers_on_a_writable_database,
     upserting_tickers_twice_keeps_one_row_and_keeps_known_names,
     upserting_the_same_events_twice_creates_no_duplicates,
     a_second_write_of_a_report_updates_its_timing,
@@ -84,13 +84,66 @@ async fn migrations_apply_to_an_empty_and_an_already_migrated_database(db: Arc<T
     assert_eq!(second.backend(), expected);
 }
 
-async fn ping_reads_and_writes(db: Arc<TestDb>) {
+async fn ping_answers_on_a_writable_database(db: Arc<TestDb>) {
     let store = db.open().await;
     store.ping().await.expect("first ping");
-    store
-        .ping()
+    store.ping().await.expect("second ping");
+}
+
+/// Readiness probes run every few seconds: twenty pings leave the database file and its WAL
+/// untouched (same length, same modification time).
+#[tokio::test]
+async fn sqlite_pings_write_nothing() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("ping.db");
+    let store = ivcrush_store::open_store(&path.display().to_string())
         .await
-        .expect("second ping (probe row upserted)");
+        .expect("open");
+    store.ping().await.expect("first ping");
+    let files = |path: &std::path::Path| {
+        ["", "-wal", "-shm"]
+            .iter()
+            .map(|suffix| {
+                let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+                std::fs::metadata(&file)
+                    .map(|m| (suffix.to_string(), m.len(), m.modified().ok()))
+                    .ok()
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = files(&path);
+    for _ in 0..20 {
+        store.ping().await.expect("ping");
+    }
+    assert_eq!(files(&path), before);
+}
+
+/// A standby or a read-only session answers `SELECT 1` but refuses writes: the ping says so,
+/// naming the reason, without trying a write.
+#[tokio::test]
+async fn postgres_ping_reports_a_read_only_database() {
+    let Some(db) = TestDb::postgres("postgres_ping_reports_a_read_only_database").await else {
+        return;
+    };
+    crate::common::run(db, |db| async move {
+        let TestDb::Postgres { options, .. } = db.as_ref() else {
+            unreachable!("a postgres test database");
+        };
+        db.open().await.ping().await.expect("writable at first");
+        let read_only = (**options)
+            .clone()
+            .options([("default_transaction_read_only", "on")]);
+        let store = ivcrush_store::PgStore::connect_with(read_only)
+            .await
+            .expect("a migrated schema opens read-only");
+        let message = ivcrush_store::Store::ping(&store)
+            .await
+            .expect_err("read-only is refused")
+            .to_string();
+        assert!(message.contains("read-only"), "{message}");
+        store.close().await;
+    })
+    .await;
 }
 
 async fn upserting_tickers_twice_keeps_one_row_and_keeps_known_names(db: Arc<TestDb>) {
