@@ -54,4 +54,5 @@ pub use scanner::{
 pub fn describe_metrics() {
     ivcrush_resilience::describe_metrics();
     ivcrush_store::describe_metrics();
+    ivcrush_market::http::describe_metrics();
 }

@@ -11,7 +11,12 @@ use std::process::ExitCode;
 
 /// Trade earnings volatility: find when options overprice the earnings move.
 #[derive(Debug, Parser)]
-#[command(name = "ivcrush", version, about, propagate_version = true)]
+#[command(
+    name = "ivcrush",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("IVCRUSH_GIT_SHA"), ")"),
+    about,
+    propagate_version = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -34,13 +34,27 @@ pub async fn shutdown_signal() -> &'static str {
     }
 }
 
+/// The crate version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The commit this binary was built from (12 hex digits), or `unknown` (see `build.rs`).
+pub const GIT_SHA: &str = env!("IVCRUSH_GIT_SHA");
+
 /// Installs `recorder` as the process's global metrics recorder, before anything builds a
 /// vendor pipeline (their breaker, retry and limiter handles are resolved at construction).
 /// `None`, with a warning, when a recorder is already installed (metrics then go elsewhere).
+/// The build is published as `ivcrush_build_info{version, git_sha} 1`.
 pub fn install_metrics_recorder(recorder: PrometheusRecorder) -> Option<Arc<PrometheusRecorder>> {
     let recorder = Arc::new(recorder);
     match metrics::set_global_recorder(recorder.clone()) {
-        Ok(()) => Some(recorder),
+        Ok(()) => {
+            metrics::describe_gauge!(
+                "ivcrush_build_info",
+                "Always 1; the labels say which build runs (version, git_sha)"
+            );
+            metrics::gauge!("ivcrush_build_info", "version" => VERSION, "git_sha" => GIT_SHA)
+                .set(1.0);
+            Some(recorder)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "a metrics recorder is already installed; /metrics shows only this process's own");
             None

@@ -418,7 +418,7 @@ impl AlphaVantageClient {
             .call(|| {
                 let builder = self.http.get(&url).query(&all);
                 async move {
-                    let received = http::send(VENDOR, builder).await?;
+                    let mut received = http::send(VENDOR, function, builder).await?;
                     if let Some(e) = http::error_for_status(
                         VENDOR,
                         received.status,
@@ -431,6 +431,7 @@ impl AlphaVantageClient {
                         Some(e) => {
                             debug!(vendor = VENDOR, function, error = %e, "vendor message");
                             if let MarketError::RateLimited { .. } = e {
+                                received.metric.status = Some("429");
                                 crate::notes::record(
                                     crate::notes::VendorNoteKind::RateLimited,
                                     VENDOR,

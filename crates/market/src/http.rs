@@ -96,28 +96,142 @@ pub(crate) struct Received {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: String,
+    /// Counted when the response is dropped, under its HTTP status unless the caller sets
+    /// another (Alpha Vantage answers its rate limit with a 200).
+    pub metric: RequestMetric,
 }
 
 /// Sends the request and reads the body; transport errors are mapped without the URL.
 pub(crate) async fn send(
     vendor: &'static str,
+    endpoint: &'static str,
     request: reqwest::RequestBuilder,
 ) -> Result<Received, MarketError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| transport_error(vendor, e))?;
+    let mut metric = RequestMetric::start(vendor, endpoint);
+    let response = request.send().await.map_err(|e| {
+        metric.status = Some("transport_error");
+        transport_error(vendor, e)
+    })?;
     let status = response.status().as_u16();
+    metric.status = Some(status_label(status));
     let headers = response.headers().clone();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| transport_error(vendor, e))?;
+    let body = response.text().await.map_err(|e| {
+        metric.status = Some("transport_error");
+        transport_error(vendor, e)
+    })?;
     Ok(Received {
         status,
         headers,
         body,
+        metric,
     })
+}
+
+/// One vendor request in the metrics: in flight while it runs, then counted by vendor,
+/// endpoint and status with its duration. The status labels are a fixed set
+/// ([`status_label`]), so a vendor answering odd codes cannot create series; a request cut by
+/// its attempt timeout (its future dropped) counts as `cancelled`.
+#[derive(Debug)]
+pub(crate) struct RequestMetric {
+    vendor: &'static str,
+    endpoint: &'static str,
+    started: std::time::Instant,
+    /// The label to count under; `None` until an answer or an error arrives.
+    pub status: Option<&'static str>,
+}
+
+impl RequestMetric {
+    fn start(vendor: &'static str, endpoint: &'static str) -> RequestMetric {
+        metrics::gauge!("ivcrush_vendor_requests_in_flight", "vendor" => vendor).increment(1.0);
+        RequestMetric {
+            vendor,
+            endpoint,
+            started: std::time::Instant::now(),
+            status: None,
+        }
+    }
+}
+
+impl Drop for RequestMetric {
+    fn drop(&mut self) {
+        let (vendor, endpoint) = (self.vendor, self.endpoint);
+        metrics::gauge!("ivcrush_vendor_requests_in_flight", "vendor" => vendor).decrement(1.0);
+        let status = self.status.unwrap_or("cancelled");
+        metrics::counter!(
+            "ivcrush_vendor_requests_total",
+            "vendor" => vendor, "endpoint" => endpoint, "status" => status
+        )
+        .increment(1);
+        metrics::histogram!(
+            "ivcrush_vendor_request_duration_seconds",
+            "vendor" => vendor, "endpoint" => endpoint
+        )
+        .record(self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// A bounded label for an HTTP status: the codes an operator acts on by name, else the class.
+pub(crate) fn status_label(status: u16) -> &'static str {
+    const NAMED: [(u16, &str); 11] = [
+        (200, "200"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (408, "408"),
+        (429, "429"),
+        (500, "500"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
+    ];
+    if let Some((_, label)) = NAMED.iter().find(|(code, _)| *code == status) {
+        return label;
+    }
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        5 => "5xx",
+        _ => "other",
+    }
+}
+
+/// Records what a vendor's rate-limit headers say of its window (used and remaining).
+pub(crate) fn record_quota(vendor: &'static str, rate: &RateHeaders) {
+    if let Some(available) = rate.available {
+        metrics::gauge!("ivcrush_vendor_quota_remaining", "vendor" => vendor).set(available as f64);
+    }
+    if let Some(used) = rate.used {
+        metrics::gauge!("ivcrush_vendor_quota_used", "vendor" => vendor).set(used as f64);
+    }
+}
+
+/// Registers the HELP text of the vendor request metrics with the current recorder.
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "ivcrush_vendor_requests_total",
+        "HTTP requests to a vendor by vendor, endpoint and status (the code, or its class; transport_error; cancelled when cut by the attempt timeout; Alpha Vantage's rate-limit answer counts as 429)"
+    );
+    describe_gauge!(
+        "ivcrush_vendor_requests_in_flight",
+        "HTTP requests to a vendor now waiting for an answer, by vendor"
+    );
+    describe_histogram!(
+        "ivcrush_vendor_request_duration_seconds",
+        Unit::Seconds,
+        "Duration of one HTTP request to a vendor (one attempt), by vendor and endpoint"
+    );
+    describe_gauge!(
+        "ivcrush_vendor_quota_remaining",
+        "Requests left in the vendor's current rate-limit window, as the vendor last reported it"
+    );
+    describe_gauge!(
+        "ivcrush_vendor_quota_used",
+        "Requests used in the vendor's current rate-limit window, as the vendor last reported it"
+    );
 }
 
 /// Maps a `reqwest` error to a [`MarketError`], dropping the URL (it may carry a key).

@@ -891,11 +891,12 @@ impl TradierClient {
         endpoint: &'static str,
         builder: reqwest::RequestBuilder,
     ) -> Result<String, MarketError> {
-        let received = http::send(VENDOR, builder).await?;
+        let received = http::send(VENDOR, endpoint, builder).await?;
         // The vendor's own count of its window: the limiter follows it (pauses when it is
         // spent, re-aligns its window to the vendor's).
         // A 429 is left to the pipeline: it pauses the limiter for exactly the hint.
         let rate = RateHeaders::from_headers(&received.headers);
+        http::record_quota(VENDOR, &rate);
         if rate.available.is_some() && received.status != 429 {
             let reset_in = rate.reset_in(SystemTime::now());
             debug!(

@@ -141,7 +141,7 @@ pub fn describe_metrics() {
     );
     describe_gauge!(
         "ivcrush_circuit_breaker_state",
-        "Circuit breaker state by breaker name: 0 closed, 1 open, 2 half-open"
+        "Circuit breaker state set by breaker name: 1 for the current state (closed, open, half_open, forced_open, disabled), 0 for the others"
     );
     describe_counter!(
         "ivcrush_circuit_breaker_transitions_total",

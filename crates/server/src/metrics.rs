@@ -11,7 +11,8 @@
 //! `process_start_time_seconds`, `ivcrush_process_uptime_seconds`.
 
 use std::sync::Arc;
-use std::time::Instant;
+
+use ivcrush_telemetry::ProcessMetrics;
 
 use metrics::Unit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
@@ -37,8 +38,7 @@ pub fn new_recorder() -> PrometheusRecorder {
 pub(crate) struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     handle: PrometheusHandle,
-    started: Instant,
-    start_time: f64,
+    process: ProcessMetrics,
 }
 
 impl Metrics {
@@ -49,8 +49,7 @@ impl Metrics {
         let m = Metrics {
             recorder,
             handle,
-            started: Instant::now(),
-            start_time: chrono::Utc::now().timestamp_millis() as f64 / 1000.0,
+            process: ProcessMetrics::new(),
         };
         m.scoped(describe);
         m
@@ -69,12 +68,7 @@ impl Metrics {
     /// `metrics` counter holds whole numbers only, and CPU time is fractional).
     pub(crate) fn render(&self) -> String {
         let mut text = self.handle.render();
-        process_text(
-            &mut text,
-            self.start_time,
-            self.started.elapsed().as_secs_f64(),
-            process_stats(),
-        );
+        self.process.append_to(&mut text);
         text
     }
 
@@ -142,72 +136,6 @@ fn describe() {
         "ivcrush_scan_last_success_timestamp_seconds",
         "Unix time of the last successful scan"
     );
-}
-
-struct ProcessStats {
-    rss_bytes: f64,
-    open_fds: f64,
-    cpu_seconds: f64,
-}
-
-/// Appends the process families (Prometheus' standard names) to `text`.
-fn process_text(text: &mut String, start_time: f64, uptime: f64, p: Option<ProcessStats>) {
-    use std::fmt::Write as _;
-    let mut family = |name: &str, kind: &str, help: &str, value: f64| {
-        let _ = write!(
-            text,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n\n"
-        );
-    };
-    family(
-        "process_start_time_seconds",
-        "gauge",
-        "Start time of the process since the Unix epoch in seconds.",
-        start_time,
-    );
-    family(
-        "ivcrush_process_uptime_seconds",
-        "gauge",
-        "Seconds since the process started.",
-        uptime,
-    );
-    if let Some(p) = p {
-        family(
-            "process_cpu_seconds_total",
-            "counter",
-            "Total user and system CPU time spent in seconds.",
-            p.cpu_seconds,
-        );
-        family(
-            "process_resident_memory_bytes",
-            "gauge",
-            "Resident memory size in bytes.",
-            p.rss_bytes,
-        );
-        family(
-            "process_open_fds",
-            "gauge",
-            "Number of open file descriptors.",
-            p.open_fds,
-        );
-    }
-}
-
-/// Linux `/proc/self` numbers (assuming 4 KiB pages and 100 clock ticks per second).
-fn process_stats() -> Option<ProcessStats> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces) start at field 3 (state).
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = f.get(11)?.parse().ok()?;
-    let stime: u64 = f.get(12)?.parse().ok()?;
-    let rss_pages: f64 = f.get(21)?.parse().ok()?;
-    let open_fds = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count()) as f64;
-    Some(ProcessStats {
-        rss_bytes: rss_pages * 4096.0,
-        open_fds,
-        cpu_seconds: (utime + stime) as f64 / 100.0,
-    })
 }
 
 #[cfg(test)]

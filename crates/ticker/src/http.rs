@@ -34,6 +34,11 @@ pub struct HttpState {
     pub prometheus: Option<PrometheusHandle>,
     /// The dependency graph behind `/health/ready`.
     pub health: Arc<HealthRegistry>,
+    /// The process families appended to every scrape.
+    pub process: ivcrush_telemetry::ProcessMetrics,
+    /// Sets the gauges read at scrape time (queue depth, feed age) before rendering: cheaper
+    /// than updating them on every quote.
+    pub refresh: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 /// The router: `GET /metrics`, `GET /health/live`, `GET /health/ready`.
@@ -47,11 +52,14 @@ pub fn router(state: HttpState) -> Router {
 
 async fn metrics_handler(State(state): State<HttpState>) -> Response {
     match &state.prometheus {
-        Some(h) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            h.render(),
-        )
-            .into_response(),
+        Some(h) => {
+            if let Some(refresh) = &state.refresh {
+                refresh();
+            }
+            let mut text = h.render();
+            state.process.append_to(&mut text);
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+        }
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
             "metrics recorder not installed\n",

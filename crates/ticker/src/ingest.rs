@@ -53,6 +53,16 @@ impl Ingest {
         &self.stats
     }
 
+    /// How many updates the publisher channel holds at most.
+    pub fn capacity(&self) -> usize {
+        self.tx.max_capacity()
+    }
+
+    /// Updates waiting for the publisher now (the channel's depth).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
+    }
+
     /// Waits until at most `n` updates are queued for the publisher. Only for a synthetic source
     /// running flat out (the simulated feed at rate 0): generating updates that could only be
     /// dropped as `channel_full` would take the CPU the publisher and Redis need, and a full

@@ -441,10 +441,24 @@ impl Tasks {
         listener: std::net::TcpListener,
         prometheus: Option<PrometheusHandle>,
         health: HealthRegistry,
+        ingest: Arc<Ingest>,
     ) {
+        let stats = Arc::clone(&self.stats);
+        let capacity = ingest.capacity() as f64;
+        let refresh = move || {
+            metrics::gauge!("ivcrush_ticker_queue_depth").set(ingest.queued() as f64);
+            metrics::gauge!("ivcrush_ticker_queue_capacity").set(capacity);
+            let last_us = stats.last_feed_update_us();
+            if last_us > 0 {
+                metrics::gauge!("ivcrush_ticker_feed_last_update_timestamp_seconds")
+                    .set(last_us as f64 / 1e6);
+            }
+        };
         let app = router(HttpState {
             prometheus,
             health: Arc::new(health),
+            process: ivcrush_telemetry::ProcessMetrics::new(),
+            refresh: Some(Arc::new(refresh)),
         });
         let listener = Arc::new(listener);
         let cancel = self.feed_cancel.clone();
@@ -554,12 +568,12 @@ impl TickerService {
         let publisher_cancel = CancellationToken::new();
         let publisher_task = tasks.spawn_publisher(&publisher, &publisher_cancel);
         let (symbols_tx, symbols_rx) = watch::channel::<SymbolSet>(normalize(initial));
-        tasks.spawn_feed(feed.clone(), symbols_rx, ingest);
+        tasks.spawn_feed(feed.clone(), symbols_rx, Arc::clone(&ingest));
         tasks.spawn_sweeper(config.sweep_interval);
         let reload = tasks.spawn_reloader(&config, publisher.client(), &symbols_tx);
         if let Some(listener) = listener {
             let health = tasks.health(&publisher, &feed);
-            tasks.spawn_http(listener, prometheus.clone(), health);
+            tasks.spawn_http(listener, prometheus.clone(), health, ingest);
         }
         if let Some(handle) = prometheus {
             tasks.spawn_metrics_upkeep(handle);

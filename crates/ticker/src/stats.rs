@@ -289,6 +289,18 @@ pub fn describe_metrics() {
         "Instruments evicted from memory, by reason (lru, expired)"
     );
     describe_gauge!("ivcrush_ticker_instruments", "Instruments held in memory");
+    describe_gauge!(
+        "ivcrush_ticker_queue_depth",
+        "Quote updates waiting for the publisher (read at scrape time)"
+    );
+    describe_gauge!(
+        "ivcrush_ticker_queue_capacity",
+        "Quote updates the publisher queue holds before dropping as channel_full"
+    );
+    describe_gauge!(
+        "ivcrush_ticker_feed_last_update_timestamp_seconds",
+        "Unix time of the last quote from the feed (staleness: time() minus this); absent until the first quote"
+    );
     describe_counter!(
         "ivcrush_ticker_feed_reconnects_total",
         "Reconnections of the streaming feed, by feed"

@@ -102,7 +102,8 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
     a.serve.apply(&mut config.server);
     let settings = config.server.clone();
     tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
+        version = crate::runtime::VERSION,
+        git_sha = crate::runtime::GIT_SHA,
         provider = ?config.provider,
         database = %ivcrush_app::config::redact_url(&config.database_url),
         bind = %settings.bind,

@@ -318,7 +318,8 @@ pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
     let config = a.ticker.load(a.config.clone())?;
     let service = ticker_config(&config)?;
     tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
+        version = crate::runtime::VERSION,
+        git_sha = crate::runtime::GIT_SHA,
         feed = ?config.ticker.feed,
         redis = %ivcrush_app::config::redact_url(&config.ticker.redis),
         metrics_bind = ?config.ticker.metrics_bind,

@@ -3,5 +3,6 @@
 mod alphavantage;
 mod chaos;
 mod files;
+mod metrics;
 mod sim;
 mod tradier;

@@ -14,30 +14,19 @@ use crate::classify::Outcome;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BreakerState {
-    /// Calls pass and are counted (gauge 0).
+    /// Calls pass and are counted.
     Closed,
-    /// Calls are rejected until the wait ends (gauge 1).
+    /// Calls are rejected until the wait ends.
     Open,
-    /// A fixed number of trial calls pass (gauge 2).
+    /// A fixed number of trial calls pass.
     HalfOpen,
-    /// An operator holds the breaker open until reset (gauge 3).
+    /// An operator holds the breaker open until reset.
     ForcedOpen,
-    /// An operator switched the breaker off: everything passes, nothing is recorded (gauge 4).
+    /// An operator switched the breaker off: everything passes, nothing is recorded.
     Disabled,
 }
 
 impl BreakerState {
-    /// The value of `ivcrush_circuit_breaker_state`.
-    pub fn gauge_value(self) -> f64 {
-        match self {
-            BreakerState::Closed => 0.0,
-            BreakerState::Open => 1.0,
-            BreakerState::HalfOpen => 2.0,
-            BreakerState::ForcedOpen => 3.0,
-            BreakerState::Disabled => 4.0,
-        }
-    }
-
     /// Lower-case label used in metrics and logs (`closed`, `half_open`, ...).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -69,7 +69,9 @@ pub struct BreakerSnapshot {
 type Listener = Arc<dyn Fn(&BreakerEvent) + Send + Sync>;
 
 struct BreakerMetrics {
-    state: Gauge,
+    /// A Prometheus state set: one series per state, 1 for the current one, 0 for the others
+    /// (a numeric code would need a legend and invites arithmetic on states).
+    state: Vec<Gauge>,
     success: Counter,
     failure: Counter,
     slow: Counter,
@@ -93,7 +95,16 @@ impl BreakerMetrics {
             }
         }
         BreakerMetrics {
-            state: metrics::gauge!("ivcrush_circuit_breaker_state", "name" => name.to_string()),
+            state: BreakerState::ALL
+                .iter()
+                .map(|state| {
+                    metrics::gauge!(
+                        "ivcrush_circuit_breaker_state",
+                        "name" => name.to_string(),
+                        "state" => state.as_str()
+                    )
+                })
+                .collect(),
             success: calls("success"),
             failure: calls("failure"),
             slow: calls("slow"),
@@ -106,7 +117,13 @@ impl BreakerMetrics {
     fn transition(&self, transition: Transition) {
         let index = transition.from.index() * BreakerState::ALL.len() + transition.to.index();
         self.transitions[index].increment(1);
-        self.state.set(transition.to.gauge_value());
+        self.set_state(transition.to);
+    }
+
+    fn set_state(&self, current: BreakerState) {
+        for (state, gauge) in BreakerState::ALL.iter().zip(&self.state) {
+            gauge.set(if *state == current { 1.0 } else { 0.0 });
+        }
     }
 }
 
@@ -148,7 +165,7 @@ impl CircuitBreaker {
         config.validate()?;
         let name: Arc<str> = Arc::from(name);
         let metrics = BreakerMetrics::new(&name);
-        metrics.state.set(BreakerState::Closed.gauge_value());
+        metrics.set_state(BreakerState::Closed);
         Ok(CircuitBreaker {
             shared: Arc::new(Shared {
                 core: Mutex::new(Core::new(&config, Instant::now())),

@@ -206,7 +206,11 @@ async fn metrics_use_the_spec_names_and_count_every_attempt() {
         get("ivcrush_circuit_breaker_calls_total", "failure"),
         Some(3.0)
     );
-    assert_eq!(get("ivcrush_circuit_breaker_state", ""), Some(0.0));
+    assert_eq!(
+        get("ivcrush_circuit_breaker_state", ""),
+        Some(1.0),
+        "a state set: the five series sum to one"
+    );
     assert_eq!(
         get("ivcrush_circuit_breaker_transitions_total", ""),
         Some(0.0)

@@ -92,17 +92,25 @@ async fn metrics_parse_as_prometheus_text_with_http_scan_breaker_and_process_ser
     assert!(matches!(gauge("ivcrush_scan_rows"), Value::Gauge(_)));
     assert!(matches!(gauge("process_resident_memory_bytes"), Value::Gauge(n) if n > 0.0));
     assert!(matches!(gauge("process_start_time_seconds"), Value::Gauge(n) if n > 1.7e9));
-    let state = m
+    // A state set: one series per state, 1 on the current one.
+    let states: Vec<(&str, f64)> = m
         .samples
         .iter()
-        .find(|x| {
+        .filter(|x| {
             x.metric == "ivcrush_circuit_breaker_state" && x.labels.get("name") == Some("vendor_m")
         })
-        .expect("breaker state gauge");
-    assert!(
-        matches!(state.value, Value::Gauge(n) if n == 3.0),
-        "forced open reads 3"
-    );
+        .filter_map(|x| match x.value {
+            Value::Gauge(n) => Some((x.labels.get("state").unwrap_or_default(), n)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states.len(), 5, "{states:?}");
+    let on: Vec<&str> = states
+        .iter()
+        .filter(|(_, n)| *n == 1.0)
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(on, ["forced_open"], "{states:?}");
     s.stop().await;
 }
 
