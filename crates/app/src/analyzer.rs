@@ -230,7 +230,11 @@ impl Analyzer<'_> {
         let rec = self.analyze(ticker, opts).await?;
         let row = NewAnalysis::ok(run_id, rec.analysis.clone(), Utc::now());
         if let Err(e) = self.app.store.insert_analysis(&row).await {
-            tracing::warn!(ticker, error = %e, "analysis not stored");
+            tracing::warn!(
+                ticker,
+                error = &e as &dyn std::error::Error,
+                "analysis not stored"
+            );
         }
         Ok(rec)
     }
@@ -244,6 +248,9 @@ impl Analyzer<'_> {
     /// # Errors
     /// [`AppError`] with a message naming what is missing (unknown ticker, no report, no
     /// options for the expiration, too little history …) or the sanity gate that failed.
+    // A span per analysis: every line logged while analysing (vendor calls, cache, storage)
+    // names the ticker, under the run's or the request's span.
+    #[tracing::instrument(name = "analyze", skip_all, fields(ticker = %ticker))]
     pub async fn analyze(
         self,
         ticker: &str,
@@ -324,6 +331,12 @@ impl Analyzer<'_> {
             analysis.warnings.splice(0..0, notes);
         }
         consistent_inversion(&mut analysis);
+        tracing::debug!(
+            tradeable = analysis.tradeable,
+            chains = chains.len(),
+            stale = !stale.is_empty(),
+            "analysed"
+        );
         let historical_moves = opts.include_history.then(|| {
             let n = history
                 .len()

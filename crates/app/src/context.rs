@@ -364,7 +364,10 @@ impl App {
                 n
             }
             Err(e) => {
-                tracing::warn!(error = %e, "purging expired cache entries failed");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "purging expired cache entries failed"
+                );
                 0
             }
         }
@@ -375,7 +378,7 @@ impl App {
     pub(crate) async fn invalidate<T: 'static>(&self, key: &str) {
         let full = format!("{}:{key}", self.cache_scope);
         if let Err(e) = self.cache.invalidate::<T>(&full).await {
-            tracing::warn!(key = %full, error = %e, "cache invalidation failed");
+            tracing::warn!(key = %full, error = &e as &dyn std::error::Error, "cache invalidation failed");
         }
     }
 }

@@ -435,7 +435,11 @@ impl Scanner<'_> {
         match self.app.analyzer().analyze(ticker, &opts).await {
             Ok(r) => Row::Analyzed(Box::new(r)),
             Err(e) => {
-                tracing::warn!(ticker, error = %e, "ticker failed");
+                tracing::warn!(
+                    ticker,
+                    error = &e as &dyn std::error::Error,
+                    "ticker failed"
+                );
                 fail(e.to_string())
             }
         }

@@ -32,11 +32,19 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             // Each cause once: our errors show their cause and also expose it as `source()`.
-            eprintln!("error: {}", ivcrush_app::error_report(err.as_ref()));
-            if let Some(hint) = hint_for(&err) {
-                eprintln!("hint: {hint}");
+            let report = ivcrush_app::error_report(err.as_ref());
+            let hint = hint_for(&err);
+            let code = exit_code_for(&err);
+            if commands::json_logs() {
+                // A log pipeline reading JSON lines gets the fatal error as one of them.
+                tracing::error!(exit_code = code, hint, "{report}");
+            } else {
+                eprintln!("error: {report}");
+                if let Some(hint) = hint {
+                    eprintln!("hint: {hint}");
+                }
             }
-            ExitCode::from(exit_code_for(&err))
+            ExitCode::from(code)
         }
     }
 }

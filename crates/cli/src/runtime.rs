@@ -9,7 +9,10 @@ use std::sync::Arc;
 pub async fn shutdown_signal() -> &'static str {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for SIGINT");
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "cannot listen for SIGINT"
+            );
             std::future::pending::<()>().await;
         }
     };
@@ -21,7 +24,10 @@ pub async fn shutdown_signal() -> &'static str {
                 s.recv().await;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; SIGINT only");
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "cannot listen for SIGTERM; SIGINT only"
+                );
                 std::future::pending::<()>().await;
             }
         }
@@ -56,7 +62,10 @@ pub fn install_metrics_recorder(recorder: PrometheusRecorder) -> Option<Arc<Prom
             Some(recorder)
         }
         Err(e) => {
-            tracing::warn!(error = %e, "a metrics recorder is already installed; /metrics shows only this process's own");
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "a metrics recorder is already installed; /metrics shows only this process's own"
+            );
             None
         }
     }

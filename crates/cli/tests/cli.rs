@@ -10,6 +10,8 @@ mod clock;
 mod exit;
 #[path = "cli/golden.rs"]
 mod golden;
+#[path = "cli/json_logs.rs"]
+mod json_logs;
 #[path = "cli/parse.rs"]
 mod parse;
 #[path = "cli/quality.rs"]

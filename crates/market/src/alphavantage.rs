@@ -249,7 +249,11 @@ pub fn parse_calendar_csv(body: &str) -> Result<Vec<CalendarRow>, MarketError> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                warn!(vendor = VENDOR, error = %e, "calendar row skipped");
+                warn!(
+                    vendor = VENDOR,
+                    error = &e as &dyn std::error::Error,
+                    "calendar row skipped"
+                );
                 continue;
             }
         };
@@ -429,7 +433,12 @@ impl AlphaVantageClient {
                     }
                     match classify_body(&received.body, &self.key) {
                         Some(e) => {
-                            debug!(vendor = VENDOR, function, error = %e, "vendor message");
+                            debug!(
+                                vendor = VENDOR,
+                                function,
+                                error = &e as &dyn std::error::Error,
+                                "vendor message"
+                            );
                             if let MarketError::RateLimited { .. } = e {
                                 received.metric.status = Some("429");
                                 crate::notes::record(

@@ -202,7 +202,10 @@ impl Server {
         if let Some(admin) = admin
             && let Ok(Err(e)) = admin.await
         {
-            tracing::warn!(error = %e, "the operator listener failed");
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "the operator listener failed"
+            );
         }
         if let Some(s) = scheduler {
             // A scan in progress is left to finish its write only briefly; what it stored so

@@ -250,7 +250,12 @@ impl AppState {
             }
             Err(e) => {
                 self.inner.metrics.record_scan(trigger, Err(()), secs);
-                tracing::warn!(run_id, trigger, error = %e, "scan failed");
+                tracing::warn!(
+                    run_id,
+                    trigger,
+                    error = &e as &dyn std::error::Error,
+                    "scan failed"
+                );
                 Err(e.into())
             }
         }

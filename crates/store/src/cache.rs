@@ -441,12 +441,20 @@ impl HybridCache {
             Ok(entry) => entry.and_then(|e| match serde_json::from_slice::<T>(&e.value) {
                 Ok(v) => Some((v, e)),
                 Err(err) => {
-                    tracing::warn!(key, error = %err, "undecodable L2 cache entry ignored");
+                    tracing::warn!(
+                        key,
+                        error = &err as &dyn std::error::Error,
+                        "undecodable L2 cache entry ignored"
+                    );
                     None
                 }
             }),
             Err(err) => {
-                tracing::warn!(key, error = %err, "L2 cache read failed; treated as a miss");
+                tracing::warn!(
+                    key,
+                    error = &err as &dyn std::error::Error,
+                    "L2 cache read failed; treated as a miss"
+                );
                 None
             }
         };
@@ -483,7 +491,11 @@ impl HybridCache {
                 let fetched_at = (self.clock)();
                 let expires_at = add(fetched_at, to_delta(ttl));
                 if let Err(err) = self.write_l2(key, &v, fetched_at, expires_at).await {
-                    tracing::warn!(key, error = %err, "L2 cache write failed; value kept in memory only");
+                    tracing::warn!(
+                        key,
+                        error = &err as &dyn std::error::Error,
+                        "L2 cache write failed; value kept in memory only"
+                    );
                 }
                 Ok(L1Entry {
                     value: Arc::new(v),

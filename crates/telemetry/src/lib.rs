@@ -1,4 +1,7 @@
-//! Process metrics for the services' `/metrics`, in Prometheus' standard names
+//! Telemetry shared by the binaries: flat JSON log lines ([`FlatJsonLayer`]) and process
+//! metrics for the services' `/metrics`.
+//!
+//! Process metrics, in Prometheus' standard names
 //! (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
 //! `process_start_time_seconds`) plus `ivcrush_process_uptime_seconds`.
 //!
@@ -7,6 +10,10 @@
 //! `/proc/self`; elsewhere only the start time and uptime are exported.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+mod json_log;
+
+pub use json_log::FlatJsonLayer;
 
 /// The process clock of one service: created at start-up, appended to every scrape.
 #[derive(Debug, Clone, Copy)]

@@ -375,7 +375,11 @@ impl<'a> Link<'a> {
             .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
         {
             self.last_error_log = Some(now);
-            tracing::warn!(error = %e, dropped, "redis {what} failed; dropping updates");
+            tracing::warn!(
+                error = e as &(dyn std::error::Error + 'static),
+                dropped,
+                "redis {what} failed; dropping updates"
+            );
         }
     }
 

@@ -135,7 +135,10 @@ impl Reloader {
                 }
                 Err(e) => {
                     stats.add_reload(false);
-                    tracing::warn!(error = %e, "subscription reload failed; keeping the old set");
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        "subscription reload failed; keeping the old set"
+                    );
                 }
             }
         }

@@ -75,7 +75,11 @@ where
                     "returned"
                 }
                 Ok(Err(e)) => {
-                    tracing::error!(task = name, error = %e, "task failed; restarting");
+                    tracing::error!(
+                        task = name,
+                        error = &e as &dyn std::error::Error,
+                        "task failed; restarting"
+                    );
                     "error"
                 }
                 Err(join) if join.is_panic() => {

@@ -40,18 +40,31 @@ fn init_logging_from(common: &CommonArgs, quiet_default: &str) {
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(crate::output::colour_stderr());
     let _ = match common.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(crate::output::colour_stderr())
             .try_init(),
+        LogFormat::Json => {
+            use tracing_subscriber::layer::SubscriberExt as _;
+            use tracing_subscriber::util::SubscriberInitExt as _;
+            JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(ivcrush_telemetry::FlatJsonLayer::new(std::io::stderr))
+                .try_init()
+                .map_err(Into::into)
+        }
     };
+}
+
+/// Whether logs are JSON lines (`--log-format json`): a fatal error is then one more line.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether [`init_logging`] chose JSON lines.
+pub fn json_logs() -> bool {
+    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The multi-threaded runtime every async command runs on.

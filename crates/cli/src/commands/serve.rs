@@ -132,8 +132,8 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
             let addr = server.local_addr()?;
             let admin = server.admin_addr()?;
             tracing::info!(address = %addr, admin_address = ?admin, "listening");
-            if !quiet {
-                // On stderr in every run (logs default to warnings): where to point a browser.
+            if !quiet && !super::json_logs() {
+                // On stderr for a person at a terminal (JSON lines carry it in "listening").
                 eprintln!("listening on http://{addr}");
                 if let Some(admin) = admin {
                     eprintln!("health and metrics on http://{admin}");

@@ -332,7 +332,7 @@ fn every_log_line_carries_the_correlation_id_stored_with_the_rows() {
     let mut cids = std::collections::HashSet::new();
     for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        let cid = v["span"]["cid"]
+        let cid = v["cid"]
             .as_str()
             .unwrap_or_else(|| panic!("no cid: {line}"));
         cids.insert(cid.to_string());

@@ -336,7 +336,10 @@ async fn rebuild(
             );
             *feed = new;
         }
-        Err(e) => tracing::warn!(error = %e, "resubscribe failed; keeping the old instruments"),
+        Err(e) => tracing::warn!(
+            error = &e as &dyn std::error::Error,
+            "resubscribe failed; keeping the old instruments"
+        ),
     }
 }
 

@@ -139,7 +139,10 @@ impl TradierFeed {
                         .map(|c| format_occ(symbol, c.expiration, c.kind, c.strike)),
                 ),
                 Err(e) => {
-                    tracing::warn!(error = %e, "no option chain; streaming the underlying only");
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        "no option chain; streaming the underlying only"
+                    );
                 }
             }
         }
@@ -189,7 +192,10 @@ impl TradierFeed {
                         failures = 0;
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "tradier stream failed; reconnecting"),
+                Err(e) => tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "tradier stream failed; reconnecting"
+                ),
             }
             let delay = backoff.ceiling(failures);
             failures = failures.saturating_add(1);
@@ -570,7 +576,10 @@ fn handle_text(text: &str, ingest: &Ingest, risk_free_rate: f64) -> u64 {
             }
             Err(e) => {
                 metrics::counter!("ivcrush_ticker_parse_errors_total", "feed" => FEED).increment(1);
-                tracing::debug!(error = %e, "unparsable tradier event skipped");
+                tracing::debug!(
+                    error = &e as &dyn std::error::Error,
+                    "unparsable tradier event skipped"
+                );
             }
         }
     }
