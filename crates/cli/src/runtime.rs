@@ -40,6 +40,63 @@ pub async fn shutdown_signal() -> &'static str {
     }
 }
 
+/// Runs `on_hangup` on every SIGHUP, which would otherwise kill the process (a terminal closed,
+/// an operator's `kill -HUP` expecting a reload): services keep running. Never completes;
+/// a signal that cannot be listened for is logged.
+pub async fn on_hangup(mut on_hangup: impl FnMut()) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hangups) => {
+                while hangups.recv().await.is_some() {
+                    on_hangup();
+                }
+            }
+            Err(e) => tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "cannot listen for SIGHUP"
+            ),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = &mut on_hangup;
+    std::future::pending::<()>().await;
+}
+
+/// Tells systemd (a `Type=notify` unit) that the service is ready, with a status line, and when
+/// the unit sets `WatchdogSec`, pings the watchdog at half that period from a task on the
+/// runtime: a runtime that stops making progress stops pinging, and systemd restarts the
+/// service. Without `NOTIFY_SOCKET` (not under systemd) nothing is sent.
+pub fn notify_ready(status: &str) {
+    use sd_notify::NotifyState;
+    if let Err(e) = sd_notify::notify(&[NotifyState::Ready, NotifyState::Status(status)]) {
+        tracing::warn!(
+            error = &e as &dyn std::error::Error,
+            "cannot notify systemd of readiness"
+        );
+    }
+    if let Some(period) = sd_notify::watchdog_enabled() {
+        tracing::info!(
+            period_ms = period.as_millis() as u64,
+            "systemd watchdog enabled"
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period / 2);
+            loop {
+                tick.tick().await;
+                let _ = sd_notify::notify(&[NotifyState::Watchdog]);
+            }
+        });
+    }
+}
+
+/// Tells systemd the service is stopping (it then waits for the exit instead of declaring a
+/// failure).
+pub fn notify_stopping() {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+}
+
 /// The crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The commit this binary was built from (12 hex digits), or `unknown` (see `build.rs`).

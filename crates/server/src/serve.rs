@@ -197,7 +197,30 @@ impl Server {
                 .await
             })
         });
-        let result = serve(listener, state, shutdown).await;
+        let grace = Duration::from_secs(state.config().shutdown_grace_secs);
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        let served = serve(listener, state, async move {
+            shutdown.await;
+            let _ = signalled_tx.send(());
+        });
+        // In-flight requests get `grace` after the signal; a hung one is cut, not waited for.
+        let cut = async move {
+            if signalled_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = tokio::select! {
+            result = served => result,
+            () = cut => {
+                tracing::warn!(
+                    grace_secs = grace.as_secs(),
+                    "requests still running after the shutdown grace period were cut"
+                );
+                Ok(())
+            }
+        };
         let _ = stop_tx.send(true);
         if let Some(admin) = admin
             && let Ok(Err(e)) = admin.await

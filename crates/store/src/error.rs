@@ -19,10 +19,12 @@ pub enum StoreError {
         reason: String,
     },
     /// The database could not be opened or reached.
-    #[error("cannot connect to the {backend} database")]
+    #[error("cannot connect to the {backend} database at {at}")]
     Connect {
         /// Which backend.
         backend: Backend,
+        /// Where: `host:port/database` or the file (never a password).
+        at: String,
         /// The driver error.
         #[source]
         source: sqlx::Error,

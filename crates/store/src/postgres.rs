@@ -3,9 +3,9 @@
 use crate::error::StoreError as OpenError;
 use crate::model::Backend as B;
 use log::LevelFilter;
-use sqlx::ConnectOptions;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -13,6 +13,19 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// A statement slower than this is logged (at debug level).
 const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
+/// How many times [`PgStore::open`] tries to reach the server.
+pub const OPEN_ATTEMPTS: u32 = 5;
+
+/// `host:port/database` of `options`, for messages (never the password).
+fn target(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("(default database)")
+    )
+}
 
 /// A [`Store`](crate::Store) on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -26,11 +39,32 @@ impl PgStore {
     /// # Errors
     /// [`StoreError::InvalidUrl`](crate::StoreError::InvalidUrl) (the URL is not echoed: it
     /// may hold a password), `Connect` or `Migrate`.
+    /// A server that is not reachable yet (a service started before its database, a failover
+    /// in progress) is tried [`OPEN_ATTEMPTS`] times, waiting 0.5 s, then doubling (7.5 s in
+    /// all), with a warning per failed attempt naming the server and the cause.
     pub async fn open(url: &str) -> Result<Self, OpenError> {
         let options =
             PgConnectOptions::from_str(url.trim()).map_err(|_| OpenError::InvalidUrl {
                 reason: "not a valid postgres:// URL".to_string(),
             })?;
+        let mut wait = Duration::from_millis(500);
+        for attempt in 1..OPEN_ATTEMPTS {
+            match Self::connect_with(options.clone()).await {
+                Err(OpenError::Connect { at, source, .. }) => {
+                    tracing::warn!(
+                        database = %at,
+                        attempt,
+                        of = OPEN_ATTEMPTS,
+                        retry_in_ms = wait.as_millis() as u64,
+                        error = &source as &dyn std::error::Error,
+                        "PostgreSQL not reachable yet"
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                other => return other,
+            }
+        }
         Self::connect_with(options).await
     }
 
@@ -42,6 +76,19 @@ impl PgStore {
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, OpenError> {
         // Statements (with their full SQL) are a trace-level matter, a slow one a debug one:
         // a default run's stderr stays free of SQL.
+        let at = target(&options);
+        // One direct connection first: the pool would only report that it timed out, hiding
+        // why (connection refused, no such database, authentication failed).
+        sqlx::PgConnection::connect_with(&options)
+            .await
+            .map_err(|source| OpenError::Connect {
+                backend: B::Postgres,
+                at: at.clone(),
+                source,
+            })?
+            .close()
+            .await
+            .ok();
         let options = options
             .log_statements(LevelFilter::Trace)
             .log_slow_statements(LevelFilter::Debug, SLOW_STATEMENT);
@@ -52,6 +99,7 @@ impl PgStore {
             .await
             .map_err(|source| OpenError::Connect {
                 backend: B::Postgres,
+                at,
                 source,
             })?;
         MIGRATOR

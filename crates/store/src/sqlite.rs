@@ -85,6 +85,9 @@ impl SqliteStore {
         .await
         .map_err(|source| OpenError::Connect {
             backend: B::Sqlite,
+            at: file
+                .as_ref()
+                .map_or_else(|| "memory".to_string(), |f| f.display().to_string()),
             source,
         })?;
         MIGRATOR

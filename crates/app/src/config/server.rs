@@ -130,6 +130,9 @@ pub struct ServerSettings {
     /// Seconds between the background vendor pings that `/health/ready` reports (30). A probe
     /// never calls a vendor: it reads the last ping.
     pub vendor_check_secs: u64,
+    /// Seconds in-flight requests get after SIGTERM/SIGINT before the process exits anyway (10):
+    /// a hung vendor call must not hold a deploy or a restart.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -152,6 +155,7 @@ impl Default for ServerSettings {
             analysis_ttl_secs: 300,
             admin_bind: None,
             vendor_check_secs: 30,
+            shutdown_grace_secs: 10,
         }
     }
 }

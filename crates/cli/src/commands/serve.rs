@@ -117,6 +117,23 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
              (set provider = \"tradier\" for production)"
         );
     }
+    // A vendor call made for a request ends before the request's own timeout, so that the
+    // client gets the vendor's error, not a generic timeout, and shutdown never waits on it.
+    let ceiling = settings.request_timeout_ms.saturating_sub(1_000).max(1_000);
+    for (vendor, resilience) in [
+        ("tradier", &mut config.tradier.resilience),
+        ("alphavantage", &mut config.alphavantage.resilience),
+    ] {
+        if resilience.deadline_ms > ceiling {
+            tracing::info!(
+                vendor,
+                from_ms = resilience.deadline_ms,
+                to_ms = ceiling,
+                "vendor call deadline lowered below the request timeout"
+            );
+            resilience.deadline_ms = ceiling;
+        }
+    }
     // The flags' settings are checked before anything opens the database or binds.
     let problems = settings.problems();
     if !problems.is_empty() {
@@ -126,12 +143,19 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(
         async move {
+            tokio::spawn(crate::runtime::on_hangup(|| {
+                tracing::info!(
+                    "SIGHUP received: the configuration is read at start; restart the service \
+                     to apply a change (the process keeps serving)"
+                );
+            }));
             let recorder = install_metrics_recorder(ivcrush_server::new_recorder());
             let app = App::open(config).await.context("opening the application")?;
             let server = Server::bind(app, settings, recorder).await?;
             let addr = server.local_addr()?;
             let admin = server.admin_addr()?;
             tracing::info!(address = %addr, admin_address = ?admin, "listening");
+            crate::runtime::notify_ready(&format!("serving on {addr}"));
             if !quiet && !super::json_logs() {
                 // On stderr for a person at a terminal (JSON lines carry it in "listening").
                 eprintln!("listening on http://{addr}");
@@ -142,6 +166,7 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
             server
                 .run(async {
                     let signal = shutdown_signal().await;
+                    crate::runtime::notify_stopping();
                     tracing::info!(
                         signal,
                         "shutdown requested: no new connections, finishing in-flight requests"

@@ -348,16 +348,23 @@ async fn serve(config: TickerConfig, duration: Option<Duration>) -> anyhow::Resu
     if let Some(addr) = service.http_addr() {
         tracing::info!(%addr, "serving /metrics and /health");
     }
+    crate::runtime::notify_ready("streaming");
     let stop = async {
         match duration {
             Some(d) => tokio::time::sleep(d).await,
             None => std::future::pending::<()>().await,
         }
     };
+    let hangup = crate::runtime::on_hangup(|| {
+        tracing::info!("SIGHUP: reloading the subscriptions");
+        service.request_reload();
+    });
     tokio::select! {
         () = stop => tracing::info!("run duration reached; stopping"),
         signal = shutdown_signal() => tracing::info!(signal, "signal received; stopping"),
+        () = hangup => {}
     }
+    crate::runtime::notify_stopping();
     let summary = service.shutdown().await;
     tracing::info!(
         ingested = summary.ingested,

@@ -94,3 +94,93 @@ fn invalid_server_settings_are_refused_before_the_database_is_opened() {
         "the database was created before the settings were checked"
     );
 }
+
+/// Under systemd (`Type=notify`): READY=1 once listening, watchdog pings at half the period,
+/// SIGHUP logged and survived, STOPPING=1 on SIGTERM, then a clean exit.
+#[cfg(unix)]
+#[test]
+fn serve_notifies_systemd_survives_sighup_and_stops_on_sigterm() {
+    use std::os::unix::net::UnixDatagram;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ivcrush"));
+    cmd.current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        )
+        .env("IVCRUSH_AS_OF", "2026-02-02")
+        .env("NOTIFY_SOCKET", &socket_path)
+        // 400 ms: pings every 200 ms.
+        .env("WATCHDOG_USEC", "400000")
+        .env_remove("RUST_LOG")
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-scheduler"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IVCRUSH_") && k != "IVCRUSH_AS_OF" {
+            cmd.env_remove(k);
+        }
+    }
+    let mut server = Running(cmd.spawn().expect("serve starts"));
+    let pid = server.0.id().to_string();
+    let mut buf = [0u8; 512];
+    let mut receive = || {
+        let n = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).trim_end().to_owned()
+    };
+    let ready = receive();
+    assert!(ready.contains("READY=1"), "{ready}");
+    assert!(ready.contains("STATUS=serving on 127.0.0.1:"), "{ready}");
+    let started = Instant::now();
+    let watchdog = receive();
+    assert_eq!(watchdog, "WATCHDOG=1");
+
+    let kill = |signal: &str| {
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    };
+    kill("-HUP");
+    // Still pinging after the hangup: the process lives.
+    let mut pings = 0;
+    while pings < 3 {
+        let message = receive();
+        assert_eq!(message, "WATCHDOG=1", "only pings while running");
+        pings += 1;
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        server.0.try_wait().expect("status").is_none(),
+        "SIGHUP did not stop the service"
+    );
+
+    kill("-TERM");
+    let mut stopping = false;
+    for _ in 0..10 {
+        if receive() == "STOPPING=1" {
+            stopping = true;
+            break;
+        }
+    }
+    assert!(stopping, "STOPPING=1 after SIGTERM");
+    let status = server.0.wait().expect("exits");
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let mut stderr = String::new();
+    server
+        .0
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr text");
+    assert!(stderr.contains("SIGHUP received"), "{stderr}");
+}

@@ -242,3 +242,55 @@ async fn admin_bind_serves_probes_and_metrics_on_their_own_port_only() {
     let _ = stop.send(());
     task.await.expect("task").expect("clean stop");
 }
+
+/// A request still running after SIGTERM is cut when the grace period ends (paused clock): a
+/// hung dependency cannot hold a deploy.
+#[tokio::test]
+async fn a_hung_request_is_cut_when_the_shutdown_grace_period_ends() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let app = crate::support::test_app(&dir).await;
+    let settings = ServerSettings {
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        api_keys: vec![crate::support::KEY.into()],
+        scheduler: false,
+        scan_on_start: false,
+        // Shorter than the 2 s a check may take: the cut comes first.
+        shutdown_grace_secs: 1,
+        ..ServerSettings::default()
+    };
+    let server = Server::bind(app, settings, None).await.expect("binds");
+    let addr = server.local_addr().expect("addr");
+    let (entered_tx, mut entered) = tokio::sync::mpsc::channel::<()>(1);
+    server.state().add_health_check(
+        "hung",
+        ivcrush_resilience::Criticality::Optional,
+        move || {
+            let entered_tx = entered_tx.clone();
+            async move {
+                let _ = entered_tx.send(()).await;
+                std::future::pending::<()>().await;
+                Ok(String::new())
+            }
+        },
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let in_flight = tokio::spawn(reqwest::get(format!("http://{addr}/health/ready")));
+    entered
+        .recv()
+        .await
+        .expect("the probe reached the hung check");
+    // The database is open and the probe is hanging: from here the clock is ours.
+    tokio::time::pause();
+    let signalled = tokio::time::Instant::now();
+    let _ = stop.send(());
+    task.await.expect("task").expect("the server stops");
+    assert_eq!(
+        signalled.elapsed().as_secs(),
+        1,
+        "stopped when the grace period ended"
+    );
+    in_flight.abort();
+}

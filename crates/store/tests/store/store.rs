@@ -700,3 +700,22 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
         .expect("synchronous");
     assert_eq!((mode.as_str(), fk, sync), ("wal", 1, 1));
 }
+
+/// A PostgreSQL server that is not up is retried (paused clock: the waits take no time) and the
+/// final error names the server and the cause, never the password.
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_postgres_is_retried_and_named_with_its_cause() {
+    let error = ivcrush_store::PgStore::open("postgres://ivcrush:s3cret-pw@127.0.0.1:1/ivcrush_db")
+        .await
+        .expect_err("nothing listens on port 1");
+    let mut report = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(c) = cause {
+        report.push_str(": ");
+        report.push_str(&c.to_string());
+        cause = c.source();
+    }
+    assert!(report.contains("127.0.0.1:1/ivcrush_db"), "{report}");
+    assert!(report.to_lowercase().contains("refused"), "{report}");
+    assert!(!report.contains("s3cret-pw"), "{report}");
+}
