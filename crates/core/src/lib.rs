@@ -19,6 +19,8 @@
 //! - [`vrp`], [`skew`], [`term`], [`liquidity`], [`score`]: the signals and the decision;
 //! - [`strategy`]: short straddle, strangle, iron condor and credit verticals with breakevens, max
 //!   loss, probability of profit and expected P&L;
+//! - [`backtest`]: settlement of a traded strategy at the reaction close or at expiry, trade
+//!   records, summaries (win rate, drawdown, POP calibration) and a walk-forward profile choice;
 //! - [`config`]: every threshold and weight in one validated, serde-deserialisable place.
 //!
 //! Key decision: implied volatility wraps the `implied-vol` crate (Jäckel's "Let's Be Rational",
@@ -34,6 +36,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod analysis;
+pub mod backtest;
 pub mod calendar;
 pub mod config;
 pub mod exit;
@@ -56,6 +59,10 @@ pub mod types;
 pub mod vrp;
 
 pub use analysis::{Analysis, AnalysisError, AnalysisInput, analyze};
+pub use backtest::{
+    SettleError, Summary, Trade, TradeCosts, TradeExit, TradeResult, WalkForward, settle,
+    summarize, walk_forward,
+};
 pub use config::{AnalyticsConfig, ConfigError};
 pub use iv::{IvError, implied_vol};
 pub use pricing::{Greeks, InputError, OptionParams, bsm_greeks, bsm_price};

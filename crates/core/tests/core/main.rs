@@ -1,6 +1,7 @@
 //! Integration tests of the analytics core: reference vectors, vendor-fixture scenarios and
 //! property tests. One test binary; each module holds one kind of test.
 
+mod backtest;
 mod fixture_chain;
 mod fixtures;
 mod golden;
