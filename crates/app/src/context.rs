@@ -54,6 +54,9 @@ pub struct App {
     clock: Clock,
     cache_scope: String,
     any_stale: Arc<AtomicBool>,
+    /// Vendor reads bypass the cache (a backtest's replays: each as-of is read once, and
+    /// caching thousands of past chains would only fill the store).
+    uncached: bool,
 }
 
 /// An async health ping returning a message or an error text.
@@ -170,6 +173,26 @@ impl App {
         })
     }
 
+    /// [`App::at`] for a backtest: the replay reads its provider directly, without the cache.
+    ///
+    /// # Errors
+    /// As [`App::at`].
+    pub fn replay(&self, as_of: AsOf) -> Result<App, AppError> {
+        let mut app = self.at(as_of)?;
+        app.uncached = true;
+        Ok(app)
+    }
+
+    /// The same app analysing with other analytics settings (a backtest's profile).
+    pub fn with_analytics(&self, analytics: ivcrush_core::config::AnalyticsConfig) -> App {
+        let mut config = (*self.config).clone();
+        config.analytics = analytics;
+        App {
+            config: Arc::new(config),
+            ..self.clone()
+        }
+    }
+
     /// Opens the store and builds the configured provider.
     ///
     /// # Errors
@@ -242,6 +265,7 @@ impl App {
             clock: Arc::new(Utc::now),
             cache_scope,
             any_stale: Arc::new(AtomicBool::new(false)),
+            uncached: false,
         }
     }
 
@@ -326,6 +350,16 @@ impl App {
         F: FnOnce() -> Fut + Send,
         Fut: Future<Output = Result<T, MarketError>> + Send,
     {
+        if self.uncached {
+            let value = fetch()
+                .await
+                .map_err(|source| AppError::market(context, source))?;
+            return Ok(Fetched {
+                value,
+                fetched_at: self.as_of,
+                stale: false,
+            });
+        }
         let full = format!("{}:{key}", self.cache_scope);
         match self
             .cache

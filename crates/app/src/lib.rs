@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod analyzer;
+pub mod backtest;
 mod calendar;
 pub mod clock;
 pub mod config;
@@ -29,6 +30,9 @@ mod scanner;
 pub mod symbols;
 
 pub use analyzer::{AnalyzeOptions, Analyzer};
+pub use backtest::{
+    BacktestReport, BacktestRequest, Backtester, ExitChoice, Profile, StrategyChoice,
+};
 pub use calendar::{CalendarService, EVENT_HORIZON_DAYS, MAX_WINDOW_DAYS, ReportStatus};
 pub use clock::AsOf;
 pub use config::{

@@ -207,6 +207,9 @@ pub enum Command {
     History(commands::history::HistoryArgs),
     /// Fetch bars and past report dates, compute and store historical moves.
     Backfill(commands::backfill::BackfillArgs),
+    /// Replay the scan over past reports: the trades it would have made, their P&L and how
+    /// well its probabilities were calibrated.
+    Backtest(commands::backtest::BacktestArgs),
     /// Import an earnings calendar or daily bars from CSV into the store.
     Import(commands::import::ImportArgs),
     /// Earnings calendar: sync from the provider, list from the store.
@@ -246,6 +249,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Backfill(a) => commands::run_async(&a.common.clone(), |app, cid| {
             commands::backfill::run(app, cid, a)
+        }),
+        Command::Backtest(a) => commands::run_async(&a.common.clone(), |app, cid| {
+            commands::backtest::run(app, cid, a)
         }),
         Command::Import(a) => commands::run_async(&a.common.clone(), |app, cid| {
             commands::import::run(app, cid, a)

@@ -2,6 +2,8 @@
 
 #[path = "cli/backfill_ranges.rs"]
 mod backfill_ranges;
+#[path = "cli/backtest.rs"]
+mod backtest;
 #[path = "cli/calc.rs"]
 mod calc;
 #[path = "cli/clock.rs"]

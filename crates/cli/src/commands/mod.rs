@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod backfill;
+pub mod backtest;
 pub mod batch;
 pub mod calendar;
 pub mod config;
