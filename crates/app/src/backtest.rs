@@ -328,6 +328,77 @@ impl Backtester<'_> {
         Ok(self.report(req, events.len(), outcomes, skipped))
     }
 
+    /// The per-event history of one ticker: for each past report, the implied move before it
+    /// and the reaction. Replayable providers (the simulated market, files) rebuild the
+    /// analysis at each entry, as a backtest does; a live vendor cannot be replayed, so its
+    /// history is the forward-recorded one: the last analysis ivcrush stored before each
+    /// reaction. Reports with neither are left out.
+    ///
+    /// # Errors
+    /// Store, provider or analysis errors reading the history.
+    pub async fn events_of(
+        self,
+        ticker: &str,
+    ) -> Result<(Vec<EventRecord>, Option<TickerStats>), AppError> {
+        let moves = self.app.history().ensure(ticker).await?;
+        let (Some(first), Some(last)) = (moves.first(), moves.last()) else {
+            return Ok((Vec::new(), None));
+        };
+        if self.app.replay(AsOf::Date(last.reaction_date)).is_ok() {
+            let req = BacktestRequest {
+                from: first.report_date,
+                to: last.report_date,
+                tickers: Some(vec![ticker.to_string()]),
+                strategy: StrategyChoice::Best,
+                exit: ExitChoice::Reaction,
+                costs: TradeCosts::default(),
+                profiles: vec![Profile {
+                    name: "configured".into(),
+                    analytics: self.app.config.analytics.clone(),
+                }],
+                walk_forward: None,
+            };
+            let report = self.run(&req).await?;
+            return Ok((report.per_event, report.by_ticker.into_iter().next()));
+        }
+        let records = self.recorded(ticker, &moves).await?;
+        let stats = ticker_stats(&records).into_iter().next();
+        Ok((records, stats))
+    }
+
+    /// The forward-recorded history: per reaction, the last stored analysis of that report
+    /// made before the reaction session.
+    async fn recorded(
+        self,
+        ticker: &str,
+        moves: &[HistoricalMove],
+    ) -> Result<Vec<EventRecord>, AppError> {
+        let stored = self
+            .app
+            .store
+            .analysis_history(ticker, RECORDED_ANALYSES)
+            .await?;
+        let mut out = Vec::new();
+        for m in moves {
+            let before = stored
+                .iter()
+                .filter(|s| s.earnings_date == Some(m.report_date))
+                .filter(|s| ivcrush_core::calendar::new_york_date(s.as_of) < m.reaction_date)
+                .filter_map(|s| s.record.as_ref().map(|r| (s.as_of, r)))
+                .max_by_key(|(at, _)| *at);
+            if let Some((at, analysis)) = before {
+                out.push(event_record(
+                    ticker,
+                    m,
+                    ivcrush_core::calendar::new_york_date(at),
+                    analysis,
+                    analysis.tradeable,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// The reports in the window, of the tickers asked for, by date then ticker.
     async fn events(self, req: &BacktestRequest) -> Result<Vec<(String, EarningsEvent)>, AppError> {
         let rows = self
@@ -399,27 +470,7 @@ impl Backtester<'_> {
         let summary = summarize(&trades);
         let per_event: Vec<EventRecord> =
             outcomes.iter().filter_map(|o| o.record.clone()).collect();
-        let mut grouped: BTreeMap<&str, Vec<&EventRecord>> = BTreeMap::new();
-        for r in &per_event {
-            grouped.entry(r.ticker.as_str()).or_default().push(r);
-        }
-        let by_ticker = grouped
-            .into_iter()
-            .map(|(ticker, records)| {
-                let ratios: Vec<f64> = records
-                    .iter()
-                    .filter(|r| r.realised_move_pct != 0.0)
-                    .map(|r| r.implied_move_pct / r.realised_move_pct.abs())
-                    .collect();
-                TickerStats {
-                    ticker: ticker.to_string(),
-                    events: records.len(),
-                    inside_rate: records.iter().filter(|r| r.inside).count() as f64
-                        / records.len() as f64,
-                    mean_implied_to_realised: ivcrush_core::stats::mean(&ratios),
-                }
-            })
-            .collect();
+        let by_ticker = ticker_stats(&per_event);
         BacktestReport {
             from: req.from,
             to: req.to,
@@ -540,25 +591,8 @@ async fn trade(
         Ok(record) => record.analysis,
         Err(e) => return (None, Err(format!("analysis at {entry_date}: {e}"))),
     };
-    let implied_move_pct = analysis
-        .vrp
-        .implied_pct
-        .unwrap_or(analysis.implied_move.interpolated_pct);
-    let realised_move_pct = realised.signed_close_pct.value();
-    let exit_spot = realised.reference_close * (1.0 + realised_move_pct / 100.0);
-    let straddle = &analysis.implied_move;
-    let record = EventRecord {
-        ticker: ticker.to_string(),
-        report_date: event.date,
-        entry_date,
-        implied_move_pct,
-        realised_move_pct,
-        inside: realised_move_pct.abs() <= implied_move_pct,
-        straddle_pnl_pct: (straddle.straddle_mid - (exit_spot - straddle.atm_strike).abs())
-            / analysis.spot
-            * 100.0,
-        traded: false,
-    };
+    let record = event_record(ticker, realised, entry_date, &analysis, false);
+    let implied_move_pct = record.implied_move_pct;
     let result = open_and_settle(
         app,
         req,
@@ -571,6 +605,64 @@ async fn trade(
     )
     .await;
     (Some(record), result)
+}
+
+/// Stored analyses read for the forward-recorded history (newest first): about twenty years
+/// of daily scans of one ticker's report weeks.
+const RECORDED_ANALYSES: u32 = 5_000;
+
+/// What an analysis at `entry_date` priced for the report of `realised`, and what came.
+fn event_record(
+    ticker: &str,
+    realised: &HistoricalMove,
+    entry_date: NaiveDate,
+    analysis: &ivcrush_core::Analysis,
+    traded: bool,
+) -> EventRecord {
+    let implied_move_pct = analysis
+        .vrp
+        .implied_pct
+        .unwrap_or(analysis.implied_move.interpolated_pct);
+    let realised_move_pct = realised.signed_close_pct.value();
+    let exit_spot = realised.reference_close * (1.0 + realised_move_pct / 100.0);
+    let straddle = &analysis.implied_move;
+    EventRecord {
+        ticker: ticker.to_string(),
+        report_date: realised.report_date,
+        entry_date,
+        implied_move_pct,
+        realised_move_pct,
+        inside: realised_move_pct.abs() <= implied_move_pct,
+        straddle_pnl_pct: (straddle.straddle_mid - (exit_spot - straddle.atm_strike).abs())
+            / analysis.spot
+            * 100.0,
+        traded,
+    }
+}
+
+/// Hit rate and implied/realised ratio per ticker, by ticker.
+fn ticker_stats(records: &[EventRecord]) -> Vec<TickerStats> {
+    let mut grouped: BTreeMap<&str, Vec<&EventRecord>> = BTreeMap::new();
+    for r in records {
+        grouped.entry(r.ticker.as_str()).or_default().push(r);
+    }
+    grouped
+        .into_iter()
+        .map(|(ticker, records)| {
+            let ratios: Vec<f64> = records
+                .iter()
+                .filter(|r| r.realised_move_pct != 0.0)
+                .map(|r| r.implied_move_pct / r.realised_move_pct.abs())
+                .collect();
+            TickerStats {
+                ticker: ticker.to_string(),
+                events: records.len(),
+                inside_rate: records.iter().filter(|r| r.inside).count() as f64
+                    / records.len() as f64,
+                mean_implied_to_realised: ivcrush_core::stats::mean(&ratios),
+            }
+        })
+        .collect()
 }
 
 /// The scan's selection at entry, then the chosen strategy opened and settled at the exit.

@@ -30,6 +30,10 @@ struct HistoryOut<'a> {
     ticker: &'a str,
     moves: Vec<ivcrush_core::moves::HistoricalMove>,
     analyses: Vec<ivcrush_app::StoredAnalysis>,
+    /// Implied before each past report against the reaction.
+    events: Vec<ivcrush_app::backtest::EventRecord>,
+    /// Hit rate and implied/realised ratio over `events`.
+    event_stats: Option<ivcrush_app::backtest::TickerStats>,
 }
 
 /// Prints the stored history (backfilling the moves when missing).
@@ -38,6 +42,7 @@ pub async fn run(app: App, _cid: String, a: HistoryArgs) -> anyhow::Result<ExitC
     let ivcrush_app::TickerHistory {
         moves, analyses, ..
     } = app.history().stored(&ticker, a.limit, true).await?;
+    let (events, event_stats) = app.backtester().events_of(&ticker).await?;
     let mut out = std::io::stdout().lock();
     match a.format {
         OutputFormat::Json => {
@@ -47,6 +52,8 @@ pub async fn run(app: App, _cid: String, a: HistoryArgs) -> anyhow::Result<ExitC
                     ticker: &ticker,
                     moves,
                     analyses,
+                    events,
+                    event_stats,
                 },
             )?;
             writeln!(out)?;
@@ -121,6 +128,39 @@ pub async fn run(app: App, _cid: String, a: HistoryArgs) -> anyhow::Result<ExitC
                 ]);
             }
             writeln!(out, "stored analyses (newest first)\n{t}")?;
+            let mut t = new_table(&[
+                "report",
+                "priced at",
+                "implied",
+                "realised",
+                "inside",
+                "straddle P&L",
+                "traded",
+            ]);
+            for e in events.iter().rev() {
+                t.add_row(vec![
+                    Cell::new(e.report_date),
+                    Cell::new(e.entry_date),
+                    Cell::new(format!("{:.2}%", e.implied_move_pct)),
+                    Cell::new(format!("{:+.2}%", e.realised_move_pct)),
+                    Cell::new(if e.inside { "yes" } else { "no" }),
+                    Cell::new(format!("{:+.2}%", e.straddle_pnl_pct)),
+                    Cell::new(if e.traded { "yes" } else { "no" }),
+                ]);
+            }
+            let summary = event_stats.map_or_else(String::new, |s| {
+                format!(
+                    ": inside the implied move {:.0}% of the time, implied/realised {}",
+                    s.inside_rate * 100.0,
+                    s.mean_implied_to_realised
+                        .map_or_else(|| "-".to_string(), |r| format!("{r:.2}"))
+                )
+            });
+            writeln!(
+                out,
+                "implied before each report against the reaction ({} reports{summary})\n{t}",
+                events.len()
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
