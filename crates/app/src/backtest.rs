@@ -157,6 +157,10 @@ pub struct BacktestRequest {
     pub profiles: Vec<Profile>,
     /// Train and test lengths of a walk-forward over the profiles.
     pub walk_forward: Option<WindowSpec>,
+    /// Backfill each ticker's history far enough back that the oldest entry has its full
+    /// lookback (a backtest); `false` uses the stored history as it is (a ticker's per-event
+    /// history, which must not change what `history` shows).
+    pub extend_history: bool,
 }
 
 /// A report that gave no trade, and why.
@@ -204,8 +208,10 @@ pub struct TickerStats {
     pub events: usize,
     /// Share of reactions inside the implied move.
     pub inside_rate: f64,
-    /// Mean of implied / |realised| (reactions of zero left out).
-    pub mean_implied_to_realised: Option<f64>,
+    /// Mean implied move over mean absolute reaction: above 1, the market overpriced this
+    /// ticker's reports on average. (A mean of per-report ratios would be ruled by the
+    /// quietest reactions: a 0.3 % reaction makes a ratio of 16.)
+    pub implied_over_realised: Option<f64>,
 }
 
 /// One profile's results.
@@ -357,6 +363,7 @@ impl Backtester<'_> {
                     analytics: self.app.config.analytics.clone(),
                 }],
                 walk_forward: None,
+                extend_history: false,
             };
             let report = self.run(&req).await?;
             return Ok((report.per_event, report.by_ticker.into_iter().next()));
@@ -508,10 +515,12 @@ async fn ticker_outcomes(
     };
     // One backfill over the whole span the entries look back on, so that no replay backfills
     // (and writes) on its own.
-    let oldest = events.iter().map(|e| e.date).min().unwrap_or(req.from);
-    let span_days = (app.as_of_date() - oldest).num_days().max(0);
-    let years = app.config.scan.history_years + u32::try_from(span_days / 365 + 1).unwrap_or(0);
-    app.history().backfill(ticker, years).await?;
+    if req.extend_history {
+        let oldest = events.iter().map(|e| e.date).min().unwrap_or(req.from);
+        let span_days = (app.as_of_date() - oldest).num_days().max(0);
+        let years = app.config.scan.history_years + u32::try_from(span_days / 365 + 1).unwrap_or(0);
+        app.history().backfill(ticker, years).await?;
+    }
     let moves: Vec<HistoricalMove> = app.history().ensure(ticker).await?;
     let mut outcomes = Vec::with_capacity(events.len());
     for event in events {
@@ -649,17 +658,14 @@ fn ticker_stats(records: &[EventRecord]) -> Vec<TickerStats> {
     grouped
         .into_iter()
         .map(|(ticker, records)| {
-            let ratios: Vec<f64> = records
-                .iter()
-                .filter(|r| r.realised_move_pct != 0.0)
-                .map(|r| r.implied_move_pct / r.realised_move_pct.abs())
-                .collect();
+            let implied: f64 = records.iter().map(|r| r.implied_move_pct).sum();
+            let realised: f64 = records.iter().map(|r| r.realised_move_pct.abs()).sum();
             TickerStats {
                 ticker: ticker.to_string(),
                 events: records.len(),
                 inside_rate: records.iter().filter(|r| r.inside).count() as f64
                     / records.len() as f64,
-                mean_implied_to_realised: ivcrush_core::stats::mean(&ratios),
+                implied_over_realised: (realised > 0.0).then(|| implied / realised),
             }
         })
         .collect()

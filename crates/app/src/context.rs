@@ -56,7 +56,7 @@ pub struct App {
     any_stale: Arc<AtomicBool>,
     /// Vendor reads bypass the cache (a backtest's replays: each as-of is read once, and
     /// caching thousands of past chains would only fill the store).
-    uncached: bool,
+    pub(crate) uncached: bool,
 }
 
 /// An async health ping returning a message or an error text.

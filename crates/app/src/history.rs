@@ -310,11 +310,14 @@ impl HistoryService<'_> {
         // Each stored row is read once: the coverage, then the moves (recomputed by the
         // backfill, or read when complete).
         let covered = self.coverage(ticker).await?;
-        let mut moves = if self.history_is_complete(ticker, years, covered).await? {
-            self.app.store.historical_moves(ticker).await?
-        } else {
-            self.fill(ticker, years, covered).await?.moves
-        };
+        // A backtest's replay reads the history as stored and never backfills: what it may
+        // see is decided by the backtest, and a replay must not write.
+        let mut moves =
+            if self.app.uncached || self.history_is_complete(ticker, years, covered).await? {
+                self.app.store.historical_moves(ticker).await?
+            } else {
+                self.fill(ticker, years, covered).await?.moves
+            };
         let last = self.app.last_completed_session();
         // A store shared with runs of a later as-of date may know moves this date cannot.
         moves.retain(|m| m.reaction_date <= last);

@@ -34,6 +34,7 @@ fn request(app: &App, from: &str, to: &str, exit: ExitChoice) -> BacktestRequest
             analytics: app.config().analytics.clone(),
         }],
         walk_forward: None,
+        extend_history: true,
     }
 }
 

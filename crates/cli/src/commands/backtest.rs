@@ -99,6 +99,7 @@ pub async fn run(app: App, _cid: String, a: BacktestArgs) -> anyhow::Result<Exit
         },
         profiles,
         walk_forward: a.walk_forward,
+        extend_history: true,
     };
     let report = app.backtester().run(&req).await?;
     let mut out = std::io::stdout().lock();

@@ -150,9 +150,9 @@ pub async fn run(app: App, _cid: String, a: HistoryArgs) -> anyhow::Result<ExitC
             }
             let summary = event_stats.map_or_else(String::new, |s| {
                 format!(
-                    ": inside the implied move {:.0}% of the time, implied/realised {}",
+                    ": inside the implied move {:.0}% of the time, mean implied / mean realised {}",
                     s.inside_rate * 100.0,
-                    s.mean_implied_to_realised
+                    s.implied_over_realised
                         .map_or_else(|| "-".to_string(), |r| format!("{r:.2}"))
                 )
             });
