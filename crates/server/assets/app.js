@@ -420,6 +420,110 @@
     document.body.dataset.healthScrollX = scrolls($("deps").parentElement);
   }
 
+  // ---- backtest ----------------------------------------------------------------------
+  function equityChart(trades) {
+    const svg = frame("equity curve");
+    if (!trades.length) { note(svg, "no trades in the window"); return svg; }
+    let cum = 0;
+    const pts = [0, ...trades.map((t) => (cum += t.pnl_per_contract))];
+    const lo = Math.min(0, ...pts), hi = Math.max(0, ...pts) || 1;
+    const x = scale(0, pts.length - 1, M.l, W - M.r), y = scale(lo, hi, H - M.b, M.t);
+    svg.append(svgEl("line", { class: "mean", x1: M.l, x2: W - M.r, y1: y(0), y2: y(0) }));
+    svg.append(svgEl("polyline", { class: "line", points: pts.map((v, i) => x(i).toFixed(1) + "," + y(v).toFixed(1)).join(" ") }));
+    for (let i = 0; i <= 4; i++) {
+      const v = lo + ((hi - lo) * i) / 4;
+      svg.append(svgEl("text", { x: M.l - 4, y: y(v) + 3, "text-anchor": "end" }, v.toFixed(0)));
+    }
+    svg.append(svgEl("text", { x: W - M.r, y: H - M.b + 14, "text-anchor": "end" }, trades.length + " trades"));
+    return svg;
+  }
+  function calibrationChart(buckets) {
+    const svg = frame("calibration");
+    const x = scale(0, 1, M.l, W - M.r), y = scale(0, 1, H - M.b, M.t);
+    svg.append(svgEl("line", { class: "diag", x1: x(0), y1: y(0), x2: x(1), y2: y(1) }));
+    if (!buckets.length) { note(svg, "no trades to calibrate"); return svg; }
+    for (const b of buckets) {
+      const c = svgEl("circle", { class: "pt", cx: x(b.predicted).toFixed(1), cy: y(b.realised).toFixed(1), r: Math.min(9, 2 + Math.sqrt(b.count)) });
+      c.append(svgEl("title", {}, b.bucket + ": predicted " + fmt(b.predicted * 100, 0) + "%, realised " + fmt(b.realised * 100, 0) + "% over " + b.count));
+      svg.append(c);
+    }
+    yTicks(svg, (v) => y(v / 100), 0, 100, "%");
+    svg.append(svgEl("text", { x: W - M.r, y: H - M.b + 14, "text-anchor": "end" }, "predicted POP (lognormal) →"));
+    return svg;
+  }
+  function tierChart(byTier) {
+    const svg = frame("P&L by tier");
+    const tiers = Object.keys(byTier || {});
+    if (!tiers.length) { note(svg, "no trades"); return svg; }
+    const vals = tiers.map((t) => byTier[t].total_pnl);
+    const lo = Math.min(0, ...vals), hi = Math.max(0, ...vals) || 1;
+    const y = scale(lo, hi, H - M.b, M.t), bw = (W - M.l - M.r) / tiers.length;
+    tiers.forEach((t, i) => {
+      const v = vals[i], top = Math.min(y(v), y(0)), h = Math.abs(y(v) - y(0));
+      const bar = svgEl("rect", { class: "bar" + (v < 0 ? " loss" : ""), x: (M.l + i * bw + bw * 0.2).toFixed(1), y: top.toFixed(1), width: (bw * 0.6).toFixed(1), height: h.toFixed(1) });
+      bar.append(svgEl("title", {}, t + ": " + byTier[t].trades + " trades, total " + fmt(v, 0)));
+      svg.append(bar);
+      svg.append(svgEl("text", { x: M.l + i * bw + bw / 2, y: H - M.b + 12, "text-anchor": "middle" }, t));
+    });
+    for (let i = 0; i <= 4; i++) {
+      const v = lo + ((hi - lo) * i) / 4;
+      svg.append(svgEl("text", { x: M.l - 4, y: y(v) + 3, "text-anchor": "end" }, v.toFixed(0)));
+    }
+    return svg;
+  }
+  // Implied (amber) against the absolute reaction (blue inside, red outside) on one scale.
+  function miniBars(e, max) {
+    const svg = svgEl("svg", { class: "mini", viewBox: "0 0 140 16", role: "img", "aria-label": "implied vs realised" });
+    const w = (v) => Math.max(1, (Math.abs(v) / max) * 138).toFixed(1);
+    svg.append(svgEl("rect", { class: "implied", x: 1, y: 1, width: w(e.implied_move_pct), height: 6 }));
+    svg.append(svgEl("rect", { class: "realised" + (e.inside ? "" : " outside"), x: 1, y: 9, width: w(e.realised_move_pct), height: 6 }));
+    return svg;
+  }
+  function renderBacktest(r) {
+    const panel = $("backtest-panel");
+    const s = r.summary;
+    panel.dataset.trades = String(r.trades.length);
+    panel.dataset.events = String(r.per_event.length);
+    $("backtest-meta").textContent = r.from + " → " + r.to + " · " + r.strategy + " · exit " + r.exit;
+    $("bt-from").value = r.from; $("bt-to").value = r.to;
+    $("backtest-summary").textContent = r.events + " reports, " + s.trades + " trades: win rate " +
+      (s.win_rate === null ? "–" : fmt(s.win_rate * 100, 0) + "%") + ", mean " + fmt(s.mean_pnl, 0) +
+      ", total " + fmt(s.total_pnl, 0) + " per contract, Sharpe " + fmt(s.sharpe) + " per trade, max drawdown " +
+      fmt(s.max_drawdown, 0) + "; " + r.skipped.length + " reports skipped (reasons in the API's skipped[]).";
+    $("chart-equity").replaceChildren(equityChart(r.trades));
+    $("chart-calibration").replaceChildren(calibrationChart(s.calibration || []));
+    $("chart-tiers").replaceChildren(tierChart(s.by_tier));
+    const tbody = $("events").querySelector("tbody");
+    tbody.replaceChildren();
+    const max = Math.max(1, ...r.per_event.map((e) => Math.max(e.implied_move_pct, Math.abs(e.realised_move_pct))));
+    for (const e of r.per_event.slice().reverse()) {
+      const tr = el("tr", {});
+      tr.append(el("td", {}, e.ticker), el("td", {}, e.report_date), el("td", { class: "num" }, fmt(e.implied_move_pct)),
+        el("td", { class: "num" }, fmt(e.realised_move_pct)));
+      const bars = el("td", {}); bars.append(miniBars(e, max)); tr.append(bars);
+      tr.append(el("td", { class: e.inside ? "yes" : "no" }, e.inside ? "yes" : "no"),
+        el("td", { class: "num" }, fmt(e.straddle_pnl_pct)), el("td", { class: e.traded ? "yes" : "no" }, e.traded ? "yes" : "no"));
+      tbody.append(tr);
+    }
+    panel.dataset.state = "ready";
+  }
+  async function loadBacktest(form) {
+    const q = new URLSearchParams();
+    if (form) {
+      if ($("bt-from").value) q.set("from", $("bt-from").value);
+      if ($("bt-to").value) q.set("to", $("bt-to").value);
+      q.set("strategy", $("bt-strategy").value);
+      q.set("exit", $("bt-exit").value);
+    }
+    $("backtest-panel").dataset.state = "loading";
+    try {
+      renderBacktest(await api("/api/v1/backtest" + (q.toString() ? "?" + q : "")));
+    } catch (e) {
+      $("backtest-summary").textContent = "backtest: " + e.message;
+      $("backtest-panel").dataset.state = "error";
+    }
+  }
+
   // ---- wiring ------------------------------------------------------------------------
   async function start(refresh) {
     if (!key) { status("enter an API key (or open /?key=…)", true); document.body.dataset.state = "nokey"; return; }
@@ -455,7 +559,9 @@
       });
     }
     window.addEventListener("resize", recordLayout);
+    $("backtest-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadBacktest(true); });
     start(false);
     loadHealth().then(recordLayout);
+    if (key) loadBacktest(false);
   });
 })();

@@ -13,7 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use ivcrush_app::symbols::normalize_symbol;
-use ivcrush_app::{AsOf, EarningsRecord, RankBy, Row, StoredAnalysis};
+use ivcrush_app::{
+    AsOf, BacktestReport, EarningsRecord, ExitChoice, RankBy, Row, StoredAnalysis, StrategyChoice,
+};
 use ivcrush_core::moves::HistoricalMove;
 use ivcrush_resilience::{BreakerSnapshot, HealthReport};
 use serde::{Deserialize, Serialize};
@@ -43,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/analyze/{ticker}", get(analyze))
         .route("/api/v1/calendar", get(calendar))
         .route("/api/v1/history/{ticker}", get(history))
+        .route("/api/v1/backtest", get(backtest))
         .route("/api/v1/breakers", get(breakers))
         .route("/api/v1/breakers/{name}/reset", post(reset_breaker))
         .route(
@@ -404,6 +407,51 @@ pub(crate) async fn history(
     }))
 }
 
+/// Query of `/api/v1/backtest`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct BacktestParams {
+    /// First report date (default: 90 days before `to`).
+    from: Option<NaiveDate>,
+    /// Last report date (default: 10 days before the as-of date, so that reactions and
+    /// expiries have happened; at most 366 days after `from`).
+    to: Option<NaiveDate>,
+    /// `short_straddle`, `short_strangle`, `iron_condor` or `best` (default).
+    #[param(pattern = "^(short_straddle|short_strangle|iron_condor|best)$")]
+    strategy: Option<String>,
+    /// `reaction` (default) or `expiry`.
+    #[param(pattern = "^(reaction|expiry)$")]
+    exit: Option<String>,
+}
+
+/// Replays the scan over the reports of a window: the trades, the summary with the POP
+/// calibration, and implied against realised per event (the CLI's `backtest --format json`).
+#[utoipa::path(get, path = "/api/v1/backtest", tag = "scan", params(BacktestParams),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The backtest report", body = Object),
+        (status = 400, description = "Bad window, strategy or exit", body = ErrorBody),
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody)))]
+pub(crate) async fn backtest(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<BacktestParams>,
+) -> Result<Json<std::sync::Arc<BacktestReport>>, ApiError> {
+    let strategy: StrategyChoice = p
+        .strategy
+        .as_deref()
+        .unwrap_or("best")
+        .parse()
+        .map_err(ApiError::BadRequest)?;
+    let exit: ExitChoice = p
+        .exit
+        .as_deref()
+        .unwrap_or("reaction")
+        .parse()
+        .map_err(ApiError::BadRequest)?;
+    Ok(Json(s.backtest(p.from, p.to, strategy, exit).await?))
+}
+
 /// The circuit breakers of the process.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BreakersResponse {
@@ -520,7 +568,7 @@ impl Modify for ApiKeyScheme {
 #[openapi(
     info(title = "ivcrush API", description = "Earnings volatility scans, analyses, health and breakers. \
         /api/* needs the X-API-Key header; errors are {error, message, request_id}."),
-    paths(live, ready, metrics, scan, analyze, calendar, history, breakers, reset_breaker,
+    paths(live, ready, metrics, scan, analyze, calendar, history, backtest, breakers, reset_breaker,
         force_open_breaker, openapi_json),
     components(schemas(ErrorBody, Live, ScanResponse, CalendarResponse, HistoryResponse,
         BreakersResponse)),

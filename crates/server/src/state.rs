@@ -21,6 +21,7 @@ use ivcrush_app::{
     AnalyzeOptions, App, AsOf, EarningsRecord, RankBy, Row, RowView, ScanReport, ScanRequest,
     TickerHistory,
 };
+use ivcrush_app::{BacktestReport, ExitChoice, StrategyChoice};
 use ivcrush_core::EarningsEvent;
 use ivcrush_resilience::{CheckResult, Criticality, DEFAULT_CHECK_TIMEOUT, HealthReport};
 use subtle::ConstantTimeEq;
@@ -89,7 +90,18 @@ struct Inner {
     /// The last readiness report and when it was made: concurrent probes wait for one run of
     /// the checks and share it ([`READINESS_TTL`]).
     readiness: tokio::sync::Mutex<Option<(tokio::time::Instant, HealthReport)>>,
+    /// The last backtest and its query: the dashboard asks for the same one on every load,
+    /// and a backtest is CPU work (kept `analysis_ttl_secs`; concurrent askers wait for one).
+    backtest: tokio::sync::Mutex<Option<(BacktestKey, Instant, Arc<BacktestReport>)>>,
 }
+
+/// What a cached backtest answers.
+type BacktestKey = (NaiveDate, NaiveDate, StrategyChoice, ExitChoice);
+
+/// Default window of `/api/v1/backtest`: reports from this many days before its end…
+const BACKTEST_DAYS: i64 = 90;
+/// …which is this many days before the as-of, so that the reactions and expiries are past.
+const BACKTEST_SETTLED_DAYS: i64 = 10;
 
 /// How long one readiness report answers every probe: a probe storm (a load balancer per
 /// instance, Kubernetes, a monitor) runs the local checks at most once per interval.
@@ -159,6 +171,7 @@ impl AppState {
                 checks: RwLock::new(Vec::new()),
                 scan_lock: tokio::sync::Mutex::new(()),
                 readiness: tokio::sync::Mutex::new(None),
+                backtest: tokio::sync::Mutex::new(None),
             }),
         })
     }
@@ -389,6 +402,53 @@ impl AppState {
         let (from, to) = calendar.resolve_window(from, to, None)?;
         let events = calendar.window(from, to).await?;
         Ok((from, to, events))
+    }
+
+    /// A backtest of the default strategy over a window (default: the 90 days of reports
+    /// ending 10 days before the as-of), cached like an analysis.
+    pub(crate) async fn backtest(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+        strategy: StrategyChoice,
+        exit: ExitChoice,
+    ) -> Result<Arc<BacktestReport>, ApiError> {
+        let app = &self.inner.app;
+        let to =
+            to.unwrap_or_else(|| app.as_of_date() - chrono::Duration::days(BACKTEST_SETTLED_DAYS));
+        let from = from.unwrap_or_else(|| to - chrono::Duration::days(BACKTEST_DAYS));
+        if (to - from).num_days() > ivcrush_app::MAX_WINDOW_DAYS {
+            return Err(ApiError::BadRequest(format!(
+                "the window {from}..{to} is longer than {} days",
+                ivcrush_app::MAX_WINDOW_DAYS
+            )));
+        }
+        let key = (from, to, strategy, exit);
+        let ttl = Duration::from_secs(self.inner.config.analysis_ttl_secs);
+        let mut cached = self.inner.backtest.lock().await;
+        if let Some((k, at, report)) = cached.as_ref()
+            && *k == key
+            && at.elapsed() < ttl
+        {
+            return Ok(report.clone());
+        }
+        let req = ivcrush_app::BacktestRequest {
+            from,
+            to,
+            tickers: None,
+            strategy,
+            exit,
+            costs: ivcrush_core::backtest::TradeCosts::default(),
+            profiles: vec![ivcrush_app::Profile {
+                name: "configured".into(),
+                analytics: app.config().analytics.clone(),
+            }],
+            walk_forward: None,
+            extend_history: true,
+        };
+        let report = Arc::new(app.backtester().run(&req).await?);
+        *cached = Some((key, Instant::now(), report.clone()));
+        Ok(report)
     }
 
     /// The dependency graph of the app plus the extra checks (capability `api`, the one that

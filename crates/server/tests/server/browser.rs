@@ -85,8 +85,12 @@ async fn the_dashboard_renders_the_scan_table_and_the_ticker_charts_in_headless_
         dom.contains("data-state=\"ready\""),
         "the page loaded its data"
     );
-    let charts = dom.matches("<svg class=\"chart\"").count();
-    assert_eq!(charts, 3, "moves, term structure and skew charts rendered");
+    for chart in ["chart-moves", "chart-term", "chart-skew"] {
+        assert!(
+            dom.contains(&format!("<div id=\"{chart}\"><svg class=\"chart\"")),
+            "{chart} rendered"
+        );
+    }
     assert!(dom.contains("class=\"bar"), "the moves chart has bars");
     assert!(
         dom.contains("class=\"implied\""),
@@ -398,5 +402,63 @@ async fn the_dashboard_stacks_below_1200_px_and_never_scrolls_the_page_sideways(
             );
         }
     }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_backtest_panel_draws_the_equity_curve_calibration_tiers_and_per_event_bars() {
+    let Some((s, url)) = dashboard().await else {
+        return;
+    };
+    // The API's own answer first (the server caches it, so the page gets the same report).
+    let report = s.json("/api/v1/backtest").await;
+    let trades = report["trades"].as_array().map_or(0, Vec::len);
+    let events = report["per_event"].as_array().map_or(0, Vec::len);
+    assert!(
+        trades > 0 && events >= trades,
+        "{trades} trades, {events} events"
+    );
+    let profile = tempfile::tempdir().expect("profile dir");
+    let out = chromium(
+        profile.path(),
+        &[
+            "--virtual-time-budget=20000".to_string(),
+            "--dump-dom".to_string(),
+            url,
+        ],
+    )
+    .await;
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let panel_start = dom
+        .find("<section id=\"backtest-panel\"")
+        .expect("the panel");
+    let panel = &dom[panel_start..];
+    let panel = &panel[..panel.find("</section>").unwrap_or(panel.len())];
+    assert!(
+        panel.contains("data-state=\"ready\""),
+        "the backtest loaded: {panel:.400}"
+    );
+    assert_eq!(
+        attr_number(panel, "data-trades=\""),
+        Some(trades),
+        "the page shows the API's trades"
+    );
+    assert_eq!(attr_number(panel, "data-events=\""), Some(events));
+    assert!(
+        panel.contains("<div id=\"chart-equity\"><svg class=\"chart\"")
+            && panel.contains("<polyline class=\"line\""),
+        "an equity curve"
+    );
+    assert!(panel.contains("class=\"diag\""), "the calibration diagonal");
+    assert!(panel.contains("<circle class=\"pt\""), "calibration points");
+    assert!(
+        panel.contains("<div id=\"chart-tiers\"><svg class=\"chart\""),
+        "P&L by tier"
+    );
+    assert_eq!(
+        panel.matches("<svg class=\"mini\"").count(),
+        events,
+        "one implied-vs-realised bar pair per event"
+    );
     s.stop().await;
 }
