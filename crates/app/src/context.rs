@@ -142,6 +142,12 @@ fn replay_market(
         ProviderKind::Files => {
             let at = resolve_as_of(as_of, Utc::now(), ivcrush_core::calendar::close_of);
             let files = load_files(config, new_york_date(at))?;
+            // An explicit as-of replays what was known then; none serves the latest files.
+            let files = if as_of.is_some() {
+                files.with_as_of(at)
+            } else {
+                files
+            };
             let scope = match as_of {
                 Some(AsOf::Date(d)) => format!("files:{d}"),
                 _ => format!("files:{}", AsOf::At(at)),

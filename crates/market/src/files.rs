@@ -13,7 +13,11 @@
 //! <dir>/chains/*.json    Tradier `/v1/markets/options/chains` bodies (underlying and expiration
 //!                        read from each contract)
 //! ```
-//! When several `as_of` snapshots exist for one underlying and expiration, the latest wins.
+//! Every snapshot is kept. Without an as-of the latest snapshot of each underlying and
+//! expiration is served. Replayed at an as-of ([`FileMarket::with_as_of`]: `--as-of`, a
+//! backtest's entries and exits) the market is what was known then: the latest snapshot taken
+//! on that New York day at or before the as-of (an older one is not served: no chain that day),
+//! and the bars whose session had closed.
 //! Quotes are served from the latest chain snapshot's `spot`, else the last bar's close.
 
 use std::collections::BTreeMap;
@@ -23,6 +27,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use ivcrush_core::calendar::new_york_date;
 use ivcrush_core::{Bar, EarningsEvent, OptionChain, OptionKind, OptionQuote, Timing};
 use serde::Serialize;
 
@@ -418,9 +423,13 @@ pub fn load_chain_json(path: &Path) -> Result<Loaded<JsonChain>, MarketError> {
 pub struct FileMarket {
     calendar: Vec<EarningsRecord>,
     bars: BTreeMap<String, Vec<Bar>>,
-    chains: BTreeMap<String, BTreeMap<NaiveDate, (DateTime<Utc>, OptionChain)>>,
-    spots: BTreeMap<String, (DateTime<Utc>, f64)>,
+    /// Underlying → expiration → snapshot time → chain.
+    chains: BTreeMap<String, BTreeMap<NaiveDate, BTreeMap<DateTime<Utc>, OptionChain>>>,
+    /// Underlying → snapshot time → spot.
+    spots: BTreeMap<String, BTreeMap<DateTime<Utc>, f64>>,
     today: Option<NaiveDate>,
+    /// The instant replayed; `None`: the latest of everything.
+    as_of: Option<DateTime<Utc>>,
 }
 
 impl FileMarket {
@@ -486,6 +495,33 @@ impl FileMarket {
         Ok((market, errors))
     }
 
+    /// Replays the market at `at` (see the module docs): same-day snapshots at or before it,
+    /// bars of closed sessions.
+    pub fn with_as_of(mut self, at: DateTime<Utc>) -> FileMarket {
+        self.as_of = Some(at);
+        self
+    }
+
+    /// The snapshot of `per` the as-of sees.
+    fn seen<'a, T>(
+        &self,
+        per: &'a BTreeMap<DateTime<Utc>, T>,
+    ) -> Option<(&'a DateTime<Utc>, &'a T)> {
+        match self.as_of {
+            None => per.iter().next_back(),
+            Some(at) => per
+                .range(..=at)
+                .next_back()
+                .filter(|(t, _)| new_york_date(**t) == new_york_date(at)),
+        }
+    }
+
+    /// Whether the session of `date` had closed at the as-of.
+    fn closed(&self, date: NaiveDate) -> bool {
+        self.as_of
+            .is_none_or(|at| ivcrush_core::calendar::close_of(date) <= at)
+    }
+
     /// Fixes "today" (past reports are those dated before it). Default: the UTC date now.
     pub fn with_today(mut self, today: NaiveDate) -> FileMarket {
         self.today = Some(today);
@@ -518,13 +554,10 @@ impl FileMarket {
             BTreeMap::new();
         for r in rows {
             if let Some(spot) = r.spot {
-                let entry = self
-                    .spots
+                self.spots
                     .entry(r.underlying.clone())
-                    .or_insert((r.as_of, spot));
-                if r.as_of >= entry.0 {
-                    *entry = (r.as_of, spot);
-                }
+                    .or_default()
+                    .insert(r.as_of, spot);
             }
             groups
                 .entry((r.underlying, r.expiration, r.as_of))
@@ -537,13 +570,12 @@ impl FileMarket {
     }
 
     fn put_chain(&mut self, underlying: String, as_of: DateTime<Utc>, chain: OptionChain) {
-        let per = self.chains.entry(underlying).or_default();
-        match per.get(&chain.expiration) {
-            Some((t, _)) if *t > as_of => {}
-            _ => {
-                per.insert(chain.expiration, (as_of, chain));
-            }
-        }
+        self.chains
+            .entry(underlying)
+            .or_default()
+            .entry(chain.expiration)
+            .or_default()
+            .insert(as_of, chain);
     }
 
     fn known(&self, symbol: &str) -> bool {
@@ -573,7 +605,11 @@ impl OptionsData for FileMarket {
     async fn expirations(&self, symbol: &str) -> Result<Vec<NaiveDate>, MarketError> {
         let symbol = norm(symbol);
         match self.chains.get(&symbol) {
-            Some(per) => Ok(per.keys().copied().collect()),
+            Some(per) => Ok(per
+                .iter()
+                .filter(|(_, snapshots)| self.seen(snapshots).is_some())
+                .map(|(expiration, _)| *expiration)
+                .collect()),
             None if self.known(&symbol) => Ok(Vec::new()),
             None => Err(MarketError::UnknownSymbol(symbol)),
         }
@@ -581,7 +617,12 @@ impl OptionsData for FileMarket {
 
     async fn chain(&self, symbol: &str, expiration: NaiveDate) -> Result<OptionChain, MarketError> {
         let symbol = norm(symbol);
-        match self.chains.get(&symbol).and_then(|p| p.get(&expiration)) {
+        let seen = self
+            .chains
+            .get(&symbol)
+            .and_then(|p| p.get(&expiration))
+            .and_then(|snapshots| self.seen(snapshots));
+        match seen {
             Some((_, chain)) => Ok(chain.clone()),
             None if self.known(&symbol) => Ok(OptionChain {
                 expiration,
@@ -607,10 +648,12 @@ impl OptionsData for FileMarket {
                         volume,
                         quoted_at: Some(as_of),
                     };
-                if let Some((as_of, spot)) = self.spots.get(&s) {
+                if let Some((as_of, spot)) = self.spots.get(&s).and_then(|p| self.seen(p)) {
                     return Some(quote(*spot, *as_of, None, 0));
                 }
                 let bars = self.bars.get(&s)?;
+                let closed = bars.partition_point(|b| self.closed(b.date));
+                let bars = &bars[..closed];
                 let last = bars.last()?;
                 let prev = bars.len().checked_sub(2).map(|i| bars[i].close);
                 let as_of = last
@@ -636,7 +679,7 @@ impl PriceHistory for FileMarket {
         match self.bars.get(&symbol) {
             Some(bars) => Ok(bars
                 .iter()
-                .filter(|b| b.date >= from && b.date <= to)
+                .filter(|b| b.date >= from && b.date <= to && self.closed(b.date))
                 .copied()
                 .collect()),
             None if self.known(&symbol) => Ok(Vec::new()),

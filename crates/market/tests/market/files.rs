@@ -151,3 +151,57 @@ async fn file_market_loads_a_directory_and_serves_the_traits() {
     assert_eq!(past[0].date, d("2025-10-30"));
     assert!(FileMarket::load(dir.path().join("missing")).is_err());
 }
+
+/// Replayed at an as-of, the files are what was known then: that day's latest snapshot at or
+/// before the as-of (never a later one, never an older day's), and closed sessions' bars.
+#[tokio::test]
+async fn a_replay_sees_only_the_snapshots_and_bars_known_at_its_as_of() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("bars.csv"), BARS).expect("write");
+    std::fs::write(dir.path().join("chains.csv"), CHAINS).expect("write");
+    let at = |s: &str| -> chrono::DateTime<chrono::Utc> { s.parse().expect("instant") };
+    let replay = |t: &str| {
+        let (market, _) = FileMarket::load(dir.path()).expect("load");
+        market.with_as_of(at(t)).market_data()
+    };
+    let call_bid =
+        |chain: &ivcrush_core::OptionChain| chain.quote(OptionKind::Call, 100.0).map(|q| q.bid);
+
+    // The evening of the 27th: the 27th's snapshot, not the 28th's.
+    let day1 = replay("2026-01-27T21:00:00Z");
+    let chain = day1.options.chain("KVLT", d("2026-02-20")).await.expect("");
+    assert_eq!(call_bid(&chain), Some(2.10));
+    let spot = day1.options.quotes(&["KVLT".into()]).await.expect("");
+    assert_eq!(spot[0].last, 99.0);
+    assert_eq!(
+        day1.options.expirations("KVLT").await.expect(""),
+        [d("2026-02-20")],
+        "the March chain was first seen on the 28th"
+    );
+
+    // The 28th after its snapshot: the 28th's.
+    let day2 = replay("2026-01-28T21:00:00Z");
+    let chain = day2.options.chain("KVLT", d("2026-02-20")).await.expect("");
+    assert_eq!(call_bid(&chain), Some(3.10));
+
+    // The 29th: no snapshot that day, so no chain (a two-day-old chain is not served).
+    let day3 = replay("2026-01-29T21:00:00Z");
+    let chain = day3.options.chain("KVLT", d("2026-02-20")).await.expect("");
+    assert!(chain.quotes.is_empty());
+    assert!(day3.options.expirations("KVLT").await.expect("").is_empty());
+
+    // Bars: the 27th's session is not closed at 15:00 New York on the 27th.
+    let morning = replay("2026-01-27T20:00:00Z");
+    let bars = morning
+        .history
+        .daily_bars("AAPL", d("2026-01-01"), d("2026-12-31"))
+        .await
+        .expect("");
+    assert_eq!(
+        bars.iter().map(|b| b.date).collect::<Vec<_>>(),
+        [d("2026-01-26")],
+        "the 27th's bar is not there yet (the 22nd's row is a bad row)"
+    );
+    let quotes = morning.options.quotes(&["AAPL".into()]).await.expect("");
+    assert_eq!(quotes[0].last, 251.12, "the last closed session's close");
+}
