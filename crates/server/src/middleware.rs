@@ -27,11 +27,39 @@ pub(crate) const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 pub(crate) struct MakeCorrelationId;
 
 impl MakeRequestId for MakeCorrelationId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&ivcrush_app::new_correlation_id())
-            .ok()
-            .map(RequestId::new)
+    /// No `X-Request-Id`: the trace ID of a W3C `traceparent` (the caller's distributed trace,
+    /// so that our log lines join it), else 128 fresh random bits.
+    fn make_request_id<B>(&mut self, req: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(trace_id)
+            .map_or_else(ivcrush_app::new_correlation_id, str::to_owned);
+        HeaderValue::from_str(&id).ok().map(RequestId::new)
     }
+}
+
+/// The trace ID of a `traceparent` header (`version-traceid-parentid-flags`, W3C Trace
+/// Context): 32 lower-case hex digits, not all zero, under a known version; `None` otherwise.
+pub(crate) fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let valid = hex(version, 2)
+        && version != "ff"
+        && (version != "00" || parts.next().is_none())
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2);
+    valid.then_some(trace)
 }
 
 /// Replaces a client-sent request id that is too long or has odd characters, so log lines
@@ -267,5 +295,32 @@ pub(crate) async fn layer_error(err: tower::BoxError) -> ApiError {
         ApiError::Timeout
     } else {
         ApiError::Internal(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_id;
+
+    #[test]
+    fn a_traceparent_gives_its_trace_id_and_a_malformed_one_none() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_eq!(trace_id(&format!("00-{id}-00f067aa0ba902b7-01")), Some(id));
+        // A later version may add fields; version 00 may not.
+        assert_eq!(
+            trace_id(&format!("01-{id}-00f067aa0ba902b7-01-extra")),
+            Some(id)
+        );
+        for bad in [
+            format!("00-{id}-00f067aa0ba902b7-01-extra"),
+            format!("ff-{id}-00f067aa0ba902b7-01"),
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01".to_string(),
+            format!("00-{id}-0000000000000000-01"),
+            format!("00-{}-00f067aa0ba902b7-01", id.to_uppercase()),
+            "00-abc-def-01".to_string(),
+            String::new(),
+        ] {
+            assert_eq!(trace_id(&bad), None, "{bad}");
+        }
     }
 }

@@ -37,9 +37,102 @@ pub struct ScanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+    /// Write the run's metrics to this file (Prometheus text, replaced atomically) for
+    /// node_exporter's textfile collector (name it `*.prom`): a scan run by a timer has no
+    /// /metrics of its own.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<std::path::PathBuf>,
     /// Shared options.
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+/// The textfile of one run: its outcome, duration and rows, and the last success (carried
+/// over from the previous file when this run failed, so that staleness alerts keep working).
+fn metrics_text(
+    previous: &str,
+    now: f64,
+    secs: f64,
+    outcome: Result<(usize, usize), ()>,
+) -> String {
+    use std::fmt::Write as _;
+    const LAST_SUCCESS: &str = "ivcrush_scan_last_success_timestamp_seconds";
+    let last_success = match outcome {
+        Ok(_) => Some(now),
+        Err(()) => previous.lines().find_map(|l| {
+            l.strip_prefix(LAST_SUCCESS)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        }),
+    };
+    let mut t = String::new();
+    let mut family = |name: &str, help: &str, samples: &[(&str, f64)]| {
+        let _ = writeln!(t, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(t, "{name}{labels} {value}");
+        }
+    };
+    family(
+        "ivcrush_build_info",
+        "Always 1; the labels say which build ran (version, git_sha)",
+        &[(
+            &format!(
+                "{{git_sha=\"{}\",version=\"{}\"}}",
+                crate::runtime::GIT_SHA,
+                crate::runtime::VERSION
+            ),
+            1.0,
+        )],
+    );
+    family(
+        "ivcrush_scan_last_run_timestamp_seconds",
+        "Unix time the last scan ended",
+        &[("", now)],
+    );
+    family(
+        "ivcrush_scan_last_run_success",
+        "1 when the last scan ran (some rows may have failed), 0 when it could not run",
+        &[("", if outcome.is_ok() { 1.0 } else { 0.0 })],
+    );
+    family(
+        "ivcrush_scan_last_duration_seconds",
+        "Wall time of the last scan",
+        &[("", secs)],
+    );
+    if let Some(at) = last_success {
+        family(
+            LAST_SUCCESS,
+            "Unix time of the last successful scan",
+            &[("", at)],
+        );
+    }
+    if let Ok((analyzed, failed)) = outcome {
+        family(
+            "ivcrush_scan_rows",
+            "Rows of the last scan by status",
+            &[
+                ("{status=\"analyzed\"}", analyzed as f64),
+                ("{status=\"failed\"}", failed as f64),
+            ],
+        );
+    }
+    t
+}
+
+/// Replaces `path` with the run's metrics (a temporary file renamed over it: the collector
+/// never reads half a file).
+fn write_metrics(
+    path: &std::path::Path,
+    secs: f64,
+    outcome: Result<(usize, usize), ()>,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let previous = std::fs::read_to_string(path).unwrap_or_default();
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let text = metrics_text(&previous, now, secs, outcome);
+    let tmp = path.with_extension("prom.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
 }
 
 /// Runs the scan; exit 0 when every row is fine, 3 when some rows failed (listed on stderr).
@@ -53,8 +146,24 @@ pub async fn run(app: App, cid: String, a: ScanArgs) -> anyhow::Result<ExitCode>
         concurrency: a.concurrency.map(usize::from),
     };
     let bar = super::BarProgress::new(a.common.quiet, "scanning");
-    let report = app.scanner().run(&req, &cid, Some(bar.clone())).await?;
+    let started = std::time::Instant::now();
+    let result = app.scanner().run(&req, &cid, Some(bar.clone())).await;
     bar.finish();
+    if let Some(path) = &a.metrics_file {
+        let outcome = result.as_ref().map_err(|_| ()).map(|r| {
+            let failed = r
+                .rows
+                .iter()
+                .filter(|row| matches!(row, ivcrush_app::Row::Failed(_)))
+                .count();
+            (r.rows.len() - failed, failed)
+        });
+        // The scan's own outcome matters more than its metrics: a write failure is logged.
+        if let Err(e) = write_metrics(path, started.elapsed().as_secs_f64(), outcome) {
+            tracing::warn!(error = %format!("{e:#}"), "scan metrics not written");
+        }
+    }
+    let report = result?;
     tracing::info!(
         run_id = %report.run_id,
         rows = report.rows.len(),

@@ -649,3 +649,74 @@ fn the_scan_unit_leaves_one_whole_json_document_per_run() {
         assert!(!env.dir.path().join("last-scan.json.tmp").exists());
     }
 }
+
+/// A scan run by a timer leaves its metrics for node_exporter's textfile collector; a failed run
+/// says so and keeps the last success's time (so that a staleness alert still fires on time).
+#[test]
+fn a_scan_writes_a_metrics_textfile_and_a_failed_one_keeps_the_last_success() {
+    let env = Env::new();
+    let file = env.dir.path().join("ivcrush-scan.prom");
+    let out = env
+        .cmd()
+        .args(["scan", "--days", "10", "--format", "json", "--metrics-file"])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(matches!(out.status.code(), Some(0 | 3)));
+    let text = std::fs::read_to_string(&file).expect("written");
+    let value = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && !l.starts_with('#'))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    assert_eq!(value(&text, "ivcrush_scan_last_run_success"), Some(1.0));
+    let success = value(&text, "ivcrush_scan_last_success_timestamp_seconds").expect("a success");
+    assert!(value(&text, "ivcrush_scan_rows{status=\"analyzed\"}").is_some_and(|n| n > 0.0));
+    assert!(text.contains("ivcrush_build_info{git_sha=\""), "{text}");
+    if let Ok(promtool) = which_promtool() {
+        let check = std::process::Command::new(promtool)
+            .args(["check", "metrics"])
+            .stdin(std::fs::File::open(&file).expect("open"))
+            .output()
+            .expect("promtool runs");
+        assert!(
+            check.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+
+    let failed = env
+        .cmd()
+        .args([
+            "scan",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-02-01",
+            "--metrics-file",
+        ])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(!failed.status.success());
+    let text = std::fs::read_to_string(&file).expect("rewritten");
+    assert_eq!(value(&text, "ivcrush_scan_last_run_success"), Some(0.0));
+    assert_eq!(
+        value(&text, "ivcrush_scan_last_success_timestamp_seconds"),
+        Some(success),
+        "the last success is carried over"
+    );
+}
+
+/// `promtool` on the PATH (CI installs it), else the test checks the file by hand only.
+fn which_promtool() -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("promtool"))
+        .find(|p| p.is_file())
+        .ok_or(())
+}

@@ -43,6 +43,21 @@ async fn a_request_id_is_generated_when_absent_or_unusable() {
         32,
         "an oversized id is replaced"
     );
+    // No X-Request-Id but a W3C traceparent: the caller's trace ID, so our lines join its trace.
+    let r = s
+        .client
+        .get(s.url("/health/live"))
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        r.headers()["x-request-id"],
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
     s.stop().await;
 }
 
