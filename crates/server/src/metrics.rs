@@ -136,6 +136,15 @@ fn describe() {
         "ivcrush_scan_last_success_timestamp_seconds",
         "Unix time of the last successful scan"
     );
+    // The scan's series exist from the start at 0, so that rates and "no successful scan yet"
+    // alerts see the first run (a series born with its first event hides that event from
+    // `increase()`).
+    for trigger in ["startup", "scheduled", "on_demand"] {
+        for outcome in ["success", "failure"] {
+            metrics::counter!("ivcrush_scan_runs_total", "trigger" => trigger, "outcome" => outcome)
+                .increment(0);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -112,6 +112,12 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
+    /// A store over `pool`, whose database is already migrated: nothing is checked or applied
+    /// (tools and tests, e.g. over a read-only session that could not run the migrator).
+    pub fn over_migrated_pool(pool: PgPool) -> PgStore {
+        PgStore { pool }
+    }
+
     /// The connection pool (for tools and tests; prefer the [`Store`](crate::Store) methods).
     pub fn pool(&self) -> &PgPool {
         &self.pool

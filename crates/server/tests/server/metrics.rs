@@ -88,7 +88,28 @@ async fn metrics_parse_as_prometheus_text_with_http_scan_breaker_and_process_ser
             .value
             .clone()
     };
-    assert!(matches!(gauge("ivcrush_scan_runs_total"), Value::Counter(n) if n >= 1.0));
+    let runs: Vec<(&str, &str, f64)> = m
+        .samples
+        .iter()
+        .filter(|x| x.metric == "ivcrush_scan_runs_total")
+        .filter_map(|x| match x.value {
+            Value::Counter(n) => Some((
+                x.labels.get("trigger").unwrap_or_default(),
+                x.labels.get("outcome").unwrap_or_default(),
+                n,
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        runs.len(),
+        6,
+        "every trigger and outcome from the start: {runs:?}"
+    );
+    assert!(
+        runs.iter().map(|(_, _, n)| n).sum::<f64>() >= 1.0,
+        "the scan ran: {runs:?}"
+    );
     assert!(matches!(gauge("ivcrush_scan_rows"), Value::Gauge(_)));
     assert!(matches!(gauge("process_resident_memory_bytes"), Value::Gauge(n) if n > 0.0));
     assert!(matches!(gauge("process_start_time_seconds"), Value::Gauge(n) if n > 1.7e9));

@@ -133,9 +133,14 @@ async fn postgres_ping_reports_a_read_only_database() {
         let read_only = (**options)
             .clone()
             .options([("default_transaction_read_only", "on")]);
-        let store = ivcrush_store::PgStore::connect_with(read_only)
+        // The migrator itself cannot run in a read-only session (CREATE TABLE IF NOT EXISTS is
+        // refused there): the schema was migrated above.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(read_only)
             .await
-            .expect("a migrated schema opens read-only");
+            .expect("a read-only session connects");
+        let store = ivcrush_store::PgStore::over_migrated_pool(pool);
         let message = ivcrush_store::Store::ping(&store)
             .await
             .expect_err("read-only is refused")
