@@ -11,7 +11,9 @@ use ivcrush_market::{
     AlphaVantageClient, EarningsCalendar, FileMarket, MarketData, MarketError, TradierClient,
 };
 use ivcrush_resilience::BreakerRegistry;
-use ivcrush_store::{CacheError, CacheStats, HybridCache, Store, open_store};
+use ivcrush_store::{
+    CacheError, CacheStats, HybridCache, OpenMode, Store, open_store, open_store_with,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -205,6 +207,25 @@ impl App {
     /// [`AppError`] when the store cannot be opened or the provider is not configured.
     pub async fn open(config: AppConfig) -> Result<App, AppError> {
         let store = open_store(&config.database_url).await?;
+        App::with_store(config, store)
+    }
+
+    /// [`App::open`] on a database that must exist already and is not migrated (health checks
+    /// and status reports must not create a database nor change its schema).
+    ///
+    /// # Errors
+    /// [`AppError`] when the store cannot be opened (a missing SQLite file included) or the
+    /// provider is not configured.
+    pub async fn open_existing(config: AppConfig) -> Result<App, AppError> {
+        let store = open_store_with(&config.database_url, OpenMode::Existing).await?;
+        App::with_store(config, store)
+    }
+
+    /// Builds the configured provider over an opened `store`.
+    ///
+    /// # Errors
+    /// [`AppError`] when the provider is not configured.
+    pub fn with_store(config: AppConfig, store: Arc<dyn Store>) -> Result<App, AppError> {
         let breakers = BreakerRegistry::new();
         let mut pings = Vec::new();
         let (market, as_of, scope) = match config.provider {

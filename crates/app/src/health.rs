@@ -8,6 +8,7 @@
 //! quota, wait on the rate limiter, or open the production breaker). Vendors without a cheap
 //! ping (Alpha Vantage's 25 requests a day) are reported passively, from their breaker.
 
+use crate::config::AppConfig;
 use crate::context::App;
 use ivcrush_resilience::{CheckResult, Criticality, HealthRegistry, HealthReport};
 use std::collections::BTreeMap;
@@ -34,6 +35,72 @@ impl App {
     pub fn health(&self) -> Health<'_> {
         Health { app: self }
     }
+}
+
+/// `ivcrush health` for `config`, creating and migrating nothing: a database that does not
+/// exist (or cannot be opened) is reported DOWN with the reason, naming the file or server,
+/// instead of being created; a schema behind this binary is named (its pending migrations
+/// are applied by the next command that opens the store normally).
+///
+/// # Errors
+/// [`AppError`](crate::AppError) when the provider is not configured.
+pub async fn check_existing(config: AppConfig) -> Result<HealthReport, crate::AppError> {
+    match ivcrush_store::open_store_with(&config.database_url, ivcrush_store::OpenMode::Existing)
+        .await
+    {
+        Ok(store) => Ok(App::with_store(config, store)?.health().check().await),
+        Err(e) => {
+            let reason = crate::error::error_report(&e);
+            let mut reg = HealthRegistry::new();
+            reg.add_check("database", CHECK_TIMEOUT, move || {
+                let answer = Err(reason.clone());
+                async move { answer }
+            });
+            for cap in ["scan", "analyze"] {
+                reg.add_capability(cap, &[("database", Criticality::Critical)]);
+            }
+            Ok(reg.check().await)
+        }
+    }
+}
+
+/// The database check's answer for a reachable database with migrations `status`.
+fn schema_message(up: String, status: &ivcrush_store::MigrationStatus) -> CheckResult {
+    let names = |ms: &[ivcrush_store::Migration]| {
+        ms.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !status.failed.is_empty() {
+        return Err(format!(
+            "{up}, but migration {} failed part-way: repair the schema",
+            names(&status.failed)
+        ));
+    }
+    if !status.unknown.is_empty() {
+        return Err(format!(
+            "{up}, but its schema is newer than this binary (migrations {} unknown): upgrade \
+             ivcrush",
+            names(&status.unknown)
+        ));
+    }
+    if status.applied.is_empty() {
+        return Err(format!(
+            "{up}, but it holds no ivcrush schema (no migration applied)"
+        ));
+    }
+    if !status.pending.is_empty() {
+        return Ok(format!(
+            "{up}; {} migration(s) pending ({}), applied when the store is next opened for work",
+            status.pending.len(),
+            names(&status.pending)
+        ));
+    }
+    Ok(format!(
+        "{up}; schema current ({} migrations)",
+        status.applied.len()
+    ))
 }
 
 /// One vendor ping's answer and when it came.
@@ -106,14 +173,25 @@ impl Health<'_> {
     fn build(self, vendors: VendorCheck) -> HealthRegistry {
         let mut reg = HealthRegistry::new();
         let store = self.app.store.clone();
+        // The one-shot check also compares the schema with this binary's migrations; a
+        // readiness probe, every few seconds on a process that migrated at start, does not.
+        let schema = vendors == VendorCheck::Live;
         reg.add_check("database", CHECK_TIMEOUT, move || {
             let store = store.clone();
             async move {
                 store
                     .ping()
                     .await
-                    .map(|()| format!("{} reachable and writable", store.backend().as_str()))
-                    .map_err(|e| crate::error::error_report(&e))
+                    .map_err(|e| crate::error::error_report(&e))?;
+                let up = format!("{} reachable and writable", store.backend().as_str());
+                if !schema {
+                    return Ok(up);
+                }
+                let status = store
+                    .migration_status()
+                    .await
+                    .map_err(|e| crate::error::error_report(&e))?;
+                schema_message(up, &status)
             }
         });
         let mut needs: Vec<(String, Criticality)> = vec![

@@ -42,10 +42,13 @@ pub use config::{
 pub use context::{App, Clock, Fetched, PingFn, VendorPing, today_new_york};
 // The records the surfaces print and serve, so that they need not depend on `store`/`market`.
 pub use error::{AppError, ErrorKind, error_report};
-pub use health::Health;
+pub use health::{Health, check_existing};
 pub use history::{BackfillOutcome, HistoryService, MOVES_PROGRESS, TickerHistory};
 pub use import::{ImportOutcome, Importer};
 pub use ivcrush_market::EarningsRecord;
+/// The store itself, for the administration of the database (`ivcrush db`: migrations,
+/// status, backup, restore, pruning); the other surfaces go through the services.
+pub use ivcrush_store as store;
 pub use ivcrush_store::{CacheStats, EarningsRow, StoredAnalysis};
 pub use record::{AnalysisRecord, BestStrategy, DataInfo, FailedRow, RankBy, Row};
 pub use scanner::{

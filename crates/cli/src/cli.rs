@@ -222,6 +222,8 @@ pub enum Command {
     Health(commands::health::HealthArgs),
     /// Check or show the configuration (secrets redacted).
     Config(commands::config::ConfigArgs),
+    /// The database: migrate, status, backup, restore, prune.
+    Db(commands::db::DbArgs),
     /// Option calculator: Black–Scholes–Merton price and greeks, implied volatility (single
     /// quote or a CSV file of quotes).
     Calc(calc::CalcArgs),
@@ -259,10 +261,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Calendar(a) => commands::run_async(&a.common.clone(), |app, cid| {
             commands::calendar::run(app, cid, a)
         }),
-        Command::Health(a) => commands::run_async(&a.common.clone(), |app, cid| {
-            commands::health::run(app, cid, a)
-        }),
+        Command::Health(a) => commands::health::run(a),
         Command::Config(a) => commands::config::run(a),
+        Command::Db(a) => commands::db::run(a),
         Command::Serve(a) => commands::serve::run(a),
         Command::Ticker(a) => commands::ticker::run(a),
     }

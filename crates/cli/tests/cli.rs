@@ -8,6 +8,8 @@ mod backtest;
 mod calc;
 #[path = "cli/clock.rs"]
 mod clock;
+#[path = "cli/db.rs"]
+mod db;
 #[path = "cli/exit.rs"]
 mod exit;
 #[path = "cli/golden.rs"]

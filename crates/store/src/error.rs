@@ -68,6 +68,41 @@ pub enum StoreError {
         /// Why it is read-only.
         reason: String,
     },
+    /// The database does not exist, and the store was opened without creating it
+    /// ([`OpenMode::Existing`](crate::OpenMode::Existing)).
+    #[error("the {backend} database {at} does not exist")]
+    Missing {
+        /// Which backend.
+        backend: Backend,
+        /// The file.
+        at: String,
+    },
+    /// A file is not a usable ivcrush database (a damaged file, another program's database).
+    #[error("{at} is not a usable ivcrush database: {reason}")]
+    NotIvcrush {
+        /// The file.
+        at: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Another connection (another process) has the database open.
+    #[error("the {backend} database {at} is in use by another process")]
+    InUse {
+        /// Which backend.
+        backend: Backend,
+        /// The file.
+        at: String,
+    },
+    /// The backend cannot do this.
+    #[error("{what} is not supported on {backend}: {hint}")]
+    Unsupported {
+        /// Which backend.
+        backend: Backend,
+        /// The operation.
+        what: &'static str,
+        /// What to use instead.
+        hint: &'static str,
+    },
     /// A value cannot be stored (e.g. a volume above `i64::MAX`).
     #[error("invalid {what}: {reason}")]
     InvalidInput {

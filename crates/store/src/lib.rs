@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 pub mod cache;
 mod error;
 mod model;
@@ -56,6 +57,7 @@ mod sql;
 mod sqlite;
 mod store;
 
+pub use admin::{Migration, MigrationStatus, OpenMode, Pruned, TableCount};
 pub use cache::{
     CacheError, CachePolicy, CacheStats, Cached, Clock, HybridCache, HybridCacheBuilder, Source,
 };
@@ -66,7 +68,9 @@ pub use model::{
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-pub use store::{DEFAULT_DATABASE_URL, Store, open_store};
+pub use store::{
+    DEFAULT_DATABASE_URL, Store, backend_of, open_store, open_store_with, sqlite_file,
+};
 
 /// The `sqlx` this crate is built on: the types of [`SqliteStore::pool`],
 /// [`PgStore::connect_with`] and friends, re-exported so that tools and tests needing raw

@@ -1,5 +1,6 @@
 //! PostgreSQL backend: the shared store when several workers run (design.md, scale-out).
 
+use crate::admin::OpenMode;
 use crate::error::StoreError as OpenError;
 use crate::model::Backend as B;
 use log::LevelFilter;
@@ -43,13 +44,27 @@ impl PgStore {
     /// in progress) is tried [`OPEN_ATTEMPTS`] times, waiting 0.5 s, then doubling (7.5 s in
     /// all), with a warning per failed attempt naming the server and the cause.
     pub async fn open(url: &str) -> Result<Self, OpenError> {
+        Self::open_with(url, OpenMode::Migrate).await
+    }
+
+    /// Connects to `url` as `mode` says: [`OpenMode::Existing`] tries the server once (a
+    /// health check answers now) and applies no migrations.
+    ///
+    /// # Errors
+    /// As [`PgStore::open`].
+    pub async fn open_with(url: &str, mode: OpenMode) -> Result<Self, OpenError> {
         let options =
             PgConnectOptions::from_str(url.trim()).map_err(|_| OpenError::InvalidUrl {
                 reason: "not a valid postgres:// URL".to_string(),
             })?;
+        let attempts = if mode == OpenMode::Existing {
+            1
+        } else {
+            OPEN_ATTEMPTS
+        };
         let mut wait = Duration::from_millis(500);
-        for attempt in 1..OPEN_ATTEMPTS {
-            match Self::connect_with(options.clone()).await {
+        for attempt in 1..attempts {
+            match Self::connect_with_mode(options.clone(), mode).await {
                 Err(OpenError::Connect { at, source, .. }) => {
                     tracing::warn!(
                         database = %at,
@@ -65,7 +80,7 @@ impl PgStore {
                 other => return other,
             }
         }
-        Self::connect_with(options).await
+        Self::connect_with_mode(options, mode).await
     }
 
     /// Connects with explicit options (e.g. a `search_path` via
@@ -74,6 +89,18 @@ impl PgStore {
     /// # Errors
     /// `Connect` or `Migrate`.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self, OpenError> {
+        Self::connect_with_mode(options, OpenMode::Migrate).await
+    }
+
+    /// [`PgStore::connect_with`], applying the migrations only when `mode` says so (a server
+    /// database is never created here, whatever the mode).
+    ///
+    /// # Errors
+    /// `Connect` or `Migrate`.
+    pub async fn connect_with_mode(
+        options: PgConnectOptions,
+        mode: OpenMode,
+    ) -> Result<Self, OpenError> {
         // Statements (with their full SQL) are a trace-level matter, a slow one a debug one:
         // a default run's stderr stays free of SQL.
         let at = target(&options);
@@ -102,14 +129,11 @@ impl PgStore {
                 at,
                 source,
             })?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|source| OpenError::Migrate {
-                backend: B::Postgres,
-                source,
-            })?;
-        Ok(PgStore { pool })
+        let store = PgStore { pool };
+        if mode.migrates() {
+            store.migrate_if_behind().await?;
+        }
+        Ok(store)
     }
 
     /// A store over `pool`, whose database is already migrated: nothing is checked or applied
@@ -126,6 +150,25 @@ impl PgStore {
     /// Closes the pool, waiting for connections to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Whether `table` exists in the connection's search path.
+    async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(table)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::query("table_exists", table.to_string()))
+    }
+
+    /// A server database is copied by the server's own tools, which know its roles, sequences
+    /// and extensions.
+    async fn backup_file(&self, _dest: &std::path::Path) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported {
+            backend: B::Postgres,
+            what: "a backup by ivcrush",
+            hint: "use pg_dump (and pg_restore), or the server's continuous archiving",
+        })
     }
 
     /// Why writes would be refused, asked without writing: a hot standby or a session that

@@ -87,6 +87,13 @@ pub(crate) const SET_COVERAGE: &str = "INSERT INTO backfill_progress \
 pub(crate) const GET_PROGRESS: &str = "SELECT ticker, kind, completed_through, covered_from, \
      updated_at FROM backfill_progress WHERE ticker = $1 AND kind = $2";
 
+pub(crate) const APPLIED_MIGRATIONS: &str =
+    "SELECT version, description, success FROM _sqlx_migrations ORDER BY version";
+/// The migrator's bookkeeping table.
+pub(crate) const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
+pub(crate) const PRUNE_ANALYSES: &str = "DELETE FROM analyses WHERE created_at < $1";
+pub(crate) const PRUNE_CACHE: &str = "DELETE FROM cache_entries WHERE expires_at < $1";
+
 /// Parses a stored timing exactly (`BMO`, `AMC`, `UNKNOWN`).
 pub(crate) fn parse_timing(s: &str) -> Option<ivcrush_core::Timing> {
     use ivcrush_core::Timing;
@@ -760,9 +767,122 @@ macro_rules! impl_store {
                     ))?;
                 Ok(())
             }
+
+            async fn migration_status(&self) -> Result<$crate::MigrationStatus, StoreError> {
+                const OP: &str = "migration_status";
+                let mut applied = Vec::new();
+                if self.table_exists(q::MIGRATIONS_TABLE).await? {
+                    let rows = sqlx::query(q::APPLIED_MIGRATIONS)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(StoreError::query(OP, q::MIGRATIONS_TABLE))?;
+                    for r in &rows {
+                        let version: i64 = get(r, "version", q::MIGRATIONS_TABLE, "?")?;
+                        let key = format!("version {version}");
+                        applied.push((
+                            version,
+                            get(r, "description", q::MIGRATIONS_TABLE, &key)?,
+                            get(r, "success", q::MIGRATIONS_TABLE, &key)?,
+                        ));
+                    }
+                }
+                Ok($crate::MigrationStatus::compare(&MIGRATOR, &applied))
+            }
+
+            async fn migrate(&self) -> Result<Vec<$crate::Migration>, StoreError> {
+                let before = self.migration_status().await?;
+                MIGRATOR
+                    .run(&self.pool)
+                    .await
+                    .map_err(|source| StoreError::Migrate {
+                        backend: $backend,
+                        source,
+                    })?;
+                Ok(before.pending)
+            }
+
+            async fn table_counts(&self) -> Result<Vec<$crate::TableCount>, StoreError> {
+                let mut out = Vec::with_capacity($crate::admin::MAIN_TABLES.len());
+                for table in $crate::admin::MAIN_TABLES {
+                    let rows = if self.table_exists(table).await? {
+                        // The table name is one of our constants, never input.
+                        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                            "SELECT COUNT(*) FROM {table}"
+                        )))
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(StoreError::query("table_counts", table))?;
+                        Some(u64::try_from(n).unwrap_or(0))
+                    } else {
+                        None
+                    };
+                    out.push($crate::TableCount { table, rows });
+                }
+                Ok(out)
+            }
+
+            async fn prune(
+                &self,
+                cutoff: DateTime<Utc>,
+                dry_run: bool,
+            ) -> Result<$crate::Pruned, StoreError> {
+                const OP: &str = "prune";
+                let mut tx = self
+                    .pool
+                    .begin()
+                    .await
+                    .map_err(StoreError::query(OP, "begin"))?;
+                let analyses = sqlx::query(q::PRUNE_ANALYSES)
+                    .bind(cutoff)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(OP, format!("analyses before {cutoff}")))?
+                    .rows_affected();
+                let cache_entries = sqlx::query(q::PRUNE_CACHE)
+                    .bind(cutoff)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(
+                        OP,
+                        format!("cache entries expired before {cutoff}"),
+                    ))?
+                    .rows_affected();
+                // A dry run deletes in the same way and rolls back: the counts are exact.
+                if dry_run {
+                    tx.rollback()
+                        .await
+                        .map_err(StoreError::query(OP, "rollback"))?;
+                } else {
+                    tx.commit().await.map_err(StoreError::query(OP, "commit"))?;
+                }
+                Ok($crate::Pruned {
+                    analyses,
+                    cache_entries,
+                })
+            }
+
+            async fn backup_to(&self, dest: &std::path::Path) -> Result<(), StoreError> {
+                self.backup_file(dest).await
+            }
         }
 
         impl $store {
+            /// Applies the pending migrations, writing nothing when the schema is current (the
+            /// migrator itself always writes: a read-only session or a standby could not be
+            /// opened).
+            async fn migrate_if_behind(&self) -> Result<(), StoreError> {
+                if $crate::Store::migration_status(self).await?.is_current() {
+                    return Ok(());
+                }
+                MIGRATOR
+                    .run(&self.pool)
+                    .await
+                    .map_err(|source| StoreError::Migrate {
+                        backend: $backend,
+                        source,
+                    })
+            }
+
             async fn write_moves(
                 &self,
                 op: &'static str,

@@ -1,5 +1,6 @@
 //! The [`Store`] trait and [`open_store`], which picks a backend from a URL.
 
+use crate::admin::{Migration, MigrationStatus, OpenMode, Pruned, TableCount};
 use crate::error::StoreError;
 use crate::model::{
     AnalysisFilter, Backend, CacheEntry, EarningsRow, NewAnalysis, Progress, StoredAnalysis,
@@ -9,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use ivcrush_core::Bar;
 use ivcrush_core::moves::HistoricalMove;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Default SQLite database file, relative to the working directory.
@@ -155,6 +157,34 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         covered_from: NaiveDate,
         covered_through: NaiveDate,
     ) -> Result<(), StoreError>;
+
+    /// The schema's migrations compared with those this binary carries, read without
+    /// writing (a database without the migrations table has every migration pending).
+    async fn migration_status(&self) -> Result<MigrationStatus, StoreError>;
+
+    /// Applies the pending migrations; returns those applied (none when up to date).
+    ///
+    /// # Errors
+    /// [`StoreError::Migrate`] (e.g. the database was migrated by a newer version).
+    async fn migrate(&self) -> Result<Vec<Migration>, StoreError>;
+
+    /// Rows of each main table (calendar, bars, moves, analyses, cache, job progress); a table
+    /// that does not exist yet counts `None`.
+    async fn table_counts(&self) -> Result<Vec<TableCount>, StoreError>;
+
+    /// Deletes, in one transaction, the analyses created before `cutoff` and the cache entries
+    /// that expired before it; with `dry_run` the transaction is rolled back and only the
+    /// counts are returned. Earnings events, bars, historical moves, tickers and job progress
+    /// are history the analysis needs and are never deleted.
+    async fn prune(&self, cutoff: DateTime<Utc>, dry_run: bool) -> Result<Pruned, StoreError>;
+
+    /// Writes a consistent copy of the database to the new file `dest` while it stays in use
+    /// (SQLite: `VACUUM INTO`).
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] on PostgreSQL (use `pg_dump`); [`StoreError::Query`] when
+    /// `dest` exists or cannot be written.
+    async fn backup_to(&self, dest: &Path) -> Result<(), StoreError>;
 }
 
 /// Opens (creating and migrating as needed) the store named by `url`.
@@ -168,9 +198,43 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// # Errors
 /// [`StoreError::InvalidUrl`], [`StoreError::Connect`] or [`StoreError::Migrate`].
 pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_store_with(url, OpenMode::Migrate).await
+}
+
+/// Opens the store named by `url` as `mode` says: [`OpenMode::Migrate`] is [`open_store`];
+/// [`OpenMode::Existing`] neither creates nor migrates (a missing SQLite file is
+/// [`StoreError::Missing`], and a PostgreSQL server is tried once).
+///
+/// # Errors
+/// [`StoreError::InvalidUrl`], [`StoreError::Missing`], [`StoreError::Connect`] or
+/// [`StoreError::Migrate`].
+pub async fn open_store_with(url: &str, mode: OpenMode) -> Result<Arc<dyn Store>, StoreError> {
     match classify_url(url)? {
-        Backend::Sqlite => Ok(Arc::new(crate::sqlite::SqliteStore::open(url).await?)),
-        Backend::Postgres => Ok(Arc::new(crate::postgres::PgStore::open(url).await?)),
+        Backend::Sqlite => Ok(Arc::new(
+            crate::sqlite::SqliteStore::open_with(url, mode).await?,
+        )),
+        Backend::Postgres => Ok(Arc::new(
+            crate::postgres::PgStore::open_with(url, mode).await?,
+        )),
+    }
+}
+
+/// The backend `url` names.
+///
+/// # Errors
+/// [`StoreError::InvalidUrl`].
+pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    classify_url(url)
+}
+
+/// The database file of a SQLite `url`; `None` for an in-memory database or another backend.
+///
+/// # Errors
+/// [`StoreError::InvalidUrl`].
+pub fn sqlite_file(url: &str) -> Result<Option<PathBuf>, StoreError> {
+    match classify_url(url)? {
+        Backend::Postgres => Ok(None),
+        Backend::Sqlite => crate::sqlite::file_of(url),
     }
 }
 

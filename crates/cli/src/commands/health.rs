@@ -1,10 +1,12 @@
-//! `ivcrush health`: the dependency table; exit 0 UP, 1 DOWN, 2 DEGRADED.
+//! `ivcrush health`: the dependency table; exit 0 UP, 1 DOWN, 2 DEGRADED. It creates and
+//! migrates nothing: a missing database is reported DOWN, naming the file.
 
 use crate::cli::{CommonArgs, OutputFormat};
+use anyhow::Context;
 use clap::Args;
-use ivcrush_app::App;
 use std::io::Write;
 use std::process::ExitCode;
+use tracing::Instrument;
 
 /// Arguments of `ivcrush health`.
 #[derive(Debug, Args)]
@@ -18,8 +20,18 @@ pub struct HealthArgs {
 }
 
 /// Runs every check concurrently and prints the report.
-pub async fn run(app: App, _cid: String, a: HealthArgs) -> anyhow::Result<ExitCode> {
-    let report = app.health().check().await;
+pub fn run(a: HealthArgs) -> anyhow::Result<ExitCode> {
+    super::init_logging(&a.common);
+    let span = tracing::info_span!("run", cid = %ivcrush_app::new_correlation_id());
+    let config = span.in_scope(|| super::load_config(&a.common))?;
+    let report = super::runtime()?.block_on(
+        async move {
+            ivcrush_app::check_existing(config)
+                .await
+                .context("opening the application")
+        }
+        .instrument(span),
+    )?;
     let mut out = std::io::stdout().lock();
     match a.format {
         OutputFormat::Json => {

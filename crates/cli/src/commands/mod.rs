@@ -7,6 +7,7 @@ pub mod backtest;
 pub mod batch;
 pub mod calendar;
 pub mod config;
+pub mod db;
 pub mod health;
 pub mod history;
 pub mod import;

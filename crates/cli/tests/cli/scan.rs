@@ -496,6 +496,9 @@ fn backfill_is_idempotent_and_calendar_syncs() {
 #[test]
 fn health_exits_0_when_up_and_config_reports_every_problem() {
     let env = Env::new();
+    // Health never creates the database (tests/cli/db.rs): create it first.
+    let migrated = env.cmd().args(["db", "migrate"]).output().expect("runs");
+    assert!(migrated.status.success());
     let h = env
         .cmd()
         .args(["health", "--format", "json"])

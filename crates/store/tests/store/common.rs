@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use ivcrush_core::Analysis;
-use ivcrush_store::{PgStore, SqliteStore, Store, open_store};
+use ivcrush_store::{
+    OpenMode, PgStore, SqliteStore, Store, StoreError, open_store, open_store_with,
+};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use std::str::FromStr;
@@ -121,6 +123,19 @@ impl TestDb {
                     .await
                     .expect("open postgres store"),
             ),
+        }
+    }
+
+    /// Opens the store as `mode` says.
+    pub async fn open_with(&self, mode: OpenMode) -> Result<Arc<dyn Store>, StoreError> {
+        match self {
+            TestDb::Sqlite { path, .. } => {
+                open_store_with(&format!("sqlite://{}", path.display()), mode).await
+            }
+            TestDb::Postgres { options, .. } => {
+                let store = PgStore::connect_with_mode((**options).clone(), mode).await?;
+                Ok(Arc::new(store))
+            }
         }
     }
 

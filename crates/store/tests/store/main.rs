@@ -4,6 +4,7 @@
 //! `DATABASE_URL` names a PostgreSQL server, against PostgreSQL (a fresh schema per test,
 //! dropped afterwards). Without `DATABASE_URL` the PostgreSQL variants print why they skip.
 
+mod admin;
 mod cache;
 mod common;
 mod coverage;
