@@ -252,7 +252,7 @@ impl App {
                     ping: Arc::new(move || {
                         let c = ping.clone();
                         Box::pin(async move {
-                            c.clock()
+                            c.ping()
                                 .await
                                 .map(|k| format!("market {}", k.state))
                                 .map_err(|e| e.to_string())

@@ -271,9 +271,10 @@ impl Health<'_> {
     }
 
     /// Pings every vendor once, concurrently, and keeps the answers for
-    /// [`Health::readiness`]. Servers call it on an interval. The pings go through the
-    /// vendor's pipeline like any call: they count against the quota (one cheap request per
-    /// vendor per interval) and a vendor that keeps failing opens its breaker, as it should.
+    /// [`Health::readiness`]. Servers call it on an interval. A ping is one direct request on
+    /// its own budget (one per vendor per interval, a small share of the vendor's quota):
+    /// outside the request limiter and the breaker, so that health checks never wait behind
+    /// a scan's quota nor open the breaker production calls rely on.
     pub async fn refresh_vendors(self) {
         let pings = self.app.vendor_pings.iter().map(|v| {
             let ping = v.ping.clone();

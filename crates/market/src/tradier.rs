@@ -941,6 +941,36 @@ impl TradierClient {
         parse_clock(&body)
     }
 
+    /// The health ping: `GET /v1/markets/clock` sent directly, outside the pipeline. A health
+    /// check has its own budget (one request per check interval) and must neither wait for
+    /// the request limiter nor record outcomes in the production breaker; one attempt, cut at
+    /// the clock endpoint's timeout. Counted in the vendor request metrics like every request.
+    ///
+    /// # Errors
+    /// Transport, status, timeout or decode errors.
+    pub async fn ping(&self) -> Result<MarketClock, MarketError> {
+        let url = format!("{}/v1/markets/clock", self.base_url);
+        let builder = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_millis(
+                self.timeouts
+                    .for_endpoint("clock")
+                    .min(self.attempt_timeout_cap_ms),
+            ));
+        let received = http::send(VENDOR, "clock", builder)
+            .await
+            .map_err(|e| http::redact_error(e, &self.token))?;
+        if let Some(e) =
+            http::error_for_status(VENDOR, received.status, &received.headers, &received.body)
+        {
+            return Err(http::redact_error(e, &self.token));
+        }
+        parse_clock(&received.body)
+    }
+
     /// `POST /v1/markets/events/session`: a new streaming session id (single use, valid for 5
     /// minutes), through the same pipeline as every other call (quota, breaker, retries).
     ///

@@ -175,7 +175,11 @@ impl Server {
                             state.app().purge_cache().await;
                         }
                         _ = vendors.tick(), if ping_vendors => {
-                            state.app().health().refresh_vendors().await;
+                            // A hung vendor must not hold the shutdown for the ping's timeout.
+                            tokio::select! {
+                                () = state.app().health().refresh_vendors() => {}
+                                _ = stop.changed() => return,
+                            }
                         }
                         _ = stop.changed() => return,
                     }

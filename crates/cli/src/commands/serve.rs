@@ -117,9 +117,14 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
              (set provider = \"tradier\" for production)"
         );
     }
-    // A vendor call made for a request ends before the request's own timeout, so that the
-    // client gets the vendor's error, not a generic timeout, and shutdown never waits on it.
-    let ceiling = settings.request_timeout_ms.saturating_sub(1_000).max(1_000);
+    // A vendor call made for a request ends before the request's own timeout (the client gets
+    // the vendor's error, not a generic timeout) and before the shutdown grace (a stop never
+    // cuts a call that would still have answered in time).
+    let ceiling = settings
+        .request_timeout_ms
+        .min(settings.shutdown_grace_secs.saturating_mul(1_000))
+        .saturating_sub(1_000)
+        .max(1_000);
     for (vendor, resilience) in [
         ("tradier", &mut config.tradier.resilience),
         ("alphavantage", &mut config.alphavantage.resilience),
@@ -129,7 +134,7 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
                 vendor,
                 from_ms = resilience.deadline_ms,
                 to_ms = ceiling,
-                "vendor call deadline lowered below the request timeout"
+                "vendor call deadline lowered below the request timeout and the shutdown grace"
             );
             resilience.deadline_ms = ceiling;
         }
