@@ -146,3 +146,170 @@ async fn implied_against_realised_matches_the_simulated_event_premiums() {
         "measured {measured:.3} against the simulation's {truth:.3}"
     );
 }
+
+/// Files written from the simulated market: every MRVL bar, its calendar, and chain snapshots
+/// of the entry and reaction sessions of its reports in the second half of 2025. `mutate`
+/// rewrites every row dated after `cutoff` (bars scaled, snapshot quotes doubled, calendar
+/// rows moved a day), as a vendor's later corrections would.
+async fn write_files(dir: &std::path::Path, cutoff: Option<NaiveDate>) {
+    use ivcrush_market::sim::SimMarket;
+    use std::fmt::Write as _;
+    const T: &str = "MRVL";
+    let seed = AppConfig::default().sim.seed;
+    let today = SimMarket::new(seed, d("2026-02-02")).into_market_data();
+    let after = |date: NaiveDate| cutoff.is_some_and(|c| date > c);
+    let (bars, events) = async {
+        let bars = today
+            .history
+            .daily_bars(T, d("2019-01-01"), d("2026-02-02"))
+            .await
+            .expect("bars");
+        let events = today
+            .calendar
+            .calendar(d("2019-01-01"), d("2026-06-30"))
+            .await
+            .expect("calendar");
+        (bars, events)
+    }
+    .await;
+    let mut text = String::from("ticker,date,open,high,low,close,volume\n");
+    for b in &bars {
+        let k = if after(b.date) { 1.5 } else { 1.0 };
+        let _ = writeln!(
+            text,
+            "{T},{},{},{},{},{},{}",
+            b.date,
+            b.open * k,
+            b.high * k,
+            b.low * k,
+            b.close * k,
+            b.volume
+        );
+    }
+    std::fs::write(dir.join("bars.csv"), text).expect("bars.csv");
+    let mut text = String::from("ticker,date,timing\n");
+    let mine: Vec<_> = events.iter().filter(|r| r.ticker == T).collect();
+    for r in &mine {
+        let date = if after(r.event.date) {
+            r.event.date + chrono::Duration::days(1)
+        } else {
+            r.event.date
+        };
+        let _ = writeln!(text, "{T},{date},{}", r.event.timing.as_str());
+    }
+    std::fs::write(dir.join("calendar.csv"), text).expect("calendar.csv");
+    let mut text = String::from(
+        "as_of,underlying,spot,expiration,strike,type,bid,ask,last,volume,open_interest,iv,delta\n",
+    );
+    for r in mine
+        .iter()
+        .filter(|r| r.event.date >= d("2025-07-01") && r.event.date <= d("2025-12-31"))
+    {
+        let entry = r.event.date;
+        let reaction = ivcrush_core::calendar::next_trading_day(entry);
+        for day in [entry, reaction] {
+            let sim = SimMarket::new(seed, day);
+            let at = sim.as_of();
+            let market = sim.into_market_data();
+            async {
+                let spot = market
+                    .options
+                    .quotes(&[T.to_string()])
+                    .await
+                    .expect("quote")[0]
+                    .price();
+                let k = if after(day) { 2.0 } else { 1.0 };
+                for expiration in market
+                    .options
+                    .expirations(T)
+                    .await
+                    .expect("expirations")
+                    .iter()
+                    .take(8)
+                {
+                    let chain = market.options.chain(T, *expiration).await.expect("chain");
+                    for q in &chain.quotes {
+                        let _ = writeln!(
+                            text,
+                            "{},{T},{spot},{expiration},{},{},{},{},,{},{},,",
+                            at.to_rfc3339(),
+                            q.strike,
+                            q.kind.as_str(),
+                            q.bid * k,
+                            q.ask * k,
+                            q.volume,
+                            q.open_interest
+                        );
+                    }
+                }
+            }
+            .await;
+        }
+    }
+    std::fs::write(dir.join("chains.csv"), text).expect("chains.csv");
+}
+
+async fn files_report(files: &tempfile::TempDir, db: &tempfile::TempDir) -> BacktestReport {
+    let mut config = AppConfig {
+        provider: ProviderKind::Files,
+        as_of: Some(d("2026-02-02").into()),
+        database_url: format!("sqlite://{}/t.db", db.path().display()),
+        ..AppConfig::default()
+    };
+    config.files.dir = files.path().to_path_buf();
+    let app = App::open(config).await.expect("app opens");
+    let req = BacktestRequest {
+        strategy: StrategyChoice::ShortStraddle,
+        ..request(&app, "2025-07-01", "2025-12-31", ExitChoice::Reaction)
+    };
+    run(&app, &req).await
+}
+
+/// No look-ahead, the way: over imported files (snapshots of the simulated market),
+/// rewriting every bar, chain snapshot and calendar row dated after the first entry leaves that
+/// entry's analysis (implied move, legs, credit) exactly as it was; its exit, which reads the
+/// rewritten reaction session, changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewriting_everything_after_an_entry_leaves_the_entry_unchanged() {
+    let honest = tempfile::tempdir().expect("temp dir");
+    write_files(honest.path(), None).await;
+    let db = tempfile::tempdir().expect("temp dir");
+    let first_entry = files_report(&honest, &db).await;
+    let first = first_entry
+        .per_event
+        .first()
+        .cloned()
+        .unwrap_or_else(|| panic!("an analysed report: {:?}", first_entry.skipped));
+    let cutoff = first.entry_date;
+
+    let rewritten = tempfile::tempdir().expect("temp dir");
+    write_files(rewritten.path(), Some(cutoff)).await;
+    let db = tempfile::tempdir().expect("temp dir");
+    let changed = files_report(&rewritten, &db).await;
+    let again = changed
+        .per_event
+        .iter()
+        .find(|e| e.report_date == first.report_date)
+        .unwrap_or_else(|| panic!("the first report again: {:?}", changed.skipped));
+    assert_eq!(again.entry_date, first.entry_date);
+    assert_eq!(
+        again.implied_move_pct, first.implied_move_pct,
+        "the implied move at entry"
+    );
+    let trade = |r: &BacktestReport| {
+        r.trades
+            .iter()
+            .find(|t| t.report_date == first.report_date)
+            .map(|t| (t.legs.clone(), t.credit, t.score, t.vrp_tier))
+    };
+    assert!(
+        trade(&first_entry).is_some(),
+        "the first report is traded: {:?}",
+        first_entry.skipped
+    );
+    assert_eq!(trade(&first_entry), trade(&changed), "the entry's trade");
+    assert_ne!(
+        again.realised_move_pct, first.realised_move_pct,
+        "the reaction read the rewritten bars"
+    );
+}
