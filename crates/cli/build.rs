@@ -1,6 +1,7 @@
-//! Stamps the binary with the commit it was built from (`IVCRUSH_GIT_SHA`), shown in the start
-//! lines and in `ivcrush_build_info`: an operator reading a log or a dashboard knows exactly
-//! which code runs. Outside a git checkout (a source tarball) it is `unknown`.
+//! Stamps the binary with the commit it was built from (`BUILD_GIT_SHA`, shown in the start
+//! lines, `--version` and `ivcrush_build_info`): an operator reading a log or a dashboard knows
+//! exactly which code runs. `IVCRUSH_GIT_SHA` at build time overrides it (a container build
+//! without `.git`); outside a git checkout it is `unknown`.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,7 +19,9 @@ fn main() {
             (out.status.success() && !sha.is_empty()).then_some(sha)
         })
         .unwrap_or_else(|| "unknown".to_string());
-    println!("cargo:rustc-env=IVCRUSH_GIT_SHA={sha}");
+    // Not IVCRUSH_*: cargo also sets this in the environment of `cargo run` and `cargo test`,
+    // where the configuration would take an IVCRUSH_ variable for a setting.
+    println!("cargo:rustc-env=BUILD_GIT_SHA={sha}");
     println!("cargo:rerun-if-env-changed=IVCRUSH_GIT_SHA");
     // A new commit moves HEAD or the branch it points to.
     let git = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.git");

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(
     name = "ivcrush",
-    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("IVCRUSH_GIT_SHA"), ")"),
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BUILD_GIT_SHA"), ")"),
     about,
     propagate_version = true
 )]

@@ -100,7 +100,7 @@ pub fn notify_stopping() {
 /// The crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The commit this binary was built from (12 hex digits), or `unknown` (see `build.rs`).
-pub const GIT_SHA: &str = env!("IVCRUSH_GIT_SHA");
+pub const GIT_SHA: &str = env!("BUILD_GIT_SHA");
 
 /// Installs `recorder` as the process's global metrics recorder, before anything builds a
 /// vendor pipeline (their breaker, retry and limiter handles are resolved at construction).

@@ -22,6 +22,8 @@ mod parse;
 mod quality;
 #[path = "cli/scan.rs"]
 mod scan;
+#[path = "cli/secrets.rs"]
+mod secrets;
 #[path = "cli/serve.rs"]
 mod serve;
 #[path = "cli/storage.rs"]
