@@ -203,7 +203,7 @@ async fn write_files(dir: &std::path::Path, cutoff: Option<NaiveDate>) {
     );
     for r in mine
         .iter()
-        .filter(|r| r.event.date >= d("2025-07-01") && r.event.date <= d("2025-12-31"))
+        .filter(|r| r.event.date >= d("2025-04-01") && r.event.date <= d("2025-12-31"))
     {
         let entry = r.event.date;
         let reaction = ivcrush_core::calendar::next_trading_day(entry);
@@ -250,6 +250,14 @@ async fn write_files(dir: &std::path::Path, cutoff: Option<NaiveDate>) {
 }
 
 async fn files_report(files: &tempfile::TempDir, db: &tempfile::TempDir) -> BacktestReport {
+    files_report_from(files, db, "2025-07-01").await
+}
+
+async fn files_report_from(
+    files: &tempfile::TempDir,
+    db: &tempfile::TempDir,
+    from: &str,
+) -> BacktestReport {
     let mut config = AppConfig {
         provider: ProviderKind::Files,
         as_of: Some(d("2026-02-02").into()),
@@ -260,7 +268,7 @@ async fn files_report(files: &tempfile::TempDir, db: &tempfile::TempDir) -> Back
     let app = App::open(config).await.expect("app opens");
     let req = BacktestRequest {
         strategy: StrategyChoice::ShortStraddle,
-        ..request(&app, "2025-07-01", "2025-12-31", ExitChoice::Reaction)
+        ..request(&app, from, "2025-12-31", ExitChoice::Reaction)
     };
     run(&app, &req).await
 }
@@ -311,5 +319,114 @@ async fn rewriting_everything_after_an_entry_leaves_the_entry_unchanged() {
     assert_ne!(
         again.realised_move_pct, first.realised_move_pct,
         "the reaction read the rewritten bars"
+    );
+}
+
+/// Known answers over three reports of imported files: each short straddle's P&L is worked out
+/// here by hand from the rows of `chains.csv` (the fill rule and fees as the README states
+/// them), and the summary from those P&Ls, independently of the settlement code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_reports_over_files_give_the_hand_computed_trades_and_summary() {
+    let files = tempfile::tempdir().expect("temp dir");
+    write_files(files.path(), None).await;
+    let db = tempfile::tempdir().expect("temp dir");
+    let report = files_report_from(&files, &db, "2025-04-01").await;
+    assert_eq!(
+        report.trades.len(),
+        3,
+        "three reports traded: {:?}",
+        report.skipped
+    );
+    // The rows: (as-of New York date, expiration, strike, type) -> (bid, ask).
+    let text = std::fs::read_to_string(files.path().join("chains.csv")).expect("chains.csv");
+    let mut rows = std::collections::HashMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let at: chrono::DateTime<chrono::Utc> = f[0].parse().expect("as_of");
+        let day = ivcrush_core::calendar::new_york_date(at);
+        let key = (
+            day,
+            f[3].to_string(),
+            f[4].parse::<f64>().expect("strike").to_bits(),
+            f[5].to_string(),
+        );
+        rows.insert(
+            key,
+            (
+                f[6].parse::<f64>().expect("bid"),
+                f[7].parse::<f64>().expect("ask"),
+            ),
+        );
+    }
+    let (slippage, fee, multiplier) = (0.5, 0.65, 100.0);
+    let mut pnls = Vec::new();
+    for t in &report.trades {
+        // The entry row of each leg is the one with the leg's entry bid and ask.
+        let mut credit = 0.0;
+        let mut exit = 0.0;
+        let mut legs = 0.0;
+        for leg in &t.legs {
+            let kind = leg.leg.kind.as_str().to_string();
+            let strike = leg.leg.strike.to_bits();
+            let (expiration, _) = rows
+                .iter()
+                .find(|((day, _, k, ty), (bid, ask))| {
+                    *day == t.entry_date
+                        && *k == strike
+                        && *ty == kind
+                        && *bid == leg.bid
+                        && *ask == leg.ask
+                })
+                .map(|((_, e, _, _), q)| (e.clone(), *q))
+                .expect("the leg's entry row");
+            let (bid, ask) = rows[&(t.exit_date, expiration, strike, kind)];
+            let half_spread_entry = (leg.ask - leg.bid) / 2.0;
+            let entry_mid = (leg.ask + leg.bid) / 2.0;
+            let exit_mid = (ask + bid) / 2.0;
+            let q = f64::from(leg.leg.quantity);
+            // A short straddle sells both legs: sold at mid − s·half-spread, bought back at
+            // mid + s·half-spread.
+            credit += q * (entry_mid - slippage * half_spread_entry);
+            exit += q * (exit_mid + slippage * (ask - bid) / 2.0);
+            legs += q;
+        }
+        let fees_per_share = fee * legs * 2.0 / multiplier;
+        let pnl = credit - exit - fees_per_share;
+        assert!(
+            (t.credit - credit).abs() < 1e-9,
+            "{}: credit {} vs {credit}",
+            t.report_date,
+            t.credit
+        );
+        assert!(
+            (t.pnl - pnl).abs() < 1e-9,
+            "{}: P&L {} vs {pnl}",
+            t.report_date,
+            t.pnl
+        );
+        assert!((t.pnl_per_contract - pnl * multiplier).abs() < 1e-7);
+        pnls.push(pnl * multiplier);
+    }
+    let s = &report.summary;
+    let wins = pnls.iter().filter(|p| **p > 0.0).count();
+    assert_eq!(s.trades, 3);
+    assert_eq!(s.win_rate, Some(wins as f64 / 3.0));
+    let total: f64 = pnls.iter().sum();
+    assert!((s.total_pnl - total).abs() < 1e-7);
+    assert!(s.mean_pnl.is_some_and(|m| (m - total / 3.0).abs() < 1e-7));
+    let mut sorted = pnls.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert!(s.median_pnl.is_some_and(|m| (m - sorted[1]).abs() < 1e-7));
+    // Drawdown: the largest fall of the running total from its peak (starting at 0).
+    let (mut peak, mut equity, mut drawdown) = (0.0_f64, 0.0_f64, 0.0_f64);
+    for p in &pnls {
+        equity += p;
+        peak = peak.max(equity);
+        drawdown = drawdown.max(peak - equity);
+    }
+    assert!(
+        (s.max_drawdown - drawdown).abs() < 1e-7,
+        "{} vs {drawdown}",
+        s.max_drawdown
     );
 }
