@@ -12,6 +12,7 @@
 //! <dir>/chains.csv       as_of,underlying,spot,expiration,strike,type,bid,ask,last,volume,open_interest,iv,delta
 //! <dir>/chains/*.json    Tradier `/v1/markets/options/chains` bodies (underlying and expiration
 //!                        read from each contract)
+//! <dir>/chains/*.csv     more snapshots in the chains.csv format (`ivcrush import chains`)
 //! ```
 //! Every snapshot is kept. Without an as-of the latest snapshot of each underlying and
 //! expiration is served. Replayed at an as-of ([`FileMarket::with_as_of`]: `--as-of`, a
@@ -409,6 +410,37 @@ pub fn load_chains_csv(path: &Path) -> Result<Loaded<ChainRow>, MarketError> {
     Ok(parse_chains_csv(&path.display().to_string(), &read(path)?))
 }
 
+/// Writes chain-snapshot rows in the `chains.csv` format (what [`parse_chains_csv`] reads back
+/// as the same rows).
+pub fn chains_csv_text(rows: &[ChainRow]) -> String {
+    use std::fmt::Write as _;
+    let opt = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+    let mut t = String::from(
+        "as_of,underlying,spot,expiration,strike,type,bid,ask,last,volume,open_interest,iv,delta\n",
+    );
+    for r in rows {
+        let q = &r.quote;
+        let _ = writeln!(
+            t,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.as_of.to_rfc3339(),
+            r.underlying,
+            opt(r.spot),
+            r.expiration,
+            q.strike,
+            q.kind.as_str(),
+            q.bid,
+            q.ask,
+            opt(q.last),
+            q.volume,
+            q.open_interest,
+            opt(r.iv),
+            opt(r.delta)
+        );
+    }
+    t
+}
+
 /// Loads a Tradier-format chains JSON file.
 ///
 /// # Errors
@@ -474,12 +506,23 @@ impl FileMarket {
                 })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
-                    p.extension()
-                        .is_some_and(|x| x.eq_ignore_ascii_case("json"))
+                    p.extension().is_some_and(|x| {
+                        x.eq_ignore_ascii_case("json") || x.eq_ignore_ascii_case("csv")
+                    })
                 })
                 .collect();
             paths.sort();
             for path in paths {
+                if path
+                    .extension()
+                    .is_some_and(|x| x.eq_ignore_ascii_case("csv"))
+                {
+                    // Snapshots added by `ivcrush import chains` (the chains.csv format).
+                    let l = load_chains_csv(&path)?;
+                    errors.extend(l.errors);
+                    market.add_chain_rows(l.rows);
+                    continue;
+                }
                 let l = load_chain_json(&path)?;
                 errors.extend(l.errors);
                 // JSON snapshots carry no snapshot time: file modification time, else now.

@@ -1,4 +1,5 @@
-//! `ivcrush import calendar|bars FILE`: files into the store.
+//! `ivcrush import calendar|bars|chains FILE`: calendars and bars into the store, option-chain
+//! snapshots into the files provider's directory.
 
 use crate::cli::CommonArgs;
 use clap::{Args, Subcommand};
@@ -31,6 +32,13 @@ pub enum ImportCommand {
         /// The CSV file.
         file: PathBuf,
     },
+    /// Option-chain snapshots CSV (`as_of,underlying,spot,expiration,strike,type,bid,ask,last,
+    /// volume,open_interest,iv,delta`) into files.dir/chains/, where `--provider files` (and its
+    /// backtests) read each snapshot at its as-of.
+    Chains {
+        /// The CSV file.
+        file: PathBuf,
+    },
 }
 
 /// Imports; exit 3 when some rows were rejected (listed on stderr with file, line and reason).
@@ -38,6 +46,7 @@ pub async fn run(app: App, _cid: String, a: ImportArgs) -> anyhow::Result<ExitCo
     let (what, outcome) = match &a.command {
         ImportCommand::Calendar { file } => ("calendar rows", app.importer().calendar(file).await?),
         ImportCommand::Bars { file } => ("bars", app.importer().bars(file).await?),
+        ImportCommand::Chains { file } => ("chain quotes", app.importer().chains(file).await?),
     };
     writeln!(
         std::io::stdout(),

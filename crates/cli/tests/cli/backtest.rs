@@ -108,3 +108,38 @@ fn a_window_that_ends_before_it_starts_or_a_bad_walk_forward_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("six months"));
 }
+
+#[test]
+fn imported_chain_snapshots_land_in_the_files_directory_and_bad_rows_are_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = dir.path().join("snap.csv");
+    std::fs::write(
+        &csv,
+        "as_of,underlying,spot,expiration,strike,type,bid,ask,last,volume,open_interest,iv,delta\n\
+         2026-01-28T20:00:00Z,KVLT,101.5,2026-02-20,100,call,3.10,3.30,3.2,10,200,0.45,0.55\n\
+         2026-01-28T20:00:00Z,KVLT,101.5,2026-02-20,100,put,1.90,2.05,,4,150,0.47,-0.45\n\
+         2026-01-28T20:00:00Z,KVLT,101.5,2026-02-20,-5,call,1.0,1.1,,,,,\n",
+    )
+    .expect("write");
+    for expected in ["snap.csv", "snap-1.csv"] {
+        let out = ivcrush(dir.path())
+            .args(["import", "chains"])
+            .arg(&csv)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(3), "a rejected row exits 3");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("imported 2 chain quotes, rejected 1"),
+            "{stdout}"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("snap.csv:4") && stderr.contains("strike"),
+            "{stderr}"
+        );
+        let written = dir.path().join("data/chains").join(expected);
+        let text = std::fs::read_to_string(&written).expect("the snapshot file");
+        assert_eq!(text.lines().count(), 3, "header and the two good rows");
+    }
+}

@@ -205,3 +205,31 @@ async fn a_replay_sees_only_the_snapshots_and_bars_known_at_its_as_of() {
     let quotes = morning.options.quotes(&["AAPL".into()]).await.expect("");
     assert_eq!(quotes[0].last, 251.12, "the last closed session's close");
 }
+
+/// What `ivcrush import chains` writes reads back as the same rows, and snapshots in
+/// `chains/*.csv` are served like those of `chains.csv`.
+#[tokio::test]
+async fn imported_chain_files_round_trip_and_are_served() {
+    let loaded = files::parse_chains_csv("chains.csv", CHAINS);
+    let text = files::chains_csv_text(&loaded.rows);
+    let again = files::parse_chains_csv("again.csv", &text);
+    assert!(again.errors.is_empty(), "{:?}", again.errors);
+    assert_eq!(again.rows, loaded.rows);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("chains")).expect("mkdir");
+    std::fs::write(dir.path().join("chains/imported.csv"), text).expect("write");
+    let (market, errors) = FileMarket::load(dir.path()).expect("load");
+    assert!(errors.is_empty(), "{errors:?}");
+    let chain = market
+        .market_data()
+        .options
+        .chain("KVLT", d("2026-02-20"))
+        .await
+        .expect("chain");
+    assert_eq!(
+        chain.quote(OptionKind::Call, 100.0).map(|q| q.bid),
+        Some(3.10),
+        "the latest snapshot"
+    );
+}
