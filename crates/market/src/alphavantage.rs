@@ -390,6 +390,10 @@ impl AlphaVantageClient {
                 "alphavantage: api_key is empty".to_owned(),
             ));
         }
+        http::register_vendor_series(
+            VENDOR,
+            &["EARNINGS_CALENDAR", "EARNINGS", "TIME_SERIES_DAILY"],
+        );
         let pipeline = Pipeline::new(VENDOR, &config.resilience, HttpClassifier)
             .map_err(|e| MarketError::Config(format!("alphavantage: {e}")))?;
         Ok(AlphaVantageClient {

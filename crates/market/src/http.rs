@@ -170,6 +170,22 @@ impl Drop for RequestMetric {
     }
 }
 
+/// Creates a vendor's request series at 0 when its client is built (successes and 429s of
+/// every endpoint, nothing in flight), so that rates and alerts see the first request and the
+/// first 429 (a series born with its first event hides that event from `increase()`).
+pub(crate) fn register_vendor_series(vendor: &'static str, endpoints: &[&'static str]) {
+    metrics::gauge!("ivcrush_vendor_requests_in_flight", "vendor" => vendor).increment(0.0);
+    for endpoint in endpoints {
+        for status in ["200", "429"] {
+            metrics::counter!(
+                "ivcrush_vendor_requests_total",
+                "vendor" => vendor, "endpoint" => *endpoint, "status" => status
+            )
+            .increment(0);
+        }
+    }
+}
+
 /// A bounded label for an HTTP status: the codes an operator acts on by name, else the class.
 pub(crate) fn status_label(status: u16) -> &'static str {
     const NAMED: [(u16, &str); 11] = [

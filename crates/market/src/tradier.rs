@@ -809,6 +809,17 @@ impl TradierClient {
         if crate::secret::is_blank(&config.api_key) {
             return Err(MarketError::Config("tradier: api_key is empty".to_owned()));
         }
+        http::register_vendor_series(
+            VENDOR,
+            &[
+                "clock",
+                "quotes",
+                "expirations",
+                "chains",
+                "history",
+                "session",
+            ],
+        );
         let resilience = PipelineConfig {
             rate_limits: config.effective_rate_limits(),
             ..config.resilience.clone()
