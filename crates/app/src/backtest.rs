@@ -163,6 +163,28 @@ pub struct BacktestRequest {
     pub extend_history: bool,
 }
 
+impl BacktestRequest {
+    /// The scan's own trade over `from..=to` with one profile (`configured`, `analytics`):
+    /// the recommended strategy, closed at the reaction, default fills and fees, every ticker;
+    /// the history extended back for the oldest entry.
+    pub fn new(from: NaiveDate, to: NaiveDate, analytics: AnalyticsConfig) -> BacktestRequest {
+        BacktestRequest {
+            from,
+            to,
+            tickers: None,
+            strategy: StrategyChoice::Best,
+            exit: ExitChoice::Reaction,
+            costs: TradeCosts::default(),
+            profiles: vec![Profile {
+                name: "configured".into(),
+                analytics,
+            }],
+            walk_forward: None,
+            extend_history: true,
+        }
+    }
+}
+
 /// A report that gave no trade, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Skipped {
@@ -352,18 +374,13 @@ impl Backtester<'_> {
         };
         if self.app.replay(AsOf::Date(last.reaction_date)).is_ok() {
             let req = BacktestRequest {
-                from: first.report_date,
-                to: last.report_date,
                 tickers: Some(vec![ticker.to_string()]),
-                strategy: StrategyChoice::Best,
-                exit: ExitChoice::Reaction,
-                costs: TradeCosts::default(),
-                profiles: vec![Profile {
-                    name: "configured".into(),
-                    analytics: self.app.config.analytics.clone(),
-                }],
-                walk_forward: None,
                 extend_history: false,
+                ..BacktestRequest::new(
+                    first.report_date,
+                    last.report_date,
+                    self.app.config.analytics.clone(),
+                )
             };
             let report = self.run(&req).await?;
             return Ok((report.per_event, report.by_ticker.into_iter().next()));

@@ -2,9 +2,8 @@
 //! after them, and implied moves that match the market's own event premiums.
 
 use chrono::NaiveDate;
-use ivcrush_app::backtest::{BacktestReport, BacktestRequest, ExitChoice, Profile, StrategyChoice};
+use ivcrush_app::backtest::{BacktestReport, BacktestRequest, ExitChoice, StrategyChoice};
 use ivcrush_app::{App, AppConfig, ProviderKind};
-use ivcrush_core::backtest::TradeCosts;
 
 fn d(s: &str) -> NaiveDate {
     s.parse().expect("test date")
@@ -23,18 +22,8 @@ async fn sim_app(dir: &tempfile::TempDir, as_of: &str) -> App {
 
 fn request(app: &App, from: &str, to: &str, exit: ExitChoice) -> BacktestRequest {
     BacktestRequest {
-        from: d(from),
-        to: d(to),
-        tickers: None,
-        strategy: StrategyChoice::Best,
         exit,
-        costs: TradeCosts::default(),
-        profiles: vec![Profile {
-            name: "default".into(),
-            analytics: app.config().analytics.clone(),
-        }],
-        walk_forward: None,
-        extend_history: true,
+        ..BacktestRequest::new(d(from), d(to), app.config().analytics.clone())
     }
 }
 

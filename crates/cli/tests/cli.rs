@@ -28,6 +28,8 @@ mod secrets;
 mod serve;
 #[path = "cli/storage.rs"]
 mod storage;
+#[path = "cli/support.rs"]
+mod support;
 #[path = "cli/surfaces.rs"]
 mod surfaces;
 #[path = "cli/vendor.rs"]

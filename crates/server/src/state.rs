@@ -433,18 +433,9 @@ impl AppState {
             return Ok(report.clone());
         }
         let req = ivcrush_app::BacktestRequest {
-            from,
-            to,
-            tickers: None,
             strategy,
             exit,
-            costs: ivcrush_core::backtest::TradeCosts::default(),
-            profiles: vec![ivcrush_app::Profile {
-                name: "configured".into(),
-                analytics: app.config().analytics.clone(),
-            }],
-            walk_forward: None,
-            extend_history: true,
+            ..ivcrush_app::BacktestRequest::new(from, to, app.config().analytics.clone())
         };
         let report = Arc::new(app.backtester().run(&req).await?);
         *cached = Some((key, Instant::now(), report.clone()));

@@ -75,20 +75,7 @@ pub async fn run(app: App, _cid: String, a: BacktestArgs) -> anyhow::Result<Exit
                 .context("reading --tickers")?,
         )
     };
-    let profiles = if a.profiles.is_empty() {
-        vec![Profile {
-            name: "default".into(),
-            analytics: app.config().analytics.clone(),
-        }]
-    } else {
-        a.profiles
-            .iter()
-            .map(|p| Profile::load(p))
-            .collect::<Result<Vec<_>, _>>()?
-    };
-    let req = BacktestRequest {
-        from: a.from,
-        to: a.to,
+    let mut req = BacktestRequest {
         tickers,
         strategy: a.strategy,
         exit: a.exit,
@@ -97,10 +84,16 @@ pub async fn run(app: App, _cid: String, a: BacktestArgs) -> anyhow::Result<Exit
             commission: a.commission,
             ..TradeCosts::default()
         },
-        profiles,
         walk_forward: a.walk_forward,
-        extend_history: true,
+        ..BacktestRequest::new(a.from, a.to, app.config().analytics.clone())
     };
+    if !a.profiles.is_empty() {
+        req.profiles = a
+            .profiles
+            .iter()
+            .map(|p| Profile::load(p))
+            .collect::<Result<Vec<_>, _>>()?;
+    }
     let report = app.backtester().run(&req).await?;
     let mut out = std::io::stdout().lock();
     match a.format {

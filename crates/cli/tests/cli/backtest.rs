@@ -2,24 +2,8 @@
 //! walk-forward that reports only out-of-sample windows, and clear errors for bad input.
 
 use serde_json::Value;
-use std::process::Command;
 
-fn ivcrush(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("ivcrush"));
-    cmd.current_dir(dir)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("t.db").display()),
-        )
-        .env("IVCRUSH_AS_OF", "2026-02-02")
-        .env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("IVCRUSH_") && k != "IVCRUSH_AS_OF" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
+use crate::support::ivcrush;
 
 #[test]
 fn two_profiles_and_a_walk_forward_over_the_same_events() {

@@ -4,11 +4,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::support::ivcrush;
 
 /// Kills the server when the test ends, however it ends.
 struct Running(Child);
@@ -21,23 +23,6 @@ impl Drop for Running {
 }
 
 const KEY: &str = "json-log-test-key-0123456789";
-
-fn ivcrush(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("ivcrush"));
-    cmd.current_dir(dir)
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.join("t.db").display()),
-        )
-        .env("IVCRUSH_AS_OF", "2026-02-02")
-        .env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("IVCRUSH_") && k != "IVCRUSH_AS_OF" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
 
 fn parse(line: &str) -> serde_json::Map<String, Value> {
     match serde_json::from_str::<Value>(line) {

@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ivcrush_app::{App, AppConfig, ProviderKind};
+use ivcrush_app::{App, AppConfig};
 use ivcrush_market::sim::SimMarket;
 use ivcrush_mockvendor::{Faults, MockConfig, MockVendor};
 use ivcrush_server::ServerSettings;
@@ -63,15 +63,7 @@ async fn mock(faults: Option<Faults>) -> MockVendor {
 /// Tradier + Alpha Vantage pointed at `mock`, a SQLite file in `dir`, the scaled resilience
 /// settings of the in-process chaos test and no cache TTLs.
 fn vendor_config(mock: &MockVendor, dir: &tempfile::TempDir) -> AppConfig {
-    let mut c = AppConfig {
-        provider: ProviderKind::Tradier,
-        database_url: format!("sqlite://{}/t.db", dir.path().display()),
-        ..AppConfig::default()
-    };
-    c.tradier.base_url = mock.base_url();
-    c.tradier.api_key = "test-key".into();
-    c.alphavantage.base_url = mock.base_url();
-    c.alphavantage.api_key = "test-key".into();
+    let mut c = crate::support::vendor_config(mock, dir);
     for r in [&mut c.tradier.resilience, &mut c.alphavantage.resilience] {
         r.attempt_timeout_ms = 400;
         r.deadline_ms = 20_000;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ivcrush_app::{App, AppConfig, ProviderKind};
+use ivcrush_app::App;
 use ivcrush_market::sim::SimMarket;
 use ivcrush_mockvendor::{Faults, MockConfig, MockVendor};
 use ivcrush_server::{Server, ServerSettings};
@@ -29,15 +29,7 @@ async fn mock(faults: Option<Faults>) -> MockVendor {
 /// attempts so that an outage is seen in milliseconds.
 async fn vendor_app(mock: &MockVendor, dir: &tempfile::TempDir) -> App {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut c = AppConfig {
-        provider: ProviderKind::Tradier,
-        database_url: format!("sqlite://{}/t.db", dir.path().display()),
-        ..AppConfig::default()
-    };
-    c.tradier.base_url = mock.base_url();
-    c.tradier.api_key = "test-key".into();
-    c.alphavantage.base_url = mock.base_url();
-    c.alphavantage.api_key = "test-key".into();
+    let mut c = crate::support::vendor_config(mock, dir);
     for r in [&mut c.tradier.resilience, &mut c.alphavantage.resilience] {
         r.attempt_timeout_ms = 400;
         r.deadline_ms = 2_000;
@@ -257,15 +249,7 @@ async fn a_hung_request_is_cut_when_the_shutdown_grace_period_ends() {
     .await;
     let dir = tempfile::tempdir().expect("temp dir");
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut c = AppConfig {
-        provider: ProviderKind::Tradier,
-        database_url: format!("sqlite://{}/t.db", dir.path().display()),
-        ..AppConfig::default()
-    };
-    c.tradier.base_url = mock.base_url();
-    c.tradier.api_key = "test-key".into();
-    c.alphavantage.base_url = mock.base_url();
-    c.alphavantage.api_key = "test-key".into();
+    let mut c = crate::support::vendor_config(&mock, &dir);
     for r in [&mut c.tradier.resilience, &mut c.alphavantage.resilience] {
         r.attempt_timeout_ms = 600_000;
         r.deadline_ms = 600_000;

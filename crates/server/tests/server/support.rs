@@ -35,6 +35,21 @@ pub async fn test_app(dir: &tempfile::TempDir) -> App {
     .expect("app opens")
 }
 
+/// Tradier and Alpha Vantage at `mock` (key `test-key`), a SQLite file in `dir`; each test sets
+/// the resilience timing it needs.
+pub fn vendor_config(mock: &ivcrush_mockvendor::MockVendor, dir: &tempfile::TempDir) -> AppConfig {
+    let mut c = AppConfig {
+        provider: ProviderKind::Tradier,
+        database_url: format!("sqlite://{}/t.db", dir.path().display()),
+        ..AppConfig::default()
+    };
+    c.tradier.base_url = mock.base_url();
+    c.tradier.api_key = "test-key".into();
+    c.alphavantage.base_url = mock.base_url();
+    c.alphavantage.api_key = "test-key".into();
+    c
+}
+
 pub async fn start() -> TestServer {
     start_with(|_| {}).await
 }
