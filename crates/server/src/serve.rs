@@ -53,9 +53,6 @@ pub async fn serve(
     .await
 }
 
-/// How long shutdown waits for a running scheduled scan.
-const SCAN_DRAIN: Duration = Duration::from_secs(10);
-
 /// How often `serve` deletes the cache entries expired beyond their grace period.
 const CACHE_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -202,6 +199,7 @@ impl Server {
             })
         });
         let grace = Duration::from_secs(state.config().shutdown_grace_secs);
+        let state_for_drain = state.clone();
         let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
         let served = serve(listener, state, async move {
             shutdown.await;
@@ -235,14 +233,20 @@ impl Server {
             );
         }
         if let Some(s) = scheduler {
-            // A scan in progress is left to finish its write only briefly; what it stored so
-            // far stays (rows are stored as they finish).
-            if tokio::time::timeout(SCAN_DRAIN, s).await.is_err() {
-                tracing::warn!(
-                    waited_secs = SCAN_DRAIN.as_secs(),
+            // A scan in progress gets the same grace as a request; what it stored so far stays
+            // (rows are stored as they finish), so an abandoned scan loses only its unfinished
+            // tickers.
+            let scanning = state_for_drain.scan_in_progress();
+            match tokio::time::timeout(grace, s).await {
+                Ok(_) if scanning => {
+                    tracing::info!("the scan in progress at shutdown finished and was stored");
+                }
+                Ok(_) => {}
+                Err(_) => tracing::warn!(
+                    waited_secs = grace.as_secs(),
                     "a scheduled scan was still running at shutdown and was abandoned; \
                      its stored rows remain and the next scheduled scan starts afresh"
-                );
+                ),
             }
         }
         let _ = keeper.await;

@@ -216,6 +216,11 @@ impl AppState {
         }
     }
 
+    /// Whether a scan is running now (scheduled, at startup or on demand).
+    pub(crate) fn scan_in_progress(&self) -> bool {
+        self.inner.scan_lock.try_lock().is_err()
+    }
+
     /// The latest finished scan of the default window, if any.
     pub fn latest_scan(&self) -> Option<Arc<ScanSnapshot>> {
         self.inner.latest.load_full()

@@ -297,3 +297,57 @@ async fn a_hung_request_is_cut_when_the_shutdown_grace_period_ends() {
     in_flight.abort();
     mock.shutdown().await;
 }
+
+/// A scan running at shutdown gets the same grace as a request, then is abandoned with a log
+/// line: here the startup scan waits on a vendor that hangs for an hour.
+#[tokio::test]
+async fn a_scan_running_at_shutdown_is_abandoned_after_the_grace_and_logged() {
+    crate::support::capture_logs();
+    let mock = mock(Some(Faults {
+        hang: 1.0,
+        hang_for: Duration::from_secs(3600),
+        ..Faults::new(SEED)
+    }))
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut c = crate::support::vendor_config(&mock, &dir);
+    for r in [&mut c.tradier.resilience, &mut c.alphavantage.resilience] {
+        r.attempt_timeout_ms = 600_000;
+        r.deadline_ms = 600_000;
+    }
+    c.tradier.timeouts = ivcrush_market::EndpointTimeouts::uniform(600_000);
+    let as_of: DateTime<Utc> = SimMarket::new(SEED, day()).as_of();
+    let app = App::open(c)
+        .await
+        .expect("app opens")
+        .with_clock(move || as_of);
+    let settings = ServerSettings {
+        bind: "127.0.0.1:0".parse().expect("addr"),
+        scheduler: true,
+        scan_on_start: true,
+        shutdown_grace_secs: 1,
+        ..ServerSettings::default()
+    };
+    let server = Server::bind(app, settings, None).await.expect("binds");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    while mock.faults_injected().hangs == 0 {
+        tokio::task::yield_now().await;
+    }
+    let signalled = std::time::Instant::now();
+    let _ = stop.send(());
+    task.await.expect("task").expect("the server stops");
+    let waited = signalled.elapsed();
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(10),
+        "the scan got the one-second grace: {waited:?}"
+    );
+    assert!(
+        crate::support::logs().contains("was still running at shutdown and was abandoned"),
+        "the abandonment is logged"
+    );
+    mock.shutdown().await;
+}

@@ -230,7 +230,7 @@ impl Write for Sink {
     }
 }
 
-fn capture_logs() {
+pub fn capture_logs() {
     static INIT: OnceLock<()> = OnceLock::new();
     INIT.get_or_init(|| {
         let buf = LOGS.get_or_init(Default::default).clone();
