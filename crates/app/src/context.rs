@@ -51,7 +51,7 @@ pub struct App {
     /// Health pings of the vendors (e.g. Tradier's clock).
     pub(crate) vendor_pings: Vec<VendorPing>,
     /// The last answer of each vendor ping (refreshed in the background by servers).
-    pub(crate) vendor_status: Arc<crate::health::VendorStatus>,
+    pub(crate) vendor_status: Arc<crate::vendor_status::VendorStatus>,
     as_of: DateTime<Utc>,
     clock: Clock,
     cache_scope: String,

@@ -10,9 +10,8 @@
 
 use crate::config::AppConfig;
 use crate::context::App;
+use crate::vendor_status::LastPing;
 use ivcrush_resilience::{CheckResult, Criticality, HealthRegistry, HealthReport};
-use std::collections::BTreeMap;
-use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -101,46 +100,6 @@ fn schema_message(up: String, status: &ivcrush_store::MigrationStatus) -> CheckR
         "{up}; schema current ({} migrations)",
         status.applied.len()
     ))
-}
-
-/// One vendor ping's answer and when it came.
-#[derive(Debug, Clone)]
-struct LastPing {
-    result: CheckResult,
-    at: Instant,
-    took: Duration,
-}
-
-/// The last answer of each vendor ping, shared by the clones of an [`App`].
-#[derive(Debug, Default)]
-pub(crate) struct VendorStatus {
-    last: RwLock<BTreeMap<&'static str, LastPing>>,
-}
-
-impl VendorStatus {
-    fn record(&self, name: &'static str, ping: LastPing) {
-        self.last
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(name, ping);
-    }
-
-    /// The cached answer of `name`, its age in the message.
-    fn report(&self, name: &str) -> CheckResult {
-        let last = self.last.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(ping) = last.get(name) else {
-            return Ok("not checked yet (the first background ping is pending)".to_string());
-        };
-        let when = format!(
-            "pinged {} s ago in {} ms",
-            ping.at.elapsed().as_secs(),
-            ping.took.as_millis()
-        );
-        match &ping.result {
-            Ok(message) => Ok(format!("{message} ({when})")),
-            Err(message) => Err(format!("{message} ({when})")),
-        }
-    }
 }
 
 /// Where a registry's vendor checks get their answer.

@@ -28,6 +28,7 @@ mod import;
 pub mod record;
 mod scanner;
 pub mod symbols;
+mod vendor_status;
 
 pub use analyzer::{AnalyzeOptions, Analyzer};
 pub use backtest::{
