@@ -639,7 +639,10 @@ pub(crate) const BREAKER_NAMES: &[&str] = &["tradier", "alphavantage"];
 const BREAKER_DESCRIPTION: &str =
     "Breaker name (404 when this process has no such breaker, e.g. on the simulated market)";
 
-/// Documentation-only schema of `rank`.
+// Documentation-only schemas of query values the handlers parse themselves: their doc
+// comments are the schemas' descriptions in the served document.
+
+/// Order of the analysed rows.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 #[schema(rename_all = "lowercase")]
@@ -648,7 +651,7 @@ enum RankDoc {
     Score,
 }
 
-/// Documentation-only schema of `strategy` (parsed by [`StrategyChoice`]'s `FromStr`).
+/// Strategy a backtest trades.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 #[schema(rename_all = "snake_case")]
@@ -659,7 +662,7 @@ enum StrategyDoc {
     Best,
 }
 
-/// Documentation-only schema of `exit` (parsed by [`ExitChoice`]'s `FromStr`).
+/// When a backtest closes its trades.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 #[schema(rename_all = "snake_case")]
@@ -826,7 +829,7 @@ mod tests {
     }
 
     #[test]
-    fn the_documented_enums_parse_and_nothing_else_does() {
+    fn the_documented_enums_are_values_the_server_parses() {
         let doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
         let params = doc["paths"]["/api/v1/backtest"]["get"]["parameters"]
             .as_array()
