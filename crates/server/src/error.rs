@@ -33,7 +33,9 @@ pub enum ApiError {
         /// Seconds until the next request is admitted.
         retry_after_secs: u64,
     },
-    /// The inputs cannot support an analysis (no options, too little history): 422.
+    /// A well-formed request the server cannot serve: the inputs cannot support an analysis
+    /// (no options, too little history), or a rule across fields fails (a window that ends
+    /// before it starts or is too long, a report date that is not the ticker's): 422.
     #[error("{0}")]
     Unprocessable(String),
     /// A dependency (market data) is unavailable: 503.
@@ -153,9 +155,21 @@ impl IntoResponse for ApiError {
 
 impl From<AppError> for ApiError {
     /// The one mapping of app errors to statuses (exhaustive over [`ErrorKind`], so a new kind
-    /// must be given a status here). Vendor failures name what was fetched, never the vendor's
-    /// answer.
+    /// must be given a status here). Invalid input that passed every per-field rule of the
+    /// OpenAPI document (a window's order or length, a report date or expiration that the
+    /// ticker does not have, an as-of the provider cannot replay) is 422, not 400: a client
+    /// that follows the schema cannot tell it in advance. Vendor failures name what was
+    /// fetched, never the vendor's answer.
     fn from(e: AppError) -> Self {
+        if matches!(
+            e,
+            AppError::InvalidWindow { .. }
+                | AppError::ReportOut { .. }
+                | AppError::ExpirationUnusable { .. }
+                | AppError::AsOfNotReplayable { .. }
+        ) {
+            return ApiError::Unprocessable(e.to_string());
+        }
         let fetched = match &e {
             AppError::Market { context, .. } => context.clone(),
             other => other.to_string(),
@@ -208,6 +222,11 @@ mod tests {
             to: d,
             reason: "x".into(),
         }
+        .into();
+        assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let e: ApiError = AppError::InvalidSymbol(
+            ivcrush_app::symbols::normalize_symbol("A$").expect_err("invalid"),
+        )
         .into();
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
         let e: ApiError = AppError::market(

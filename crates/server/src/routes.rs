@@ -25,7 +25,11 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::openapi::content::Content;
+use utoipa::openapi::header::Header;
+use utoipa::openapi::schema::{ObjectBuilder, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use crate::dashboard;
@@ -170,6 +174,11 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// Most analysed rows one `/api/v1/scan` answer holds (`limit`).
+const SCAN_LIMIT_MAX: usize = 1000;
+/// Most stored analyses one `/api/v1/history/{ticker}` answer holds (`limit`).
+const HISTORY_LIMIT_MAX: u32 = 500;
+
 /// Query of `/api/v1/scan`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -177,17 +186,20 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 pub(crate) struct ScanParams {
     /// First report date (default: the as-of date).
     from: Option<NaiveDate>,
-    /// Last report date (default: `from` + the configured days).
+    /// Last report date (default: `from` + the configured days; not before `from` and at
+    /// most 366 days after it, else 422).
     to: Option<NaiveDate>,
     /// Keep analysed rows scoring at least this (0–100).
+    #[param(minimum = 0.0, maximum = 100.0)]
     min_score: Option<f64>,
     /// Keep at most this many analysed rows (1–1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
     /// Run a new scan even when a stored one covers the window.
     refresh: Option<bool>,
     /// Order of the analysed rows: `tradeable` (default: tradeable rows first, then by score)
     /// or `score` (by score alone).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<RankDoc>, inline)]
     rank: Option<RankBy>,
 }
 
@@ -201,8 +213,13 @@ impl ScanParams {
                 "min_score must be within 0..=100".into(),
             ));
         }
-        if self.limit.is_some_and(|l| l == 0 || l > 1000) {
-            return Err(ApiError::BadRequest("limit must be within 1..=1000".into()));
+        if self
+            .limit
+            .is_some_and(|l| !(1..=SCAN_LIMIT_MAX).contains(&l))
+        {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be within 1..={SCAN_LIMIT_MAX}"
+            )));
         }
         Ok(())
     }
@@ -252,10 +269,13 @@ impl ScanResponse {
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Ranked rows", body = ScanResponse),
-        (status = 400, description = "Bad query", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 429, description = "Rate limited", body = ErrorBody),
-        (status = 503, description = "Market data unavailable", body = ErrorBody)))]
+        (status = 400, description = "Malformed query (a date, number or name out of its schema)",
+            body = ErrorBody),
+        (status = 422, description = "`to` before `from`, or a window longer than 366 days",
+            body = ErrorBody),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody),
+        (status = 503, description = "Market data unavailable, or the request timed out",
+            body = ErrorBody)))]
 pub(crate) async fn scan(
     State(s): State<AppState>,
     ReqId(id): ReqId,
@@ -275,16 +295,18 @@ fn ticker(raw: &str) -> Result<String, ApiError> {
 /// The analysis record of one ticker (with its last historical moves), served from a fresh
 /// stored analysis or computed now.
 #[utoipa::path(get, path = "/api/v1/analyze/{ticker}", tag = "scan",
-    params(("ticker" = String, Path, description = "Ticker (BRK.B, BRK-B and brk/b are the same)"),
-        AnalyzeParams),
+    params(("ticker" = String, Path, description = TICKER_DESCRIPTION), AnalyzeParams),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The analysis record (the CLI's JSON)", body = Object),
-        (status = 400, description = "Invalid ticker", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
+        (status = 400, description = "Malformed ticker or query", body = ErrorBody),
         (status = 404, description = "Unknown ticker or no upcoming report", body = ErrorBody),
-        (status = 422, description = "The data cannot support an analysis", body = ErrorBody),
-        (status = 503, description = "Market data unavailable", body = ErrorBody)))]
+        (status = 422, description = "The data cannot support an analysis, the report date or \
+            expiration asked for cannot be analysed, or the provider cannot replay an as-of",
+            body = ErrorBody),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody),
+        (status = 503, description = "Market data unavailable, or the request timed out",
+            body = ErrorBody)))]
 pub(crate) async fn analyze(
     State(s): State<AppState>,
     ReqId(id): ReqId,
@@ -310,13 +332,18 @@ pub(crate) async fn analyze(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AnalyzeParams {
-    /// Report date to analyse (default: the calendar's next one).
+    /// Report date to analyse (default: the calendar's next one); 422 when it is not the
+    /// ticker's next report or more than 366 days after the as-of.
     earnings_date: Option<NaiveDate>,
-    /// Expiration to analyse (default: the first after the market reacts).
+    /// Expiration to analyse (default: the first after the market reacts); 422 when it is not
+    /// listed, ends before the reaction or is more than 366 days after the as-of.
     expiration: Option<NaiveDate>,
     /// Market as-of, a date or an RFC 3339 instant (default: the server's); the simulated
-    /// market and files only.
-    #[param(value_type = Option<String>)]
+    /// market and files only. 422 on a live provider, for an as-of more than 366 days after
+    /// the server's, or one the replayed market has no data at (before the simulation starts
+    /// or the first imported snapshot). `YYYY-MM-DD HH:MM[:SS]` (New York time) is accepted
+    /// too.
+    #[param(value_type = Option<AsOfDoc>, inline)]
     as_of: Option<AsOf>,
 }
 
@@ -327,7 +354,8 @@ pub(crate) struct AnalyzeParams {
 pub(crate) struct CalendarParams {
     /// First date (default: the as-of date).
     from: Option<NaiveDate>,
-    /// Last date (default: `from` + the configured scan days; at most 366 days after `from`).
+    /// Last date (default: `from` + the configured scan days; not before `from` and at most
+    /// 366 days after it, else 422).
     to: Option<NaiveDate>,
 }
 
@@ -348,8 +376,12 @@ pub(crate) struct CalendarResponse {
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Events", body = CalendarResponse),
-        (status = 400, description = "Bad window", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody)))]
+        (status = 400, description = "Malformed query", body = ErrorBody),
+        (status = 422, description = "`to` before `from`, or a window longer than 366 days",
+            body = ErrorBody),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody),
+        (status = 503, description = "Calendar unavailable, or the request timed out",
+            body = ErrorBody)))]
 pub(crate) async fn calendar(
     State(s): State<AppState>,
     ApiQuery(p): ApiQuery<CalendarParams>,
@@ -364,6 +396,7 @@ pub(crate) async fn calendar(
 #[into_params(parameter_in = Query)]
 pub(crate) struct HistoryParams {
     /// Stored analyses returned, newest first (1–500, default 20).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -382,13 +415,13 @@ pub(crate) struct HistoryResponse {
 
 /// Stored analyses and historical moves of one ticker.
 #[utoipa::path(get, path = "/api/v1/history/{ticker}", tag = "scan",
-    params(("ticker" = String, Path, description = "Ticker"), HistoryParams),
+    params(("ticker" = String, Path, description = TICKER_DESCRIPTION), HistoryParams),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "History", body = HistoryResponse),
-        (status = 400, description = "Invalid ticker", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 404, description = "Nothing stored for the ticker", body = ErrorBody)))]
+        (status = 400, description = "Malformed ticker or query", body = ErrorBody),
+        (status = 404, description = "Nothing stored for the ticker", body = ErrorBody),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody)))]
 pub(crate) async fn history(
     State(s): State<AppState>,
     ApiPath(raw): ApiPath<String>,
@@ -396,8 +429,10 @@ pub(crate) async fn history(
 ) -> Result<Json<HistoryResponse>, ApiError> {
     let t = ticker(&raw)?;
     let limit = p.limit.unwrap_or(20);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be within 1..=500".into()));
+    if !(1..=HISTORY_LIMIT_MAX).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be within 1..={HISTORY_LIMIT_MAX}"
+        )));
     }
     let h = s.history(&t, limit).await?;
     Ok(Json(HistoryResponse {
@@ -415,13 +450,14 @@ pub(crate) struct BacktestParams {
     /// First report date (default: 90 days before `to`).
     from: Option<NaiveDate>,
     /// Last report date (default: 10 days before the as-of date, so that reactions and
-    /// expiries have happened; at most 366 days after `from`).
+    /// expiries have happened; not before `from` and at most 366 days after it, else 422; a
+    /// window starting after the last completed session is 422 too).
     to: Option<NaiveDate>,
     /// `short_straddle`, `short_strangle`, `iron_condor` or `best` (default).
-    #[param(pattern = "^(short_straddle|short_strangle|iron_condor|best)$")]
+    #[param(value_type = Option<StrategyDoc>, inline)]
     strategy: Option<String>,
     /// `reaction` (default) or `expiry`.
-    #[param(pattern = "^(reaction|expiry)$")]
+    #[param(value_type = Option<ExitDoc>, inline)]
     exit: Option<String>,
 }
 
@@ -431,8 +467,12 @@ pub(crate) struct BacktestParams {
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The backtest report", body = Object),
-        (status = 400, description = "Bad window, strategy or exit", body = ErrorBody),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody)))]
+        (status = 400, description = "Malformed query (a date, strategy or exit)", body = ErrorBody),
+        (status = 422, description = "`to` before `from`, a window longer than 366 days, or one \
+            starting after the last completed session", body = ErrorBody),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody),
+        (status = 503, description = "Market data unavailable, or the request timed out",
+            body = ErrorBody)))]
 pub(crate) async fn backtest(
     State(s): State<AppState>,
     ApiQuery(p): ApiQuery<BacktestParams>,
@@ -462,9 +502,7 @@ pub(crate) struct BreakersResponse {
 
 /// Every circuit breaker with its state and counts.
 #[utoipa::path(get, path = "/api/v1/breakers", tag = "breakers", security(("api_key" = [])),
-    responses(
-        (status = 200, description = "Breakers", body = BreakersResponse),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody)))]
+    responses((status = 200, description = "Breakers", body = BreakersResponse)))]
 pub(crate) async fn breakers(State(s): State<AppState>) -> Json<BreakersResponse> {
     Json(BreakersResponse {
         breakers: s.app().breakers().list(),
@@ -505,13 +543,12 @@ fn operate(
 
 /// Resets a breaker to CLOSED with fresh counts.
 #[utoipa::path(post, path = "/api/v1/breakers/{name}/reset", tag = "breakers",
-    params(("name" = String, Path, description = "Breaker name")),
+    params(("name" = String, Path, description = BREAKER_DESCRIPTION)),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The breaker after the reset", body = Object),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 404, description = "No such breaker", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody)))]
+        (status = 400, description = "Malformed breaker name", body = ErrorBody),
+        (status = 404, description = "No such breaker in this process", body = ErrorBody)))]
 pub(crate) async fn reset_breaker(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
@@ -521,13 +558,12 @@ pub(crate) async fn reset_breaker(
 
 /// Holds a breaker open until reset.
 #[utoipa::path(post, path = "/api/v1/breakers/{name}/force-open", tag = "breakers",
-    params(("name" = String, Path, description = "Breaker name")),
+    params(("name" = String, Path, description = BREAKER_DESCRIPTION)),
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The breaker, forced open", body = Object),
-        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
-        (status = 404, description = "No such breaker", body = ErrorBody),
-        (status = 413, description = "Body too large", body = ErrorBody)))]
+        (status = 400, description = "Malformed breaker name", body = ErrorBody),
+        (status = 404, description = "No such breaker in this process", body = ErrorBody)))]
 pub(crate) async fn force_open_breaker(
     State(s): State<AppState>,
     ApiPath(name): ApiPath<String>,
@@ -563,15 +599,256 @@ impl Modify for ApiKeyScheme {
     }
 }
 
+/// Whitespace as Rust's `char::is_whitespace` (what `Symbol::parse` trims), as a character
+/// class in the syntax shared by ECMA-262, Python's `re` and the `regex` crate. Not `\s`: that
+/// differs (U+FEFF in, U+0085 out).
+macro_rules! ws_class {
+    () => {
+        r"[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    };
+}
+
+/// A ticker as the server accepts it (`ivcrush_core::symbol::Symbol::parse`): letters of
+/// either case and digits, at most one `.`, `-` or `/` between two of them, 1–10 characters,
+/// surrounding whitespace ignored. The length bound is spelt out per separator position (no
+/// lookahead: generators of test data handle it badly).
+pub(crate) const TICKER_PATTERN: &str = concat!(
+    "^",
+    ws_class!(),
+    "*(?:[A-Za-z0-9]{1,10}",
+    "|[A-Za-z0-9][./-][A-Za-z0-9]{1,8}",
+    "|[A-Za-z0-9]{2}[./-][A-Za-z0-9]{1,7}",
+    "|[A-Za-z0-9]{3}[./-][A-Za-z0-9]{1,6}",
+    "|[A-Za-z0-9]{4}[./-][A-Za-z0-9]{1,5}",
+    "|[A-Za-z0-9]{5}[./-][A-Za-z0-9]{1,4}",
+    "|[A-Za-z0-9]{6}[./-][A-Za-z0-9]{1,3}",
+    "|[A-Za-z0-9]{7}[./-][A-Za-z0-9]{1,2}",
+    "|[A-Za-z0-9]{8}[./-][A-Za-z0-9])",
+    ws_class!(),
+    "*$"
+);
+
+const TICKER_DESCRIPTION: &str = "Ticker, any case: `BRK.B`, `BRK-B` and `brk/b` (sent as \
+    `brk%2Fb`) are the same; 1–10 characters, surrounding whitespace ignored";
+
+/// The circuit breakers a process can hold: one per vendor pipeline (Tradier, and Alpha
+/// Vantage as the calendar), none on the simulated market or files. Kept equal to what
+/// `App::open` registers by a test.
+pub(crate) const BREAKER_NAMES: &[&str] = &["tradier", "alphavantage"];
+
+const BREAKER_DESCRIPTION: &str =
+    "Breaker name (404 when this process has no such breaker, e.g. on the simulated market)";
+
+// Documentation-only schemas of query values the handlers parse themselves: their doc
+// comments are the schemas' descriptions in the served document.
+
+/// Order of the analysed rows.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+enum RankDoc {
+    Tradeable,
+    Score,
+}
+
+/// Strategy a backtest trades.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum StrategyDoc {
+    ShortStraddle,
+    ShortStrangle,
+    IronCondor,
+    Best,
+}
+
+/// When a backtest closes its trades.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum ExitDoc {
+    Reaction,
+    Expiry,
+}
+
+/// Documentation-only schema of an as-of: a date or an RFC 3339 date-time.
+struct AsOfDoc;
+
+impl utoipa::PartialSchema for AsOfDoc {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{AnyOf, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        let string = |f| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(f)))
+                .build()
+        };
+        let mut any = AnyOf::new();
+        any.items = vec![
+            string(KnownFormat::Date).into(),
+            string(KnownFormat::DateTime).into(),
+        ];
+        Schema::AnyOf(any).into()
+    }
+}
+
+impl ToSchema for AsOfDoc {}
+
+/// The answers every operation can give besides its own: 413 (a declared body over the
+/// limit) and 503 (the request timeout) everywhere; 401 and 429 (with `Retry-After`) on
+/// `/api/*` (the guard). Also gives the path parameters their schemas (pattern, enum).
+struct CommonResponses;
+
+impl CommonResponses {
+    fn error(description: &str) -> utoipa::openapi::Response {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build()
+    }
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        let retry_after = Header::builder()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer)
+                    .minimum(Some(1)),
+            )
+            .description(Some("Seconds until the next request is admitted"))
+            .build();
+        let common = [
+            (
+                "PayloadTooLarge",
+                "413",
+                Self::error("Request body over the limit"),
+            ),
+            ("TimedOut", "503", Self::error("The request timed out")),
+            (
+                "Unauthorized",
+                "401",
+                Self::error("Missing or invalid API key (X-API-Key)"),
+            ),
+            ("RateLimited", "429", {
+                let mut r = Self::error("Per-client rate limit exceeded");
+                r.headers.insert("Retry-After".into(), retry_after);
+                r
+            }),
+        ];
+        for (name, _, resp) in &common {
+            c.responses.insert((*name).to_string(), resp.clone().into());
+        }
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let guarded = path.starts_with("/api/");
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                for (name, status, _) in &common {
+                    let applies = guarded || matches!(*name, "PayloadTooLarge" | "TimedOut");
+                    if applies && !op.responses.responses.contains_key(*status) {
+                        op.responses
+                            .responses
+                            .insert((*status).to_string(), Ref::from_response_name(*name).into());
+                    }
+                }
+                for p in op.parameters.iter_mut().flatten() {
+                    let schema = match p.name.as_str() {
+                        "ticker" => ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::schema::Type::String)
+                            .pattern(Some(TICKER_PATTERN))
+                            .build(),
+                        "name" if path.starts_with("/api/v1/breakers/") => ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::schema::Type::String)
+                            .enum_values(Some(BREAKER_NAMES.iter().copied()))
+                            .build(),
+                        _ => continue,
+                    };
+                    p.schema = Some(schema.into());
+                }
+            }
+        }
+    }
+}
+
 /// The OpenAPI document, generated from the handler annotations above.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ivcrush API", description = "Earnings volatility scans, analyses, health and breakers. \
-        /api/* needs the X-API-Key header; errors are {error, message, request_id}."),
+        /api/* needs the X-API-Key header; errors are {error, message, request_id}: 400 for a \
+        malformed request, 422 for a well-formed one the server cannot serve (a window that ends \
+        before it starts), 429 with Retry-After."),
     paths(live, ready, metrics, scan, analyze, calendar, history, backtest, breakers, reset_breaker,
         force_open_breaker, openapi_json),
     components(schemas(ErrorBody, Live, ScanResponse, CalendarResponse, HistoryResponse,
         BreakersResponse)),
-    modifiers(&ApiKeyScheme)
+    modifiers(&ApiKeyScheme, &CommonResponses)
 )]
 pub(crate) struct ApiDoc;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented ticker pattern accepts exactly what the server accepts: every string of
+    /// up to 4 characters over an alphabet with each kind of character the rule tells apart,
+    /// and longer ones around the 10-character bound.
+    #[test]
+    fn the_ticker_pattern_accepts_what_normalize_symbol_accepts() {
+        let pattern = regex::Regex::new(TICKER_PATTERN).expect("the pattern compiles");
+        let alphabet = [
+            'a', 'Z', '7', '.', '-', '/', ' ', '\t', '\u{85}', '\u{3000}', '\u{feff}', '$', '_',
+            'é',
+        ];
+        let mut inputs: Vec<String> = vec![String::new()];
+        let mut frontier = inputs.clone();
+        for _ in 0..4 {
+            frontier = frontier
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            inputs.extend(frontier.iter().cloned());
+        }
+        for n in 8..=12 {
+            let core = "A".repeat(n);
+            inputs.push(core.clone());
+            inputs.push(format!(" {core}\n"));
+            for cut in 1..n {
+                inputs.push(format!("{}-{}", &core[..cut], &core[cut..]));
+            }
+        }
+        for input in &inputs {
+            assert_eq!(
+                pattern.is_match(input),
+                normalize_symbol(input).is_ok(),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_documented_enums_are_values_the_server_parses() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+        let params = doc["paths"]["/api/v1/backtest"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .clone();
+        let values = |name: &str| -> Vec<String> {
+            params
+                .iter()
+                .find(|p| p["name"] == name)
+                .and_then(|p| serde_json::from_value(p["schema"]["enum"].clone()).ok())
+                .unwrap_or_else(|| panic!("an enum for {name}"))
+        };
+        for v in values("strategy") {
+            assert!(v.parse::<StrategyChoice>().is_ok(), "{v}");
+        }
+        for v in values("exit") {
+            assert!(v.parse::<ExitChoice>().is_ok(), "{v}");
+        }
+        assert_eq!(values("strategy").len(), 4);
+        assert_eq!(values("exit").len(), 2);
+    }
+}

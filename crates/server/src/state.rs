@@ -18,8 +18,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ivcrush_app::clock::report_out;
 use ivcrush_app::{
-    AnalyzeOptions, App, AsOf, EarningsRecord, RankBy, Row, RowView, ScanReport, ScanRequest,
-    TickerHistory,
+    AnalyzeOptions, App, AsOf, EarningsRecord, ErrorKind, RankBy, Row, RowView, ScanReport,
+    ScanRequest, TickerHistory,
 };
 use ivcrush_app::{BacktestReport, ExitChoice, StrategyChoice};
 use ivcrush_core::EarningsEvent;
@@ -93,6 +93,41 @@ struct Inner {
     /// The last backtest and its query: the dashboard asks for the same one on every load,
     /// and a backtest is CPU work (kept `analysis_ttl_secs`; concurrent askers wait for one).
     backtest: tokio::sync::Mutex<Option<(BacktestKey, Instant, Arc<BacktestReport>)>>,
+}
+
+/// How far after the market's as-of (the server's, or the one asked for) an analysis may
+/// look: its as-of, report date and expiration. The market is built up to those dates, so a
+/// far one would cost work without bound (and mean nothing).
+pub(crate) const MAX_DAYS_AHEAD: i64 = ivcrush_app::MAX_WINDOW_DAYS;
+
+/// 422 for an as-of more than [`MAX_DAYS_AHEAD`] after `server_as_of`, or a report date or an
+/// expiration more than that after the as-of.
+fn check_analysis_dates(
+    as_of: Option<AsOf>,
+    earnings_date: Option<NaiveDate>,
+    expiration: Option<NaiveDate>,
+    server_as_of: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let ahead = chrono::Duration::days(MAX_DAYS_AHEAD);
+    let server_day = server_as_of.date_naive();
+    let market_day = match as_of {
+        None => server_day,
+        Some(AsOf::Date(d)) => d,
+        Some(AsOf::At(t)) => t.date_naive(),
+    };
+    if market_day > server_day + ahead {
+        return Err(ApiError::Unprocessable(format!(
+            "as-of {market_day} is more than {MAX_DAYS_AHEAD} days after the server's ({server_day})"
+        )));
+    }
+    for (what, day) in [("earnings_date", earnings_date), ("expiration", expiration)] {
+        if let Some(day) = day.filter(|d| *d > market_day + ahead) {
+            return Err(ApiError::Unprocessable(format!(
+                "{what} {day} is more than {MAX_DAYS_AHEAD} days after the as-of ({market_day})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What a cached backtest answers.
@@ -347,13 +382,24 @@ impl AppState {
             include_history: true,
             ..AnalyzeOptions::default()
         };
+        check_analysis_dates(as_of, earnings_date, expiration, self.inner.app.as_of())?;
         let replayed = as_of.map(|a| self.inner.app.at(a)).transpose()?;
         let rec = replayed
             .as_ref()
             .unwrap_or(&self.inner.app)
             .analyzer()
             .analyze_and_store(ticker, &opts, run_id)
-            .await?;
+            .await
+            .map_err(|e| match (as_of, e.kind()) {
+                // A replayed market (simulated, files) is local: nothing of it is ever down.
+                // What it cannot answer at an as-of is data it does not have there (before the
+                // simulation starts, before the first imported snapshot), a request it cannot
+                // serve rather than an outage.
+                (Some(a), ErrorKind::Unavailable) => {
+                    ApiError::Unprocessable(format!("no market data to replay at as-of {a}: {e}"))
+                }
+                _ => e.into(),
+            })?;
         let body =
             Bytes::from(serde_json::to_vec(&rec).map_err(|e| ApiError::Internal(e.to_string()))?);
         if cacheable {
@@ -423,7 +469,7 @@ impl AppState {
             to.unwrap_or_else(|| app.as_of_date() - chrono::Duration::days(BACKTEST_SETTLED_DAYS));
         let from = from.unwrap_or_else(|| to - chrono::Duration::days(BACKTEST_DAYS));
         if (to - from).num_days() > ivcrush_app::MAX_WINDOW_DAYS {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ApiError::Unprocessable(format!(
                 "the window {from}..{to} is longer than {} days",
                 ivcrush_app::MAX_WINDOW_DAYS
             )));

@@ -106,13 +106,14 @@ async fn a_scan_runs_on_demand_once_then_is_served_from_the_stored_result() {
 }
 
 #[tokio::test]
-async fn a_scan_with_a_bad_window_or_parameter_is_400() {
+async fn a_malformed_scan_query_is_400_and_a_window_ending_before_it_starts_422() {
     let s = start().await;
-    error_body(
+    let v = error_body(
         s.get("/api/v1/scan?from=2026-02-10&to=2026-02-01").await,
-        400,
+        422,
     )
     .await;
+    assert_eq!(v["error"], "unprocessable");
     error_body(s.get("/api/v1/scan?from=not-a-date").await, 400).await;
     error_body(s.get("/api/v1/scan?limit=0").await, 400).await;
     error_body(s.get("/api/v1/scan?min_score=nan").await, 400).await;
@@ -202,6 +203,28 @@ async fn analyze_takes_the_clis_overrides_and_an_as_of() {
     s.stop().await;
 }
 
+/// An as-of the replayed market has no data at (before the simulation starts), or an as-of,
+/// report date or expiration far ahead (the market would be built up to it) is 422, never
+/// 503 or a long wait.
+#[tokio::test]
+async fn an_analysis_at_dates_outside_the_replay_is_422() {
+    let s = start().await;
+    let t = first_ticker(&s).await;
+    for query in [
+        "as_of=1067-11-11",
+        "as_of=1999-12-31T23:00:00Z",
+        "as_of=2027-03-01",
+        "as_of=9999-12-31",
+        "earnings_date=6643-05-25",
+        "expiration=2027-03-01",
+        "as_of=2026-01-05&earnings_date=2027-01-10",
+    ] {
+        let v = error_body(s.get(&format!("/api/v1/analyze/{t}?{query}")).await, 422).await;
+        assert_eq!(v["error"], "unprocessable", "{query}: {v}");
+    }
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn analyzing_an_unknown_ticker_is_404() {
     let s = start().await;
@@ -232,12 +255,15 @@ async fn the_calendar_lists_the_events_of_the_window() {
         let d = e["event"]["date"].as_str().expect("date");
         assert!(("2026-02-02"..="2026-02-13").contains(&d), "{d}");
     }
-    error_body(
-        s.get("/api/v1/calendar?from=2026-02-02&to=2028-02-02")
-            .await,
-        400,
-    )
-    .await;
+    // Each date is valid on its own: the window across them is what the server refuses.
+    for window in [
+        "from=2026-02-02&to=2028-02-02",
+        "from=2026-02-02&to=2026-02-01",
+    ] {
+        let v = error_body(s.get(&format!("/api/v1/calendar?{window}")).await, 422).await;
+        assert_eq!(v["error"], "unprocessable", "{window}");
+    }
+    error_body(s.get("/api/v1/calendar?from=2026-02-31").await, 400).await;
     s.stop().await;
 }
 
@@ -299,6 +325,128 @@ async fn the_openapi_document_describes_every_route() {
         assert!(paths.contains_key(p), "{p} missing");
     }
     assert!(v["components"]["securitySchemes"]["api_key"].is_object());
+    s.stop().await;
+}
+
+/// The `schema` of the parameter `name` of `op`.
+fn param_schema<'a>(op: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    op["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == name)
+        .map(|p| &p["schema"])
+        .unwrap_or_else(|| panic!("no parameter {name}"))
+}
+
+#[tokio::test]
+async fn the_openapi_document_gives_every_status_its_error_body_and_every_rule_its_schema() {
+    let s = start().await;
+    // The document, like every /api route, answers 401 without a key, as it says.
+    error_body(s.get_anon("/api/v1/openapi.json").await, 401).await;
+    let v = s.json("/api/v1/openapi.json").await;
+    let rate_limited = &v["components"]["responses"]["RateLimited"];
+    assert!(
+        rate_limited["headers"]["Retry-After"].is_object(),
+        "{rate_limited}"
+    );
+    for (path, item) in v["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let responses = op["responses"].as_object().expect("responses");
+            let mut needed = vec!["200", "413", "503"];
+            if path.starts_with("/api/") {
+                needed.extend(["401", "429"]);
+            }
+            for status in needed {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path}: no {status}"
+                );
+            }
+            for (status, r) in responses {
+                if status.starts_with('4') {
+                    let body = r.to_string();
+                    assert!(
+                        body.contains("ErrorBody") || r["$ref"].is_string(),
+                        "{method} {path} {status}: {r}"
+                    );
+                }
+            }
+        }
+    }
+    let paths = &v["paths"];
+    let scan = &paths["/api/v1/scan"]["get"];
+    assert_eq!(param_schema(scan, "limit")["minimum"], 1);
+    assert_eq!(param_schema(scan, "limit")["maximum"], 1000);
+    assert_eq!(param_schema(scan, "min_score")["maximum"], 100.0);
+    assert_eq!(param_schema(scan, "from")["format"], "date");
+    assert_eq!(
+        param_schema(scan, "rank")["enum"],
+        serde_json::json!(["tradeable", "score"])
+    );
+    assert!(scan["responses"]["422"].is_object());
+    let history = &paths["/api/v1/history/{ticker}"]["get"];
+    assert_eq!(param_schema(history, "limit")["maximum"], 500);
+    assert!(param_schema(history, "ticker")["pattern"].is_string());
+    let backtest = &paths["/api/v1/backtest"]["get"];
+    assert_eq!(
+        param_schema(backtest, "strategy")["enum"],
+        serde_json::json!(["short_straddle", "short_strangle", "iron_condor", "best"])
+    );
+    assert_eq!(
+        param_schema(backtest, "exit")["enum"],
+        serde_json::json!(["reaction", "expiry"])
+    );
+    s.stop().await;
+}
+
+/// The documented breaker names are the ones a process on the vendors registers (opening the
+/// app builds the clients; nothing is fetched).
+#[tokio::test]
+async fn the_documented_breaker_names_are_those_of_the_vendor_pipelines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cfg = ivcrush_app::AppConfig {
+        provider: ivcrush_app::ProviderKind::Tradier,
+        database_url: format!("sqlite://{}/t.db", dir.path().display()),
+        ..ivcrush_app::AppConfig::default()
+    };
+    cfg.tradier.api_key = "dummy-tradier".to_string().into();
+    cfg.alphavantage.api_key = "dummy-alphavantage".to_string().into();
+    let app = ivcrush_app::App::open(cfg).await.expect("app opens");
+    let mut registered: Vec<String> = app
+        .breakers()
+        .list()
+        .into_iter()
+        .map(|b| b.name.to_string())
+        .collect();
+    registered.sort();
+    let s = start().await;
+    let v = s.json("/api/v1/openapi.json").await;
+    for path in [
+        "/api/v1/breakers/{name}/reset",
+        "/api/v1/breakers/{name}/force-open",
+    ] {
+        let mut documented: Vec<String> =
+            serde_json::from_value(param_schema(&v["paths"][path]["post"], "name")["enum"].clone())
+                .expect("an enum of names");
+        documented.sort();
+        assert_eq!(documented, registered, "{path}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_backtest_with_a_bad_strategy_is_400_and_with_a_reversed_or_long_window_422() {
+    let s = start().await;
+    error_body(s.get("/api/v1/backtest?strategy=yolo").await, 400).await;
+    error_body(s.get("/api/v1/backtest?exit=never").await, 400).await;
+    for window in [
+        "from=2026-01-20&to=2026-01-10",
+        "from=2024-01-01&to=2026-01-10",
+    ] {
+        let v = error_body(s.get(&format!("/api/v1/backtest?{window}")).await, 422).await;
+        assert_eq!(v["error"], "unprocessable", "{window}");
+    }
     s.stop().await;
 }
 
