@@ -5,6 +5,7 @@
 mod chaos;
 mod dates;
 mod gates;
+mod history;
 mod requests;
 
 use chrono::{DateTime, NaiveDate, Utc};
