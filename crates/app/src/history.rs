@@ -43,6 +43,10 @@ pub struct TickerHistory {
     pub analyses: Vec<StoredAnalysis>,
 }
 
+/// Days after a ticker's last known report from which its next one may have happened unseen:
+/// quarterly reports are about 91 days apart, so half of that leaves a wide margin.
+const NEXT_REPORT_DUE_DAYS: i64 = 45;
+
 /// Progress kind of the backfill of moves; its row records the coverage.
 pub const MOVES_PROGRESS: &str = "moves";
 
@@ -269,11 +273,25 @@ impl HistoryService<'_> {
         if through >= last {
             return Ok(true);
         }
-        let pending = self.app.store.earnings_for(ticker).await?.iter().any(|r| {
+        let events = self.app.store.earnings_for(ticker).await?;
+        let pending = events.iter().any(|r| {
             let reaction = reaction_date(&event_of(r));
             reaction > through && reaction <= last
         });
-        Ok(!pending)
+        if pending {
+            return Ok(false);
+        }
+        // A report the store never heard of may have come and gone since the coverage (the
+        // vendor lists only past reports, so one upcoming at the last backfill is unknown).
+        // When no later report is known (a scan stores the calendar's upcoming ones) and the
+        // last known one is old enough for the next to be due, ask again.
+        let knows_next = events.iter().any(|r| reaction_date(&event_of(r)) > last);
+        let due = events
+            .iter()
+            .map(|r| r.report_date)
+            .max()
+            .is_none_or(|d| (last - d).num_days() >= NEXT_REPORT_DUE_DAYS);
+        Ok(knows_next || !due)
     }
 
     /// What is stored of `ticker`: at most `limit` analyses (newest first) and its moves;

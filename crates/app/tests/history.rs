@@ -313,3 +313,39 @@ async fn a_store_written_by_later_runs_gives_the_same_moves_as_a_fresh_one() {
         .expect("warm history");
     assert_eq!(warm, fresh, "only what was known at the as-of");
 }
+
+/// A report still upcoming at the last backfill (so unknown to the store) and past now is
+/// fetched: before the fix the coverage looked complete and its move was never added.
+#[tokio::test]
+async fn a_report_that_was_upcoming_at_the_last_backfill_is_added_once_it_reacted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/t.db", dir.path().display());
+    let app_at = |date: &str| {
+        let db = db.clone();
+        let date: NaiveDate = date.parse().expect("date");
+        async move {
+            App::open(AppConfig {
+                as_of: Some(date.into()),
+                database_url: db,
+                ..AppConfig::default()
+            })
+            .await
+            .expect("app opens")
+        }
+    };
+    // IONQ reports 2026-09-02 before the open.
+    let before = app_at("2026-09-01").await;
+    let moves = before.history().ensure("IONQ").await.expect("history");
+    assert!(
+        moves
+            .iter()
+            .all(|m| m.report_date < NaiveDate::from_ymd_opt(2026, 9, 2).expect("date"))
+    );
+    let later = app_at("2026-11-25").await;
+    let moves = later.history().ensure("IONQ").await.expect("history");
+    assert_eq!(
+        moves.last().map(|m| m.report_date),
+        NaiveDate::from_ymd_opt(2026, 9, 2),
+        "the 2026-09-02 move is there"
+    );
+}
