@@ -109,25 +109,13 @@ fn serve_notifies_systemd_survives_sighup_and_stops_on_sigterm() {
     socket
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ivcrush"));
-    cmd.current_dir(dir.path())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("t.db").display()),
-        )
-        .env("IVCRUSH_AS_OF", "2026-02-02")
-        .env("NOTIFY_SOCKET", &socket_path)
+    let mut cmd = crate::support::ivcrush(dir.path());
+    cmd.env("NOTIFY_SOCKET", &socket_path)
         // 400 ms: pings every 200 ms.
         .env("WATCHDOG_USEC", "400000")
-        .env_remove("RUST_LOG")
         .args(["serve", "--bind", "127.0.0.1:0", "--no-scheduler"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    for (k, _) in std::env::vars() {
-        if k.starts_with("IVCRUSH_") && k != "IVCRUSH_AS_OF" {
-            cmd.env_remove(k);
-        }
-    }
     let mut server = Running(cmd.spawn().expect("serve starts"));
     let pid = server.0.id().to_string();
     let mut buf = [0u8; 512];

@@ -241,25 +241,7 @@ async fn admin_bind_serves_probes_and_metrics_on_their_own_port_only() {
 /// the one-second grace is what is measured.
 #[tokio::test]
 async fn a_hung_request_is_cut_when_the_shutdown_grace_period_ends() {
-    let mock = mock(Some(Faults {
-        hang: 1.0,
-        hang_for: Duration::from_secs(3600),
-        ..Faults::new(SEED)
-    }))
-    .await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut c = crate::support::vendor_config(&mock, &dir);
-    for r in [&mut c.tradier.resilience, &mut c.alphavantage.resilience] {
-        r.attempt_timeout_ms = 600_000;
-        r.deadline_ms = 600_000;
-    }
-    c.tradier.timeouts = ivcrush_market::EndpointTimeouts::uniform(600_000);
-    let as_of: DateTime<Utc> = SimMarket::new(SEED, day()).as_of();
-    let app = App::open(c)
-        .await
-        .expect("app opens")
-        .with_clock(move || as_of);
+    let (mock, _dir, app) = hanging_vendor_app().await;
     let settings = ServerSettings {
         bind: "127.0.0.1:0".parse().expect("addr"),
         api_keys: vec![crate::support::KEY.into()],
@@ -303,25 +285,7 @@ async fn a_hung_request_is_cut_when_the_shutdown_grace_period_ends() {
 #[tokio::test]
 async fn a_scan_running_at_shutdown_is_abandoned_after_the_grace_and_logged() {
     crate::support::capture_logs();
-    let mock = mock(Some(Faults {
-        hang: 1.0,
-        hang_for: Duration::from_secs(3600),
-        ..Faults::new(SEED)
-    }))
-    .await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut c = crate::support::vendor_config(&mock, &dir);
-    for r in [&mut c.tradier.resilience, &mut c.alphavantage.resilience] {
-        r.attempt_timeout_ms = 600_000;
-        r.deadline_ms = 600_000;
-    }
-    c.tradier.timeouts = ivcrush_market::EndpointTimeouts::uniform(600_000);
-    let as_of: DateTime<Utc> = SimMarket::new(SEED, day()).as_of();
-    let app = App::open(c)
-        .await
-        .expect("app opens")
-        .with_clock(move || as_of);
+    let (mock, _dir, app) = hanging_vendor_app().await;
     let settings = ServerSettings {
         bind: "127.0.0.1:0".parse().expect("addr"),
         scheduler: true,
@@ -350,4 +314,29 @@ async fn a_scan_running_at_shutdown_is_abandoned_after_the_grace_and_logged() {
         "the abandonment is logged"
     );
     mock.shutdown().await;
+}
+
+/// A mock vendor that holds every answer for an hour, and an app on it whose calls would wait
+/// for it (timeouts far beyond any grace): what only a shutdown grace can cut.
+async fn hanging_vendor_app() -> (MockVendor, tempfile::TempDir, App) {
+    let mock = mock(Some(Faults {
+        hang: 1.0,
+        hang_for: Duration::from_secs(3600),
+        ..Faults::new(SEED)
+    }))
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut c = crate::support::vendor_config(&mock, &dir);
+    for r in [&mut c.tradier.resilience, &mut c.alphavantage.resilience] {
+        r.attempt_timeout_ms = 600_000;
+        r.deadline_ms = 600_000;
+    }
+    c.tradier.timeouts = ivcrush_market::EndpointTimeouts::uniform(600_000);
+    let as_of: DateTime<Utc> = SimMarket::new(SEED, day()).as_of();
+    let app = App::open(c)
+        .await
+        .expect("app opens")
+        .with_clock(move || as_of);
+    (mock, dir, app)
 }
