@@ -6,6 +6,7 @@ use crate::config::{AppConfig, CalendarProviderKind, ProviderKind};
 use crate::error::AppError;
 use chrono::{DateTime, NaiveDate, Utc};
 use ivcrush_core::calendar::{new_york_date, previous_trading_day};
+use ivcrush_market::ExposeSecret;
 use ivcrush_market::sim::SimMarket;
 use ivcrush_market::{
     AlphaVantageClient, EarningsCalendar, FileMarket, MarketData, MarketError, TradierClient,
@@ -56,6 +57,8 @@ pub struct App {
     clock: Clock,
     cache_scope: String,
     any_stale: Arc<AtomicBool>,
+    /// Membership of a fleet sharing the vendor quota and breakers (`[fleet] redis`).
+    pub(crate) fleet: Option<ivcrush_fleet::Fleet>,
     /// Vendor reads bypass the cache (a backtest's replays: each as-of is read once, and
     /// caching thousands of past chains would only fill the store).
     pub(crate) uncached: bool,
@@ -228,12 +231,21 @@ impl App {
     pub fn with_store(config: AppConfig, store: Arc<dyn Store>) -> Result<App, AppError> {
         let breakers = BreakerRegistry::new();
         let mut pings = Vec::new();
+        let mut fleet = None;
         let (market, as_of, scope) = match config.provider {
             ProviderKind::Sim | ProviderKind::Files => replay_market(&config, config.as_of)?,
             ProviderKind::Tradier => {
+                fleet = ivcrush_fleet::Fleet::join(&config.fleet).map_err(AppError::fleet)?;
+                // Each vendor's pipeline, with the key it spends, to share with the fleet.
+                let mut shared = Vec::new();
                 let tradier = TradierClient::new(config.tradier.clone())
                     .map_err(|e| AppError::market("Tradier client", e))?;
                 breakers.register(tradier.pipeline().breaker().clone());
+                shared.push((
+                    "tradier",
+                    tradier.pipeline().clone(),
+                    config.tradier.api_key.expose_secret(),
+                ));
                 let calendar: Arc<dyn EarningsCalendar> = match config.calendar_vendor() {
                     Some(CalendarProviderKind::Files) => {
                         Arc::new(load_files(&config, today_new_york())?)
@@ -242,9 +254,24 @@ impl App {
                         let av = AlphaVantageClient::new(config.alphavantage.clone())
                             .map_err(|e| AppError::market("Alpha Vantage client", e))?;
                         breakers.register(av.pipeline().breaker().clone());
+                        shared.push((
+                            "alpha_vantage",
+                            av.pipeline().clone(),
+                            config.alphavantage.api_key.expose_secret(),
+                        ));
                         Arc::new(av)
                     }
                 };
+                if let Some(fleet) = &fleet {
+                    let mut synced = Vec::new();
+                    for (vendor, pipeline, key) in &shared {
+                        fleet
+                            .share_quota(pipeline.limiter(), vendor, key)
+                            .map_err(AppError::fleet)?;
+                        synced.push((pipeline.breaker().clone(), (*key).to_owned()));
+                    }
+                    fleet.sync_breakers(synced);
+                }
                 let tradier = Arc::new(tradier);
                 let ping = tradier.clone();
                 pings.push(VendorPing {
@@ -266,6 +293,7 @@ impl App {
         let mut app = App::with_parts(config, market, store, as_of, scope);
         app.breakers = Arc::new(breakers);
         app.vendor_pings = pings;
+        app.fleet = fleet;
         Ok(app)
     }
 
@@ -292,6 +320,7 @@ impl App {
             clock: Arc::new(Utc::now),
             cache_scope,
             any_stale: Arc::new(AtomicBool::new(false)),
+            fleet: None,
             uncached: false,
         }
     }
@@ -325,6 +354,15 @@ impl App {
     /// Counters of the read-through cache.
     pub fn cache_stats(&self) -> CacheStats {
         self.cache.stats()
+    }
+
+    /// Takes the lead of `job` among the processes sharing this database (see
+    /// [`Store::try_lead`]): `None` while another process holds it.
+    ///
+    /// # Errors
+    /// [`AppError::Store`] when the database cannot be asked.
+    pub async fn try_lead(&self, job: &str) -> Result<Option<ivcrush_store::Lead>, AppError> {
+        Ok(self.store.try_lead(job).await?)
     }
 
     /// Circuit breakers of the vendor pipelines (listed, reset and forced open by operators).

@@ -164,6 +164,13 @@ impl AppError {
         }
     }
 
+    /// The fleet (`[fleet]`) could not be joined: a configuration problem.
+    pub fn fleet(source: ivcrush_fleet::FleetError) -> Self {
+        AppError::Config(crate::config::ConfigError {
+            problems: vec![source.to_string()],
+        })
+    }
+
     /// The kind of failure (one exhaustive match: a new variant must be classified here).
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -216,6 +216,15 @@ impl Health<'_> {
             }
             reg.add_breaker(&snap.name, breaker);
         }
+        if let Some(fleet) = self.app.fleet.clone() {
+            // Optional: without Redis each process spends its own share and keeps its own
+            // breakers, so the service works, DEGRADED.
+            reg.add_check("fleet", CHECK_TIMEOUT, move || {
+                let fleet = fleet.clone();
+                async move { fleet_report(&fleet.health().await) }
+            });
+            needs.push(("fleet".to_string(), Criticality::Optional));
+        }
         let needs: Vec<(&str, Criticality)> = needs.iter().map(|(n, c)| (n.as_str(), *c)).collect();
         for cap in ["scan", "analyze"] {
             reg.add_capability(cap, &needs);
@@ -266,5 +275,25 @@ impl Health<'_> {
     /// Whether any vendor is pinged (servers skip the background task otherwise).
     pub fn has_vendor_pings(self) -> bool {
         !self.app.vendor_pings.is_empty()
+    }
+}
+
+/// The fleet's health as a check answer: healthy only when Redis answers and neither the
+/// quota nor the breakers fell back.
+fn fleet_report(health: &ivcrush_fleet::FleetHealth) -> Result<String, String> {
+    let mut problems = Vec::new();
+    if let Err(e) = &health.redis {
+        problems.push(e.clone());
+    }
+    if health.quota_fallback {
+        problems.push("vendor quota: this process spends its own share".to_owned());
+    }
+    if health.breakers_fallback {
+        problems.push("breakers: this process's own".to_owned());
+    }
+    if problems.is_empty() {
+        Ok("redis answering; vendor quota and breakers shared".to_owned())
+    } else {
+        Err(problems.join("; "))
     }
 }

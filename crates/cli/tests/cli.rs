@@ -12,6 +12,8 @@ mod clock;
 mod db;
 #[path = "cli/exit.rs"]
 mod exit;
+#[path = "cli/fleet.rs"]
+mod fleet;
 #[path = "cli/golden.rs"]
 mod golden;
 #[path = "cli/json_logs.rs"]

@@ -330,6 +330,8 @@ struct Shared {
     by_path: Mutex<BTreeMap<String, u64>>,
     by_status: Mutex<BTreeMap<(String, u16), u64>>,
     window: Mutex<Option<Window>>,
+    /// Requests counted by every window that has ended, in order.
+    ended_windows: Mutex<Vec<u32>>,
     fault_draws: AtomicU64,
     injected_server_errors: AtomicU64,
     injected_rate_limited: AtomicU64,
@@ -350,11 +352,19 @@ impl Shared {
         let now = Instant::now();
         let w = match *guard {
             Some(w) if now.duration_since(w.start) < window => w,
-            _ => Window {
-                start: now,
-                start_epoch_ms: epoch_ms_now(),
-                used: 0,
-            },
+            ended => {
+                if let Some(ended) = ended {
+                    self.ended_windows
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(ended.used);
+                }
+                Window {
+                    start: now,
+                    start_epoch_ms: epoch_ms_now(),
+                    used: 0,
+                }
+            }
         };
         let w = Window {
             used: w.used.saturating_add(1),
@@ -436,6 +446,7 @@ impl MockVendor {
             by_path: Mutex::new(BTreeMap::new()),
             by_status: Mutex::new(BTreeMap::new()),
             window: Mutex::new(None),
+            ended_windows: Mutex::new(Vec::new()),
             fault_draws: AtomicU64::new(0),
             injected_server_errors: AtomicU64::new(0),
             injected_rate_limited: AtomicU64::new(0),
@@ -500,6 +511,21 @@ impl MockVendor {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Requests counted by each Tradier rate-limit window so far, in order (the current one
+    /// last), 429s included.
+    pub fn window_counts(&self) -> Vec<u32> {
+        let mut counts = self
+            .shared
+            .ended_windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(w) = *self.shared.window.lock().unwrap_or_else(|e| e.into_inner()) {
+            counts.push(w.used);
+        }
+        counts
     }
 
     /// 429 answers served (the `rate_limit` window's and injected [`Faults`] alike).

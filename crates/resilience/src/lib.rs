@@ -119,7 +119,8 @@ pub use crate::health::{
     HealthRegistry, HealthReport, HealthStatus,
 };
 pub use crate::limiter::{
-    DEFAULT_GUARD_MS, Limiter, RateLimited, RateLimiter, WindowConfig, WindowModel,
+    DEFAULT_GUARD_MS, Limiter, QuotaFuture, RateLimited, RateLimiter, SharedQuota,
+    SharedQuotaError, WindowConfig, WindowModel,
 };
 pub use crate::pipeline::{
     CallOptions, Idempotency, Pipeline, PipelineConfig, PipelineDescriptor, PolicyDescription,

@@ -2,10 +2,12 @@
 //! hand-written windows for vendors that count a fixed window (Tradier).
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use governor::Quota;
@@ -232,6 +234,68 @@ pub trait Limiter: Send + Sync {
     }
 }
 
+/// A shared quota could not answer: its store is unreachable, slow or refused the request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("shared quota unavailable: {0}")]
+pub struct SharedQuotaError(pub String);
+
+/// What a [`SharedQuota`] returns.
+pub type QuotaFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, SharedQuotaError>> + Send + 'a>>;
+
+/// The windows of one vendor quota counted for every process that uses the same vendor key
+/// (e.g. in Redis), attached to a [`RateLimiter`] with [`RateLimiter::share`]. It counts the
+/// same windows as the limiter, with the same models.
+///
+/// Used through `dyn` (once per request, next to a network call, so the box costs nothing
+/// that matters) so that the pipeline's type does not change with the deployment.
+pub trait SharedQuota: Send + Sync + fmt::Debug {
+    /// Takes one token of every window now: `None` when granted, else how long until one may
+    /// be (nothing is taken then).
+    fn try_take(&self) -> QuotaFuture<'_, Option<Duration>>;
+
+    /// The vendor's report after a response (see [`Limiter::observe`]): `available` requests
+    /// in its window that resets in `reset_in`.
+    fn observe(&self, available: u64, reset_in: Duration) -> QuotaFuture<'_, ()>;
+
+    /// Grants nothing to anyone for `wait` (a vendor said its quota is spent).
+    fn pause(&self, wait: Duration) -> QuotaFuture<'_, ()>;
+}
+
+/// A [`RateLimiter`]'s shared mode: the fleet's quota, and this process's share of it for
+/// when the shared quota cannot answer.
+struct SharedMode {
+    quota: Arc<dyn SharedQuota>,
+    /// `limit / instances` of each window: what this process may spend on its own.
+    fallback: RateLimiter,
+    /// The longest the shared quota may take to answer before this process falls back.
+    answer_timeout: Duration,
+    /// Limiter clock (ns) before which the shared quota is not asked again after a failure.
+    retry_at: AtomicU64,
+    /// The shared quota failed and the fallback is in use.
+    degraded: AtomicBool,
+}
+
+/// A report for the shared quota, sent in the background.
+#[derive(Debug, Clone, Copy)]
+enum SharedReport {
+    Observe { available: u64, reset_in: Duration },
+    Pause(Duration),
+}
+
+/// After the shared quota failed, how long this process uses its own share before asking it
+/// again.
+const SHARED_RETRY: Duration = Duration::from_secs(5);
+
+impl fmt::Debug for SharedMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedMode")
+            .field("quota", &self.quota)
+            .field("degraded", &self.degraded.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
 /// A fixed window's settings. Governor has no fixed-window model (only GCRA), so this one is
 /// hand-written: a log of sends (see [`WindowModel::Fixed`]).
 #[derive(Debug, Clone, Copy)]
@@ -329,6 +393,10 @@ pub struct RateLimiter {
     waiting: AtomicUsize,
     wait_seconds: Histogram,
     rejected: Counter,
+    /// The windows as configured, sorted by length (to build a share of them).
+    windows: Vec<WindowConfig>,
+    /// Set once when the quota is shared with other processes ([`RateLimiter::share`]).
+    shared: OnceLock<Box<SharedMode>>,
 }
 
 impl RateLimiter {
@@ -368,7 +436,161 @@ impl RateLimiter {
             paused_until: AtomicU64::new(0),
             queue: tokio::sync::Mutex::new(()),
             waiting: AtomicUsize::new(0),
+            windows: sorted,
+            shared: OnceLock::new(),
         })
+    }
+
+    /// The windows, sorted by length.
+    pub fn windows(&self) -> &[WindowConfig] {
+        &self.windows
+    }
+
+    /// Counts this limiter's windows in `quota`, shared with the other processes that use
+    /// the same vendor key. When `quota` does not answer within `answer_timeout`, this
+    /// process falls back to its share of every window (`limit / instances`, at least 1),
+    /// logs it once, reports [`RateLimiter::shared_degraded`], and asks the shared quota
+    /// again every few seconds.
+    ///
+    /// The fallback starts with its fixed windows spent for one window: the fleet may have
+    /// spent the vendor's whole window before the outage, and no process can know how much.
+    ///
+    /// # Errors
+    /// When the limiter is shared already, or `instances` is 0.
+    pub fn share(
+        &self,
+        quota: Arc<dyn SharedQuota>,
+        instances: u32,
+        answer_timeout: Duration,
+    ) -> Result<(), ConfigError> {
+        if instances == 0 {
+            return Err(ConfigError {
+                problems: vec![format!("limiter `{}`: instances must be ≥ 1", self.name)],
+            });
+        }
+        let share: Vec<WindowConfig> = self
+            .windows
+            .iter()
+            .map(|w| {
+                let limit = (w.limit / instances).max(1);
+                WindowConfig {
+                    limit,
+                    burst: w.burst.min(limit),
+                    pause_at_available: w.pause_at_available.min(limit.saturating_sub(1)),
+                    ..*w
+                }
+            })
+            .collect();
+        let fallback = RateLimiter::new(&format!("{}_local_share", self.name), &share)?;
+        self.shared
+            .set(Box::new(SharedMode {
+                quota,
+                fallback,
+                answer_timeout,
+                retry_at: AtomicU64::new(0),
+                degraded: AtomicBool::new(false),
+            }))
+            .map_err(|_| ConfigError {
+                problems: vec![format!("limiter `{}` is shared already", self.name)],
+            })
+    }
+
+    /// `None` for a limiter of this process only; `Some(true)` while the shared quota cannot
+    /// answer and this process spends its own share.
+    pub fn shared_degraded(&self) -> Option<bool> {
+        self.shared
+            .get()
+            .map(|s| s.degraded.load(Ordering::Acquire))
+    }
+
+    /// Holds every token of the fixed windows for one window from now.
+    fn spend_fixed_windows(&self) {
+        let now = self.clock.now();
+        let mut logs = self.fixed_logs.lock();
+        for (window, log) in self.fixed.iter().zip(logs.iter_mut()) {
+            log.prune(now);
+            let free = log.remaining(window.limit);
+            if free > 0 {
+                log.push(now.saturating_add(window.length), free);
+            }
+        }
+    }
+
+    fn nanos(at: Duration) -> u64 {
+        u64::try_from(at.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The shared quota answered.
+    fn shared_up(&self, shared: &SharedMode) {
+        if shared.degraded.swap(false, Ordering::AcqRel) {
+            tracing::info!(limiter = %self.name, "shared quota reachable again; this process draws from it");
+        }
+    }
+
+    /// The shared quota failed: this process uses its share for a while.
+    fn shared_down(&self, shared: &SharedMode, reason: &str) {
+        let now = self.clock.now();
+        shared
+            .retry_at
+            .store(Self::nanos(now + SHARED_RETRY), Ordering::Release);
+        if !shared.degraded.swap(true, Ordering::AcqRel) {
+            shared.fallback.spend_fixed_windows();
+            tracing::warn!(limiter = %self.name, reason, "shared quota unavailable; this process spends only its own share of the quota until it answers again");
+        }
+    }
+
+    /// Takes a token from the shared quota, in this process's arrival order. `Ok(None)`: the
+    /// shared quota could not answer.
+    async fn acquire_shared(
+        &self,
+        shared: &SharedMode,
+        deadline: Option<Instant>,
+    ) -> Result<Option<()>, RateLimited> {
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Waiting(&self.waiting);
+        let started = Instant::now();
+        let _turn = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, self.queue.lock())
+                .await
+                .map_err(|_| self.refuse(Duration::ZERO))?,
+            None => self.queue.lock().await,
+        };
+        loop {
+            let wait = match self.pause_wait(self.clock.now()) {
+                Some(wait) => wait,
+                None => match tokio::time::timeout(shared.answer_timeout, shared.quota.try_take())
+                    .await
+                {
+                    Ok(Ok(None)) => {
+                        self.shared_up(shared);
+                        self.wait_seconds.record(started.elapsed().as_secs_f64());
+                        return Ok(Some(()));
+                    }
+                    Ok(Ok(Some(wait))) => {
+                        self.shared_up(shared);
+                        wait
+                    }
+                    Ok(Err(e)) => {
+                        self.shared_down(shared, &e.0);
+                        return Ok(None);
+                    }
+                    Err(_) => {
+                        self.shared_down(shared, "no answer in time");
+                        return Ok(None);
+                    }
+                },
+            };
+            if deadline.is_some_and(|d| Instant::now() + wait > d) {
+                return Err(self.refuse(wait));
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// The time left in a server-ordered pause.
@@ -437,12 +659,63 @@ impl RateLimiter {
         tracing::info!(limiter = %self.name, pause_ms = millis(until.saturating_sub(self.clock.now())), "rate limiter paused by server");
     }
 
+    /// Sends a report to the shared quota in the background (reports are advisory: the
+    /// response they come from is not held up, and a lost one only leaves the quota counted
+    /// by sends).
+    fn tell_shared(&self, shared: &SharedMode, report: SharedReport) {
+        let retry_at = Duration::from_nanos(shared.retry_at.load(Ordering::Acquire));
+        if self.clock.now() < retry_at {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let quota = Arc::clone(&shared.quota);
+        let timeout = shared.answer_timeout;
+        let name = Arc::clone(&self.name);
+        runtime.spawn(async move {
+            let sent = match report {
+                SharedReport::Observe {
+                    available,
+                    reset_in,
+                } => tokio::time::timeout(timeout, quota.observe(available, reset_in)).await,
+                SharedReport::Pause(wait) => tokio::time::timeout(timeout, quota.pause(wait)).await,
+            };
+            if let Ok(Err(e)) = sent {
+                tracing::debug!(limiter = %name, error = %e, "shared quota report lost");
+            }
+        });
+    }
+
     fn refuse(&self, wait: Duration) -> RateLimited {
         self.rejected.increment(1);
         RateLimited {
             name: Arc::clone(&self.name),
             wait,
         }
+    }
+
+    /// Takes a token of this process's windows.
+    async fn acquire_local(&self, deadline: Option<Instant>) -> Result<(), RateLimited> {
+        // Fast path only when nobody queues, so newcomers never overtake waiters.
+        if self.waiting.load(Ordering::Acquire) == 0 {
+            match self.try_now() {
+                Ok(()) => return Ok(()),
+                Err(wait) => {
+                    if deadline.is_some_and(|d| Instant::now() + wait > d) {
+                        return Err(self.refuse(wait));
+                    }
+                }
+            }
+        } else if let Some(deadline) = deadline {
+            // Behind other waiters: no need to queue when even the known part of the wait
+            // (pause, spent fixed window) passes the deadline.
+            let wait = self.least_wait();
+            if Instant::now() + wait > deadline {
+                return Err(self.refuse(wait));
+            }
+        }
+        self.acquire_queued(deadline).await
     }
 
     async fn acquire_queued(&self, deadline: Option<Instant>) -> Result<(), RateLimited> {
@@ -486,29 +759,25 @@ impl Limiter for RateLimiter {
     }
 
     async fn acquire(&self, deadline: Option<Instant>) -> Result<(), RateLimited> {
-        // Fast path only when nobody queues, so newcomers never overtake waiters.
-        if self.waiting.load(Ordering::Acquire) == 0 {
-            match self.try_now() {
-                Ok(()) => return Ok(()),
-                Err(wait) => {
-                    if deadline.is_some_and(|d| Instant::now() + wait > d) {
-                        return Err(self.refuse(wait));
-                    }
-                }
+        if let Some(shared) = self.shared.get() {
+            let retry_at = Duration::from_nanos(shared.retry_at.load(Ordering::Acquire));
+            if self.clock.now() >= retry_at
+                && self.acquire_shared(shared, deadline).await?.is_some()
+            {
+                return Ok(());
             }
-        } else if let Some(deadline) = deadline {
-            // Behind other waiters: no need to queue when even the known part of the wait
-            // (pause, spent fixed window) passes the deadline.
-            let wait = self.least_wait();
-            if Instant::now() + wait > deadline {
-                return Err(self.refuse(wait));
-            }
+            return shared.fallback.acquire_local(deadline).await;
         }
-        self.acquire_queued(deadline).await
+        self.acquire_local(deadline).await
     }
 
     fn pause_until(&self, until: Instant) {
         self.pause_at(until.saturating_duration_since(self.clock.origin));
+        if let Some(shared) = self.shared.get() {
+            shared.fallback.pause_until(until);
+            let wait = until.saturating_duration_since(Instant::now());
+            self.tell_shared(shared, SharedReport::Pause(wait));
+        }
     }
 
     /// Follows the vendor's view of its window, for every fixed window of this limiter. The
@@ -528,6 +797,17 @@ impl Limiter for RateLimiter {
         else {
             return;
         };
+        if let Some(shared) = self.shared.get() {
+            shared.fallback.observe(Some(available), Some(reset_in));
+            self.tell_shared(
+                shared,
+                SharedReport::Observe {
+                    available,
+                    reset_in,
+                },
+            );
+            return;
+        }
         let now = self.clock.now();
         let vendor_end = now.saturating_add(reset_in);
         if self.fixed.is_empty() {
@@ -561,7 +841,8 @@ impl Limiter for RateLimiter {
     }
 
     fn spare(&self) -> Option<u32> {
-        if self.fixed.is_empty() {
+        // A shared quota's spare capacity belongs to the whole fleet.
+        if self.fixed.is_empty() || self.shared.get().is_some() {
             return None;
         }
         let now = self.clock.now();

@@ -15,13 +15,21 @@ pub fn next_run(schedule: &cron::Schedule, tz: Tz, now: DateTime<Utc>) -> Option
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Runs until `shutdown` turns true: an optional scan at start, then one per fire time.
+/// The job whose lead decides which of several `serve` instances sharing a database runs the
+/// scheduled scans.
+pub const SCHEDULED_SCAN_JOB: &str = "scheduled-scan";
+
+/// Runs until `shutdown` turns true: an optional scan at start, then one per fire time, by
+/// the instance that leads [`SCHEDULED_SCAN_JOB`] among those sharing the database (each
+/// tick's scan runs once however many instances serve; when the leader dies, the next tick
+/// goes to another).
 pub(crate) async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let schedule = state.config().scan_cron.schedule().clone();
     let tz = state.config().scan_timezone.0;
     if state.config().scan_on_start {
         scan(&state, "startup").await;
     }
+    let mut lead = None;
     loop {
         let Some(at) = next_run(&schedule, tz, Utc::now()) else {
             tracing::warn!("scan schedule has no future fire time; scheduler stops");
@@ -30,11 +38,50 @@ pub(crate) async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(next = %at.with_timezone(&tz), "next scheduled scan");
         let wait = (at - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
-            () = tokio::time::sleep(wait) => scan(&state, "scheduled").await,
+            () = tokio::time::sleep(wait) => {
+                lead = keep_or_take_lead(&state, lead).await;
+                if lead.is_some() {
+                    scan(&state, "scheduled").await;
+                }
+            }
             _ = shutdown.changed() => return,
         }
         if *shutdown.borrow() {
             return;
+        }
+    }
+}
+
+/// The lead still held, or newly taken; `None` when another instance leads (or the database
+/// cannot tell, when no scan could store its results either).
+async fn keep_or_take_lead(
+    state: &AppState,
+    held: Option<ivcrush_app::store::Lead>,
+) -> Option<ivcrush_app::store::Lead> {
+    if let Some(mut lead) = held {
+        if lead.still_held().await {
+            return Some(lead);
+        }
+        tracing::warn!("lost the lead of the scheduled scans (database connection lost)");
+    }
+    // Instances of one deployment share the namespace; separate deployments on one
+    // database server do not contend.
+    let job = format!(
+        "{}:{SCHEDULED_SCAN_JOB}",
+        state.app().config().fleet.namespace
+    );
+    match state.app().try_lead(&job).await {
+        Ok(Some(lead)) => {
+            tracing::info!("this instance leads the scheduled scans");
+            Some(lead)
+        }
+        Ok(None) => {
+            tracing::info!("another instance leads the scheduled scans; this tick is theirs");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %ivcrush_app::error_report(&e), "cannot tell who leads the scheduled scans; skipping this tick");
+            None
         }
     }
 }

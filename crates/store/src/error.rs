@@ -103,6 +103,17 @@ pub enum StoreError {
         /// What to use instead.
         hint: &'static str,
     },
+    /// A file beside the database could not be used.
+    #[error("cannot use the {what} {}", path.display())]
+    Io {
+        /// What the file is for.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A value cannot be stored (e.g. a volume above `i64::MAX`).
     #[error("invalid {what}: {reason}")]
     InvalidInput {

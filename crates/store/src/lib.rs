@@ -51,6 +51,7 @@
 mod admin;
 pub mod cache;
 mod error;
+mod lead;
 mod model;
 mod postgres;
 mod sql;
@@ -62,6 +63,7 @@ pub use cache::{
     CacheError, CachePolicy, CacheStats, Cached, Clock, HybridCache, HybridCacheBuilder, Source,
 };
 pub use error::{BoxError, StoreError};
+pub use lead::Lead;
 pub use model::{
     AnalysisFilter, Backend, CacheEntry, EarningsRow, NewAnalysis, Progress, StoredAnalysis,
     TickerRow,

@@ -142,6 +142,27 @@ impl PgStore {
         PgStore { pool }
     }
 
+    /// Nothing to hold: sqlx's PostgreSQL migrator takes an advisory lock itself.
+    #[allow(
+        clippy::unused_async,
+        reason = "the Store macro awaits every backend alike"
+    )]
+    pub(crate) async fn migration_guard(&self) -> Result<Option<std::fs::File>, OpenError> {
+        Ok(None)
+    }
+
+    /// [`Store::try_lead`](crate::Store::try_lead): an advisory lock on a connection taken
+    /// out of the pool (closed, releasing the lock, when the lead is dropped).
+    pub(crate) async fn try_lead_here(&self, job: &str) -> Result<Option<crate::Lead>, OpenError> {
+        let connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(OpenError::query("try_lead", format!("job {job}")))?
+            .detach();
+        crate::lead::try_lead_postgres(job, connection).await
+    }
+
     /// The connection pool (for tools and tests; prefer the [`Store`](crate::Store) methods).
     pub fn pool(&self) -> &PgPool {
         &self.pool

@@ -329,6 +329,10 @@ macro_rules! impl_store {
                 $backend
             }
 
+            async fn try_lead(&self, job: &str) -> Result<Option<$crate::Lead>, StoreError> {
+                self.try_lead_here(job).await
+            }
+
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query(q::PING_READ)
                     .execute(&self.pool)
@@ -790,6 +794,7 @@ macro_rules! impl_store {
             }
 
             async fn migrate(&self) -> Result<Vec<$crate::Migration>, StoreError> {
+                let _one_at_a_time = self.migration_guard().await?;
                 let before = self.migration_status().await?;
                 MIGRATOR
                     .run(&self.pool)
@@ -871,6 +876,7 @@ macro_rules! impl_store {
             /// migrator itself always writes: a read-only session or a standby could not be
             /// opened).
             async fn migrate_if_behind(&self) -> Result<(), StoreError> {
+                let _one_at_a_time = self.migration_guard().await?;
                 if $crate::Store::migration_status(self).await?.is_current() {
                     return Ok(());
                 }

@@ -35,6 +35,23 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Held while migrating: processes starting together on a new file would each apply the
+    /// first migration (sqlx's SQLite migrator takes no lock, unlike PostgreSQL's advisory
+    /// lock), so they go one at a time and the later ones find the schema current.
+    pub(crate) async fn migration_guard(&self) -> Result<Option<std::fs::File>, OpenError> {
+        crate::lead::lock_beside(self.file.as_deref(), "migrate").await
+    }
+
+    /// [`Store::try_lead`](crate::Store::try_lead): an exclusive lock on a file beside the
+    /// database (`<file>.<job>.lead`); an in-memory database always leads.
+    #[allow(
+        clippy::unused_async,
+        reason = "the Store macro awaits every backend alike"
+    )]
+    pub(crate) async fn try_lead_here(&self, job: &str) -> Result<Option<crate::Lead>, OpenError> {
+        crate::lead::try_lead_file(job, self.file.as_deref())
+    }
+
     /// Opens `url` (`sqlite://path`, `sqlite:path`, `sqlite::memory:` or a plain path) and
     /// applies the migrations.
     ///

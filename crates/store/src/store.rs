@@ -2,6 +2,7 @@
 
 use crate::admin::{Migration, MigrationStatus, OpenMode, Pruned, TableCount};
 use crate::error::StoreError;
+use crate::lead::Lead;
 use crate::model::{
     AnalysisFilter, Backend, CacheEntry, EarningsRow, NewAnalysis, Progress, StoredAnalysis,
     TickerRow,
@@ -31,6 +32,11 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://ivcrush.db";
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Which engine this is.
     fn backend(&self) -> Backend;
+
+    /// Takes the lead of `job` (e.g. the scheduled scan) among the processes sharing this
+    /// database, unless another holds it (`None`). The lead is held until the [`Lead`] is
+    /// dropped or the process dies; check [`Lead::still_held`] before acting on an old one.
+    async fn try_lead(&self, job: &str) -> Result<Option<Lead>, StoreError>;
 
     /// Health probe: `SELECT 1` and whether writes would be accepted, found without writing
     /// (readiness probes run every few seconds and must not write; see the backends).

@@ -17,6 +17,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::Value;
 use ivcrush_core::AnalyticsConfig;
+use ivcrush_fleet::FleetConfig;
 use ivcrush_market::{AlphaVantageConfig, TradierConfig, secret};
 use ivcrush_store::CachePolicy;
 use serde::{Deserialize, Serialize};
@@ -170,6 +171,8 @@ pub struct AppConfig {
     pub server: ServerSettings,
     /// The streaming ticker (`ivcrush ticker`).
     pub ticker: TickerSettings,
+    /// Several processes sharing the vendor quota and breakers through Redis.
+    pub fleet: FleetConfig,
 }
 
 impl Default for AppConfig {
@@ -190,6 +193,7 @@ impl Default for AppConfig {
             alphavantage: AlphaVantageConfig::default(),
             server: ServerSettings::default(),
             ticker: TickerSettings::default(),
+            fleet: FleetConfig::default(),
         }
     }
 }
@@ -389,6 +393,7 @@ impl AppConfig {
         }
         p.extend(self.server.problems());
         p.extend(self.ticker.problems(has_tradier_key));
+        p.extend(self.fleet.problems());
         if p.is_empty() {
             Ok(())
         } else {
@@ -414,6 +419,9 @@ impl AppConfig {
         let mut shown = self.clone();
         shown.database_url = redact_url(&self.database_url);
         shown.ticker.redis = redact_url(&self.ticker.redis);
+        if !self.fleet.redis.is_empty() {
+            shown.fleet.redis = redact_url(&self.fleet.redis);
+        }
         toml_string(&shown)
     }
 }

@@ -33,7 +33,7 @@ fn window_start(years: i64) -> NaiveDate {
 }
 
 /// One database under test, with the working directory of the commands.
-enum Db {
+pub(crate) enum Db {
     Sqlite {
         dir: tempfile::TempDir,
     },
@@ -58,7 +58,7 @@ impl Db {
     }
 
     /// A fresh schema in the `DATABASE_URL` database; `None` (with a message) when unset.
-    fn postgres(test: &str) -> Option<Db> {
+    pub(crate) fn postgres(test: &str) -> Option<Db> {
         let Ok(base) = std::env::var("DATABASE_URL") else {
             eprintln!(
                 "skipping the PostgreSQL part of {test}: DATABASE_URL is not set \
@@ -100,7 +100,7 @@ impl Db {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         match self {
             Db::Sqlite { dir } => format!("sqlite://{}", dir.path().join("t.db").display()),
             Db::Postgres { base, schema, .. } => {

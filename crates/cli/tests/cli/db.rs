@@ -266,7 +266,8 @@ fn restore_refuses_what_is_not_an_ivcrush_database_and_keeps_the_database() {
     let files: Vec<String> = env
         .files()
         .into_iter()
-        .filter(|f| !f.ends_with("-wal") && !f.ends_with("-shm"))
+        // SQLite's own files, and the empty lock file that keeps migrations one at a time.
+        .filter(|f| !f.ends_with("-wal") && !f.ends_with("-shm") && !f.ends_with(".migrate.lock"))
         .collect();
     assert_eq!(files, vec!["junk.db", "t.db"]);
 }
@@ -311,4 +312,26 @@ fn backup_and_restore_refuse_postgres_pointing_to_its_tools() {
 /// command that opened that copy leaves beside it.
 fn is_backup_copy(name: &str) -> bool {
     name.starts_with("t.db.bak-") && !name.ends_with("-wal") && !name.ends_with("-shm")
+}
+
+#[test]
+fn processes_opening_a_new_sqlite_file_together_migrate_it_once() {
+    // Found with two `serve` instances started at once on one new file: both applied the
+    // first migration, and one failed with "table tickers already exists".
+    let env = Env::new();
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            env.cmd()
+                .args(["db", "migrate"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("starts")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("ends");
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(env.status()["migrations"]["pending"], serde_json::json!([]));
 }

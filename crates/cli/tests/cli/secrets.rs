@@ -6,8 +6,7 @@
 
 use assert_cmd::cargo::CommandCargoExt;
 use ivcrush_mockvendor::{MockConfig, MockVendor};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 /// Both vendors' key (the mock vendor expects one key for both).
@@ -42,18 +41,7 @@ impl Written {
     }
 }
 
-fn get(addr: &str, method: &str, path: &str, key: Option<&str>) -> String {
-    let mut conn = TcpStream::connect(addr).expect("connects");
-    let key = key.map_or_else(String::new, |k| format!("X-API-Key: {k}\r\n"));
-    write!(
-        conn,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{key}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request");
-    let mut answer = String::new();
-    let _ = conn.read_to_string(&mut answer);
-    answer
-}
+use crate::support::http as get;
 
 #[test]
 fn no_secret_appears_in_any_output_log_row_or_page() {

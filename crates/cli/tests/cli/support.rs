@@ -21,3 +21,29 @@ pub fn ivcrush(dir: &Path) -> Command {
     }
     cmd
 }
+
+/// Kills the process when the test ends, however it ends.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One HTTP/1.1 request to `addr` (with `X-API-Key` when given); the whole answer, status
+/// line and headers included.
+pub fn http(addr: &str, method: &str, path: &str, key: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).expect("connects");
+    let key = key.map_or_else(String::new, |k| format!("X-API-Key: {k}\r\n"));
+    write!(
+        conn,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{key}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    answer
+}

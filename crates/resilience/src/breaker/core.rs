@@ -508,6 +508,32 @@ impl Core {
     }
 
     /// Operator action: go to `to` (CLOSED means reset with fresh counts).
+    /// Holds the breaker OPEN for `wait` from `now`, with no trial before then (another
+    /// process sharing the vendor opened it, or holds the fleet's one probe). FORCED_OPEN and
+    /// DISABLED are operator decisions and stay.
+    pub(crate) fn hold_open(&mut self, wait: Duration, now: Instant) -> Option<Transition> {
+        let transition = match self.state {
+            BreakerState::ForcedOpen | BreakerState::Disabled => return None,
+            BreakerState::Open => None,
+            BreakerState::Closed | BreakerState::HalfOpen => {
+                self.transition(BreakerState::Open, now)
+            }
+        };
+        self.opened_at = now;
+        self.current_wait = wait;
+        transition
+    }
+
+    /// OPEN → HALF_OPEN now, whatever the wait left (this process was granted the fleet's
+    /// probe).
+    pub(crate) fn begin_trial(&mut self, now: Instant) -> Option<Transition> {
+        if self.state == BreakerState::Open {
+            self.transition(BreakerState::HalfOpen, now)
+        } else {
+            None
+        }
+    }
+
     pub(crate) fn set_state(&mut self, to: BreakerState, now: Instant) -> Option<Transition> {
         let transition = self.transition(to, now);
         if to == BreakerState::Closed {

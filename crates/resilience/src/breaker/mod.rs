@@ -328,6 +328,25 @@ impl CircuitBreaker {
         self.finish(core, transition, now);
     }
 
+    /// Holds the breaker OPEN for `wait` from now: no call and no trial before then. For
+    /// state shared by several processes (another one opened it, or holds the one probe);
+    /// FORCED_OPEN and DISABLED stay as they are.
+    pub fn hold_open(&self, wait: Duration) {
+        let now = Instant::now();
+        let mut core = self.shared.core.lock();
+        let transition = core.hold_open(wait, now);
+        self.finish(core, transition, now);
+    }
+
+    /// OPEN → HALF_OPEN now, before the wait ends (this process was granted the probe of
+    /// several processes sharing the breaker). No effect in any other state.
+    pub fn begin_trial(&self) {
+        let now = Instant::now();
+        let mut core = self.shared.core.lock();
+        let transition = core.begin_trial(now);
+        self.finish(core, transition, now);
+    }
+
     /// Operator action: back to CLOSED with fresh counts (no event if already CLOSED).
     pub fn reset(&self) {
         self.set_state(BreakerState::Closed);

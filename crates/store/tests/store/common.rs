@@ -108,6 +108,14 @@ impl TestDb {
         })
     }
 
+    /// A name no other test's database has (the file name or the schema).
+    pub fn name(&self) -> String {
+        match self {
+            TestDb::Sqlite { path, .. } => path.display().to_string().replace(['/', '.'], "_"),
+            TestDb::Postgres { schema, .. } => schema.clone(),
+        }
+    }
+
     pub fn is_sqlite(&self) -> bool {
         matches!(self, TestDb::Sqlite { .. })
     }

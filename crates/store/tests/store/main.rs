@@ -8,5 +8,6 @@ mod admin;
 mod cache;
 mod common;
 mod coverage;
+mod lead;
 mod metrics;
 mod store;
