@@ -293,6 +293,15 @@ impl App {
         let mut app = App::with_parts(config, market, store, as_of, scope);
         app.breakers = Arc::new(breakers);
         app.vendor_pings = pings;
+        if let Some(fleet) = &fleet {
+            let shared: Arc<dyn ivcrush_store::SharedCacheTier> = fleet.cache();
+            app.cache = Arc::new(
+                HybridCache::builder(app.store.clone())
+                    .policy(&app.config.cache)
+                    .shared(Some(shared))
+                    .build(),
+            );
+        }
         app.fleet = fleet;
         Ok(app)
     }
@@ -331,9 +340,14 @@ impl App {
     pub fn with_clock(mut self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> App {
         let clock: Clock = Arc::new(clock);
         let cache_clock = clock.clone();
+        let shared = self.fleet.as_ref().map(|fleet| {
+            let tier: Arc<dyn ivcrush_store::SharedCacheTier> = fleet.cache();
+            tier
+        });
         self.cache = Arc::new(
             HybridCache::builder(self.store.clone())
                 .policy(&self.config.cache)
+                .shared(shared)
                 .clock(move || cache_clock())
                 .build(),
         );

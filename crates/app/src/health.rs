@@ -291,8 +291,11 @@ fn fleet_report(health: &ivcrush_fleet::FleetHealth) -> Result<String, String> {
     if health.breakers_fallback {
         problems.push("breakers: this process's own".to_owned());
     }
+    if health.cache_fallback {
+        problems.push("vendor data: cached in this process's database only".to_owned());
+    }
     if problems.is_empty() {
-        Ok("redis answering; vendor quota and breakers shared".to_owned())
+        Ok("redis answering; vendor quota, breakers and cached vendor data shared".to_owned())
     } else {
         Err(problems.join("; "))
     }

@@ -8,6 +8,7 @@
 //! reports it ([`Fleet::status`]), and rejoins when Redis answers again.
 
 mod breakers;
+mod cache;
 mod quota;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::cache::RedisCache;
 pub use crate::quota::RedisQuota;
 
 /// `[fleet]`: how this process coordinates with the others sharing its vendor keys.
@@ -102,6 +104,7 @@ pub enum FleetError {
 pub(crate) struct FleetStatus {
     breakers_down: AtomicBool,
     quota_down: AtomicBool,
+    cache_down: AtomicBool,
 }
 
 impl FleetStatus {
@@ -117,6 +120,23 @@ impl FleetStatus {
                 reason,
                 "fleet redis unavailable: breakers are this process's own until it answers"
             );
+        }
+    }
+
+    /// The shared cache's last call failed with `error`, or succeeded. Logged once per
+    /// outage: a read that fails is a miss, and the database's cache answers.
+    fn cache_answered(&self, error: Option<&redis::RedisError>) {
+        match error {
+            Some(e) => {
+                if !self.cache_down.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(error = %e, "fleet redis unavailable: vendor data cached in this process's database only until it answers");
+                }
+            }
+            None => {
+                if self.cache_down.swap(false, Ordering::AcqRel) {
+                    tracing::info!("fleet redis reachable again: vendor data cached for the fleet");
+                }
+            }
         }
     }
 
@@ -198,6 +218,8 @@ pub struct FleetHealth {
     pub quota_fallback: bool,
     /// The breaker sync could not reach Redis at its last attempt.
     pub breakers_fallback: bool,
+    /// The last call to the shared cache failed: this process caches in its database only.
+    pub cache_fallback: bool,
 }
 
 impl Fleet {
@@ -294,6 +316,15 @@ impl Fleet {
         }
     }
 
+    /// The vendor-data cache shared by the fleet (a tier of the app's read-through cache).
+    pub fn cache(&self) -> Arc<RedisCache> {
+        Arc::new(RedisCache::new(
+            self.connection.clone(),
+            &self.config.namespace,
+            Arc::clone(&self.status),
+        ))
+    }
+
     /// Pings Redis and reports the fallbacks in use.
     pub async fn health(&self) -> FleetHealth {
         let mut connection = self.connection.clone();
@@ -306,6 +337,7 @@ impl Fleet {
             Ok(Ok(_)) => {
                 // The limiters ask the shared quota again within seconds of their next call.
                 self.status.quota_answered(true);
+                self.status.cache_answered(None);
                 Ok(())
             }
             Ok(Err(e)) => Err(format!("redis: {e}")),
@@ -315,6 +347,7 @@ impl Fleet {
             redis,
             quota_fallback: self.status.quota_down.load(Ordering::Acquire),
             breakers_fallback: self.status.breakers_down.load(Ordering::Acquire),
+            cache_fallback: self.status.cache_down.load(Ordering::Acquire),
         }
     }
 }

@@ -137,7 +137,7 @@ async fn two_processes_sharing_a_gcra_window_are_paced_as_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_redis_a_process_spends_its_share_after_one_spent_window_and_says_so() {
+async fn without_redis_a_process_learns_the_vendors_count_then_spends_its_share_and_says_so() {
     let ns = namespace("down");
     // Nothing listens on port 1: every call fails at once.
     let fleet = fleet("redis://127.0.0.1:1", &ns, |c| c.instances = 4);
@@ -147,12 +147,17 @@ async fn without_redis_a_process_spends_its_share_after_one_spent_window_and_say
     let started = Instant::now();
     let mut grants = hammer(std::slice::from_ref(&limiter), 4).await;
     assert_eq!(limiter.shared_degraded(), Some(true));
-    // The fallback starts with its window spent (the fleet may have spent the vendor's), then
-    // grants 8 / 4 = 2 per window.
+    // Knowing nothing of what the fleet spent in the vendor's window, the fallback sends one
+    // request (whose answer would carry the vendor's count) and holds the rest of its share
+    // (8 / 4 = 2) for a window; then 2 per window.
     assert!(
-        grants[0] - started >= Duration::from_millis(340),
-        "first grant after one window: {:?}",
-        grants[0] - started
+        grants[0] - started < Duration::from_millis(200),
+        "one request at once"
+    );
+    assert!(
+        grants[1] - started >= Duration::from_millis(340),
+        "the rest after one window: {:?}",
+        grants[1] - started
     );
     assert_never_above(&mut grants, 2, Duration::from_millis(350), SLACK);
     let health = fleet.health().await;

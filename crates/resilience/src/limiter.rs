@@ -452,8 +452,10 @@ impl RateLimiter {
     /// logs it once, reports [`RateLimiter::shared_degraded`], and asks the shared quota
     /// again every few seconds.
     ///
-    /// The fallback starts with its fixed windows spent for one window: the fleet may have
-    /// spent the vendor's whole window before the outage, and no process can know how much.
+    /// The fallback's fixed windows follow the vendor's reports, forwarded to it all along;
+    /// a window without any starts with one token, whose answer tells the vendor's count (see
+    /// `spend_unknown_fixed_windows`): the fleet may have spent the vendor's window before
+    /// the outage, and only the vendor knows how much.
     ///
     /// # Errors
     /// When the limiter is shared already, or `instances` is 0.
@@ -503,15 +505,23 @@ impl RateLimiter {
             .map(|s| s.degraded.load(Ordering::Acquire))
     }
 
-    /// Holds every token of the fixed windows for one window from now.
-    fn spend_fixed_windows(&self) {
+    /// Before falling back: a fixed window that knows nothing of the vendor's count (no
+    /// report held any token) keeps one token and holds the rest for one window. That one
+    /// request's answer tells the vendor's count ([`Limiter::observe`]), which then holds what
+    /// the fleet spent; without it, every process would spend its whole share on top of what
+    /// the fleet spent in the vendor's current window. Windows already following the vendor's
+    /// reports are left as they are.
+    fn spend_unknown_fixed_windows(&self) {
         let now = self.clock.now();
         let mut logs = self.fixed_logs.lock();
         for (window, log) in self.fixed.iter().zip(logs.iter_mut()) {
             log.prune(now);
-            let free = log.remaining(window.limit);
-            if free > 0 {
-                log.push(now.saturating_add(window.length), free);
+            if log.alive > 0 {
+                continue;
+            }
+            let hold = window.limit.saturating_sub(1);
+            if hold > 0 {
+                log.push(now.saturating_add(window.length), hold);
             }
         }
     }
@@ -534,7 +544,7 @@ impl RateLimiter {
             .retry_at
             .store(Self::nanos(now + SHARED_RETRY), Ordering::Release);
         if !shared.degraded.swap(true, Ordering::AcqRel) {
-            shared.fallback.spend_fixed_windows();
+            shared.fallback.spend_unknown_fixed_windows();
             tracing::warn!(limiter = %self.name, reason, "shared quota unavailable; this process spends only its own share of the quota until it answers again");
         }
     }

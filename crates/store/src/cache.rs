@@ -1,8 +1,11 @@
 //! Hybrid read-through cache for vendor data: memory L1 over the store's `cache_entries` (L2).
 //!
 //! - **L1**: a [`moka`] future cache bounded by entry count, each entry living for its own TTL.
+//! - **Shared tier** (optional, [`HybridCacheBuilder::shared`]): a cache several processes
+//!   share (Redis), read after memory and before the table; its failures are misses, so the
+//!   table answers while it is down.
 //! - **L2**: the [`Store`]'s cache table; survives restarts and, on PostgreSQL, is shared by
-//!   workers. A fresh L2 hit is promoted into L1.
+//!   workers. A fresh L2 hit is promoted into L1 (and into the shared tier).
 //! - **Single flight**: concurrent misses of one key run one loader (L2 read, then the origin);
 //!   the others wait for its result.
 //! - **Stale reads** (spec/resilience.md, graceful degradation): when the origin fails and an
@@ -39,10 +42,24 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub enum Source {
     /// The memory L1.
     Memory,
+    /// The cache shared by several processes ([`SharedCacheTier`]).
+    Shared,
     /// The store's L2 table.
     Store,
     /// The origin (vendor) was called.
     Origin,
+}
+
+/// A cache that several processes share (e.g. Redis), read between memory and the store's
+/// table. Errors are strings: the cache treats them all as misses, and the tier reports its
+/// own outages (once) where it knows their cause.
+#[async_trait::async_trait]
+pub trait SharedCacheTier: Send + Sync + std::fmt::Debug {
+    /// The entry of `key`, fresh or expired; `None` when absent.
+    async fn get(&self, key: &str) -> Result<Option<CacheEntry>, String>;
+
+    /// Keeps `entry` for `keep_for` (its TTL plus the grace in which it may be served stale).
+    async fn put(&self, key: &str, entry: &CacheEntry, keep_for: Duration) -> Result<(), String>;
 }
 
 /// A value with its freshness.
@@ -127,6 +144,8 @@ pub enum CacheError<E: std::error::Error + Send + Sync + 'static> {
 pub struct CacheStats {
     /// Served from memory.
     pub hits_memory: u64,
+    /// Served from the shared tier (and promoted).
+    pub hits_shared: u64,
     /// Served from L2 (and promoted).
     pub hits_store: u64,
     /// Waited on another request's load of the same key.
@@ -142,7 +161,7 @@ pub struct CacheStats {
 impl CacheStats {
     /// Share of requests answered without calling the origin (fresh answers only), 0–1.
     pub fn hit_rate(&self) -> f64 {
-        let hits = self.hits_memory + self.hits_store + self.coalesced;
+        let hits = self.hits_memory + self.hits_shared + self.hits_store + self.coalesced;
         let total = hits + self.misses + self.stale_served + self.errors;
         if total == 0 {
             0.0
@@ -155,6 +174,7 @@ impl CacheStats {
 #[derive(Debug, Default)]
 struct Counters {
     hits_memory: AtomicU64,
+    hits_shared: AtomicU64,
     hits_store: AtomicU64,
     coalesced: AtomicU64,
     misses: AtomicU64,
@@ -165,6 +185,7 @@ struct Counters {
 #[derive(Clone, Copy)]
 enum Outcome {
     MemoryHit,
+    SharedHit,
     StoreHit,
     Coalesced,
     Miss,
@@ -176,6 +197,7 @@ impl Counters {
     fn record(&self, outcome: Outcome) {
         let (counter, layer, label) = match outcome {
             Outcome::MemoryHit => (&self.hits_memory, "memory", "hit"),
+            Outcome::SharedHit => (&self.hits_shared, "shared", "hit"),
             Outcome::StoreHit => (&self.hits_store, "store", "hit"),
             Outcome::Coalesced => (&self.coalesced, "memory", "coalesced"),
             Outcome::Miss => (&self.misses, "origin", "miss"),
@@ -191,6 +213,7 @@ impl Counters {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
         CacheStats {
             hits_memory: g(&self.hits_memory),
+            hits_shared: g(&self.hits_shared),
             hits_store: g(&self.hits_store),
             coalesced: g(&self.coalesced),
             misses: g(&self.misses),
@@ -242,6 +265,7 @@ struct LoadFailure<T, E> {
 /// Builder of a [`HybridCache`].
 pub struct HybridCacheBuilder {
     store: Arc<dyn Store>,
+    shared: Option<Arc<dyn SharedCacheTier>>,
     max_entries: u64,
     grace: Duration,
     clock: Clock,
@@ -271,6 +295,12 @@ impl HybridCacheBuilder {
         self
     }
 
+    /// Reads and writes `tier`, shared with other processes, between memory and the store.
+    pub fn shared(mut self, tier: Option<Arc<dyn SharedCacheTier>>) -> Self {
+        self.shared = tier;
+        self
+    }
+
     /// Builds the cache.
     pub fn build(self) -> HybridCache {
         HybridCache {
@@ -279,6 +309,7 @@ impl HybridCacheBuilder {
                 .expire_after(PerEntryTtl)
                 .build(),
             store: self.store,
+            shared: self.shared,
             grace: to_delta(self.grace),
             clock: self.clock,
             counters: Arc::new(Counters::default()),
@@ -293,6 +324,7 @@ impl HybridCacheBuilder {
 pub struct HybridCache {
     l1: moka::future::Cache<L1Key, L1Entry>,
     store: Arc<dyn Store>,
+    shared: Option<Arc<dyn SharedCacheTier>>,
     grace: TimeDelta,
     clock: Clock,
     counters: Arc<Counters>,
@@ -325,6 +357,7 @@ impl HybridCache {
     pub fn builder(store: Arc<dyn Store>) -> HybridCacheBuilder {
         HybridCacheBuilder {
             store,
+            shared: None,
             max_entries: 10_000,
             grace: Duration::from_secs(7 * 24 * 3600),
             clock: Arc::new(Utc::now),
@@ -385,6 +418,7 @@ impl HybridCache {
                 self.counters.record(match (led, e.loaded_from) {
                     (false, _) => Outcome::Coalesced,
                     (true, Source::Store) => Outcome::StoreHit,
+                    (true, Source::Shared) => Outcome::SharedHit,
                     (true, _) => Outcome::Miss,
                 });
                 let value = e
@@ -437,6 +471,40 @@ impl HybridCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        let mut expired_shared = None;
+        if let Some(shared) = &self.shared {
+            match shared.get(key).await {
+                Ok(Some(e)) => match serde_json::from_slice::<T>(&e.value) {
+                    Ok(v) if e.expires_at > now => {
+                        let l1_ttl = (e.expires_at - now).to_std().unwrap_or_default();
+                        // Kept in the store too, so that it still answers when the shared
+                        // tier is gone (the store's table is this process's own on SQLite).
+                        if let Err(err) = self.store.cache_put(key, &e).await {
+                            tracing::debug!(
+                                key,
+                                error = &err as &dyn std::error::Error,
+                                "L2 cache write failed"
+                            );
+                        }
+                        return Ok(L1Entry {
+                            value: Arc::new(v),
+                            fetched_at: e.fetched_at,
+                            expires_at: e.expires_at,
+                            l1_ttl,
+                            loaded_from: Source::Shared,
+                        });
+                    }
+                    Ok(v) => expired_shared = Some((v, e)),
+                    Err(err) => {
+                        tracing::debug!(key, error = %err, "undecodable shared cache entry ignored")
+                    }
+                },
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::debug!(key, error = %err, "shared cache read failed; treated as a miss")
+                }
+            }
+        }
         let stored = match self.store.cache_get(key).await {
             Ok(entry) => entry.and_then(|e| match serde_json::from_slice::<T>(&e.value) {
                 Ok(v) => Some((v, e)),
@@ -461,6 +529,7 @@ impl HybridCache {
         if let Some((v, e)) = stored {
             if e.expires_at > now {
                 let l1_ttl = (e.expires_at - now).to_std().unwrap_or_default();
+                self.write_shared(key, &e, now).await;
                 return Ok(L1Entry {
                     value: Arc::new(v),
                     fetched_at: e.fetched_at,
@@ -469,9 +538,28 @@ impl HybridCache {
                     loaded_from: Source::Store,
                 });
             }
-            return self.fetch_origin(key, ttl, fetch, Some((v, e))).await;
+            // The fresher of the two expired entries backs a stale read.
+            let expired = match expired_shared {
+                Some(shared) if shared.1.fetched_at > e.fetched_at => shared,
+                _ => (v, e),
+            };
+            return self.fetch_origin(key, ttl, fetch, Some(expired)).await;
         }
-        self.fetch_origin(key, ttl, fetch, None).await
+        self.fetch_origin(key, ttl, fetch, expired_shared).await
+    }
+
+    /// Writes `entry` to the shared tier, kept for its TTL plus the grace of stale reads.
+    async fn write_shared(&self, key: &str, entry: &CacheEntry, now: DateTime<Utc>) {
+        let Some(shared) = &self.shared else { return };
+        let keep_for = (add(entry.expires_at, self.grace) - now)
+            .to_std()
+            .unwrap_or_default();
+        if keep_for.is_zero() {
+            return;
+        }
+        if let Err(err) = shared.put(key, entry, keep_for).await {
+            tracing::debug!(key, error = %err, "shared cache write failed");
+        }
     }
 
     async fn fetch_origin<T, E, F, Fut>(
@@ -532,16 +620,13 @@ impl HybridCache {
             what: "cache value",
             reason: e.to_string(),
         })?;
-        self.store
-            .cache_put(
-                key,
-                &CacheEntry {
-                    value: bytes,
-                    fetched_at,
-                    expires_at,
-                },
-            )
-            .await
+        let entry = CacheEntry {
+            value: bytes,
+            fetched_at,
+            expires_at,
+        };
+        self.write_shared(key, &entry, fetched_at).await;
+        self.store.cache_put(key, &entry).await
     }
 
     /// Deletes L2 entries expired for longer than the grace period; returns how many.
@@ -593,7 +678,8 @@ mod tests {
     #[test]
     fn hit_rate_counts_fresh_answers_only() {
         let s = CacheStats {
-            hits_memory: 6,
+            hits_memory: 5,
+            hits_shared: 1,
             hits_store: 1,
             coalesced: 1,
             misses: 1,

@@ -60,7 +60,8 @@ mod store;
 
 pub use admin::{Migration, MigrationStatus, OpenMode, Pruned, TableCount};
 pub use cache::{
-    CacheError, CachePolicy, CacheStats, Cached, Clock, HybridCache, HybridCacheBuilder, Source,
+    CacheError, CachePolicy, CacheStats, Cached, Clock, HybridCache, HybridCacheBuilder,
+    SharedCacheTier, Source,
 };
 pub use error::{BoxError, StoreError};
 pub use lead::Lead;

@@ -263,11 +263,13 @@ fn breaker_state(answer: &str, name: &str) -> Option<String> {
 
 const API_KEY: &str = "fleet-api-key-0123456789";
 
+/// The mock vendor with the fleet's key, Tradier's quota and its rate-limit headers.
 fn mock_vendor(rt: &tokio::runtime::Runtime, latency: Duration) -> MockVendor {
     let today = ivcrush_app::today_new_york();
     rt.block_on(MockVendor::start(MockConfig {
         expected_api_key: Some("fleet-key".into()),
         latency,
+        rate_limit: Some((120, Duration::from_secs(60))),
         ..MockConfig::new(42, today)
     }))
     .expect("mock starts")
@@ -477,5 +479,67 @@ fn redis_lost_mid_scan_the_scan_completes_on_local_shares_health_degrades_and_re
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    drop(mock);
+}
+
+#[test]
+fn vendor_data_fetched_by_one_process_is_read_by_another_from_redis_and_the_database_answers_without_it()
+ {
+    let Some(redis) = redis_url() else { return };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mock = mock_vendor(&rt, Duration::ZERO);
+    let ns = namespace("cache");
+    let ticker = mock.symbols()[0].clone();
+    let vendor_reads = || {
+        let by_path = mock.requests_by_path();
+        [
+            "/v1/markets/options/chains",
+            "/v1/markets/options/expirations",
+        ]
+        .iter()
+        .map(|p| by_path.get(*p).copied().unwrap_or(0))
+        .sum::<u64>()
+    };
+    let analyze = |dir: &Path| {
+        let out = live(dir)
+            .args(["analyze", &ticker, "--format", "json"])
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // Two processes, each with its own database, one fleet.
+    let (a, b) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    fleet_config(a.path(), &mock.base_url(), &redis, &ns, "");
+    fleet_config(b.path(), &mock.base_url(), &redis, &ns, "");
+    analyze(a.path());
+    let after_a = vendor_reads();
+    assert!(after_a > 0, "the first process asked the vendor");
+    analyze(b.path());
+    assert_eq!(
+        vendor_reads(),
+        after_a,
+        "the second process read the chains from the fleet's cache: {:?}",
+        mock.requests_by_path()
+    );
+
+    // Redis gone: the second process's own database still answers, and says why once.
+    fleet_config(b.path(), &mock.base_url(), "redis://127.0.0.1:1", &ns, "");
+    let stderr = analyze(b.path());
+    assert_eq!(vendor_reads(), after_a, "{:?}", mock.requests_by_path());
+    assert_eq!(
+        stderr
+            .matches("cached in this process's database only")
+            .count(),
+        1,
+        "{stderr}"
+    );
     drop(mock);
 }

@@ -16,7 +16,115 @@ suite!(
     stale_values_are_kept_for_the_grace_period_then_purged,
     fifty_concurrent_misses_call_the_origin_once,
     cached_values_survive_a_restart,
+    a_value_one_process_fetched_is_read_from_the_shared_tier_and_kept_in_the_store,
+    a_failing_shared_tier_is_a_miss_and_its_expired_value_backs_a_stale_read,
 );
+
+/// A shared tier in memory (the Redis one is tested with real processes in the CLI's
+/// fleet tests), which can be made to fail.
+#[derive(Debug, Default)]
+struct MemoryTier {
+    entries: std::sync::Mutex<std::collections::HashMap<String, ivcrush_store::CacheEntry>>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ivcrush_store::SharedCacheTier for MemoryTier {
+    async fn get(&self, key: &str) -> Result<Option<ivcrush_store::CacheEntry>, String> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err("down".into());
+        }
+        Ok(self.entries.lock().expect("lock").get(key).cloned())
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        entry: &ivcrush_store::CacheEntry,
+        _keep_for: Duration,
+    ) -> Result<(), String> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err("down".into());
+        }
+        self.entries
+            .lock()
+            .expect("lock")
+            .insert(key.to_owned(), entry.clone());
+        Ok(())
+    }
+}
+
+async fn with_tier(db: &TestDb, clock: &TestClock, tier: &Arc<MemoryTier>) -> HybridCache {
+    let tier: Arc<dyn ivcrush_store::SharedCacheTier> = tier.clone();
+    HybridCache::builder(db.open().await)
+        .clock(clock.as_fn())
+        .shared(Some(tier))
+        .build()
+}
+
+async fn a_value_one_process_fetched_is_read_from_the_shared_tier_and_kept_in_the_store(
+    db: Arc<TestDb>,
+) {
+    let clock = TestClock::at("2026-01-28T15:00:00Z");
+    let tier = Arc::new(MemoryTier::default());
+    let calls = Arc::new(AtomicUsize::new(0));
+    // Process A fetches; process B (its own store here: a second database would do the same)
+    // finds it in the shared tier.
+    let a = with_tier(&db, &clock, &tier).await;
+    a.get_or_fetch(KEY, TTL, origin(&calls, 3))
+        .await
+        .expect("a");
+    let other = TestDb::sqlite();
+    let b = with_tier(&other, &clock, &tier).await;
+    let read = b
+        .get_or_fetch(KEY, TTL, origin(&calls, 9))
+        .await
+        .expect("b");
+    assert_eq!((read.value, read.source), (chain(3), Source::Shared));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the origin was called once"
+    );
+    // B's store kept it: with the tier down and memory cleared, B still answers.
+    tier.down.store(true, Ordering::SeqCst);
+    b.clear_memory();
+    let kept = b
+        .get_or_fetch(KEY, TTL, origin(&calls, 9))
+        .await
+        .expect("b again");
+    assert_eq!((kept.value, kept.source), (chain(3), Source::Store));
+    assert_eq!(b.stats().hits_shared, 1);
+}
+
+async fn a_failing_shared_tier_is_a_miss_and_its_expired_value_backs_a_stale_read(db: Arc<TestDb>) {
+    let clock = TestClock::at("2026-01-28T15:00:00Z");
+    let tier = Arc::new(MemoryTier::default());
+    let calls = Arc::new(AtomicUsize::new(0));
+    // Another process fetched it; this one has nothing in its store.
+    with_tier(&TestDb::sqlite(), &clock, &tier)
+        .await
+        .get_or_fetch(KEY, TTL, origin(&calls, 3))
+        .await
+        .expect("other process");
+    let c = with_tier(&db, &clock, &tier).await;
+    clock.advance(TTL + Duration::from_secs(60));
+    // Expired everywhere and the vendor down: the shared tier's value is served, stale.
+    let stale = c
+        .get_or_fetch(KEY, TTL, failing(&calls))
+        .await
+        .expect("stale");
+    assert!(stale.stale);
+    assert_eq!(stale.value, chain(3));
+    // The tier down: a miss, so the origin answers.
+    tier.down.store(true, Ordering::SeqCst);
+    c.clear_memory();
+    let fresh = c
+        .get_or_fetch(KEY, TTL, origin(&calls, 5))
+        .await
+        .expect("fresh");
+    assert_eq!((fresh.value, fresh.source), (chain(5), Source::Origin));
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Chain {
