@@ -12,9 +12,7 @@ use ivcrush_market::{
     AlphaVantageClient, EarningsCalendar, FileMarket, MarketData, MarketError, TradierClient,
 };
 use ivcrush_resilience::BreakerRegistry;
-use ivcrush_store::{
-    CacheError, CacheStats, HybridCache, OpenMode, Store, open_store, open_store_with,
-};
+use ivcrush_store::{CacheError, CacheStats, HybridCache, OpenMode, Store, open_store_with};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -209,7 +207,12 @@ impl App {
     /// # Errors
     /// [`AppError`] when the store cannot be opened or the provider is not configured.
     pub async fn open(config: AppConfig) -> Result<App, AppError> {
-        let store = open_store(&config.database_url).await?;
+        let store = ivcrush_store::open_store_pooled(
+            &config.database_creating_dir()?,
+            OpenMode::Migrate,
+            config.database_pool_size,
+        )
+        .await?;
         App::with_store(config, store)
     }
 
@@ -220,7 +223,7 @@ impl App {
     /// [`AppError`] when the store cannot be opened (a missing SQLite file included) or the
     /// provider is not configured.
     pub async fn open_existing(config: AppConfig) -> Result<App, AppError> {
-        let store = open_store_with(&config.database_url, OpenMode::Existing).await?;
+        let store = open_store_with(&config.database(), OpenMode::Existing).await?;
         App::with_store(config, store)
     }
 
@@ -483,6 +486,25 @@ impl App {
                 );
                 0
             }
+        }
+    }
+
+    /// Deletes the stored analyses older than `days` (and cache entries expired that long),
+    /// as `ivcrush db prune` does; history is never deleted. A failure is logged: the next
+    /// day's run catches up.
+    pub async fn prune_older_than(&self, days: u32) {
+        let cutoff = (self.clock)() - chrono::TimeDelta::days(i64::from(days));
+        match self.store.prune(cutoff, false).await {
+            Ok(pruned) => tracing::info!(
+                days,
+                analyses = pruned.analyses,
+                cache_entries = pruned.cache_entries,
+                "retention: old rows deleted"
+            ),
+            Err(e) => tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                "retention: deleting old rows failed"
+            ),
         }
     }
 

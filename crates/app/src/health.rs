@@ -44,7 +44,7 @@ impl App {
 /// # Errors
 /// [`AppError`](crate::AppError) when the provider is not configured.
 pub async fn check_existing(config: AppConfig) -> Result<HealthReport, crate::AppError> {
-    match ivcrush_store::open_store_with(&config.database_url, ivcrush_store::OpenMode::Existing)
+    match ivcrush_store::open_store_with(&config.database(), ivcrush_store::OpenMode::Existing)
         .await
     {
         Ok(store) => Ok(App::with_store(config, store)?.health().check().await),

@@ -56,6 +56,9 @@ pub async fn serve(
 /// How often `serve` deletes the cache entries expired beyond their grace period.
 const CACHE_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
+/// How often `serve` applies `retention_days`.
+const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
+
 /// The service bound to its address, ready to [`run`](Server::run): what `ivcrush serve` uses.
 #[derive(Debug)]
 pub struct Server {
@@ -165,11 +168,20 @@ impl Server {
                     tokio::time::interval(Duration::from_secs(state.config().vendor_check_secs));
                 vendors.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let ping_vendors = state.app().health().has_vendor_pings();
+                let retention_days = state.config().retention_days;
+                let mut last_retention: Option<tokio::time::Instant> = None;
                 loop {
                     tokio::select! {
                         _ = tick.tick() => state.housekeeping(),
                         _ = purge.tick() => {
                             state.app().purge_cache().await;
+                            // Daily (the first hourly tick runs at start); several instances
+                            // pruning the same rows is harmless.
+                            let due = last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY);
+                            if retention_days > 0 && due {
+                                state.app().prune_older_than(retention_days).await;
+                                last_retention = Some(tokio::time::Instant::now());
+                            }
                         }
                         _ = vendors.tick(), if ping_vendors => {
                             // A hung vendor must not hold the shutdown for the ping's timeout.

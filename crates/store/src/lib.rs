@@ -72,7 +72,8 @@ pub use model::{
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{
-    DEFAULT_DATABASE_URL, Store, backend_of, open_store, open_store_with, sqlite_file,
+    DEFAULT_POOL_SIZE, Store, backend_of, open_store, open_store_pooled, open_store_with,
+    sqlite_file,
 };
 
 /// The `sqlx` this crate is built on: the types of [`SqliteStore::pool`],

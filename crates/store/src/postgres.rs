@@ -53,6 +53,18 @@ impl PgStore {
     /// # Errors
     /// As [`PgStore::open`].
     pub async fn open_with(url: &str, mode: OpenMode) -> Result<Self, OpenError> {
+        Self::open_pooled(url, mode, crate::DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`PgStore::open_with`] with a pool of at most `max_connections`.
+    ///
+    /// # Errors
+    /// As [`PgStore::open`].
+    pub async fn open_pooled(
+        url: &str,
+        mode: OpenMode,
+        max_connections: u32,
+    ) -> Result<Self, OpenError> {
         let options =
             PgConnectOptions::from_str(url.trim()).map_err(|_| OpenError::InvalidUrl {
                 reason: "not a valid postgres:// URL".to_string(),
@@ -64,7 +76,7 @@ impl PgStore {
         };
         let mut wait = Duration::from_millis(500);
         for attempt in 1..attempts {
-            match Self::connect_with_mode(options.clone(), mode).await {
+            match Self::connect_pooled(options.clone(), mode, max_connections).await {
                 Err(OpenError::Connect { at, source, .. }) => {
                     tracing::warn!(
                         database = %at,
@@ -80,7 +92,7 @@ impl PgStore {
                 other => return other,
             }
         }
-        Self::connect_with_mode(options, mode).await
+        Self::connect_pooled(options, mode, max_connections).await
     }
 
     /// Connects with explicit options (e.g. a `search_path` via
@@ -101,6 +113,14 @@ impl PgStore {
         options: PgConnectOptions,
         mode: OpenMode,
     ) -> Result<Self, OpenError> {
+        Self::connect_pooled(options, mode, crate::DEFAULT_POOL_SIZE).await
+    }
+
+    async fn connect_pooled(
+        options: PgConnectOptions,
+        mode: OpenMode,
+        max_connections: u32,
+    ) -> Result<Self, OpenError> {
         // Statements (with their full SQL) are a trace-level matter, a slow one a debug one:
         // a default run's stderr stays free of SQL.
         let at = target(&options);
@@ -120,7 +140,7 @@ impl PgStore {
             .log_statements(LevelFilter::Trace)
             .log_slow_statements(LevelFilter::Debug, SLOW_STATEMENT);
         let pool = PgPoolOptions::new()
-            .max_connections(8)
+            .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await

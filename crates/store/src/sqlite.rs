@@ -67,8 +67,21 @@ impl SqliteStore {
     /// [`StoreError::InvalidUrl`](crate::StoreError::InvalidUrl), `Missing`, `Connect` or
     /// `Migrate`.
     pub async fn open_with(url: &str, mode: OpenMode) -> Result<Self, OpenError> {
+        Self::open_pooled(url, mode, crate::DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`SqliteStore::open_with`] with a pool of at most `max_connections` (SQLite writes one
+    /// at a time whatever the pool; more connections serve more concurrent reads).
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open_with`].
+    pub async fn open_pooled(
+        url: &str,
+        mode: OpenMode,
+        max_connections: u32,
+    ) -> Result<Self, OpenError> {
         let (options, in_memory) = options_of(url)?;
-        Self::connect_with_mode(options, in_memory, mode).await
+        Self::connect_pooled(options, in_memory, mode, max_connections).await
     }
 
     /// Opens a database with explicit options (the pragmas above are applied on top).
@@ -93,6 +106,15 @@ impl SqliteStore {
         options: SqliteConnectOptions,
         in_memory: bool,
         mode: OpenMode,
+    ) -> Result<Self, OpenError> {
+        Self::connect_pooled(options, in_memory, mode, crate::DEFAULT_POOL_SIZE).await
+    }
+
+    async fn connect_pooled(
+        options: SqliteConnectOptions,
+        in_memory: bool,
+        mode: OpenMode,
+        max_connections: u32,
     ) -> Result<Self, OpenError> {
         let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         if let (Some(f), false) = (&file, mode.creates()) {
@@ -128,7 +150,7 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None)
         } else {
-            SqlitePoolOptions::new().max_connections(8)
+            SqlitePoolOptions::new().max_connections(max_connections.max(1))
         }
         .connect_with(options)
         .await

@@ -14,9 +14,6 @@ use ivcrush_core::moves::HistoricalMove;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Default SQLite database file, relative to the working directory.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://ivcrush.db";
-
 /// Persistent storage of ivcrush: calendar, bars, moves, analyses, L2 cache, job progress.
 ///
 /// Object safe: services hold an `Arc<dyn Store>`. Every multi-row write runs in one
@@ -215,12 +212,27 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 /// [`StoreError::InvalidUrl`], [`StoreError::Missing`], [`StoreError::Connect`] or
 /// [`StoreError::Migrate`].
 pub async fn open_store_with(url: &str, mode: OpenMode) -> Result<Arc<dyn Store>, StoreError> {
+    open_store_pooled(url, mode, DEFAULT_POOL_SIZE).await
+}
+
+/// Connections a store's pool holds at most unless configured (`database_pool_size`).
+pub const DEFAULT_POOL_SIZE: u32 = 8;
+
+/// [`open_store_with`] with a pool of at most `max_connections` (at least 1).
+///
+/// # Errors
+/// As [`open_store_with`].
+pub async fn open_store_pooled(
+    url: &str,
+    mode: OpenMode,
+    max_connections: u32,
+) -> Result<Arc<dyn Store>, StoreError> {
     match classify_url(url)? {
         Backend::Sqlite => Ok(Arc::new(
-            crate::sqlite::SqliteStore::open_with(url, mode).await?,
+            crate::sqlite::SqliteStore::open_pooled(url, mode, max_connections).await?,
         )),
         Backend::Postgres => Ok(Arc::new(
-            crate::postgres::PgStore::open_with(url, mode).await?,
+            crate::postgres::PgStore::open_pooled(url, mode, max_connections).await?,
         )),
     }
 }

@@ -137,8 +137,11 @@ impl Default for FilesSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AppConfig {
-    /// Database URL: `sqlite://ivcrush.db` (default) or `postgres://…` (`DATABASE_URL`).
+    /// Database URL: `sqlite://FILE` or `postgres://…` (`DATABASE_URL`); empty (default): SQLite
+    /// in the state directory ([`default_database_url`]), wherever the command runs.
     pub database_url: String,
+    /// Connections of this process's database pool (1..=100). Default 8.
+    pub database_pool_size: u32,
     /// Market-data provider (`sim`).
     pub provider: ProviderKind,
     /// Calendar vendor for `provider = "tradier"` (which has no earnings calendar): `alphavantage`
@@ -178,7 +181,8 @@ pub struct AppConfig {
 impl Default for AppConfig {
     fn default() -> Self {
         AppConfig {
-            database_url: "sqlite://ivcrush.db".to_string(),
+            database_url: String::new(),
+            database_pool_size: ivcrush_store::DEFAULT_POOL_SIZE,
             provider: ProviderKind::Sim,
             calendar_provider: None,
             as_of: None,
@@ -370,8 +374,11 @@ impl AppConfig {
                 self.scan.history_years
             ));
         }
-        if self.database_url.trim().is_empty() {
-            p.push("database_url must not be empty".into());
+        if !(1..=100).contains(&self.database_pool_size) {
+            p.push(format!(
+                "database_pool_size must be within 1..=100 (got {})",
+                self.database_pool_size
+            ));
         }
         let has_tradier_key = !secret::is_blank(&self.tradier.api_key);
         if self.provider == ProviderKind::Tradier {
@@ -401,6 +408,45 @@ impl AppConfig {
         }
     }
 
+    /// The database in effect: `database_url`, or SQLite in the state directory when it is
+    /// empty ([`default_database_url`]).
+    pub fn database(&self) -> String {
+        let url = self.database_url.trim();
+        if url.is_empty() {
+            default_database_url(&|name| std::env::var_os(name))
+        } else {
+            url.to_owned()
+        }
+    }
+
+    /// [`AppConfig::database`] for a command that may create it: the state directory of the
+    /// default location is created (mode 0700) when missing.
+    ///
+    /// # Errors
+    /// The state directory cannot be created.
+    pub fn database_creating_dir(&self) -> Result<String, ConfigError> {
+        let url = self.database();
+        if self.database_url.trim().is_empty()
+            && let Some(dir) = url
+                .strip_prefix("sqlite://")
+                .map(Path::new)
+                .and_then(Path::parent)
+                .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).map_err(|e| ConfigError {
+                problems: vec![format!(
+                    "cannot create the state directory {} for the database: {e}",
+                    dir.display()
+                )],
+            })?;
+        }
+        Ok(url)
+    }
+
     /// The calendar vendor in effect for the `tradier` provider (`None` for providers that bring
     /// their own calendar).
     pub fn calendar_vendor(&self) -> Option<CalendarProviderKind> {
@@ -424,6 +470,23 @@ impl AppConfig {
         }
         toml_string(&shown)
     }
+}
+
+/// SQLite in the state directory, so that every command finds the same database wherever it
+/// runs (a path relative to the working directory made `ivcrush history` run elsewhere create
+/// a new database and backfill three years): `$STATE_DIRECTORY/ivcrush.db` under systemd
+/// (`StateDirectory=ivcrush`), else `$XDG_STATE_HOME/ivcrush/ivcrush.db`, else
+/// `~/.local/state/ivcrush/ivcrush.db`, else `./ivcrush.db`. `env` reads a variable.
+pub fn default_database_url(env: &dyn Fn(&str) -> Option<std::ffi::OsString>) -> String {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let dir = env("STATE_DIRECTORY")
+        .filter(|v| !v.is_empty())
+        // systemd lists several directories separated by ':' when several are configured.
+        .and_then(|v| v.to_string_lossy().split(':').next().map(PathBuf::from))
+        .or_else(|| set("XDG_STATE_HOME").map(|d| d.join("ivcrush")))
+        .or_else(|| set("HOME").map(|h| h.join(".local/state/ivcrush")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    format!("sqlite://{}", dir.join("ivcrush.db").display())
 }
 
 fn toml_string(cfg: &AppConfig) -> String {
@@ -542,6 +605,42 @@ mod tests {
         let loaded = load_text(EXAMPLE, &[]).expect("the example is a valid configuration");
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         assert_eq!(loaded.config.show(), AppConfig::default().show());
+    }
+
+    #[test]
+    fn the_default_database_is_in_the_state_directory_wherever_the_command_runs() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        let home = env(&[("HOME", "/home/ann")]);
+        assert_eq!(
+            default_database_url(&home),
+            "sqlite:///home/ann/.local/state/ivcrush/ivcrush.db"
+        );
+        let xdg = env(&[("HOME", "/home/ann"), ("XDG_STATE_HOME", "/data/state")]);
+        assert_eq!(
+            default_database_url(&xdg),
+            "sqlite:///data/state/ivcrush/ivcrush.db"
+        );
+        let systemd = env(&[
+            ("HOME", "/"),
+            ("STATE_DIRECTORY", "/var/lib/ivcrush:/var/lib/other"),
+        ]);
+        assert_eq!(
+            default_database_url(&systemd),
+            "sqlite:///var/lib/ivcrush/ivcrush.db"
+        );
+        assert_eq!(default_database_url(&env(&[])), "sqlite://./ivcrush.db");
+        // A URL given is used as given.
+        let given = AppConfig {
+            database_url: "postgres://db/ivcrush".into(),
+            ..AppConfig::default()
+        };
+        assert_eq!(given.database(), "postgres://db/ivcrush");
     }
 
     #[test]

@@ -133,6 +133,10 @@ pub struct ServerSettings {
     /// Seconds in-flight requests get after SIGTERM/SIGINT before the process exits anyway (10):
     /// a hung vendor call must not hold a deploy or a restart.
     pub shutdown_grace_secs: u64,
+    /// Days of stored analyses kept: once a day `serve` deletes older ones, as `ivcrush db
+    /// prune --older-than N` does (history, bars and report dates are never deleted). 0
+    /// (default): keep everything.
+    pub retention_days: u32,
 }
 
 impl Default for ServerSettings {
@@ -156,6 +160,7 @@ impl Default for ServerSettings {
             admin_bind: None,
             vendor_check_secs: 30,
             shutdown_grace_secs: 10,
+            retention_days: 0,
         }
     }
 }

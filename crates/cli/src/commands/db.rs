@@ -80,7 +80,11 @@ pub enum DbCommand {
 pub fn run(a: DbArgs) -> anyhow::Result<ExitCode> {
     super::init_logging(&a.common);
     let config = super::load_config(&a.common)?;
-    let url = config.database_url.clone();
+    // Only `migrate` may create the database (and the state directory of the default one).
+    let url = match a.command {
+        DbCommand::Migrate => config.database_creating_dir()?,
+        _ => config.database(),
+    };
     super::runtime()?.block_on(async move {
         match a.command {
             DbCommand::Migrate => migrate(&url).await,

@@ -105,7 +105,7 @@ pub fn run(a: ServeCliArgs) -> anyhow::Result<ExitCode> {
         version = crate::runtime::VERSION,
         git_sha = crate::runtime::GIT_SHA,
         provider = ?config.provider,
-        database = %ivcrush_app::config::redact_url(&config.database_url),
+        database = %ivcrush_app::config::redact_url(&config.database()),
         bind = %settings.bind,
         admin_bind = ?settings.admin_bind,
         scheduler = settings.scheduler,

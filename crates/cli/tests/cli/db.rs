@@ -335,3 +335,53 @@ fn processes_opening_a_new_sqlite_file_together_migrate_it_once() {
     }
     assert_eq!(env.status()["migrations"]["pending"], serde_json::json!([]));
 }
+
+#[test]
+fn serve_applies_the_retention_to_stored_analyses_and_keeps_the_history() {
+    use ivcrush_store::sqlx::{self, Connection};
+    use std::io::BufRead;
+    let env = Env::new();
+    env.run(&["scan", "--format", "json"]);
+    let stored = rows(&env.status(), "analyses");
+    assert!(stored >= 2, "the scan stored rows");
+    // Every row but the last is made a year old.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let url = format!("sqlite://{}", env.db().display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("opens");
+        sqlx::query(
+            "UPDATE analyses SET created_at = '2025-11-01T00:00:00Z' \
+             WHERE id < (SELECT MAX(id) FROM analyses)",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("ages the row");
+    });
+    std::fs::write(
+        env.path("ivcrush.toml"),
+        "[server]\nretention_days = 30\nscan_on_start = false\n",
+    )
+    .expect("config");
+    let mut serve = crate::support::Running(
+        env.cmd()
+            .args(["serve", "--bind", "127.0.0.1:0", "--no-scheduler"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("serve starts"),
+    );
+    let stderr = serve.0.stderr.take().expect("stderr");
+    let line = std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("retention"))
+        .expect("serve reports the retention run");
+    assert!(line.contains(&format!("analyses={}", stored - 1)), "{line}");
+    drop(serve);
+    let status = env.status();
+    assert_eq!(rows(&status, "analyses"), 1, "the recent row stays");
+    assert!(
+        rows(&status, "historical_moves") > 0,
+        "history is never deleted"
+    );
+}
