@@ -34,5 +34,7 @@ mod storage;
 mod support;
 #[path = "cli/surfaces.rs"]
 mod surfaces;
+#[path = "cli/trace.rs"]
+mod trace;
 #[path = "cli/vendor.rs"]
 mod vendor;

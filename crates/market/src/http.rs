@@ -108,6 +108,10 @@ pub(crate) async fn send(
     request: reqwest::RequestBuilder,
 ) -> Result<Received, MarketError> {
     let mut metric = RequestMetric::start(vendor, endpoint);
+    let request = match ivcrush_telemetry::trace::traceparent() {
+        Some(traceparent) => request.header("traceparent", traceparent),
+        None => request,
+    };
     let response = request.send().await.map_err(|e| {
         metric.status = Some("transport_error");
         transport_error(vendor, e)

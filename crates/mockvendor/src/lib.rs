@@ -328,6 +328,8 @@ struct Shared {
     total: AtomicU64,
     rate_limited: AtomicU64,
     by_path: Mutex<BTreeMap<String, u64>>,
+    /// The `traceparent` headers received, in order (at most the first 1 000).
+    traceparents: Mutex<Vec<String>>,
     by_status: Mutex<BTreeMap<(String, u16), u64>>,
     window: Mutex<Option<Window>>,
     /// Requests counted by every window that has ended, in order.
@@ -444,6 +446,7 @@ impl MockVendor {
             total: AtomicU64::new(0),
             rate_limited: AtomicU64::new(0),
             by_path: Mutex::new(BTreeMap::new()),
+            traceparents: Mutex::new(Vec::new()),
             by_status: Mutex::new(BTreeMap::new()),
             window: Mutex::new(None),
             ended_windows: Mutex::new(Vec::new()),
@@ -508,6 +511,15 @@ impl MockVendor {
     pub fn requests_by_path_and_status(&self) -> BTreeMap<(String, u16), u64> {
         self.shared
             .by_status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The `traceparent` headers received so far, in order (the first 1 000).
+    pub fn traceparents(&self) -> Vec<String> {
+        self.shared
+            .traceparents
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -630,6 +642,15 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     shared.total.fetch_add(1, Ordering::Relaxed);
+    if let Some(traceparent) = headers.get("traceparent").and_then(|v| v.to_str().ok()) {
+        let mut seen = shared
+            .traceparents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if seen.len() < 1_000 {
+            seen.push(traceparent.to_owned());
+        }
+    }
     let path = uri.path().to_owned();
     *shared
         .by_path

@@ -62,6 +62,20 @@ pub(crate) fn trace_id(traceparent: &str) -> Option<&str> {
     valid.then_some(trace)
 }
 
+/// Runs the request in its W3C trace, so that its vendor calls send a `traceparent` of the
+/// same trace: the caller's `traceparent`, else the request ID (ours are trace IDs).
+pub(crate) async fn join_trace(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(trace_id)
+        .or_else(|| req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    ivcrush_telemetry::trace::in_trace(&id, next.run(req)).await
+}
+
 /// Replaces a client-sent request id that is too long or has odd characters, so log lines
 /// stay clean; a good one is kept as sent.
 pub(crate) async fn sanitize_request_id(mut req: Request, next: Next) -> Response {

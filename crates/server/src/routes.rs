@@ -36,8 +36,8 @@ use crate::dashboard;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, ReqId};
 use crate::middleware::{
-    API_KEY, AccessLog, MakeCorrelationId, REQUEST_ID, guard, http_metrics, layer_error, make_span,
-    reject_oversized, render_errors, sanitize_request_id, security_headers,
+    API_KEY, AccessLog, MakeCorrelationId, REQUEST_ID, guard, http_metrics, join_trace,
+    layer_error, make_span, reject_oversized, render_errors, sanitize_request_id, security_headers,
 };
 use crate::state::{AppState, ScanSnapshot};
 
@@ -118,6 +118,7 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                         .on_failure(()),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(from_fn(join_trace))
                 .layer(from_fn_with_state(state.clone(), http_metrics))
                 .layer(from_fn(render_errors))
                 .layer(from_fn(security_headers))

@@ -89,7 +89,8 @@ async fn keep_or_take_lead(
 async fn scan(state: &AppState, trigger: &'static str) {
     let run_id = ivcrush_app::new_correlation_id();
     let span = tracing::info_span!("scan", request_id = %run_id, trigger);
-    let _ = tracing::Instrument::instrument(state.run_scan(trigger, &run_id), span).await;
+    let scan = ivcrush_telemetry::trace::in_trace(&run_id, state.run_scan(trigger, &run_id));
+    let _ = tracing::Instrument::instrument(scan, span).await;
 }
 
 #[cfg(test)]

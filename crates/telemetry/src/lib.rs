@@ -1,5 +1,5 @@
-//! Telemetry shared by the binaries: flat JSON log lines ([`FlatJsonLayer`]) and process
-//! metrics for the services' `/metrics`.
+//! Telemetry shared by the binaries: flat JSON log lines ([`FlatJsonLayer`]), the W3C trace
+//! carried to vendor calls ([`trace`]) and process metrics for the services' `/metrics`.
 //!
 //! Process metrics, in Prometheus' standard names
 //! (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_open_fds`,
@@ -12,6 +12,7 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 mod json_log;
+pub mod trace;
 
 pub use json_log::FlatJsonLayer;
 

@@ -107,7 +107,9 @@ where
         async move {
             let app = App::open(config).await.context("opening the application")?;
             tracing::info!(provider = app.source(), as_of = %app.as_of(), "started");
-            f(app, run_id).await
+            // The run's ID is its W3C trace: vendor requests carry it in `traceparent`.
+            let trace = run_id.clone();
+            ivcrush_telemetry::trace::in_trace(&trace, f(app, run_id)).await
         }
         .instrument(span),
     )

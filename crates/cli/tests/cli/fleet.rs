@@ -131,7 +131,9 @@ fn two_processes_on_one_key_share_tradiers_quota_without_a_429_and_use_it_all() 
 }
 
 /// Lines of several processes' stderr, tagged with the process's index.
-fn collect_stderr(children: &mut [Running]) -> std::sync::mpsc::Receiver<(usize, String)> {
+pub(crate) fn collect_stderr(
+    children: &mut [Running],
+) -> std::sync::mpsc::Receiver<(usize, String)> {
     use std::io::BufRead;
     let (lines, received) = std::sync::mpsc::channel();
     for (i, child) in children.iter_mut().enumerate() {
@@ -228,7 +230,7 @@ fn three_serve_instances_run_each_scheduled_scan_once_and_the_lead_moves_when_th
 
 /// The address each of `n` serving processes printed, in process order, reading `lines`
 /// (other lines are kept in `seen`).
-fn addresses(
+pub(crate) fn addresses(
     lines: &std::sync::mpsc::Receiver<(usize, String)>,
     n: usize,
     seen: &mut Vec<(usize, String)>,
@@ -261,10 +263,10 @@ fn breaker_state(answer: &str, name: &str) -> Option<String> {
         .and_then(|b| b["state"].as_str().map(str::to_owned))
 }
 
-const API_KEY: &str = "fleet-api-key-0123456789";
+pub(crate) const API_KEY: &str = "fleet-api-key-0123456789";
 
 /// The mock vendor with the fleet's key, Tradier's quota and its rate-limit headers.
-fn mock_vendor(rt: &tokio::runtime::Runtime, latency: Duration) -> MockVendor {
+pub(crate) fn mock_vendor(rt: &tokio::runtime::Runtime, latency: Duration) -> MockVendor {
     let today = ivcrush_app::today_new_york();
     rt.block_on(MockVendor::start(MockConfig {
         expected_api_key: Some("fleet-key".into()),
@@ -275,7 +277,7 @@ fn mock_vendor(rt: &tokio::runtime::Runtime, latency: Duration) -> MockVendor {
     .expect("mock starts")
 }
 
-fn serve(dir: &Path, args: &[&str]) -> Running {
+pub(crate) fn serve(dir: &Path, args: &[&str]) -> Running {
     let child = live(dir)
         .env("IVCRUSH_API_KEYS", API_KEY)
         .args(["serve", "--bind", "127.0.0.1:0"])
