@@ -5,6 +5,8 @@
 //! quotes each). The Python tools we replace take ≈0.5 ms per ticker; the budget is 100 µs.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use ivcrush_core::Bar;
+use ivcrush_core::calendar::previous_trading_day;
 use ivcrush_core::moves::HistoricalMove;
 use ivcrush_core::smile::{ExpiryMarket, otm_smile};
 use ivcrush_core::{
@@ -42,6 +44,27 @@ fn history() -> Vec<HistoricalMove> {
     .collect()
 }
 
+/// 90 daily bars of consecutive sessions ending the session before `date` (the realized
+/// volatility's 20- and 60-session windows, with and without reaction sessions).
+fn bars_before(date: &str) -> Vec<Bar> {
+    let mut day: chrono::NaiveDate = date.parse().expect("date");
+    let mut bars = Vec::with_capacity(90);
+    for i in 0..90 {
+        day = previous_trading_day(day);
+        let c = 100.0 * (1.0 + 0.02 * ((i * 7 % 11) as f64 / 11.0 - 0.5));
+        bars.push(Bar {
+            date: day,
+            open: c * 0.998,
+            high: c * 1.012,
+            low: c * 0.987,
+            close: c,
+            volume: 1_000_000,
+        });
+    }
+    bars.reverse();
+    bars
+}
+
 fn benches(c: &mut Criterion) {
     let p = OptionParams::new(OptionKind::Put, 100.0, 90.0, 0.1, 0.04, 0.01).expect("valid");
     let price = bsm_price(&p, 0.45);
@@ -72,6 +95,7 @@ fn benches(c: &mut Criterion) {
     });
 
     let hist = history();
+    let bars = bars_before("2026-01-28");
     let cfg = AnalyticsConfig::default();
     let input = AnalysisInput {
         ticker: "AAPL",
@@ -85,6 +109,7 @@ fn benches(c: &mut Criterion) {
         },
         chains: &chains,
         history: &hist,
+        bars: &bars,
         expiration: None,
         quality: &[],
     };
@@ -112,6 +137,7 @@ fn whole_term_structure(c: &mut Criterion) {
         "2026-03-13",
     ]);
     let hist = synthetic::history(1.5);
+    let bars = bars_before(&s.as_of.date_naive().to_string());
     let cfg = AnalyticsConfig::default();
     let input = AnalysisInput {
         ticker: "SYN",
@@ -122,6 +148,7 @@ fn whole_term_structure(c: &mut Criterion) {
         event: s.event,
         chains: &chains,
         history: &hist,
+        bars: &bars,
         expiration: None,
         quality: &[],
     };

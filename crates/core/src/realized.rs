@@ -121,3 +121,120 @@ pub fn realized_vol(bars: &[Bar], excluded: &[usize]) -> Result<RealizedVol, Rea
         yang_zhang_k: k,
     })
 }
+
+/// One window of the record's realized volatility (annualised with 252 sessions).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RvWindow {
+    /// Sessions whose returns entered (the window's, less any excluded reaction sessions).
+    pub sessions: usize,
+    /// Close-to-close: sample standard deviation of `ln(C_i/C_{i−1})`, annualised (decimal).
+    pub close_to_close: f64,
+    /// Yang–Zhang (2000): overnight, open-to-close and Rogers–Satchell terms, annualised
+    /// (decimal); the spec's default estimator.
+    pub yang_zhang: f64,
+}
+
+/// The record's realized volatility over the last 20 and 60 completed sessions, with and without
+/// the reaction sessions of past reports.
+///
+/// The `_ex_earnings` windows are the same sessions with each reaction session's terms dropped
+/// (spec §9: the day's terms, not its row), so they hold fewer sessions when a report fell
+/// inside. A window is `None` when the bars do not cover it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealizedVolRecord {
+    /// The last completed session the windows end on.
+    pub last_session: chrono::NaiveDate,
+    /// Last 20 sessions.
+    pub rv20: Option<RvWindow>,
+    /// Last 60 sessions.
+    pub rv60: Option<RvWindow>,
+    /// Last 20 sessions without the reaction sessions.
+    pub rv20_ex_earnings: Option<RvWindow>,
+    /// Last 60 sessions without the reaction sessions.
+    pub rv60_ex_earnings: Option<RvWindow>,
+    /// The reaction sessions dropped from the longest window covered (oldest first).
+    pub excluded_sessions: Vec<chrono::NaiveDate>,
+}
+
+/// Sessions of the short window.
+pub const RV_SHORT_SESSIONS: usize = 20;
+/// Sessions of the long window.
+pub const RV_LONG_SESSIONS: usize = 60;
+
+impl RvWindow {
+    fn of(rv: &RealizedVol) -> RvWindow {
+        RvWindow {
+            sessions: rv.n,
+            close_to_close: rv.close_to_close.annualized_vol,
+            yang_zhang: rv.yang_zhang.annualized_vol,
+        }
+    }
+}
+
+/// The windows of [`RealizedVolRecord`] over `bars` (oldest first, completed sessions only,
+/// consecutive trading days), dropping the sessions dated in `reaction_sessions`.
+///
+/// # Errors
+/// [`RealizedVolError`] for a corrupt bar in the long window or fewer than a short window's
+/// worth of bars (21: twenty returns need a previous close).
+///
+/// # Example
+/// ```
+/// use ivcrush_core::realized::rv_record;
+/// use ivcrush_core::Bar;
+/// let start: chrono::NaiveDate = "2026-01-01".parse().unwrap();
+/// let bars: Vec<Bar> = (0..61)
+///     .map(|i| {
+///         let c = 100.0 * (1.0 + 0.01 * ((i % 3) as f64 - 1.0));
+///         Bar { date: start + chrono::Duration::days(i), open: c, high: c * 1.01, low: c * 0.99, close: c, volume: 0 }
+///     })
+///     .collect();
+/// let rv = rv_record(&bars, &[bars[30].date]).unwrap();
+/// assert_eq!(rv.rv60.unwrap().sessions, 60);
+/// assert_eq!(rv.rv60_ex_earnings.unwrap().sessions, 59);
+/// assert_eq!(rv.rv20_ex_earnings.unwrap().sessions, 20); // session 30 is outside the last 20
+/// ```
+pub fn rv_record(
+    bars: &[Bar],
+    reaction_sessions: &[chrono::NaiveDate],
+) -> Result<RealizedVolRecord, RealizedVolError> {
+    let Some(last) = bars.last() else {
+        return Err(RealizedVolError::TooFewDays(0));
+    };
+    if bars.len() <= RV_SHORT_SESSIONS {
+        return Err(RealizedVolError::TooFewDays(bars.len().saturating_sub(1)));
+    }
+    let window = |sessions: usize, ex: bool| -> Result<Option<RvWindow>, RealizedVolError> {
+        if bars.len() <= sessions {
+            return Ok(None);
+        }
+        let w = &bars[bars.len() - sessions - 1..];
+        let excluded: Vec<usize> = if ex {
+            (1..w.len())
+                .filter(|&i| reaction_sessions.contains(&w[i].date))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        match realized_vol(w, &excluded) {
+            Ok(rv) => Ok(Some(RvWindow::of(&rv))),
+            Err(RealizedVolError::TooFewDays(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    // The sessions with a return (every bar but the first) of the longest window covered.
+    let returns = RV_LONG_SESSIONS.min(bars.len() - 1);
+    let excluded_sessions = bars[bars.len() - returns..]
+        .iter()
+        .map(|b| b.date)
+        .filter(|d| reaction_sessions.contains(d))
+        .collect();
+    Ok(RealizedVolRecord {
+        last_session: last.date,
+        rv20: window(RV_SHORT_SESSIONS, false)?,
+        rv60: window(RV_LONG_SESSIONS, false)?,
+        rv20_ex_earnings: window(RV_SHORT_SESSIONS, true)?,
+        rv60_ex_earnings: window(RV_LONG_SESSIONS, true)?,
+        excluded_sessions,
+    })
+}
