@@ -30,7 +30,7 @@ use crate::strategy::{Strategy, StrategyContext, build_strategies};
 use crate::term::{Forecast, TermStructure, TermStructurePoint, term_structure};
 use crate::types::{Bar, EarningsEvent, OptionChain, OptionKind, Timing};
 use crate::uncertainty::{mean_interval, ratio_interval};
-use crate::vrp::{Vrp, VrpBasis, VrpError, VrpTier, vrp, vrp_tier};
+use crate::vrp::{Vrp, VrpBasis, VrpError, VrpTier, WithheldBy, vrp, vrp_tier};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -838,6 +838,7 @@ fn withhold_by_uncertainty(v: &mut Vrp, reports: usize, cfg: &VrpConfig) -> Opti
         reports,
     );
     v.withheld_tier = Some(v.tier);
+    v.withheld_by = Some(WithheldBy::Uncertainty);
     v.withheld_reason = Some(reason.clone());
     v.tier = awarded;
     Some(reason)
@@ -892,6 +893,7 @@ fn decide(
             None => reason,
         });
         v.withheld_tier = Some(point_tier);
+        v.withheld_by = Some(WithheldBy::DataQuality);
         v.tier = VrpTier::Skip;
     }
     let tradeable = blocking.is_empty()

@@ -62,6 +62,26 @@ impl VrpBasis {
     }
 }
 
+/// What withheld the point estimate's tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithheldBy {
+    /// A blocking data-quality note: the tier is SKIP.
+    DataQuality,
+    /// The ratio interval's lower bound clears a lower tier only.
+    Uncertainty,
+}
+
+impl WithheldBy {
+    /// `"data quality"` or `"uncertainty"`.
+    pub fn as_text(self) -> &'static str {
+        match self {
+            WithheldBy::DataQuality => "data quality",
+            WithheldBy::Uncertainty => "uncertainty",
+        }
+    }
+}
+
 /// The VRP of one ticker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vrp {
@@ -79,6 +99,9 @@ pub struct Vrp {
     /// says which.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withheld_tier: Option<VrpTier>,
+    /// What withheld [`Vrp::withheld_tier`] (a blocking data-quality note wins when both did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld_by: Option<WithheldBy>,
     /// Why [`Vrp::withheld_tier`] was withheld, e.g. "VRP 1.62 would be GOOD; its 90 % interval
     /// [1.31, 2.05] clears only MARGINAL".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,6 +224,7 @@ pub fn vrp(
         tier: vrp_tier(ratio, cfg),
         edge_score: ratio / (1.0 + dispersion),
         withheld_tier: None,
+        withheld_by: None,
         withheld_reason: None,
         ratio_ci: None,
         diffusion_ratio: None,
