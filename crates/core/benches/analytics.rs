@@ -8,7 +8,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ivcrush_core::Bar;
 use ivcrush_core::calendar::previous_trading_day;
 use ivcrush_core::moves::HistoricalMove;
+use ivcrush_core::realized::rv_record;
 use ivcrush_core::smile::{ExpiryMarket, otm_smile};
+use ivcrush_core::uncertainty::mean_interval;
 use ivcrush_core::{
     AnalysisInput, AnalyticsConfig, EarningsEvent, OptionKind, OptionParams, Pct, Timing, analyze,
     bsm_price, implied_vol,
@@ -22,10 +24,13 @@ mod synthetic;
 use fixture_chain::fixture_chain as chain;
 
 fn history() -> Vec<HistoricalMove> {
+    // Scaled by 0.8 so that the ratio's 90 % interval still clears MARGINAL: the bench
+    // measures a tradeable ticker, strategies included.
     [
         2.0, -3.1, 1.1, -0.8, 4.9, -1.5, 0.4, -6.2, 2.8, -1.3, 1.7, -2.5,
     ]
     .iter()
+    .map(|s| s * 0.8)
     .enumerate()
     .map(|(i, s)| {
         let d = chrono::NaiveDate::from_ymd_opt(2023, 1, 26).expect("date")
@@ -35,10 +40,10 @@ fn history() -> Vec<HistoricalMove> {
             timing: Timing::Amc,
             reaction_date: d + chrono::Duration::days(1),
             reference_close: 100.0,
-            close_move_pct: Pct::new(f64::abs(*s)).expect("finite"),
-            gap_move_pct: Pct::new(f64::abs(*s)).expect("finite"),
-            intraday_move_pct: Pct::new(f64::abs(*s)).expect("finite"),
-            signed_close_pct: Pct::new(*s).expect("finite"),
+            close_move_pct: Pct::new(f64::abs(s)).expect("finite"),
+            gap_move_pct: Pct::new(f64::abs(s)).expect("finite"),
+            intraday_move_pct: Pct::new(f64::abs(s)).expect("finite"),
+            signed_close_pct: Pct::new(s).expect("finite"),
         }
     })
     .collect()
@@ -161,5 +166,24 @@ fn whole_term_structure(c: &mut Criterion) {
     });
 }
 
-criterion_group!(analytics, benches, whole_term_structure);
+/// The parts the uncertainty and realized-vol blocks add to an analysis: the mean move's
+/// interval over 12 reports and the four realized-vol windows over 61 bars.
+fn uncertainty_and_realized_vol(c: &mut Criterion) {
+    let moves = [2.0, 3.1, 1.1, 0.8, 4.9, 1.5, 0.4, 6.2, 2.8, 1.3, 1.7, 2.5];
+    c.bench_function("uncertainty/mean_interval_12_reports", |b| {
+        b.iter(|| mean_interval(black_box(&moves), 0.90).expect("interval"))
+    });
+    let bars = bars_before("2026-01-28");
+    let reactions = [bars[70].date];
+    c.bench_function("realized/rv_record_20_60_ex_earnings", |b| {
+        b.iter(|| rv_record(black_box(&bars), black_box(&reactions)).expect("windows"))
+    });
+}
+
+criterion_group!(
+    analytics,
+    benches,
+    whole_term_structure,
+    uncertainty_and_realized_vol
+);
 criterion_main!(analytics);

@@ -66,6 +66,16 @@ pub enum RealizedVolError {
 /// # Errors
 /// [`RealizedVolError`] for corrupt bars or fewer than two usable days.
 pub fn realized_vol(bars: &[Bar], excluded: &[usize]) -> Result<RealizedVol, RealizedVolError> {
+    check_bars(bars)?;
+    let terms: Vec<DayTerms> = (1..bars.len())
+        .filter(|i| !excluded.contains(i))
+        .map(|i| DayTerms::of(&bars[i - 1], &bars[i]))
+        .collect();
+    estimate(&terms)
+}
+
+/// Every bar has finite positive prices.
+fn check_bars(bars: &[Bar]) -> Result<(), RealizedVolError> {
     for (i, b) in bars.iter().enumerate() {
         if ![b.open, b.high, b.low, b.close]
             .iter()
@@ -74,42 +84,56 @@ pub fn realized_vol(bars: &[Bar], excluded: &[usize]) -> Result<RealizedVol, Rea
             return Err(RealizedVolError::BadBar(i));
         }
     }
-    let days: Vec<usize> = (1..bars.len()).filter(|i| !excluded.contains(i)).collect();
+    Ok(())
+}
+
+/// One day's terms: its returns and range products (computed once, shared by every window).
+#[derive(Debug, Clone, Copy)]
+struct DayTerms {
+    close_to_close: f64,
+    overnight: f64,
+    open_to_close: f64,
+    parkinson: f64,
+    garman_klass: f64,
+    rogers_satchell: f64,
+}
+
+impl DayTerms {
+    fn of(p: &Bar, b: &Bar) -> DayTerms {
+        let two_ln2_m1 = 2.0 * std::f64::consts::LN_2 - 1.0;
+        let hl = (b.high / b.low).ln();
+        let co = (b.close / b.open).ln();
+        DayTerms {
+            close_to_close: (b.close / p.close).ln(),
+            overnight: (b.open / p.close).ln(),
+            open_to_close: co,
+            parkinson: hl * hl,
+            garman_klass: 0.5 * hl * hl - two_ln2_m1 * co * co,
+            rogers_satchell: (b.high / b.close).ln() * (b.high / b.open).ln()
+                + (b.low / b.close).ln() * (b.low / b.open).ln(),
+        }
+    }
+}
+
+/// Every estimator over the days' terms.
+fn estimate(days: &[DayTerms]) -> Result<RealizedVol, RealizedVolError> {
     let n = days.len();
     if n < 2 {
         return Err(RealizedVolError::TooFewDays(n));
     }
     let nf = n as f64;
-    let (mut cc, mut oc_o, mut oc_c) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut park, mut gk, mut rs) = (0.0, 0.0, 0.0);
-    let two_ln2_m1 = 2.0 * std::f64::consts::LN_2 - 1.0;
-    for &i in &days {
-        let (p, b) = (&bars[i - 1], &bars[i]);
-        cc.push((b.close / p.close).ln());
-        oc_o.push((b.open / p.close).ln());
-        oc_c.push((b.close / b.open).ln());
-        let hl = (b.high / b.low).ln();
-        let co = (b.close / b.open).ln();
-        park += hl * hl;
-        gk += 0.5 * hl * hl - two_ln2_m1 * co * co;
-        rs += (b.high / b.close).ln() * (b.high / b.open).ln()
-            + (b.low / b.close).ln() * (b.low / b.open).ln();
-    }
-    let sample_var = |x: &[f64]| {
-        let m = x.iter().sum::<f64>() / x.len() as f64;
-        x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64
+    let sample_var = |f: fn(&DayTerms) -> f64| {
+        let m = days.iter().map(f).sum::<f64>() / nf;
+        days.iter().map(|d| (f(d) - m).powi(2)).sum::<f64>() / (nf - 1.0)
     };
-    let v_cc = sample_var(&cc);
-    let v_cc0 = cc.iter().map(|v| v * v).sum::<f64>() / nf;
-    let v_park = park / (4.0 * nf * std::f64::consts::LN_2);
-    let v_gk = gk / nf;
-    let v_rs = rs / nf;
+    let sum = |f: fn(&DayTerms) -> f64| days.iter().map(f).sum::<f64>();
+    let v_cc = sample_var(|d| d.close_to_close);
+    let v_cc0 = sum(|d| d.close_to_close * d.close_to_close) / nf;
+    let v_park = sum(|d| d.parkinson) / (4.0 * nf * std::f64::consts::LN_2);
+    let v_gk = sum(|d| d.garman_klass) / nf;
+    let v_rs = sum(|d| d.rogers_satchell) / nf;
     let k = 0.34 / (1.34 + (nf + 1.0) / (nf - 1.0));
-    let v_yz = sample_var(&oc_o) + k * sample_var(&oc_c) + (1.0 - k) * v_rs;
+    let v_yz = sample_var(|d| d.overnight) + k * sample_var(|d| d.open_to_close) + (1.0 - k) * v_rs;
     Ok(RealizedVol {
         n,
         close_to_close: VolEstimate::from_daily(v_cc),
@@ -204,23 +228,35 @@ pub fn rv_record(
     if bars.len() <= RV_SHORT_SESSIONS {
         return Err(RealizedVolError::TooFewDays(bars.len().saturating_sub(1)));
     }
-    let window = |sessions: usize, ex: bool| -> Result<Option<RvWindow>, RealizedVolError> {
-        if bars.len() <= sessions {
-            return Ok(None);
+    // The terms of the longest window's days, computed once; a window is a suffix of them.
+    let first = bars.len().saturating_sub(RV_LONG_SESSIONS + 1);
+    let span = &bars[first..];
+    check_bars(span).map_err(|e| match e {
+        RealizedVolError::BadBar(i) => RealizedVolError::BadBar(first + i),
+        other => other,
+    })?;
+    let days: Vec<(bool, DayTerms)> = span
+        .windows(2)
+        .map(|w| {
+            (
+                reaction_sessions.contains(&w[1].date),
+                DayTerms::of(&w[0], &w[1]),
+            )
+        })
+        .collect();
+    let mut kept: Vec<DayTerms> = Vec::with_capacity(days.len());
+    let mut window = |sessions: usize, ex: bool| -> Option<RvWindow> {
+        if days.len() < sessions {
+            return None;
         }
-        let w = &bars[bars.len() - sessions - 1..];
-        let excluded: Vec<usize> = if ex {
-            (1..w.len())
-                .filter(|&i| reaction_sessions.contains(&w[i].date))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        match realized_vol(w, &excluded) {
-            Ok(rv) => Ok(Some(RvWindow::of(&rv))),
-            Err(RealizedVolError::TooFewDays(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        kept.clear();
+        kept.extend(
+            days[days.len() - sessions..]
+                .iter()
+                .filter(|(reaction, _)| !(ex && *reaction))
+                .map(|(_, t)| *t),
+        );
+        estimate(&kept).ok().map(|rv| RvWindow::of(&rv))
     };
     // The sessions with a return (every bar but the first) of the longest window covered.
     let returns = RV_LONG_SESSIONS.min(bars.len() - 1);
@@ -231,10 +267,10 @@ pub fn rv_record(
         .collect();
     Ok(RealizedVolRecord {
         last_session: last.date,
-        rv20: window(RV_SHORT_SESSIONS, false)?,
-        rv60: window(RV_LONG_SESSIONS, false)?,
-        rv20_ex_earnings: window(RV_SHORT_SESSIONS, true)?,
-        rv60_ex_earnings: window(RV_LONG_SESSIONS, true)?,
+        rv20: window(RV_SHORT_SESSIONS, false),
+        rv60: window(RV_LONG_SESSIONS, false),
+        rv20_ex_earnings: window(RV_SHORT_SESSIONS, true),
+        rv60_ex_earnings: window(RV_LONG_SESSIONS, true),
         excluded_sessions,
     })
 }
