@@ -21,6 +21,10 @@ use ivcrush_market::notes::VendorNoteKind;
 use ivcrush_market::{EarningsRecord, MarketError, StockQuote};
 use ivcrush_store::NewAnalysis;
 
+/// Calendar days of bars read for the realized volatility: 61 sessions (60 returns) with
+/// weekends and holidays to spare.
+const RECENT_BARS_DAYS: i64 = 100;
+
 /// Options of one analysis.
 #[derive(Debug, Clone, Default)]
 pub struct AnalyzeOptions {
@@ -302,6 +306,7 @@ impl Analyzer<'_> {
                 format!("{what} served from cache: the vendor failed"),
             ));
         }
+        let bars = self.recent_bars(ticker, as_of).await;
         let input = AnalysisInput {
             ticker,
             as_of,
@@ -311,6 +316,7 @@ impl Analyzer<'_> {
             event,
             chains: &chains,
             history: &history,
+            bars: &bars,
             expiration: opts.expiration,
             quality: &quality,
         };
@@ -352,6 +358,27 @@ impl Analyzer<'_> {
             },
             historical_moves,
         ))
+    }
+
+    /// The stored daily bars of the last [`RECENT_BARS_DAYS`] calendar days through the last
+    /// completed session: the realized volatility of the record (the backfill stores them; no
+    /// vendor call here). A store failure only costs the realized-vol block, so it is logged.
+    async fn recent_bars(self, ticker: &str, as_of: DateTime<Utc>) -> Vec<ivcrush_core::Bar> {
+        let through = ivcrush_core::calendar::previous_trading_day(
+            ivcrush_core::calendar::new_york_date(as_of),
+        );
+        let from = through - Duration::days(RECENT_BARS_DAYS);
+        match self.app.store.bars(ticker, from, through).await {
+            Ok(bars) => bars,
+            Err(e) => {
+                tracing::warn!(
+                    ticker,
+                    error = &e as &dyn std::error::Error,
+                    "stored bars unreadable: no realized volatility"
+                );
+                Vec::new()
+            }
+        }
     }
 
     /// The event, and the chains of its expiry and the next one; what came from cache after a

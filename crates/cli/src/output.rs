@@ -77,13 +77,17 @@ pub fn liquidity_cell(t: LiquidityTier) -> Cell {
 }
 
 /// The VRP tier as shown: `SKIP (GOOD withheld: data quality)` when a blocking data-quality
-/// note withheld the tier, the tier alone otherwise.
+/// note withheld the tier, `MARGINAL (GOOD withheld: uncertainty)` when the ratio's interval
+/// clears only a lower one, the tier alone otherwise.
 pub fn vrp_tier_text(v: &Vrp) -> String {
     match v.withheld_tier {
         Some(w) => format!(
-            "{} ({} withheld: data quality)",
+            "{} ({} withheld: {})",
             v.tier.as_str(),
-            w.as_str()
+            w.as_str(),
+            v.withheld_by
+                .unwrap_or(ivcrush_core::vrp::WithheldBy::DataQuality)
+                .as_text()
         ),
         None => v.tier.as_str().to_string(),
     }

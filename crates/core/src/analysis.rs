@@ -22,13 +22,15 @@ use crate::quality::{
     DataQuality, GateConfig, GateError, QualityCode, chain_notes, check_atm_distance, check_spot,
     check_spot_parity, check_time_to_expiry, push_unique, staleness_note, usable_timestamp,
 };
+use crate::realized::{RV_LONG_SESSIONS, RealizedVolRecord, rv_record};
 use crate::score::{ScoreBreakdown, ScoreInputs, is_tradeable, score};
 use crate::skew::{Bias, SkewFit, bias_rule, fit_skew, skew_bias};
 use crate::smile::{ATM_CANDIDATES, ExpiryMarket, SmilePoint, atm_vol, otm_smile, otm_smile_near};
 use crate::strategy::{Strategy, StrategyContext, build_strategies};
 use crate::term::{Forecast, TermStructure, TermStructurePoint, term_structure};
-use crate::types::{EarningsEvent, OptionChain, OptionKind, Timing};
-use crate::vrp::{Vrp, VrpBasis, VrpError, VrpTier, vrp};
+use crate::types::{Bar, EarningsEvent, OptionChain, OptionKind, Timing};
+use crate::uncertainty::{mean_interval, ratio_interval};
+use crate::vrp::{Vrp, VrpBasis, VrpError, VrpTier, WithheldBy, vrp, vrp_tier};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +55,10 @@ pub struct AnalysisInput<'a> {
     pub chains: &'a [OptionChain],
     /// Past earnings moves, oldest first.
     pub history: &'a [HistoricalMove],
+    /// Daily bars, oldest first, consecutive sessions, through the last completed session at
+    /// the latest (later ones are ignored): the realized volatility. Empty: no
+    /// `realized_vol` block and no diffusion VRP.
+    pub bars: &'a [Bar],
     /// Force this expiration instead of the selected event expiry.
     pub expiration: Option<NaiveDate>,
     /// Data-quality notes of the fetch (stale stock quote, cached values, rate limits …);
@@ -173,8 +179,12 @@ pub struct Analysis {
     pub spot: f64,
     /// Implied moves.
     pub implied_move: ImpliedMoveRecord,
-    /// Historical move statistics (percent).
+    /// Historical move statistics (percent), with the mean's confidence interval.
     pub historical: MoveStats,
+    /// Realized volatility over the last 20 and 60 sessions, with and without the reaction
+    /// sessions of past reports (`None` without bars covering 20 sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realized_vol: Option<RealizedVolRecord>,
     /// VRP.
     pub vrp: Vrp,
     /// Skew.
@@ -307,6 +317,7 @@ struct Decision {
 ///     event: EarningsEvent { date: "2026-01-29".parse().unwrap(), timing: Timing::Amc },
 ///     chains: &[],
 ///     history: &[],
+///     bars: &[],
 ///     expiration: None,
 ///     quality: &[],
 /// };
@@ -325,13 +336,8 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
     let views = Views::build(&plan, inp, cfg, &mut notes.quality);
     let straddle = price_straddle(&views.front, inp, &cfg.gates, &mut notes.quality)?;
     let event = fit_event_move(&plan, &views, &mut notes.warnings);
-    let historical = MoveStats::from_moves(
-        inp.history,
-        cfg.moves.metric,
-        cfg.moves.lookback,
-        cfg.moves.min_reports,
-        cfg.moves.ewma_half_life,
-    )?;
+    let historical = historical_stats(inp.history, cfg)?;
+    let realized_vol = realized_vol_of(inp, &mut notes.warnings);
     let mut vrp = event_vrp(
         &straddle,
         event,
@@ -343,6 +349,7 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
     let skew = skew_record(&views.front, &cfg.skew, &mut notes.warnings);
     let term_structure = term_structure_of(&plan, &views, event);
     let forecast = forecast_of(&plan, &views.front, event, inp.as_of);
+    vrp.diffusion_ratio = diffusion_ratio(&forecast, realized_vol.as_ref());
     let liquidity = straddle_liquidity(&views.front, &straddle, &cfg.liquidity)?;
     let decision = decide(&mut vrp, &historical, &liquidity, &skew, cfg, &mut notes);
     let strategies = if decision.tradeable {
@@ -368,6 +375,7 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         spot: inp.spot,
         implied_move: implied_move_record(&straddle, event, &views.front, plan.pre),
         historical,
+        realized_vol,
         vrp,
         skew,
         term_structure,
@@ -598,6 +606,9 @@ fn event_vrp(
         &cfg.vrp,
     )?;
     v.basis = implied.basis;
+    v.ratio_ci = hist
+        .mean_ci
+        .map(|ci| ratio_interval(v.ratio, hist.mean_pct, &ci));
     v.straddle_ratio = Some(straddle.interpolated_pct.0 / hist_pct).filter(|r| r.is_finite());
     // The share of the analysed straddle's variance that is ordinary movement, not the event.
     v.non_event_share = event.zip(front.atm_iv).and_then(|(e, iv)| {
@@ -720,7 +731,121 @@ fn straddle_liquidity(
     }
 }
 
-/// The score and the decision; a blocking data-quality note withholds the VRP tier (said in a
+/// The statistics of the last reports' moves, with the confidence interval of their mean.
+fn historical_stats(
+    history: &[HistoricalMove],
+    cfg: &AnalyticsConfig,
+) -> Result<MoveStats, AnalysisError> {
+    let mut stats = MoveStats::from_moves(
+        history,
+        cfg.moves.metric,
+        cfg.moves.lookback,
+        cfg.moves.min_reports,
+        cfg.moves.ewma_half_life,
+    )?;
+    let start = history.len().saturating_sub(cfg.moves.lookback);
+    let moves: Vec<f64> = history[start..]
+        .iter()
+        .map(|m| cfg.moves.metric.of(m))
+        .collect();
+    stats.mean_ci = mean_interval(&moves, cfg.vrp.confidence_level);
+    Ok(stats)
+}
+
+/// The realized volatility of the bars up to the last completed session before the as-of, the
+/// reaction sessions of past reports dropped in the `_ex_earnings` windows. Bars that end more
+/// than a few sessions before the as-of describe another period: none then, with a warning.
+fn realized_vol_of(
+    inp: &AnalysisInput<'_>,
+    warnings: &mut Vec<String>,
+) -> Option<RealizedVolRecord> {
+    if inp.bars.is_empty() {
+        return None;
+    }
+    let end = inp
+        .bars
+        .partition_point(|b| crate::calendar::close_of(b.date) <= inp.as_of);
+    let bars = &inp.bars[end.saturating_sub(RV_LONG_SESSIONS + 1)..end];
+    let today = crate::calendar::new_york_date(inp.as_of);
+    let Some(last) = bars.last() else {
+        warnings.push(format!(
+            "realized volatility: no completed session among the bars before {today}"
+        ));
+        return None;
+    };
+    // The last bar and today count themselves: a bar of yesterday gives 2.
+    let behind = crate::calendar::trading_days_inclusive(last.date, today);
+    if behind > MAX_SESSIONS_BEHIND {
+        warnings.push(format!(
+            "realized volatility: the bars end {}, {} sessions before {today}: not computed",
+            last.date,
+            behind - 1
+        ));
+        return None;
+    }
+    let reactions: Vec<NaiveDate> = inp.history.iter().map(|m| m.reaction_date).collect();
+    match rv_record(bars, &reactions) {
+        Ok(rv) => Some(rv),
+        Err(e) => {
+            warnings.push(format!(
+                "realized volatility over the {} bars to {}: {e}",
+                bars.len(),
+                last.date
+            ));
+            None
+        }
+    }
+}
+
+/// Bars ending more sessions before the as-of than this (counting both ends) are too old for
+/// the realized volatility: a vendor a day or two late is fine, a backfill from last quarter not.
+const MAX_SESSIONS_BEHIND: u32 = 4;
+
+/// The diffusion VRP: the term-structure fit's diffusion vol (ex-event, trading-day time, as
+/// realized vol is) over the 20-session Yang–Zhang realized vol without the reaction sessions.
+fn diffusion_ratio(forecast: &Forecast, rv: Option<&RealizedVolRecord>) -> Option<f64> {
+    let implied = forecast.diffusion_vol?;
+    let realized = rv?.rv20_ex_earnings?.yang_zhang;
+    (realized > 0.0)
+        .then(|| implied / realized)
+        .filter(|r| r.is_finite())
+}
+
+/// Awards the tier of the ratio interval's lower bound when it is below the point estimate's:
+/// the point tier is kept in `withheld_tier` with the reason, which is returned for the
+/// warnings.
+fn withhold_by_uncertainty(v: &mut Vrp, reports: usize, cfg: &VrpConfig) -> Option<String> {
+    let ci = v.ratio_ci?;
+    let awarded = vrp_tier(ci.lower, cfg).min(v.tier);
+    if awarded >= v.tier {
+        return None;
+    }
+    let upper = ci
+        .upper
+        .map_or_else(|| "unbounded".to_string(), |u| format!("{u:.2}"));
+    let clears = if awarded == VrpTier::Skip {
+        "clears no tier".to_string()
+    } else {
+        format!("clears only {}", awarded.as_str())
+    };
+    let reason = format!(
+        "VRP {:.2} would be {}; its {:.0} % interval [{:.2}, {upper}] {clears} (withheld by \
+         uncertainty: {} past reports)",
+        v.ratio,
+        v.tier.as_str(),
+        ci.level * 100.0,
+        ci.lower,
+        reports,
+    );
+    v.withheld_tier = Some(v.tier);
+    v.withheld_by = Some(WithheldBy::Uncertainty);
+    v.withheld_reason = Some(reason.clone());
+    v.tier = awarded;
+    Some(reason)
+}
+
+/// The score and the decision; the VRP tier is awarded on its interval's lower bound
+/// ([`withhold_by_uncertainty`]); a blocking data-quality note withholds it (said in a
 /// warning) and the tradeable flag.
 fn decide(
     v: &mut Vrp,
@@ -744,6 +869,9 @@ fn decide(
         },
         cfg,
     );
+    if let Some(reason) = withhold_by_uncertainty(v, hist.count, &cfg.vrp) {
+        notes.warnings.push(reason);
+    }
     let mut blocking: Vec<&str> = notes
         .quality
         .iter()
@@ -753,12 +881,19 @@ fn decide(
     blocking.sort_unstable();
     blocking.dedup();
     if !blocking.is_empty() {
-        notes.warnings.push(format!(
+        let point_tier = v.withheld_tier.unwrap_or(v.tier);
+        let reason = format!(
             "not tradeable: data quality ({}) makes the figures unreliable; VRP tier {} withheld",
             blocking.join(", "),
-            v.tier.as_str()
-        ));
-        v.withheld_tier = Some(v.tier);
+            point_tier.as_str()
+        );
+        notes.warnings.push(reason.clone());
+        v.withheld_reason = Some(match v.withheld_reason.take() {
+            Some(uncertain) => format!("{reason}; {uncertain}"),
+            None => reason,
+        });
+        v.withheld_tier = Some(point_tier);
+        v.withheld_by = Some(WithheldBy::DataQuality);
         v.tier = VrpTier::Skip;
     }
     let tradeable = blocking.is_empty()

@@ -79,6 +79,10 @@ pub struct VrpConfig {
     /// Warn when more than this share (0–1) of the analysed straddle's variance is ordinary
     /// movement rather than the event (default 0.5): the straddle then sells mostly diffusion.
     pub non_event_share_warning: f64,
+    /// Two-sided level of the confidence intervals on the historical mean move and the VRP
+    /// ratio (default 0.90). A tier is awarded only when the ratio interval's lower bound clears
+    /// its threshold.
+    pub confidence_level: f64,
 }
 
 impl Default for VrpConfig {
@@ -90,6 +94,7 @@ impl Default for VrpConfig {
             implied: ImpliedSource::Event,
             historical: HistoricalStat::Mean,
             non_event_share_warning: 0.5,
+            confidence_level: 0.90,
         }
     }
 }
@@ -379,6 +384,12 @@ impl AnalyticsConfig {
             p.push(format!(
                 "vrp tiers must be ordered marginal < good < excellent (got {} / {} / {})",
                 v.marginal, v.good, v.excellent
+            ));
+        }
+        if !(v.confidence_level > 0.0 && v.confidence_level < 1.0) {
+            p.push(format!(
+                "vrp.confidence_level must be between 0 and 1, exclusive (got {})",
+                v.confidence_level
             ));
         }
         p.extend(self.gates.problems());

@@ -15,7 +15,9 @@
 //! - [`implied_move`]: event-expiry selection, straddle / interpolated / term-structure event move
 //!   (a least-squares fit over every expiry in a window, a pre-event expiry included);
 //! - [`moves`]: historical earnings moves and their robust statistics;
-//! - [`realized`]: realized-volatility estimators;
+//! - [`realized`]: realized-volatility estimators (and the record's 20/60-session windows with and
+//!   without the earnings reaction sessions);
+//! - [`uncertainty`]: confidence intervals on the historical mean move and the VRP ratio;
 //! - [`vrp`], [`skew`], [`term`], [`liquidity`], [`score`]: the signals and the decision;
 //! - [`strategy`]: short straddle, strangle, iron condor and credit verticals with breakevens, max
 //!   loss, probability of profit and expected P&L;
@@ -56,6 +58,7 @@ pub mod strategy;
 pub mod symbol;
 pub mod term;
 pub mod types;
+pub mod uncertainty;
 pub mod vrp;
 
 pub use analysis::{Analysis, AnalysisError, AnalysisInput, analyze};

@@ -204,6 +204,10 @@ pub struct MoveStats {
     pub rms_pct: f64,
     /// Share of up moves (0–1).
     pub up_share: f64,
+    /// Confidence interval of the mean absolute move at `vrp.confidence_level`
+    /// ([`crate::uncertainty::mean_interval`]); set by the analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_ci: Option<crate::uncertainty::MeanInterval>,
 }
 
 /// Too few reports for statistics.
@@ -266,6 +270,7 @@ impl MoveStats {
             std_pct: std_dev(s).ok_or_else(nd)?,
             rms_pct: rms(s).ok_or_else(nd)?,
             up_share: s.iter().filter(|v| **v > 0.0).count() as f64 / s.len() as f64,
+            mean_ci: None,
         })
     }
 

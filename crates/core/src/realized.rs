@@ -66,6 +66,16 @@ pub enum RealizedVolError {
 /// # Errors
 /// [`RealizedVolError`] for corrupt bars or fewer than two usable days.
 pub fn realized_vol(bars: &[Bar], excluded: &[usize]) -> Result<RealizedVol, RealizedVolError> {
+    check_bars(bars)?;
+    let terms: Vec<DayTerms> = (1..bars.len())
+        .filter(|i| !excluded.contains(i))
+        .map(|i| DayTerms::of(&bars[i - 1], &bars[i]))
+        .collect();
+    estimate(&terms)
+}
+
+/// Every bar has finite positive prices.
+fn check_bars(bars: &[Bar]) -> Result<(), RealizedVolError> {
     for (i, b) in bars.iter().enumerate() {
         if ![b.open, b.high, b.low, b.close]
             .iter()
@@ -74,42 +84,56 @@ pub fn realized_vol(bars: &[Bar], excluded: &[usize]) -> Result<RealizedVol, Rea
             return Err(RealizedVolError::BadBar(i));
         }
     }
-    let days: Vec<usize> = (1..bars.len()).filter(|i| !excluded.contains(i)).collect();
+    Ok(())
+}
+
+/// One day's terms: its returns and range products (computed once, shared by every window).
+#[derive(Debug, Clone, Copy)]
+struct DayTerms {
+    close_to_close: f64,
+    overnight: f64,
+    open_to_close: f64,
+    parkinson: f64,
+    garman_klass: f64,
+    rogers_satchell: f64,
+}
+
+impl DayTerms {
+    fn of(p: &Bar, b: &Bar) -> DayTerms {
+        let two_ln2_m1 = 2.0 * std::f64::consts::LN_2 - 1.0;
+        let hl = (b.high / b.low).ln();
+        let co = (b.close / b.open).ln();
+        DayTerms {
+            close_to_close: (b.close / p.close).ln(),
+            overnight: (b.open / p.close).ln(),
+            open_to_close: co,
+            parkinson: hl * hl,
+            garman_klass: 0.5 * hl * hl - two_ln2_m1 * co * co,
+            rogers_satchell: (b.high / b.close).ln() * (b.high / b.open).ln()
+                + (b.low / b.close).ln() * (b.low / b.open).ln(),
+        }
+    }
+}
+
+/// Every estimator over the days' terms.
+fn estimate(days: &[DayTerms]) -> Result<RealizedVol, RealizedVolError> {
     let n = days.len();
     if n < 2 {
         return Err(RealizedVolError::TooFewDays(n));
     }
     let nf = n as f64;
-    let (mut cc, mut oc_o, mut oc_c) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut park, mut gk, mut rs) = (0.0, 0.0, 0.0);
-    let two_ln2_m1 = 2.0 * std::f64::consts::LN_2 - 1.0;
-    for &i in &days {
-        let (p, b) = (&bars[i - 1], &bars[i]);
-        cc.push((b.close / p.close).ln());
-        oc_o.push((b.open / p.close).ln());
-        oc_c.push((b.close / b.open).ln());
-        let hl = (b.high / b.low).ln();
-        let co = (b.close / b.open).ln();
-        park += hl * hl;
-        gk += 0.5 * hl * hl - two_ln2_m1 * co * co;
-        rs += (b.high / b.close).ln() * (b.high / b.open).ln()
-            + (b.low / b.close).ln() * (b.low / b.open).ln();
-    }
-    let sample_var = |x: &[f64]| {
-        let m = x.iter().sum::<f64>() / x.len() as f64;
-        x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64
+    let sample_var = |f: fn(&DayTerms) -> f64| {
+        let m = days.iter().map(f).sum::<f64>() / nf;
+        days.iter().map(|d| (f(d) - m).powi(2)).sum::<f64>() / (nf - 1.0)
     };
-    let v_cc = sample_var(&cc);
-    let v_cc0 = cc.iter().map(|v| v * v).sum::<f64>() / nf;
-    let v_park = park / (4.0 * nf * std::f64::consts::LN_2);
-    let v_gk = gk / nf;
-    let v_rs = rs / nf;
+    let sum = |f: fn(&DayTerms) -> f64| days.iter().map(f).sum::<f64>();
+    let v_cc = sample_var(|d| d.close_to_close);
+    let v_cc0 = sum(|d| d.close_to_close * d.close_to_close) / nf;
+    let v_park = sum(|d| d.parkinson) / (4.0 * nf * std::f64::consts::LN_2);
+    let v_gk = sum(|d| d.garman_klass) / nf;
+    let v_rs = sum(|d| d.rogers_satchell) / nf;
     let k = 0.34 / (1.34 + (nf + 1.0) / (nf - 1.0));
-    let v_yz = sample_var(&oc_o) + k * sample_var(&oc_c) + (1.0 - k) * v_rs;
+    let v_yz = sample_var(|d| d.overnight) + k * sample_var(|d| d.open_to_close) + (1.0 - k) * v_rs;
     Ok(RealizedVol {
         n,
         close_to_close: VolEstimate::from_daily(v_cc),
@@ -119,5 +143,134 @@ pub fn realized_vol(bars: &[Bar], excluded: &[usize]) -> Result<RealizedVol, Rea
         rogers_satchell: VolEstimate::from_daily(v_rs),
         yang_zhang: VolEstimate::from_daily(v_yz),
         yang_zhang_k: k,
+    })
+}
+
+/// One window of the record's realized volatility (annualised with 252 sessions).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RvWindow {
+    /// Sessions whose returns entered (the window's, less any excluded reaction sessions).
+    pub sessions: usize,
+    /// Close-to-close: sample standard deviation of `ln(C_i/C_{i−1})`, annualised (decimal).
+    pub close_to_close: f64,
+    /// Yang–Zhang (2000): overnight, open-to-close and Rogers–Satchell terms, annualised
+    /// (decimal); the spec's default estimator.
+    pub yang_zhang: f64,
+}
+
+/// The record's realized volatility over the last 20 and 60 completed sessions, with and without
+/// the reaction sessions of past reports.
+///
+/// The `_ex_earnings` windows are the same sessions with each reaction session's terms dropped
+/// (spec §9: the day's terms, not its row), so they hold fewer sessions when a report fell
+/// inside. A window is `None` when the bars do not cover it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealizedVolRecord {
+    /// The last completed session the windows end on.
+    pub last_session: chrono::NaiveDate,
+    /// Last 20 sessions.
+    pub rv20: Option<RvWindow>,
+    /// Last 60 sessions.
+    pub rv60: Option<RvWindow>,
+    /// Last 20 sessions without the reaction sessions.
+    pub rv20_ex_earnings: Option<RvWindow>,
+    /// Last 60 sessions without the reaction sessions.
+    pub rv60_ex_earnings: Option<RvWindow>,
+    /// The reaction sessions dropped from the longest window covered (oldest first).
+    pub excluded_sessions: Vec<chrono::NaiveDate>,
+}
+
+/// Sessions of the short window.
+pub const RV_SHORT_SESSIONS: usize = 20;
+/// Sessions of the long window.
+pub const RV_LONG_SESSIONS: usize = 60;
+
+impl RvWindow {
+    fn of(rv: &RealizedVol) -> RvWindow {
+        RvWindow {
+            sessions: rv.n,
+            close_to_close: rv.close_to_close.annualized_vol,
+            yang_zhang: rv.yang_zhang.annualized_vol,
+        }
+    }
+}
+
+/// The windows of [`RealizedVolRecord`] over `bars` (oldest first, completed sessions only,
+/// consecutive trading days), dropping the sessions dated in `reaction_sessions`.
+///
+/// # Errors
+/// [`RealizedVolError`] for a corrupt bar in the long window or fewer than a short window's
+/// worth of bars (21: twenty returns need a previous close).
+///
+/// # Example
+/// ```
+/// use ivcrush_core::realized::rv_record;
+/// use ivcrush_core::Bar;
+/// let start: chrono::NaiveDate = "2026-01-01".parse().unwrap();
+/// let bars: Vec<Bar> = (0..61)
+///     .map(|i| {
+///         let c = 100.0 * (1.0 + 0.01 * ((i % 3) as f64 - 1.0));
+///         Bar { date: start + chrono::Duration::days(i), open: c, high: c * 1.01, low: c * 0.99, close: c, volume: 0 }
+///     })
+///     .collect();
+/// let rv = rv_record(&bars, &[bars[30].date]).unwrap();
+/// assert_eq!(rv.rv60.unwrap().sessions, 60);
+/// assert_eq!(rv.rv60_ex_earnings.unwrap().sessions, 59);
+/// assert_eq!(rv.rv20_ex_earnings.unwrap().sessions, 20); // session 30 is outside the last 20
+/// ```
+pub fn rv_record(
+    bars: &[Bar],
+    reaction_sessions: &[chrono::NaiveDate],
+) -> Result<RealizedVolRecord, RealizedVolError> {
+    let Some(last) = bars.last() else {
+        return Err(RealizedVolError::TooFewDays(0));
+    };
+    if bars.len() <= RV_SHORT_SESSIONS {
+        return Err(RealizedVolError::TooFewDays(bars.len().saturating_sub(1)));
+    }
+    // The terms of the longest window's days, computed once; a window is a suffix of them.
+    let first = bars.len().saturating_sub(RV_LONG_SESSIONS + 1);
+    let span = &bars[first..];
+    check_bars(span).map_err(|e| match e {
+        RealizedVolError::BadBar(i) => RealizedVolError::BadBar(first + i),
+        other => other,
+    })?;
+    let days: Vec<(bool, DayTerms)> = span
+        .windows(2)
+        .map(|w| {
+            (
+                reaction_sessions.contains(&w[1].date),
+                DayTerms::of(&w[0], &w[1]),
+            )
+        })
+        .collect();
+    let mut kept: Vec<DayTerms> = Vec::with_capacity(days.len());
+    let mut window = |sessions: usize, ex: bool| -> Option<RvWindow> {
+        if days.len() < sessions {
+            return None;
+        }
+        kept.clear();
+        kept.extend(
+            days[days.len() - sessions..]
+                .iter()
+                .filter(|(reaction, _)| !(ex && *reaction))
+                .map(|(_, t)| *t),
+        );
+        estimate(&kept).ok().map(|rv| RvWindow::of(&rv))
+    };
+    // The sessions with a return (every bar but the first) of the longest window covered.
+    let returns = RV_LONG_SESSIONS.min(bars.len() - 1);
+    let excluded_sessions = bars[bars.len() - returns..]
+        .iter()
+        .map(|b| b.date)
+        .filter(|d| reaction_sessions.contains(d))
+        .collect();
+    Ok(RealizedVolRecord {
+        last_session: last.date,
+        rv20: window(RV_SHORT_SESSIONS, false),
+        rv60: window(RV_LONG_SESSIONS, false),
+        rv20_ex_earnings: window(RV_SHORT_SESSIONS, true),
+        rv60_ex_earnings: window(RV_LONG_SESSIONS, true),
+        excluded_sessions,
     })
 }

@@ -8,6 +8,7 @@
 //! a table showing "VRP 1.20" must not say SKIP because the unrounded ratio was 1.1988.
 
 use crate::config::VrpConfig;
+use crate::uncertainty::RatioInterval;
 use serde::{Deserialize, Serialize};
 
 /// VRP tier, ordered from worst to best.
@@ -61,20 +62,59 @@ impl VrpBasis {
     }
 }
 
+/// What withheld the point estimate's tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WithheldBy {
+    /// A blocking data-quality note: the tier is SKIP.
+    DataQuality,
+    /// The ratio interval's lower bound clears a lower tier only.
+    Uncertainty,
+}
+
+impl WithheldBy {
+    /// `"data quality"` or `"uncertainty"`.
+    pub fn as_text(self) -> &'static str {
+        match self {
+            WithheldBy::DataQuality => "data quality",
+            WithheldBy::Uncertainty => "uncertainty",
+        }
+    }
+}
+
 /// The VRP of one ticker.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vrp {
     /// implied % / historical % on [`Vrp::basis`] (full precision; the tier is decided on it
     /// rounded to two decimals).
     pub ratio: f64,
-    /// Tier of the ratio.
+    /// Tier awarded: the tier of the interval's lower bound ([`Vrp::ratio_ci`]), SKIP when a
+    /// blocking data-quality problem withholds it.
     pub tier: VrpTier,
     /// `ratio / (1 + MAD/median)`: consistent histories score higher.
     pub edge_score: f64,
-    /// The tier the ratio would have had when a blocking data-quality problem withheld it
-    /// (`tier` is then SKIP); see the record's `data_quality`.
+    /// The tier the point estimate of the ratio would have had, when it was withheld: by a
+    /// blocking data-quality problem (`tier` is then SKIP; see the record's `data_quality`) or
+    /// by uncertainty (the interval's lower bound clears only `tier`). [`Vrp::withheld_reason`]
+    /// says which.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withheld_tier: Option<VrpTier>,
+    /// What withheld [`Vrp::withheld_tier`] (a blocking data-quality note wins when both did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld_by: Option<WithheldBy>,
+    /// Why [`Vrp::withheld_tier`] was withheld, e.g. "VRP 1.62 would be GOOD; its 90 % interval
+    /// [1.31, 2.05] clears only MARGINAL".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld_reason: Option<String>,
+    /// Confidence interval of the ratio from the historical mean move's
+    /// (`historical.mean_ci`; level `vrp.confidence_level`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_ci: Option<RatioInterval>,
+    /// The diffusion VRP: the fit's ex-event (diffusion) vol over the realized vol without the
+    /// earnings sessions (Yang–Zhang, last 20 sessions; `realized_vol.rv20_ex_earnings`).
+    /// Above 1 the options price more ordinary movement than the stock has been making.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diffusion_ratio: Option<f64>,
     /// Which implied figure the ratio uses: `event`, `straddle` or `interpolated`.
     #[serde(default)]
     pub basis: VrpBasis,
@@ -184,6 +224,10 @@ pub fn vrp(
         tier: vrp_tier(ratio, cfg),
         edge_score: ratio / (1.0 + dispersion),
         withheld_tier: None,
+        withheld_by: None,
+        withheld_reason: None,
+        ratio_ci: None,
+        diffusion_ratio: None,
         basis: VrpBasis::Interpolated,
         implied_pct: Some(implied_pct),
         straddle_ratio: None,

@@ -51,6 +51,7 @@ fn after_the_close(cfg: &AnalyticsConfig) -> (Scenario, Analysis, Vec<f64>) {
         event: s.event,
         chains: &chains,
         history: &hist,
+        bars: &[],
         // A week after the reaction: the exit leaves five sessions of time value.
         expiration: Some(d("2026-02-06")),
         quality: &[],
@@ -183,6 +184,7 @@ fn both_exits_integrate_the_other_sessions_diffusion() {
         event: s.event,
         chains: &chains,
         history: &hist,
+        bars: &[],
         expiration: Some(d("2026-02-06")),
         quality: &[],
     };
@@ -499,6 +501,7 @@ fn condor_wings_are_an_implied_move_out_with_a_sensible_credit_per_width() {
         event: s.event,
         chains: &chains,
         history: &hist,
+        bars: &[],
         expiration: None,
         quality: &[],
     };

@@ -134,10 +134,12 @@
     const t = rowValue(r, "tier");
     const w = r.vrp && r.vrp.withheld_tier;
     const attrs = { class: "tier tier-" + t + (w ? " tier-withheld" : "") };
-    if (w) attrs.title = w + " withheld: data quality";
+    if (w) attrs.title = r.vrp.withheld_reason || (w + " withheld: " + withheldBy(r.vrp));
     return el("span", attrs, t);
   }
-  const tierText = (v) => (v ? v.tier + (v.withheld_tier ? " (" + v.withheld_tier + " withheld: data quality)" : "") : "–");
+  // What withheld the point tier: a blocking data-quality note or the ratio's interval.
+  const withheldBy = (v) => (v.withheld_by === "uncertainty" ? "uncertainty" : "data quality");
+  const tierText = (v) => (v ? v.tier + (v.withheld_tier ? " (" + v.withheld_tier + " withheld: " + withheldBy(v) + ")" : "") : "–");
   function renderQuality(rec) {
     const list = $("quality-list");
     list.replaceChildren();

@@ -70,7 +70,8 @@ fn f(v: &Value) -> f64 {
 #[test]
 fn the_scan_table_csv_and_json_carry_the_same_trader_facts() {
     let env = Env::new();
-    let as_of = ["--as-of", "2026-11-23"];
+    // 2026-02-02: two tickers whose ratio interval clears a tier, with strategies.
+    let as_of = ["--as-of", "2026-02-02"];
     let json: Value = serde_json::from_slice(
         &env.run(&["scan", as_of[0], as_of[1], "--format", "json"])
             .stdout,
@@ -90,7 +91,7 @@ fn the_scan_table_csv_and_json_carry_the_same_trader_facts() {
         "some row has a best strategy"
     );
     assert!(
-        table.starts_with("as of 2026-11-23 15:30 EST (sim)  reports 2026-11-23 to 2026-11-30"),
+        table.starts_with("as of 2026-02-02 15:30 EST (sim)  reports 2026-02-02 to 2026-02-09"),
         "{table}"
     );
     let trows = table_rows(&table);
@@ -113,7 +114,7 @@ fn the_scan_table_csv_and_json_carry_the_same_trader_facts() {
             .expect("date");
         assert_eq!(
             days,
-            (report - chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date")).num_days()
+            (report - chrono::NaiveDate::from_ymd_opt(2026, 2, 2).expect("date")).num_days()
         );
         assert_eq!(t["days"], days.to_string());
         assert_eq!(c["days_to_event"], days.to_string());

@@ -44,6 +44,7 @@ impl Case {
             event: self.event,
             chains: &self.chains,
             history: &self.history,
+            bars: &[],
             expiration: self.expiration.map(d),
             quality: &self.quality,
         };

@@ -9,6 +9,7 @@ mod properties;
 mod reference;
 mod synthetic;
 mod term;
+mod uncertainty;
 
 use std::path::PathBuf;
 

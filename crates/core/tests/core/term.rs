@@ -26,6 +26,7 @@ fn run(
         event: s.event,
         chains,
         history: &hist,
+        bars: &[],
         expiration: expiration.map(d),
         quality: &[],
     };
@@ -353,6 +354,7 @@ fn an_expiry_before_the_reaction_is_an_error() {
         event: s.event,
         chains: &chains,
         history: &hist,
+        bars: &[],
         expiration: Some(d("2026-01-29")),
         quality: &[],
     };

@@ -129,6 +129,7 @@ async fn analysis_of(
         event: next,
         chains: &chains,
         history: &hist,
+        bars: &[],
         expiration: None,
         quality: &[],
     };
