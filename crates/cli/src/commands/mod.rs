@@ -85,10 +85,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// # Errors
 /// Every configuration problem at once.
 pub fn load_config(common: &CommonArgs) -> anyhow::Result<AppConfig> {
-    Ok(AppConfig::load(
-        common.config.as_deref(),
-        common.overrides(),
-    )?)
+    let config = AppConfig::load(common.config.as_deref(), common.overrides())?;
+    config.apply_to_process();
+    Ok(config)
 }
 
 /// Builds the runtime and the app, opens the run's correlation span (`cid`, on every log line)

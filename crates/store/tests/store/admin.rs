@@ -105,7 +105,7 @@ async fn migration_status_names_pending_and_unknown_migrations(db: Arc<TestDb>) 
     }
     let store = db.open_with(OpenMode::Existing).await.expect("opens");
     let status = store.migration_status().await.expect("status");
-    assert_eq!(status.applied.len(), 2);
+    assert_eq!(status.applied.len(), 3);
     assert_eq!(
         status
             .pending
