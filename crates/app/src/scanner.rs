@@ -472,6 +472,14 @@ impl Scanner<'_> {
         Ok(self.app.store.analyses_for_run(run_id).await?)
     }
 
+    /// How many tickers a run has stored (each once), without reading the rows.
+    ///
+    /// # Errors
+    /// [`AppError::Store`] when the store cannot be read.
+    pub async fn stored_count(self, run_id: &str) -> Result<u64, AppError> {
+        Ok(self.app.store.count_analyses_for_run(run_id).await?)
+    }
+
     /// Analyses a list of tickers (a batch file), each with its own report date and
     /// expiration; rows come back in the list's order and are stored like a scan's.
     ///

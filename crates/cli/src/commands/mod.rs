@@ -8,12 +8,14 @@ pub mod batch;
 pub mod calendar;
 pub mod config;
 pub mod db;
+pub mod distributed;
 pub mod health;
 pub mod history;
 pub mod import;
 pub mod scan;
 pub mod serve;
 pub mod ticker;
+pub mod worker;
 
 use crate::cli::{CommonArgs, LogFormat};
 use anyhow::Context;
