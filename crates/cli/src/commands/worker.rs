@@ -46,6 +46,12 @@ pub fn run(a: WorkerArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime()?;
     rt.block_on(
         async move {
+            tokio::spawn(crate::runtime::on_hangup(|| {
+                tracing::info!(
+                    "SIGHUP received: the configuration is read at start; restart the worker \
+                     to apply a change (it keeps processing jobs)"
+                );
+            }));
             let app = App::open(config).await.context("opening the application")?;
             let base = consumer_name();
             let mut consumers = Vec::new();
