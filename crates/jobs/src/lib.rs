@@ -435,7 +435,7 @@ impl Queue {
     ///
     /// # Errors
     /// [`JobError::Redis`] when Redis fails.
-    pub async fn len(&mut self) -> Result<u64, JobError> {
+    pub async fn waiting(&mut self) -> Result<u64, JobError> {
         let key = self.config.jobs_key();
         let mut cmd = redis::cmd("XLEN");
         cmd.arg(&key);

@@ -108,7 +108,7 @@ async fn jobs_are_delivered_once_in_order_and_gone_when_acknowledged() {
     a.ack(&third).await.expect("ack");
     assert_eq!(q.pending().await.expect("pending"), 0);
     assert_eq!(
-        q.len().await.expect("len"),
+        q.waiting().await.expect("waiting"),
         0,
         "acknowledged jobs are deleted"
     );

@@ -156,7 +156,7 @@ async fn wait_for_results(
         }
         if last_change.elapsed() >= STALL_WARNING {
             last_change = Instant::now();
-            let waiting = queue.len().await.unwrap_or(0);
+            let waiting = queue.waiting().await.unwrap_or(0);
             let pending = queue.pending().await.unwrap_or(0);
             tracing::warn!(
                 run_id,
