@@ -140,7 +140,7 @@ fn migrate_creates_and_migrates_then_finds_nothing_to_do() {
     assert_eq!(status["schema_current"], true);
     assert_eq!(
         status["migrations"]["applied"].as_array().map(Vec::len),
-        Some(3)
+        Some(4)
     );
     assert_eq!(
         status["migrations"]["pending"].as_array().map(Vec::len),
@@ -153,7 +153,7 @@ fn migrate_creates_and_migrates_then_finds_nothing_to_do() {
     assert_eq!(rows(&status, "analyses"), 0);
 
     let text = env.ok(&["db", "status"]);
-    assert!(text.contains("3 applied, 0 pending (current)"), "{text}");
+    assert!(text.contains("4 applied, 0 pending (current)"), "{text}");
     assert!(text.contains("earnings_events"), "{text}");
 
     let health = env.ok(&["health"]);
