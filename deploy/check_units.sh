@@ -15,7 +15,7 @@
 set -euo pipefail
 
 THRESHOLD=20 # systemd-analyze's threshold is the exposure x 10: 20 = 2.0
-SERVICES=(ivcrush-serve.service ivcrush-ticker.service ivcrush-scan.service)
+SERVICES=(ivcrush-serve.service ivcrush-ticker.service ivcrush-scan.service ivcrush-worker@.service)
 TIMERS=(ivcrush-scan.timer)
 DEPLOY=${DEPLOY_DIR:-deploy}
 USER_MSG='[Uu]ser.*ivcrush.*(not found|[Nn]o such|does not exist|[Uu]nknown|resolve)'

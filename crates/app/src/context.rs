@@ -139,6 +139,12 @@ fn replay_market(
                     )
                 }
             };
+            // A universe of another size lists other tickers: its cached calendar is its own.
+            let scope = if config.sim.universe_size == ivcrush_market::sim::universe::DEFAULT_SIZE {
+                scope
+            } else {
+                format!("{scope}:n{}", config.sim.universe_size)
+            };
             let at = sim.as_of();
             Ok((sim.into_market_data(), at, scope))
         }

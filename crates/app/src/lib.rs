@@ -37,8 +37,8 @@ pub use backtest::{
 pub use calendar::{CalendarService, EVENT_HORIZON_DAYS, MAX_WINDOW_DAYS, ReportStatus};
 pub use clock::AsOf;
 pub use config::{
-    AppConfig, CalendarProviderKind, ConfigError, ConfigSources, LoadedConfig, ProviderKind,
-    ServerSettings, TickerSettings,
+    AppConfig, CalendarProviderKind, ConfigError, ConfigSources, JobsSettings, LoadedConfig,
+    ProviderKind, ServerSettings, TickerSettings,
 };
 pub use context::{App, Clock, Fetched, PingFn, VendorPing, today_new_york};
 // The records the surfaces print and serve, so that they need not depend on `store`/`market`.
@@ -53,8 +53,8 @@ pub use ivcrush_store as store;
 pub use ivcrush_store::{CacheStats, EarningsRow, StoredAnalysis};
 pub use record::{AnalysisRecord, BestStrategy, DataInfo, FailedRow, RankBy, Row};
 pub use scanner::{
-    ListedTicker, Progress, RowView, ScanProgress, ScanReport, ScanRequest, Scanner,
-    new_correlation_id,
+    ListedTicker, Progress, RowView, ScanPlan, ScanProgress, ScanReport, ScanRequest, Scanner,
+    TickerTask, new_correlation_id,
 };
 
 /// Registers the HELP text of the metrics of the layers below (resilience policies, cache)

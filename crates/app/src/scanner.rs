@@ -14,6 +14,7 @@ use futures::StreamExt;
 use ivcrush_core::EarningsEvent;
 use ivcrush_market::{EarningsRecord, StockQuote};
 use ivcrush_store::{NewAnalysis, StoredAnalysis};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -164,10 +165,42 @@ pub fn new_correlation_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// One ticker of a distributed run: what a worker needs to analyse it exactly as the local scan
+/// does (with the run's as-of, which travels with the job).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TickerTask {
+    /// The ticker (normalised).
+    pub ticker: String,
+    /// Its report in the window (`None`: asked for with `--tickers` but not in the window).
+    pub event: Option<EarningsEvent>,
+    /// First report date of the run's window.
+    pub from: NaiveDate,
+    /// Last report date of the run's window.
+    pub to: NaiveDate,
+}
+
+/// A scan resolved into its tickers before any is analysed: what the coordinator of a
+/// distributed run hands out, one [`TickerTask`] per ticker.
+#[derive(Debug, Clone)]
+pub struct ScanPlan {
+    /// As-of instant of the data (every task is analysed as of it).
+    pub as_of: DateTime<Utc>,
+    /// Window scanned.
+    pub from: NaiveDate,
+    /// Window scanned.
+    pub to: NaiveDate,
+    /// Reports the calendar lists in the window, before those already out were dropped.
+    pub listed: usize,
+    /// Of those, reports already out at the as-of.
+    pub already_out: usize,
+    /// One task per ticker, in the local scan's order.
+    pub tasks: Vec<TickerTask>,
+}
+
 /// One ticker of a run: from the calendar, or listed by the user.
 enum Job {
     /// In the calendar's window (`None`: asked for with `--tickers` but not in the window).
-    Calendar(String, Option<EarningsRecord>),
+    Calendar(String, Option<EarningsEvent>),
     /// From a list.
     Listed(ListedTicker),
 }
@@ -238,6 +271,41 @@ impl Scanner<'_> {
         run_id: &str,
         progress: Option<Progress>,
     ) -> Result<ScanReport, AppError> {
+        let plan = self.plan(req).await?;
+        let jobs = plan
+            .tasks
+            .iter()
+            .map(|t| Job::Calendar(t.ticker.clone(), t.event))
+            .collect();
+        let mut rows = self
+            .analyze_jobs(
+                jobs,
+                run_id,
+                req.concurrency,
+                progress,
+                (plan.from, plan.to),
+            )
+            .await?;
+        rank_by(&mut rows, RankBy::default());
+        self.app.purge_cache().await;
+        Ok(ScanReport {
+            run_id: run_id.to_string(),
+            as_of: plan.as_of,
+            from: plan.from,
+            to: plan.to,
+            rows,
+            listed: plan.listed,
+            already_out: plan.already_out,
+        })
+    }
+
+    /// Resolves a scan request into its tickers (the calendar's window, the reports in it
+    /// stored), without analysing any: [`Scanner::run`] analyses them here, a distributed run
+    /// hands them to workers ([`Scanner::analyze_task`]).
+    ///
+    /// # Errors
+    /// [`AppError`] when the calendar cannot be read or the store fails.
+    pub async fn plan(self, req: &ScanRequest) -> Result<ScanPlan, AppError> {
         let Universe {
             from,
             to,
@@ -250,32 +318,149 @@ impl Scanner<'_> {
             .calendar()
             .store_records(&cal, self.app.source())
             .await?;
-        let mut jobs: Vec<Job> = match &req.tickers {
-            Some(list) => list
-                .iter()
-                .map(|t| Job::Calendar(t.clone(), cal.iter().find(|r| &r.ticker == t).cloned()))
-                .collect(),
-            None => cal
-                .iter()
-                .map(|r| Job::Calendar(r.ticker.clone(), Some(r.clone())))
-                .collect(),
-        };
-        jobs.dedup_by(|a, b| a.ticker() == b.ticker());
-        let as_of = self.app.as_of();
-        let already_out = listed.saturating_sub(cal.len());
-        let mut rows = self
-            .analyze_jobs(jobs, run_id, req.concurrency, progress, (from, to))
-            .await?;
-        rank_by(&mut rows, RankBy::default());
-        self.app.purge_cache().await;
-        Ok(ScanReport {
-            run_id: run_id.to_string(),
-            as_of,
+        let task = |ticker: &str, event: Option<EarningsEvent>| TickerTask {
+            ticker: ticker.to_string(),
+            event,
             from,
             to,
-            rows,
+        };
+        let mut tasks: Vec<TickerTask> = match &req.tickers {
+            Some(list) => list
+                .iter()
+                .map(|t| task(t, cal.iter().find(|r| &r.ticker == t).map(|r| r.event)))
+                .collect(),
+            None => cal.iter().map(|r| task(&r.ticker, Some(r.event))).collect(),
+        };
+        tasks.dedup_by(|a, b| a.ticker == b.ticker);
+        Ok(ScanPlan {
+            as_of: self.app.as_of(),
+            from,
+            to,
             listed,
-            already_out,
+            already_out: listed.saturating_sub(cal.len()),
+            tasks,
+        })
+    }
+
+    /// Analyses one ticker of a distributed run exactly as [`Scanner::run`] does (this app's
+    /// as-of must be the run's) and stores its row under `run_id`, replacing a row stored
+    /// before for the same ticker (a job processed twice stores its ticker once).
+    ///
+    /// # Errors
+    /// [`AppError`] when the quote request or the store fails (the job is then retried); a
+    /// ticker that cannot be analysed is a failed row, not an error.
+    pub async fn analyze_task(self, task: &TickerTask, run_id: &str) -> Result<Row, AppError> {
+        let fetched_at = self.app.as_of();
+        let quotes: HashMap<String, StockQuote> = self
+            .app
+            .market
+            .options
+            .quotes(std::slice::from_ref(&task.ticker))
+            .await
+            .map_err(|e| AppError::market(format!("the quote of {}", task.ticker), e))?
+            .into_iter()
+            .map(|q| (q.symbol.clone(), q))
+            .collect();
+        let job = Job::Calendar(task.ticker.clone(), task.event);
+        let row = self
+            .analyze_job(&job, &quotes, fetched_at, (task.from, task.to))
+            .await;
+        let stored = match &row {
+            Row::Analyzed(a) => NewAnalysis::ok(run_id, a.analysis.clone(), Utc::now()),
+            Row::Failed(f) => {
+                NewAnalysis::failed(run_id, &f.ticker, fetched_at, &f.error, Utc::now())
+            }
+        };
+        self.app.store.insert_analysis(&stored).await?;
+        Ok(row)
+    }
+
+    /// Stores a failed row for each `(ticker, reason)` of a run the store has no row of (a job
+    /// that went to the dead-letter queue): the run then holds each of its tickers once.
+    ///
+    /// # Errors
+    /// [`AppError::Store`] when the store fails.
+    pub async fn store_failures(
+        self,
+        run_id: &str,
+        as_of: DateTime<Utc>,
+        failures: &[(String, String)],
+    ) -> Result<(), AppError> {
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let rows: Vec<NewAnalysis> = failures
+            .iter()
+            .map(|(ticker, reason)| NewAnalysis::failed(run_id, ticker, as_of, reason, now))
+            .collect();
+        self.app.store.insert_analyses(&rows).await?;
+        Ok(())
+    }
+
+    /// The report of a distributed run from the rows its workers stored, in the local scan's
+    /// order and ranking: an analysed row is its stored record (with the provenance the
+    /// analysis carries), a failed one its stored error; a task without a stored row fails
+    /// with "no result stored".
+    ///
+    /// # Errors
+    /// [`AppError::Store`] when the store cannot be read.
+    pub async fn stored_report(
+        self,
+        plan: &ScanPlan,
+        run_id: &str,
+    ) -> Result<ScanReport, AppError> {
+        let mut stored: HashMap<String, StoredAnalysis> = self
+            .stored_run(run_id)
+            .await?
+            .into_iter()
+            .map(|s| (s.ticker.clone(), s))
+            .collect();
+        let source = self.app.source();
+        let mut rows: Vec<Row> = plan
+            .tasks
+            .iter()
+            .map(|t| {
+                let fail = |error: String| {
+                    failed_row(
+                        &t.ticker,
+                        t.event.map(|e| e.date),
+                        t.event.map(|e| e.timing),
+                        error,
+                    )
+                };
+                match stored.remove(&t.ticker) {
+                    Some(StoredAnalysis {
+                        record: Some(analysis),
+                        ..
+                    }) => {
+                        let stale = analysis
+                            .data_quality
+                            .iter()
+                            .any(|q| q.code == ivcrush_core::quality::QualityCode::CachedStale);
+                        let data = crate::record::DataInfo {
+                            source: source.to_string(),
+                            fetched_at: analysis.as_of,
+                            stale,
+                        };
+                        Row::Analyzed(Box::new(crate::record::AnalysisRecord::new(
+                            analysis, data, None,
+                        )))
+                    }
+                    Some(s) => fail(s.error.unwrap_or_else(|| "stored without a record".into())),
+                    None => fail(format!("no result stored for run {run_id}")),
+                }
+            })
+            .collect();
+        rank_by(&mut rows, RankBy::default());
+        Ok(ScanReport {
+            run_id: run_id.to_string(),
+            as_of: plan.as_of,
+            from: plan.from,
+            to: plan.to,
+            rows,
+            listed: plan.listed,
+            already_out: plan.already_out,
         })
     }
 
@@ -285,6 +470,14 @@ impl Scanner<'_> {
     /// [`AppError::Store`] when the store cannot be read.
     pub async fn stored_run(self, run_id: &str) -> Result<Vec<StoredAnalysis>, AppError> {
         Ok(self.app.store.analyses_for_run(run_id).await?)
+    }
+
+    /// How many tickers a run has stored (each once), without reading the rows.
+    ///
+    /// # Errors
+    /// [`AppError::Store`] when the store cannot be read.
+    pub async fn stored_count(self, run_id: &str) -> Result<u64, AppError> {
+        Ok(self.app.store.count_analyses_for_run(run_id).await?)
     }
 
     /// Analyses a list of tickers (a batch file), each with its own report date and
@@ -395,7 +588,7 @@ impl Scanner<'_> {
                 }
                 (None, l.earnings_date, l.expiration)
             }
-            Job::Calendar(_, Some(rec)) => (Some(rec.event), None, None),
+            Job::Calendar(_, Some(event)) => (Some(*event), None, None),
             Job::Calendar(_, None) => {
                 if !quotes.contains_key(ticker) {
                     return failed_row(ticker, None, None, unknown_ticker(ticker));

@@ -216,6 +216,9 @@ pub enum Command {
     Calendar(commands::calendar::CalendarArgs),
     /// HTTP API, dashboard, Prometheus metrics and the scheduled scan.
     Serve(commands::serve::ServeCliArgs),
+    /// Process the jobs of distributed scans (`scan --distributed`) from Redis until
+    /// SIGTERM/SIGINT.
+    Worker(commands::worker::WorkerArgs),
     /// Stream option quotes to Redis (channel, stream and latest-value hash).
     Ticker(commands::ticker::TickerCliArgs),
     /// Check the dependencies (exit 0 UP, 1 DOWN, 2 DEGRADED).
@@ -266,5 +269,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db(a) => commands::db::run(a),
         Command::Serve(a) => commands::serve::run(a),
         Command::Ticker(a) => commands::ticker::run(a),
+        Command::Worker(a) => commands::worker::run(a),
     }
 }

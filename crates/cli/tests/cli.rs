@@ -10,6 +10,8 @@ mod calc;
 mod clock;
 #[path = "cli/db.rs"]
 mod db;
+#[path = "cli/distributed.rs"]
+mod distributed;
 #[path = "cli/exit.rs"]
 mod exit;
 #[path = "cli/fleet.rs"]

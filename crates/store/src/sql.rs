@@ -52,7 +52,15 @@ pub(crate) const SELECT_MOVES: &str = "SELECT report_date, timing, reaction_date
 pub(crate) const INSERT_ANALYSIS: &str = "INSERT INTO analyses \
      (run_id, ticker, as_of, earnings_date, expiration, score, vrp_ratio, vrp_tier, \
       liquidity_tier, tradeable, error, record, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+     ON CONFLICT (run_id, ticker) DO UPDATE SET as_of = excluded.as_of, \
+     earnings_date = excluded.earnings_date, expiration = excluded.expiration, \
+     score = excluded.score, vrp_ratio = excluded.vrp_ratio, vrp_tier = excluded.vrp_tier, \
+     liquidity_tier = excluded.liquidity_tier, tradeable = excluded.tradeable, \
+     error = excluded.error, record = excluded.record, created_at = excluded.created_at \
+     RETURNING id";
+pub(crate) const COUNT_ANALYSES_FOR_RUN: &str =
+    "SELECT COUNT(*) AS n FROM analyses WHERE run_id = $1";
 pub(crate) const LATEST_ANALYSES: &str = "SELECT id, run_id, ticker, as_of, earnings_date, \
      expiration, score, vrp_ratio, vrp_tier, liquidity_tier, tradeable, error, record, created_at \
      FROM analyses \
@@ -654,6 +662,20 @@ macro_rules! impl_store {
                         format!("run {run_id}"),
                     ))?;
                 rows.iter().map(analysis_from_row).collect()
+            }
+
+            async fn count_analyses_for_run(&self, run_id: &str) -> Result<u64, StoreError> {
+                let row = sqlx::query(q::COUNT_ANALYSES_FOR_RUN)
+                    .bind(run_id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "count_analyses_for_run",
+                        format!("run {run_id}"),
+                    ))?;
+                let n: i64 = get(&row, "n", "analyses", &format!("run {run_id}"))?;
+                // COUNT(*) is never negative.
+                Ok(u64::try_from(n).unwrap_or(0))
             }
 
             async fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {

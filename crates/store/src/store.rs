@@ -99,10 +99,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Historical moves of one ticker, oldest report first.
     async fn historical_moves(&self, ticker: &str) -> Result<Vec<HistoricalMove>, StoreError>;
 
-    /// Stores one analysis row; returns its ID.
+    /// Stores one analysis row, replacing the run's row of the same ticker (a job processed
+    /// twice stores its ticker once); returns its ID (the first row's when replaced).
     async fn insert_analysis(&self, row: &NewAnalysis) -> Result<i64, StoreError>;
 
-    /// Stores analysis rows in one transaction; returns their IDs in input order.
+    /// Stores analysis rows in one transaction, each as [`Store::insert_analysis`] does;
+    /// returns their IDs in input order.
     async fn insert_analyses(&self, rows: &[NewAnalysis]) -> Result<Vec<i64>, StoreError>;
 
     /// Newest rows first (by `created_at`, then ID) matching the filter.
@@ -120,6 +122,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// All rows of one run, in insertion order.
     async fn analyses_for_run(&self, run_id: &str) -> Result<Vec<StoredAnalysis>, StoreError>;
+
+    /// How many analyses a run has stored (one per ticker: a ticker stored again replaces its
+    /// row), without reading them.
+    async fn count_analyses_for_run(&self, run_id: &str) -> Result<u64, StoreError>;
 
     /// The L2 cache entry of `key`, expired or not.
     async fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, StoreError>;

@@ -9,6 +9,7 @@
 //! see [`env`].
 
 pub mod env;
+pub mod jobs;
 pub mod server;
 pub mod ticker;
 
@@ -23,6 +24,7 @@ use ivcrush_store::CachePolicy;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+pub use self::jobs::JobsSettings;
 pub use self::server::{CronSchedule, ServerSettings, TimeZone};
 pub use self::ticker::{TickerFeed, TickerSettings};
 pub use ivcrush_market::{ExposeSecret, SecretString};
@@ -81,11 +83,17 @@ pub enum CalendarProviderKind {
 pub struct SimSettings {
     /// Seed of the random paths (42).
     pub seed: u64,
+    /// Tickers of the simulated universe (60, the named ones); more are generated for load
+    /// tests and benchmarks (at most 17,636).
+    pub universe_size: usize,
 }
 
 impl Default for SimSettings {
     fn default() -> Self {
-        SimSettings { seed: 42 }
+        SimSettings {
+            seed: 42,
+            universe_size: ivcrush_market::sim::universe::DEFAULT_SIZE,
+        }
     }
 }
 
@@ -176,6 +184,8 @@ pub struct AppConfig {
     pub ticker: TickerSettings,
     /// Several processes sharing the vendor quota and breakers through Redis.
     pub fleet: FleetConfig,
+    /// The distributed scan's job queue (`ivcrush worker`, `ivcrush scan --distributed`).
+    pub jobs: JobsSettings,
 }
 
 impl Default for AppConfig {
@@ -198,6 +208,7 @@ impl Default for AppConfig {
             server: ServerSettings::default(),
             ticker: TickerSettings::default(),
             fleet: FleetConfig::default(),
+            jobs: JobsSettings::default(),
         }
     }
 }
@@ -401,6 +412,10 @@ impl AppConfig {
         p.extend(self.server.problems());
         p.extend(self.ticker.problems(has_tradier_key));
         p.extend(self.fleet.problems());
+        p.extend(self.jobs.problems());
+        if let Err(e) = ivcrush_market::sim::universe::check_size(self.sim.universe_size) {
+            p.push(format!("sim.universe_size: {e}"));
+        }
         if p.is_empty() {
             Ok(())
         } else {
@@ -445,6 +460,15 @@ impl AppConfig {
             })?;
         }
         Ok(url)
+    }
+
+    /// Applies the settings that belong to the process rather than to one app: the size of the
+    /// simulated universe (every simulated market of the process sees it). Called once by the
+    /// binary after loading; the configuration is validated, so this cannot fail on it.
+    pub fn apply_to_process(&self) {
+        if let Err(e) = ivcrush_market::sim::universe::set_size(self.sim.universe_size) {
+            tracing::warn!(error = %e, "sim.universe_size not applied");
+        }
     }
 
     /// The calendar vendor in effect for the `tradier` provider (`None` for providers that bring

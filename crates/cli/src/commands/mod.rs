@@ -8,12 +8,14 @@ pub mod batch;
 pub mod calendar;
 pub mod config;
 pub mod db;
+pub mod distributed;
 pub mod health;
 pub mod history;
 pub mod import;
 pub mod scan;
 pub mod serve;
 pub mod ticker;
+pub mod worker;
 
 use crate::cli::{CommonArgs, LogFormat};
 use anyhow::Context;
@@ -85,10 +87,9 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// # Errors
 /// Every configuration problem at once.
 pub fn load_config(common: &CommonArgs) -> anyhow::Result<AppConfig> {
-    Ok(AppConfig::load(
-        common.config.as_deref(),
-        common.overrides(),
-    )?)
+    let config = AppConfig::load(common.config.as_deref(), common.overrides())?;
+    config.apply_to_process();
+    Ok(config)
 }
 
 /// Builds the runtime and the app, opens the run's correlation span (`cid`, on every log line)

@@ -2,6 +2,7 @@
 
 use crate::cli::{CommonArgs, OutputFormat};
 use crate::output::print_rows;
+use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::Args;
 use ivcrush_app::{App, RankBy, RowView, ScanRequest, symbols::parse_symbol_list};
@@ -42,6 +43,14 @@ pub struct ScanArgs {
     /// /metrics of its own.
     #[arg(long, value_name = "FILE")]
     pub metrics_file: Option<std::path::PathBuf>,
+    /// Hand the tickers to workers (`ivcrush worker`) through the Redis job queue, one job
+    /// each, and gather their results from the database (shared by the workers, e.g.
+    /// PostgreSQL); the output is the local scan's.
+    #[arg(long)]
+    pub distributed: bool,
+    /// Redis URL of the job queue of --distributed (also REDIS_URL).
+    #[arg(long, env = "REDIS_URL", value_name = "URL")]
+    pub redis: Option<String>,
     /// Shared options.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -125,7 +134,6 @@ fn write_metrics(
     secs: f64,
     outcome: Result<(usize, usize), ()>,
 ) -> anyhow::Result<()> {
-    use anyhow::Context as _;
     let previous = std::fs::read_to_string(path).unwrap_or_default();
     let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
     let text = metrics_text(&previous, now, secs, outcome);
@@ -147,8 +155,18 @@ pub async fn run(app: App, cid: String, a: ScanArgs) -> anyhow::Result<ExitCode>
     };
     let bar = super::BarProgress::new(a.common.quiet, "scanning");
     let started = std::time::Instant::now();
-    let result = app.scanner().run(&req, &cid, Some(bar.clone())).await;
-    bar.finish();
+    let result = if a.distributed {
+        bar.finish();
+        let redis = a
+            .redis
+            .as_deref()
+            .context("--distributed needs the job queue: --redis URL or REDIS_URL")?;
+        super::distributed::coordinate(&app, &req, &cid, redis, a.common.quiet).await
+    } else {
+        let r = app.scanner().run(&req, &cid, Some(bar.clone())).await;
+        bar.finish();
+        r.map_err(anyhow::Error::from)
+    };
     if let Some(path) = &a.metrics_file {
         let outcome = result.as_ref().map_err(|_| ()).map(|r| {
             let failed = r

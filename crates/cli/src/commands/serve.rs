@@ -91,6 +91,7 @@ fn load_config(a: &ServeCliArgs) -> anyhow::Result<AppConfig> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    loaded.config.apply_to_process();
     Ok(loaded.config)
 }
 

@@ -17,7 +17,7 @@ suite!(
     backup_writes_a_consistent_copy_on_sqlite_and_points_postgres_to_pg_dump,
 );
 
-const MIGRATIONS: usize = 3;
+const MIGRATIONS: usize = 4;
 
 fn rows(counts: &[ivcrush_store::TableCount], table: &str) -> Option<u64> {
     counts
@@ -105,7 +105,7 @@ async fn migration_status_names_pending_and_unknown_migrations(db: Arc<TestDb>) 
     }
     let store = db.open_with(OpenMode::Existing).await.expect("opens");
     let status = store.migration_status().await.expect("status");
-    assert_eq!(status.applied.len(), 2);
+    assert_eq!(status.applied.len(), 3);
     assert_eq!(
         status
             .pending

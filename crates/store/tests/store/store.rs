@@ -21,6 +21,7 @@ suite!(
     a_volume_beyond_i64_is_rejected_and_nothing_is_written,
     historical_moves_come_back_oldest_first_and_replace_is_atomic,
     analyses_round_trip_the_json_record_and_key_columns,
+    a_ticker_stored_twice_in_a_run_keeps_one_row_the_last_written,
     a_failing_analysis_batch_rolls_back_wholly,
     latest_analyses_filter_and_order_newest_first,
     an_undecodable_record_is_an_error_naming_table_and_key,
@@ -459,6 +460,51 @@ async fn analyses_round_trip_the_json_record_and_key_columns(db: Arc<TestDb>) {
     assert_eq!(f.ticker, "ZZZZ");
     assert_eq!(f.error.as_deref(), Some("no chain for 2026-01-30"));
     assert!(f.record.is_none() && f.score.is_none() && !f.tradeable);
+}
+
+async fn a_ticker_stored_twice_in_a_run_keeps_one_row_the_last_written(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let a = fixture_analysis();
+    let first = instant("2026-01-28T20:01:00Z");
+    let second = instant("2026-01-28T20:02:00Z");
+    // Two workers process the same job: a failure first, then the analysis.
+    let id = store
+        .insert_analysis(&NewAnalysis::failed(
+            "run-3", "AAPL", a.as_of, "timeout", first,
+        ))
+        .await
+        .expect("first write");
+    let again = store
+        .insert_analyses(&[NewAnalysis::ok("run-3", a.clone(), second)])
+        .await
+        .expect("second write");
+    assert_eq!(
+        again,
+        vec![id],
+        "the row keeps its ID (and its place in the run)"
+    );
+    // Another run of the same ticker is its own row.
+    store
+        .insert_analysis(&NewAnalysis::ok("run-4", a.clone(), second))
+        .await
+        .expect("other run");
+    let rows = store.analyses_for_run("run-3").await.expect("read");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].error, None, "the failure was replaced");
+    assert_eq!(rows[0].record.as_ref(), Some(&a));
+    assert_eq!(rows[0].created_at, second);
+    assert_eq!(
+        store.count_analyses_for_run("run-3").await.expect("count"),
+        1
+    );
+    assert_eq!(
+        store.count_analyses_for_run("run-4").await.expect("count"),
+        1
+    );
+    assert_eq!(
+        store.count_analyses_for_run("none").await.expect("count"),
+        0
+    );
 }
 
 async fn a_failing_analysis_batch_rolls_back_wholly(db: Arc<TestDb>) {
