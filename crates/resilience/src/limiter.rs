@@ -283,6 +283,21 @@ enum SharedReport {
     Pause(Duration),
 }
 
+/// Counts a caller in [`RateLimiter`]'s `waiting` while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A caller's turn in a limiter's queue (fields drop in order: the turn, then the count).
+struct QueueTurn<'a> {
+    _turn: tokio::sync::MutexGuard<'a, ()>,
+    _waiting: Waiting<'a>,
+}
+
 /// After the shared quota failed, how long this process uses its own share before asking it
 /// again.
 const SHARED_RETRY: Duration = Duration::from_secs(5);
@@ -549,6 +564,24 @@ impl RateLimiter {
         }
     }
 
+    /// Counts this caller as waiting and takes its turn in arrival order (tokio's fair mutex),
+    /// giving up at `deadline`. The turn ends, and the caller stops counting as waiting,
+    /// when the returned guard is dropped.
+    async fn queue_turn(&self, deadline: Option<Instant>) -> Result<QueueTurn<'_>, RateLimited> {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let waiting = Waiting(&self.waiting);
+        let turn = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, self.queue.lock())
+                .await
+                .map_err(|_| self.refuse(Duration::ZERO))?,
+            None => self.queue.lock().await,
+        };
+        Ok(QueueTurn {
+            _turn: turn,
+            _waiting: waiting,
+        })
+    }
+
     /// Takes a token from the shared quota, in this process's arrival order. `Ok(None)`: the
     /// shared quota could not answer.
     async fn acquire_shared(
@@ -556,21 +589,8 @@ impl RateLimiter {
         shared: &SharedMode,
         deadline: Option<Instant>,
     ) -> Result<Option<()>, RateLimited> {
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        let _waiting = Waiting(&self.waiting);
         let started = Instant::now();
-        let _turn = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, self.queue.lock())
-                .await
-                .map_err(|_| self.refuse(Duration::ZERO))?,
-            None => self.queue.lock().await,
-        };
+        let _turn = self.queue_turn(deadline).await?;
         loop {
             let wait = match self.pause_wait(self.clock.now()) {
                 Some(wait) => wait,
@@ -729,21 +749,8 @@ impl RateLimiter {
     }
 
     async fn acquire_queued(&self, deadline: Option<Instant>) -> Result<(), RateLimited> {
-        struct Waiting<'a>(&'a AtomicUsize);
-        impl Drop for Waiting<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        let _waiting = Waiting(&self.waiting);
         let started = Instant::now();
-        let _turn = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, self.queue.lock())
-                .await
-                .map_err(|_| self.refuse(Duration::ZERO))?,
-            None => self.queue.lock().await,
-        };
+        let _turn = self.queue_turn(deadline).await?;
         loop {
             match self.try_now() {
                 Ok(()) => {
