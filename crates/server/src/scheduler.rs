@@ -27,7 +27,7 @@ pub(crate) async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let schedule = state.config().scan_cron.schedule().clone();
     let tz = state.config().scan_timezone.0;
     if state.config().scan_on_start {
-        scan(&state, "startup").await;
+        scan(&state, "startup", None).await;
     }
     let mut lead = None;
     loop {
@@ -41,7 +41,7 @@ pub(crate) async fn run(state: AppState, mut shutdown: watch::Receiver<bool>) {
             () = tokio::time::sleep(wait) => {
                 lead = keep_or_take_lead(&state, lead).await;
                 if lead.is_some() {
-                    scan(&state, "scheduled").await;
+                    scan(&state, "scheduled", Some(at)).await;
                 }
             }
             _ = shutdown.changed() => return,
@@ -86,9 +86,12 @@ async fn keep_or_take_lead(
     }
 }
 
-async fn scan(state: &AppState, trigger: &'static str) {
+/// Runs one scan; `tick` is the fire time it is for (each tick is scanned once across the
+/// instances, and the logs say which tick a scan belongs to).
+async fn scan(state: &AppState, trigger: &'static str, tick: Option<DateTime<Utc>>) {
     let run_id = ivcrush_app::new_correlation_id();
-    let span = tracing::info_span!("scan", request_id = %run_id, trigger);
+    let tick = tick.map(|t| t.to_rfc3339());
+    let span = tracing::info_span!("scan", request_id = %run_id, trigger, tick);
     let scan = ivcrush_telemetry::trace::in_trace(&run_id, state.run_scan(trigger, &run_id));
     let _ = tracing::Instrument::instrument(scan, span).await;
 }
