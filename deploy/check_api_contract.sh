@@ -13,7 +13,9 @@
 #   API_CONTRACT_MAX_TIME     time budget of the run in seconds (default 150)
 #   API_CONTRACT_SEED         seed of the generator (default fixed: a run is reproducible)
 #
-# The server runs with a per-client rate limit far above what the run sends, so that the
+# The key is an admin key, so that every operation is reachable (a read-only key's 403 on the
+# breaker operations is tested in crates/server/tests). The server runs with a per-client
+# rate limit far above what the run sends, so that the
 # budget tests the routes rather than the limiter (429 is documented and tested in
 # crates/server/tests); everything else is the default configuration.
 set -euo pipefail
@@ -45,7 +47,7 @@ key="contract-key-$$-0123456789abcdef"
 # A clean environment (no IVCRUSH_* or DATABASE_URL of the caller leaks in), from a directory
 # without an ivcrush.toml: the simulated market as of a fixed date (a run is reproducible), a
 # temporary SQLite file.
-(cd "$tmp" && exec env -i PATH="$PATH" HOME="$tmp" IVCRUSH_API_KEYS="$key" \
+(cd "$tmp" && exec env -i PATH="$PATH" HOME="$tmp" IVCRUSH_ADMIN_KEYS="$key" \
     IVCRUSH_SERVER__RATE_LIMIT_PER_MINUTE=1000000 IVCRUSH_SERVER__RATE_LIMIT_BURST=100000 \
     "$bin" serve --as-of 2026-02-02 --bind 127.0.0.1:0 --no-scheduler \
     --database-url "sqlite://$tmp/contract.db" \

@@ -8,6 +8,8 @@ mod backtest;
 mod calc;
 #[path = "cli/clock.rs"]
 mod clock;
+#[path = "cli/crash.rs"]
+mod crash;
 #[path = "cli/db.rs"]
 mod db;
 #[path = "cli/distributed.rs"]

@@ -2,9 +2,11 @@
 //! every other within one sync interval, and when its wait ends one process at a time probes
 //! the vendor.
 //!
-//! One Redis key per breaker (and vendor key fingerprint), polled every `breaker_sync_ms`
-//! (a GET and a PTTL: cheaper and simpler than pub/sub, which would still need the key for a
-//! process that starts or reconnects while the breaker is open):
+//! One Redis key per breaker (and vendor key fingerprint), read every `breaker_sync_ms` (a GET
+//! and a PTTL) and at once when another process announces a transition on the channel
+//! `{namespace}:breakers:changed`: the key is the state (a process that starts or reconnects
+//! while a breaker is open reads it), the message only makes the others read it now rather
+//! than at their next poll (a lost message costs one interval):
 //! - `open:{owner}` with a TTL of the owner's wait: the others hold theirs open until the key
 //!   expires plus the probe lease, so only the owner makes the first trial;
 //! - no key while a process still holds its breaker open (the owner died or its wait ended):
@@ -80,6 +82,10 @@ impl SyncedBreaker {
 #[derive(Debug, Clone)]
 pub(crate) struct BreakerSync {
     pub(crate) connection: ConnectionManager,
+    /// For the subscription to `channel`.
+    pub(crate) client: redis::Client,
+    /// Where transitions are announced.
+    pub(crate) channel: String,
     pub(crate) instance: String,
     pub(crate) interval: Duration,
     pub(crate) lease: Duration,
@@ -99,6 +105,12 @@ impl BreakerSync {
             let wake = Arc::clone(&wake);
             synced.breaker.add_listener(move |_| wake.notify_one());
         }
+        let _announcements = crate::AbortOnDrop(tokio::spawn(listen(
+            self.client.clone(),
+            self.channel.clone(),
+            self.answer_timeout,
+            Arc::clone(&wake),
+        )));
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -169,6 +181,11 @@ impl BreakerSync {
                 }
                 BreakerState::Disabled => {}
             }
+            let _: i64 = redis::cmd("PUBLISH")
+                .arg(&self.channel)
+                .arg(key)
+                .query_async(&mut connection)
+                .await?;
             tracing::debug!(instance = %self.instance, breaker = synced.breaker.name(), state = snapshot.state.as_str(), "published to the fleet");
             synced.generation = snapshot.generation;
             return Ok(());
@@ -182,20 +199,27 @@ impl BreakerSync {
         let mine = fleet.as_ref().is_some_and(|f| f.owner() == self.instance);
         let breaker = &synced.breaker;
         tracing::trace!(instance = %self.instance, breaker = breaker.name(), fleet = ?value, local = snapshot.state.as_str(), "fleet state read");
-        match (fleet, snapshot.state) {
-            (Some(_), _) if mine => {}
-            (_, BreakerState::Disabled) => {}
+        // Only what this step itself did to the breaker counts as adopted: a transition of its
+        // own that happened while the step awaited Redis must still be published next round.
+        let adopted = match (fleet, snapshot.state) {
+            (Some(_), _) if mine => false,
+            (_, BreakerState::Disabled) => false,
             (Some(FleetState::Open { .. }), BreakerState::Closed | BreakerState::Open) => {
                 let left = Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0));
                 breaker.hold_open(left + self.lease);
+                true
             }
             (Some(FleetState::Forced { .. }), state) if state != BreakerState::ForcedOpen => {
                 breaker.force_open();
+                true
             }
             (
                 Some(FleetState::Closed { .. }),
                 BreakerState::Open | BreakerState::HalfOpen | BreakerState::ForcedOpen,
-            ) => breaker.reset(),
+            ) => {
+                breaker.reset();
+                true
+            }
             (None, BreakerState::Open) => {
                 let won: Option<String> = redis::cmd("SET")
                     .arg(format!("{}:probe", synced.key))
@@ -214,11 +238,46 @@ impl BreakerSync {
                 } else {
                     breaker.hold_open(self.lease);
                 }
+                true
             }
-            _ => {}
+            _ => false,
+        };
+        if adopted {
+            synced.generation = breaker.snapshot().generation;
         }
-        synced.generation = breaker.snapshot().generation;
         Ok(())
+    }
+}
+
+/// Wakes the sync loop on every announcement on `channel`, resubscribing after a lost
+/// connection (the poll covers the gap).
+async fn listen(
+    client: redis::Client,
+    channel: String,
+    connect_within: Duration,
+    wake: Arc<Notify>,
+) {
+    use futures_util::StreamExt;
+    loop {
+        let subscribed = async {
+            let mut pubsub = tokio::time::timeout(connect_within, client.get_async_pubsub())
+                .await
+                .map_err(|_| "no answer in time".to_owned())?
+                .map_err(|e| e.to_string())?;
+            pubsub
+                .subscribe(&channel)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut messages = pubsub.on_message();
+            while messages.next().await.is_some() {
+                wake.notify_one();
+            }
+            Ok::<(), String>(())
+        };
+        if let Err(e) = subscribed.await {
+            tracing::debug!(error = %e, "breaker announcements unavailable; polling only");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -183,6 +183,8 @@ fn instance_name() -> String {
 /// This process's membership of the fleet. Dropping the last clone stops the breaker sync.
 #[derive(Clone)]
 pub struct Fleet {
+    /// For the breaker sync's subscription (a connection of its own).
+    client: redis::Client,
     connection: ConnectionManager,
     config: FleetConfig,
     instance: Arc<str>,
@@ -201,7 +203,7 @@ impl std::fmt::Debug for Fleet {
 
 /// Aborts the task when dropped.
 #[derive(Debug)]
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -243,8 +245,9 @@ impl Fleet {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
-        let connection = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)?;
         let fleet = Fleet {
+            client,
             connection,
             config: config.clone(),
             instance: Arc::from(instance_name()),
@@ -304,6 +307,8 @@ impl Fleet {
             .collect();
         let sync = breakers::BreakerSync {
             connection: self.connection.clone(),
+            client: self.client.clone(),
+            channel: format!("{}:breakers:changed", self.config.namespace),
             instance: self.instance.to_string(),
             interval: Duration::from_millis(self.config.breaker_sync_ms),
             lease: Duration::from_millis(self.config.probe_lease_ms),

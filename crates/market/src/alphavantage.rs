@@ -88,6 +88,8 @@ pub struct AlphaVantageClient {
     base_url: String,
     key: String,
     outputsize: String,
+    /// [`HttpSettings::max_body_bytes`].
+    max_body_bytes: u64,
     pipeline: Arc<Pipeline<HttpClassifier>>,
 }
 
@@ -398,6 +400,7 @@ impl AlphaVantageClient {
             .map_err(|e| MarketError::Config(format!("alphavantage: {e}")))?;
         Ok(AlphaVantageClient {
             http: http::build_client(VENDOR, &config.http)?,
+            max_body_bytes: config.http.max_body_bytes,
             base_url: http::base(&config.base_url),
             key: config.api_key.expose_secret().to_owned(),
             outputsize: config.outputsize,
@@ -426,7 +429,8 @@ impl AlphaVantageClient {
             .call(|| {
                 let builder = self.http.get(&url).query(&all);
                 async move {
-                    let mut received = http::send(VENDOR, function, builder).await?;
+                    let mut received =
+                        http::send(VENDOR, function, builder, self.max_body_bytes).await?;
                     if let Some(e) = http::error_for_status(
                         VENDOR,
                         received.status,

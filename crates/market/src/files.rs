@@ -39,6 +39,13 @@ use crate::source::{
 };
 use crate::tradier;
 
+/// Largest file read by an import or `--provider files` (512 MiB): a bigger one is refused
+/// before it is read (split it: `chains/` takes any number of files).
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Longest CSV record (64 KiB, about 500 times a real row): a longer one is a bad row.
+pub const MAX_CSV_RECORD_BYTES: usize = 64 * 1024;
+
 /// One rejected row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowError {
@@ -165,6 +172,16 @@ fn parse_csv<T>(
         match record {
             Ok(record) => {
                 let line = record.position().map_or(0, |p| p.line());
+                let size = record.as_byte_record().as_slice().len();
+                if size > MAX_CSV_RECORD_BYTES {
+                    out.errors.push(err(
+                        line,
+                        format!(
+                            "the record is {size} bytes, over the limit of {MAX_CSV_RECORD_BYTES}"
+                        ),
+                    ));
+                    continue;
+                }
                 if record.iter().all(|f| f.trim().is_empty()) {
                     continue;
                 }
@@ -378,9 +395,38 @@ pub fn parse_chain_json(file: &str, text: &str) -> Loaded<JsonChain> {
     out
 }
 
+/// The text of `path`, refused when over [`MAX_FILE_BYTES`] (checked before reading, and
+/// while reading: a file may grow, a FIFO has no length).
 fn read(path: &Path) -> Result<String, MarketError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| MarketError::Input(format!("cannot read {}: {e}", path.display())))
+    use std::io::Read;
+    let cannot =
+        |e: std::io::Error| MarketError::Input(format!("cannot read {}: {e}", path.display()));
+    let too_large = |size: String| {
+        MarketError::Input(format!(
+            "cannot read {}: it is {size} bytes, over the limit of {MAX_FILE_BYTES}; split it \
+             into several files",
+            path.display()
+        ))
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let declared = file.metadata().map_err(cannot)?.len();
+    if declared > MAX_FILE_BYTES {
+        return Err(too_large(declared.to_string()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(format!("more than {MAX_FILE_BYTES}")));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        MarketError::Input(format!(
+            "cannot read {}: not UTF-8 text (byte {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// Loads a calendar CSV file.

@@ -23,6 +23,10 @@ pub struct HttpSettings {
     pub pool_idle_timeout_ms: u64,
     /// Idle connections kept per host. Default 8.
     pub pool_max_idle_per_host: usize,
+    /// Largest response body read, in bytes after decompression (a gzip bomb counts at its
+    /// inflated size). Default 33 554 432 (32 MiB; the largest real answer, a full daily
+    /// history, is about 2 MiB). A larger answer is refused as a decode error, never buffered.
+    pub max_body_bytes: u64,
 }
 
 impl Default for HttpSettings {
@@ -33,9 +37,13 @@ impl Default for HttpSettings {
             read_timeout_ms: 15_000,
             pool_idle_timeout_ms: 90_000,
             pool_max_idle_per_host: 8,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
+
+/// The default of [`HttpSettings::max_body_bytes`].
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The pipeline both vendors start from: idempotent reads retried until a 20-s deadline
 /// (below the HTTP service's 30-s request timeout) with full jitter from `retry_base_ms`; a call
@@ -101,28 +109,56 @@ pub(crate) struct Received {
     pub metric: RequestMetric,
 }
 
-/// Sends the request and reads the body; transport errors are mapped without the URL.
+/// Sends the request and reads the body, at most `max_body` bytes of it (a larger answer is
+/// [`MarketError::Decode`] as soon as it is known: by its `Content-Length`, else while
+/// reading); transport errors are mapped without the URL.
 pub(crate) async fn send(
     vendor: &'static str,
     endpoint: &'static str,
     request: reqwest::RequestBuilder,
+    max_body: u64,
 ) -> Result<Received, MarketError> {
     let mut metric = RequestMetric::start(vendor, endpoint);
     let request = match ivcrush_telemetry::trace::traceparent() {
         Some(traceparent) => request.header("traceparent", traceparent),
         None => request,
     };
-    let response = request.send().await.map_err(|e| {
+    let mut response = request.send().await.map_err(|e| {
         metric.status = Some("transport_error");
         transport_error(vendor, e)
     })?;
     let status = response.status().as_u16();
     metric.status = Some(status_label(status));
     let headers = response.headers().clone();
-    let body = response.text().await.map_err(|e| {
+    let too_large = |size: String| MarketError::Decode {
+        vendor,
+        endpoint,
+        message: format!(
+            "the answer is {size} bytes, over the limit of {max_body} \
+             ({vendor}.http.max_body_bytes); refused unread"
+        ),
+    };
+    // Only an uncompressed length is the body's size (reqwest inflates gzip).
+    if let Some(declared) = response.content_length()
+        && declared > max_body
+    {
+        return Err(too_large(declared.to_string()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| {
         metric.status = Some("transport_error");
         transport_error(vendor, e)
-    })?;
+    })? {
+        if body.len() as u64 + chunk.len() as u64 > max_body {
+            return Err(too_large(format!("more than {max_body}")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    // Vendors answer UTF-8 JSON or CSV; a stray byte must not lose the whole answer.
+    let body = match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
     Ok(Received {
         status,
         headers,

@@ -220,6 +220,8 @@ pub struct TradierClient {
     post_quotes_above: usize,
     timeouts: EndpointTimeouts,
     attempt_timeout_cap_ms: u64,
+    /// [`HttpSettings::max_body_bytes`].
+    max_body_bytes: u64,
     pipeline: Arc<Pipeline<HttpClassifier>>,
 }
 
@@ -834,6 +836,7 @@ impl TradierClient {
             .map_err(|e| MarketError::Config(format!("tradier: {e}")))?;
         Ok(TradierClient {
             http: http::build_client(VENDOR, &config.http)?,
+            max_body_bytes: config.http.max_body_bytes,
             base_url: http::base(&config.base_url),
             token: config.api_key.expose_secret().to_owned(),
             post_quotes_above: config.post_quotes_above.max(1),
@@ -902,7 +905,7 @@ impl TradierClient {
         endpoint: &'static str,
         builder: reqwest::RequestBuilder,
     ) -> Result<String, MarketError> {
-        let received = http::send(VENDOR, endpoint, builder).await?;
+        let received = http::send(VENDOR, endpoint, builder, self.max_body_bytes).await?;
         // The vendor's own count of its window: the limiter follows it (pauses when it is
         // spent, re-aligns its window to the vendor's).
         // A 429 is left to the pipeline: it pauses the limiter for exactly the hint.
@@ -971,7 +974,7 @@ impl TradierClient {
                     .for_endpoint("clock")
                     .min(self.attempt_timeout_cap_ms),
             ));
-        let received = http::send(VENDOR, "clock", builder)
+        let received = http::send(VENDOR, "clock", builder, self.max_body_bytes)
             .await
             .map_err(|e| http::redact_error(e, &self.token))?;
         if let Some(e) =

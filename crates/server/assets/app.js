@@ -11,19 +11,47 @@
   let sortDir = 1;
   let selected = null;
 
-  // The key comes from ?key= (then removed from the address bar) or the stored one.
-  function apiKey() {
+  // Login: the key typed into the form is traded for an HttpOnly session cookie (POST
+  // /login), so the page never keeps it and it never travels in a URL. Where the browser
+  // refuses the cookie (Secure, over plain HTTP to another host), the key is kept in this tab's
+  // memory only and sent as X-API-Key. `/#key=…` logs in the same way for kiosks and scripts:
+  // what follows `#` is never sent to a server.
+  let key = null;
+  try { localStorage.removeItem(KEY_STORE); } catch (e) { /* older versions stored it */ }
+  const urlKeyRefused = new URL(window.location.href).searchParams.has("key");
+  if (urlKeyRefused) {
     const url = new URL(window.location.href);
-    const fromUrl = url.searchParams.get("key");
-    if (fromUrl) {
-      try { localStorage.setItem(KEY_STORE, fromUrl); } catch (e) { /* private mode */ }
-      url.searchParams.delete("key");
-      window.history.replaceState(null, "", url.pathname + url.search + url.hash);
-      return fromUrl;
-    }
-    try { return localStorage.getItem(KEY_STORE) || ""; } catch (e) { return ""; }
+    url.searchParams.delete("key");
+    window.history.replaceState(null, "", url.pathname + url.search + url.hash);
   }
-  let key = apiKey();
+  function keyFromFragment() {
+    const m = /(?:^#|&)key=([^&]*)/.exec(window.location.hash);
+    if (!m) return "";
+    window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    try { return decodeURIComponent(m[1]); } catch (e) { return ""; }
+  }
+
+  async function login(typed) {
+    const resp = await fetch("/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ key: typed }).toString(),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+    if (resp.status === 401) throw new Error("unknown key");
+    if (!resp.ok) throw new Error("login failed: " + resp.status);
+    key = null;
+    try {
+      await api("/api/v1/openapi.json");
+      document.body.dataset.auth = "cookie";
+    } catch (e) {
+      if (e.status !== 401) throw e;
+      key = typed;
+      document.body.dataset.auth = "header";
+      status("the browser refused the session cookie (plain HTTP?): the key is kept in this tab only", false);
+    }
+  }
 
   function status(text, isError) {
     const s = $("status");
@@ -35,6 +63,7 @@
     const resp = await fetch(path, {
       method: method || "GET",
       headers: key ? { "X-API-Key": key } : {},
+      credentials: "same-origin",
       cache: "no-store",
     });
     let body = null;
@@ -528,28 +557,50 @@
 
   // ---- wiring ------------------------------------------------------------------------
   async function start(refresh) {
-    if (!key) { status("enter an API key (or open /?key=…)", true); document.body.dataset.state = "nokey"; return; }
     try {
       await loadScan(refresh);
       recordLayout();
       document.body.dataset.state = "ready";
+      return true;
     } catch (e) {
-      status(e.message, true);
-      document.body.dataset.state = "error";
+      if (e.status === 401) {
+        status(urlKeyRefused
+          ? "keys in the address are refused (proxies log them): type the key here"
+          : "log in with an API key", true);
+        document.body.dataset.state = "nokey";
+      } else {
+        status(e.message, true);
+        document.body.dataset.state = "error";
+      }
+      return false;
     }
   }
 
+  async function loginAndStart(typed) {
+    try {
+      await login(typed);
+    } catch (e) {
+      status(e.message, true);
+      document.body.dataset.state = "nokey";
+      return;
+    }
+    $("key").value = "";
+    if (await start(false)) loadBacktest(false);
+    loadHealth();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
-    $("key").value = key ? "••••••••" : "";
     $("keyform").addEventListener("submit", (ev) => {
       ev.preventDefault();
       const v = $("key").value.trim();
-      if (v && v !== "••••••••") {
-        key = v;
-        try { localStorage.setItem(KEY_STORE, v); } catch (e) { /* ignore */ }
-      }
-      start(false);
-      loadHealth();
+      if (v) loginAndStart(v);
+    });
+    $("logout").addEventListener("click", async () => {
+      key = null;
+      try { await fetch("/logout", { method: "POST", credentials: "same-origin" }); } catch (e) { /* offline */ }
+      document.body.dataset.state = "nokey";
+      delete document.body.dataset.auth;
+      status("logged out", false);
     });
     $("refresh").addEventListener("click", () => start(true));
     for (const th of document.querySelectorAll("#scan th[data-key]")) {
@@ -562,8 +613,12 @@
     }
     window.addEventListener("resize", recordLayout);
     $("backtest-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadBacktest(true); });
-    start(false);
-    loadHealth().then(recordLayout);
-    if (key) loadBacktest(false);
+    const fromFragment = keyFromFragment();
+    if (fromFragment) {
+      loginAndStart(fromFragment).then(recordLayout);
+    } else {
+      start(false).then((ok) => { if (ok) loadBacktest(false); });
+      loadHealth().then(recordLayout);
+    }
   });
 })();

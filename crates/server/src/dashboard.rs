@@ -43,3 +43,45 @@ pub(crate) async fn asset(ApiPath(name): ApiPath<String>) -> Result<Response, Ap
         _ => Err(ApiError::NotFound("no such asset".into())),
     }
 }
+
+/// The login form's body (`application/x-www-form-urlencoded`: `key=…`).
+#[derive(serde::Deserialize)]
+pub(crate) struct LoginForm {
+    key: String,
+}
+
+/// `POST /login`: a key typed into the page becomes an `HttpOnly` session cookie (see
+/// [`crate::session`]); 401 for an unknown key, rate-limited per client address like `/api/*`.
+pub(crate) async fn login(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    use axum::extract::FromRequest;
+    state.rate_check(&crate::middleware::client_ip(&req))?;
+    let axum::Form(form) = axum::Form::<LoginForm>::from_request(req, &state)
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("login form: {}", e.body_text())))?;
+    let index = state
+        .key_index(form.key.trim().as_bytes())
+        .ok_or(ApiError::Unauthorized)?;
+    let value = state
+        .new_session(index)
+        .ok_or_else(|| ApiError::Internal("the key just found is gone".into()))?;
+    Ok(session_answer(&crate::session::set_cookie(&value)))
+}
+
+/// `POST /logout`: the session cookie is cleared.
+pub(crate) async fn logout() -> Response {
+    session_answer(&crate::session::clear_cookie())
+}
+
+fn session_answer(set_cookie: &str) -> Response {
+    match HeaderValue::from_str(set_cookie) {
+        Ok(value) => (
+            axum::http::StatusCode::NO_CONTENT,
+            [(header::SET_COOKIE, value)],
+        )
+            .into_response(),
+        Err(_) => ApiError::Internal("unprintable session cookie".into()).into_response(),
+    }
+}

@@ -18,6 +18,9 @@ pub enum ApiError {
     /// Missing or wrong `X-API-Key`: 401.
     #[error("missing or invalid API key (send it in the X-API-Key header)")]
     Unauthorized,
+    /// A valid key without the role the route needs (a read-only key operating a breaker): 403.
+    #[error("this key may only read; operating breakers needs an admin key (server.admin_keys)")]
+    Forbidden,
     /// Unknown ticker, breaker or route: 404.
     #[error("{0}")]
     NotFound(String),
@@ -75,6 +78,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -89,6 +93,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -104,6 +109,7 @@ impl ApiError {
         match status {
             StatusCode::BAD_REQUEST => ApiError::BadRequest("bad request".into()),
             StatusCode::UNAUTHORIZED => ApiError::Unauthorized,
+            StatusCode::FORBIDDEN => ApiError::Forbidden,
             StatusCode::NOT_FOUND => ApiError::NotFound("not found".into()),
             StatusCode::METHOD_NOT_ALLOWED => {
                 ApiError::BadRequest("method not allowed on this route".into())

@@ -44,6 +44,7 @@ mod middleware;
 mod routes;
 mod scheduler;
 mod serve;
+mod session;
 mod state;
 
 pub use crate::error::ApiError;

@@ -15,7 +15,7 @@ use tower_http::trace::OnResponse;
 use tracing::Span;
 
 use crate::error::{ApiError, ErrorBody, ErrorInfo};
-use crate::state::AppState;
+use crate::state::{AppState, Role};
 
 /// The request id header (accepted from the client, else generated; always echoed).
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -231,6 +231,16 @@ pub(crate) async fn render_errors(req: Request, next: Next) -> Response {
     out
 }
 
+/// The answer to a handler's panic: 500 `internal`, the panic's message kept for the log.
+pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic".to_owned());
+    ApiError::Internal(format!("handler panicked: {message}")).into_response()
+}
+
 fn is_json(resp: &Response) -> bool {
     resp.headers()
         .get(header::CONTENT_TYPE)
@@ -276,31 +286,54 @@ pub(crate) async fn reject_oversized(
 }
 
 /// `/api/*`: the per-client rate limit (by API key when it is valid, else by IP, so guessing
-/// keys is limited too), then the API key. With no key configured every request is 401.
+/// keys is limited too), then the key: the `X-API-Key` header, else the dashboard's session
+/// cookie. With no key configured every request is 401. The key's [`Role`] goes into the
+/// request's extensions for [`require_admin`].
 pub(crate) async fn guard(
     State(state): State<AppState>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let key = req
-        .headers()
-        .get(&API_KEY)
-        .and_then(|v| state.key_index(v.as_bytes()));
+    let key = match req.headers().get(&API_KEY) {
+        Some(v) => state.key_index(v.as_bytes()),
+        None => req
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|h| crate::session::cookie(h, crate::session::COOKIE))
+            .and_then(|value| state.session_key_index(value)),
+    };
     let client = match key {
         Some(i) => format!("key#{i}"),
-        None => req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "ip:unknown".to_string(), |c| format!("ip:{}", c.0.ip())),
+        None => client_ip(&req),
     };
     state.rate_check(&client)?;
-    if key.is_none() {
+    let Some(key) = key else {
         if !state.has_keys() {
             tracing::debug!("no API key configured: /api/* is closed");
         }
         return Err(ApiError::Unauthorized);
-    }
+    };
+    req.extensions_mut().insert(state.role(key));
     Ok(next.run(req).await)
+}
+
+/// The rate-limit client of a request without a valid key: its address.
+pub(crate) fn client_ip<B>(req: &axum::http::Request<B>) -> String {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "ip:unknown".to_string(), |c| format!("ip:{}", c.0.ip()))
+}
+
+/// Routes that change what the service does (operating breakers): admin keys only, 403 for
+/// a read-only key (after [`guard`], which has put the key's role in).
+pub(crate) async fn require_admin(req: Request, next: Next) -> Result<Response, ApiError> {
+    match req.extensions().get::<Role>() {
+        Some(Role::Admin) => Ok(next.run(req).await),
+        Some(Role::Read) => Err(ApiError::Forbidden),
+        None => Err(ApiError::Unauthorized),
+    }
 }
 
 /// Maps a timeout (or another layer error) to an [`ApiError`].

@@ -37,7 +37,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, ReqId};
 use crate::middleware::{
     API_KEY, AccessLog, MakeCorrelationId, REQUEST_ID, guard, http_metrics, join_trace,
-    layer_error, make_span, reject_oversized, render_errors, sanitize_request_id, security_headers,
+    layer_error, make_span, reject_oversized, render_errors, require_admin, sanitize_request_id,
+    security_headers,
 };
 use crate::state::{AppState, ScanSnapshot};
 
@@ -51,15 +52,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/history/{ticker}", get(history))
         .route("/api/v1/backtest", get(backtest))
         .route("/api/v1/breakers", get(breakers))
-        .route("/api/v1/breakers/{name}/reset", post(reset_breaker))
-        .route(
-            "/api/v1/breakers/{name}/force-open",
-            post(force_open_breaker),
-        )
         .route("/api/v1/openapi.json", get(openapi_json))
+        .merge(
+            Router::new()
+                .route("/api/v1/breakers/{name}/reset", post(reset_breaker))
+                .route(
+                    "/api/v1/breakers/{name}/force-open",
+                    post(force_open_breaker),
+                )
+                .route_layer(from_fn(require_admin)),
+        )
         .route_layer(from_fn_with_state(state.clone(), guard));
     let dashboard = Router::new()
         .route("/", get(dashboard::index))
+        .route("/login", post(dashboard::login))
+        .route("/logout", post(dashboard::logout))
         .route("/assets/{file}", get(dashboard::asset));
     let routes = api.merge(dashboard);
     let routes = if state.config().admin_bind.is_some() {
@@ -122,6 +129,12 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
                 .layer(from_fn_with_state(state.clone(), http_metrics))
                 .layer(from_fn(render_errors))
                 .layer(from_fn(security_headers))
+                // A panicking handler answers 500 `internal` with the request ID (rendered by
+                // `render_errors`; its message is logged, never sent) instead of a dropped
+                // connection.
+                .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                    crate::middleware::panic_response,
+                ))
                 .option_layer(cors)
                 .layer(HandleErrorLayer::new(layer_error))
                 .timeout(Duration::from_millis(cfg.request_timeout_ms))
@@ -549,6 +562,7 @@ fn operate(
     responses(
         (status = 200, description = "The breaker after the reset", body = Object),
         (status = 400, description = "Malformed breaker name", body = ErrorBody),
+        (status = 403, description = "A read-only key (server.api_keys): operating breakers needs an admin key (server.admin_keys)", body = ErrorBody),
         (status = 404, description = "No such breaker in this process", body = ErrorBody)))]
 pub(crate) async fn reset_breaker(
     State(s): State<AppState>,
@@ -564,6 +578,7 @@ pub(crate) async fn reset_breaker(
     responses(
         (status = 200, description = "The breaker, forced open", body = Object),
         (status = 400, description = "Malformed breaker name", body = ErrorBody),
+        (status = 403, description = "A read-only key (server.api_keys): operating breakers needs an admin key (server.admin_keys)", body = ErrorBody),
         (status = 404, description = "No such breaker in this process", body = ErrorBody)))]
 pub(crate) async fn force_open_breaker(
     State(s): State<AppState>,
@@ -571,6 +586,32 @@ pub(crate) async fn force_open_breaker(
 ) -> Result<Json<BreakerSnapshot>, ApiError> {
     operate(&s, &name, |r, n| r.force_open(n))
 }
+
+/// The login form, as documented (the handler reads it in [`dashboard::login`]).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "a schema only")]
+struct LoginBody {
+    /// An API or admin key.
+    key: String,
+}
+
+/// Trades a key for the dashboard's session cookie (`HttpOnly`, `Secure`, `SameSite=Strict`,
+/// 12 hours), so that the key never travels in a URL; `/api/*` accepts the cookie in place of
+/// `X-API-Key`.
+#[utoipa::path(post, path = "/login", tag = "session",
+    request_body(content = LoginBody, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 204, description = "Logged in; the session is in Set-Cookie"),
+        (status = 400, description = "Malformed form", body = ErrorBody),
+        (status = 401, description = "Unknown key", body = ErrorBody)))]
+#[allow(dead_code, reason = "documents dashboard::login")]
+async fn login_doc() {}
+
+/// Ends the dashboard session (clears the cookie).
+#[utoipa::path(post, path = "/logout", tag = "session",
+    responses((status = 204, description = "The session cookie is cleared")))]
+#[allow(dead_code, reason = "documents dashboard::logout")]
+async fn logout_doc() {}
 
 /// This document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(("api_key" = [])),
@@ -748,7 +789,10 @@ impl Modify for CommonResponses {
             let guarded = path.starts_with("/api/");
             for op in [&mut item.get, &mut item.post].into_iter().flatten() {
                 for (name, status, _) in &common {
-                    let applies = guarded || matches!(*name, "PayloadTooLarge" | "TimedOut");
+                    // `/login` is rate-limited per client address like `/api/*`.
+                    let applies = guarded
+                        || matches!(*name, "PayloadTooLarge" | "TimedOut")
+                        || (path == "/login" && *name == "RateLimited");
                     if applies && !op.responses.responses.contains_key(*status) {
                         op.responses
                             .responses
@@ -782,8 +826,8 @@ impl Modify for CommonResponses {
         malformed request, 422 for a well-formed one the server cannot serve (a window that ends \
         before it starts), 429 with Retry-After."),
     paths(live, ready, metrics, scan, analyze, calendar, history, backtest, breakers, reset_breaker,
-        force_open_breaker, openapi_json),
-    components(schemas(ErrorBody, Live, ScanResponse, CalendarResponse, HistoryResponse,
+        force_open_breaker, openapi_json, login_doc, logout_doc),
+    components(schemas(LoginBody, ErrorBody, Live, ScanResponse, CalendarResponse, HistoryResponse,
         BreakersResponse)),
     modifiers(&ApiKeyScheme, &CommonResponses)
 )]
@@ -792,6 +836,47 @@ pub(crate) struct ApiDoc;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_error_body_and_never_its_message() {
+        use tower::ServiceExt;
+        let app = ivcrush_app::App::open(ivcrush_app::AppConfig {
+            provider: ivcrush_app::ProviderKind::Sim,
+            database_url: "sqlite::memory:".into(),
+            ..ivcrush_app::AppConfig::default()
+        })
+        .await
+        .expect("app");
+        let state =
+            AppState::new(app, ivcrush_app::config::ServerSettings::default()).expect("state");
+        let routes = Router::new().route(
+            "/boom",
+            get(|| async {
+                let secret = "MARKER-in-a-panic";
+                if secret.len() > 1 {
+                    panic!("boom {secret}");
+                }
+                "unreachable"
+            }),
+        );
+        let answer = with_layers(routes, state)
+            .oneshot(
+                axum::http::Request::get("/boom")
+                    .header("x-request-id", "panic-1")
+                    .body(axum::body::Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("an answer, not a dropped connection");
+        assert_eq!(answer.status(), 500);
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON error body");
+        assert_eq!(body["error"], "internal");
+        assert_eq!(body["request_id"], "panic-1");
+        assert!(!body.to_string().contains("MARKER"), "{body}");
+    }
 
     /// The documented ticker pattern accepts exactly what the server accepts: every string of
     /// up to 4 characters over an alphabet with each kind of character the rule tells apart,

@@ -45,12 +45,129 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = ConnectionLimits::of(state.config());
+    serve_router(listener, router(state), limits, shutdown).await;
+    Ok(())
+}
+
+/// What one listener allows its clients ([`ServerSettings::max_connections`],
+/// [`ServerSettings::header_read_timeout_ms`]).
+#[derive(Debug, Clone, Copy)]
+struct ConnectionLimits {
+    max_connections: usize,
+    header_read_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    fn of(settings: &ServerSettings) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: settings.max_connections.max(1),
+            header_read_timeout: Duration::from_millis(settings.header_read_timeout_ms.max(1)),
+        }
+    }
+}
+
+/// The accept loop: at most `limits.max_connections` connections at once (the next accept
+/// waits for a slot, so the kernel's backlog holds the rest), each with a header read
+/// timeout; on `shutdown`, stops accepting and drains the open connections.
+///
+/// Written on hyper-util rather than `axum::serve`, which has neither limit: it sets no
+/// timer, so hyper's header read timeout never runs, and it accepts without bound.
+async fn serve_router(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Connections still waiting for their first byte give up at shutdown (their watchers
+    // would hold the drain until their timeout).
+    let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, client) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // What `into_make_service_with_connect_info` gives handlers: the client's address.
+        let service = router.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(client));
+                request.map(axum::body::Body::new)
+            },
+        );
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let first_byte_within = limits.header_read_timeout;
+        let mut stopping = stopping_rx.clone();
+        tokio::spawn(async move {
+            // hyper's timer starts with the request head; the auto builder first reads the
+            // protocol preface with no timer at all, so a client that sends nothing would hold
+            // its slot forever.
+            let mut first = [0_u8; 1];
+            tokio::select! {
+                peeked = tokio::time::timeout(first_byte_within, stream.peek(&mut first)) => {
+                    if !matches!(peeked, Ok(Ok(n)) if n > 0) {
+                        return;
+                    }
+                }
+                _ = stopping.wait_for(|stop| *stop) => return,
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(
+                    TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(service),
+                )
+                .into_owned();
+            if let Err(e) = watcher.watch(connection).await {
+                tracing::trace!(error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = stopping.send(true);
+    graceful.shutdown().await;
+}
+
+/// An accept error: a client that went away is nothing; anything else (out of file
+/// descriptors) is logged and waited on for a second, as `axum::serve` does, so the loop does
+/// not spin.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accepting a connection failed; retrying in a second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// How often `serve` deletes the cache entries expired beyond their grace period.
@@ -199,16 +316,10 @@ impl Server {
         let admin = admin.map(|listener| {
             let app = admin_router(state.clone());
             let mut stop = stop_rx.clone();
-            tokio::spawn(async move {
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move {
-                    let _ = stop.changed().await;
-                })
-                .await
-            })
+            let limits = ConnectionLimits::of(state.config());
+            tokio::spawn(serve_router(listener, app, limits, async move {
+                let _ = stop.changed().await;
+            }))
         });
         let grace = Duration::from_secs(state.config().shutdown_grace_secs);
         let state_for_drain = state.clone();
@@ -237,11 +348,11 @@ impl Server {
         };
         let _ = stop_tx.send(true);
         if let Some(admin) = admin
-            && let Ok(Err(e)) = admin.await
+            && let Err(e) = admin.await
         {
             tracing::warn!(
                 error = &e as &dyn std::error::Error,
-                "the operator listener failed"
+                "the operator listener's task failed"
             );
         }
         if let Some(s) = scheduler {

@@ -77,12 +77,49 @@ struct CachedAnalysis {
     event: EarningsEvent,
 }
 
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Every `GET` (`server.api_keys`).
+    Read,
+    /// Also operating breakers (`server.admin_keys`).
+    Admin,
+}
+
+/// Makes room for `ticker` in `analyses` when it holds `cap` others: drops the expired
+/// entries, then the oldest.
+fn make_room(
+    analyses: &mut HashMap<String, Arc<CachedAnalysis>>,
+    ticker: &str,
+    cap: usize,
+    ttl: Duration,
+) {
+    if analyses.len() < cap || analyses.contains_key(ticker) {
+        return;
+    }
+    analyses.retain(|_, c| c.at.elapsed() < ttl);
+    if analyses.len() >= cap
+        && let Some(oldest) = analyses
+            .iter()
+            .min_by_key(|(_, c)| c.at)
+            .map(|(t, _)| t.clone())
+    {
+        analyses.remove(&oldest);
+    }
+}
+
+/// Analyses kept for `analysis_ttl_secs` by `GET /api/v1/analyze/{ticker}`: beyond it the
+/// oldest is forgotten (a client walking the symbol space cannot grow the map without bound).
+pub(crate) const MAX_CACHED_ANALYSES: usize = 4096;
+
 struct Inner {
     app: App,
     config: ServerSettings,
-    keys: Vec<Vec<u8>>,
+    /// Read-only keys, then admin keys.
+    keys: Vec<(Vec<u8>, Role)>,
     metrics: Metrics,
     latest: ArcSwapOption<ScanSnapshot>,
+    /// At most [`MAX_CACHED_ANALYSES`] entries.
     analyses: RwLock<HashMap<String, Arc<CachedAnalysis>>>,
     limiter: DefaultKeyedRateLimiter<String>,
     checks: RwLock<Vec<ExtraCheck>>,
@@ -192,7 +229,9 @@ impl AppState {
         let keys = config
             .api_keys
             .iter()
-            .map(|k| k.expose_secret().as_bytes().to_vec())
+            .map(|k| (k, Role::Read))
+            .chain(config.admin_keys.iter().map(|k| (k, Role::Admin)))
+            .map(|(k, role)| (k.expose_secret().as_bytes().to_vec(), role))
             .collect();
         Ok(AppState {
             inner: Arc::new(Inner {
@@ -403,21 +442,23 @@ impl AppState {
         let body =
             Bytes::from(serde_json::to_vec(&rec).map_err(|e| ApiError::Internal(e.to_string()))?);
         if cacheable {
-            self.inner
+            let mut analyses = self
+                .inner
                 .analyses
                 .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(
-                    ticker.to_string(),
-                    Arc::new(CachedAnalysis {
-                        body: body.clone(),
-                        at: Instant::now(),
-                        event: EarningsEvent {
-                            date: rec.analysis.earnings_date,
-                            timing: rec.analysis.timing,
-                        },
-                    }),
-                );
+                .unwrap_or_else(PoisonError::into_inner);
+            make_room(&mut analyses, ticker, MAX_CACHED_ANALYSES, ttl);
+            analyses.insert(
+                ticker.to_string(),
+                Arc::new(CachedAnalysis {
+                    body: body.clone(),
+                    at: Instant::now(),
+                    event: EarningsEvent {
+                        date: rec.analysis.earnings_date,
+                        timing: rec.analysis.timing,
+                    },
+                }),
+            );
         }
         Ok(body)
     }
@@ -532,13 +573,30 @@ impl AppState {
     /// of the same length; every key is compared).
     pub(crate) fn key_index(&self, presented: &[u8]) -> Option<usize> {
         let mut found = None;
-        for (i, k) in self.inner.keys.iter().enumerate() {
+        for (i, (k, _)) in self.inner.keys.iter().enumerate() {
             let eq: bool = k.as_slice().ct_eq(presented).into();
             if eq && found.is_none() {
                 found = Some(i);
             }
         }
         found
+    }
+
+    /// The index of the key whose dashboard session `value` is, while it lasts.
+    pub(crate) fn session_key_index(&self, value: &str) -> Option<usize> {
+        let keys = self.inner.keys.iter().map(|(k, _)| k.as_slice());
+        crate::session::verify(value, keys, Utc::now().timestamp())
+    }
+
+    /// A new dashboard session of key `index`.
+    pub(crate) fn new_session(&self, index: usize) -> Option<String> {
+        let (key, _) = self.inner.keys.get(index)?;
+        Some(crate::session::issue(key, Utc::now().timestamp()))
+    }
+
+    /// The role of key `index`.
+    pub(crate) fn role(&self, index: usize) -> Role {
+        self.inner.keys.get(index).map_or(Role::Read, |(_, r)| *r)
     }
 
     /// Whether any API key is configured.
@@ -575,5 +633,39 @@ impl AppState {
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|_, c| c.at.elapsed() < ttl);
         self.inner.metrics.handle().run_upkeep();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_analysis_cache_forgets_the_oldest_beyond_its_cap() {
+        let mut map = HashMap::new();
+        let start = Instant::now();
+        let entry = |secs: u64| {
+            Arc::new(CachedAnalysis {
+                body: Bytes::new(),
+                at: start + Duration::from_secs(secs),
+                event: EarningsEvent {
+                    date: NaiveDate::MIN,
+                    timing: ivcrush_core::Timing::Unknown,
+                },
+            })
+        };
+        let ttl = Duration::from_secs(3600);
+        for (i, t) in ["A", "B", "C"].into_iter().enumerate() {
+            make_room(&mut map, t, 3, ttl);
+            map.insert(t.to_owned(), entry(i as u64));
+        }
+        // A known ticker replaces itself; a new one evicts the oldest (A).
+        make_room(&mut map, "B", 3, ttl);
+        assert_eq!(map.len(), 3);
+        make_room(&mut map, "D", 3, ttl);
+        map.insert("D".to_owned(), entry(9));
+        let mut keys: Vec<_> = map.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["B", "C", "D"]);
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use figment::value::Value;
 
-use super::server::API_KEYS_ENV;
+use super::server::{ADMIN_KEYS_ENV, API_KEYS_ENV};
 
 /// Prefix of our variables.
 pub const ENV_PREFIX: &str = "IVCRUSH_";
@@ -34,6 +34,8 @@ pub(crate) struct EnvLayer {
     pub(crate) conventional: Vec<(String, Value)>,
     /// `IVCRUSH_API_KEYS`, when set.
     pub(crate) api_keys: Option<String>,
+    /// `IVCRUSH_ADMIN_KEYS`, added to `server.admin_keys`.
+    pub(crate) admin_keys: Option<String>,
     /// One line per ignored variable.
     pub(crate) warnings: Vec<String>,
 }
@@ -72,7 +74,7 @@ fn suggestion(name: &str, known: &BTreeSet<String>) -> Option<String> {
     known
         .iter()
         .map(|k| env_name(k))
-        .chain(std::iter::once(API_KEYS_ENV.to_owned()))
+        .chain([API_KEYS_ENV.to_owned(), ADMIN_KEYS_ENV.to_owned()])
         .map(|candidate| {
             (
                 strsim::normalized_damerau_levenshtein(&name, &candidate),
@@ -108,6 +110,10 @@ pub(crate) fn read(
         };
         if name.eq_ignore_ascii_case(API_KEYS_ENV) {
             layer.api_keys = Some(value);
+            continue;
+        }
+        if name.eq_ignore_ascii_case(ADMIN_KEYS_ENV) {
+            layer.admin_keys = Some(value);
             continue;
         }
         let key = rest.to_ascii_lowercase().replace("__", ".");

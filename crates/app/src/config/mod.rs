@@ -334,6 +334,9 @@ impl AppConfig {
         if let Some(list) = env.api_keys {
             cfg.server.add_keys(&list);
         }
+        if let Some(list) = env.admin_keys {
+            cfg.server.add_admin_keys(&list);
+        }
         cfg.validate()?;
         Ok(LoadedConfig {
             config: cfg,
@@ -408,6 +411,17 @@ impl AppConfig {
         }
         if self.cache.max_entries == 0 {
             p.push("cache.max_entries must be >= 1".into());
+        }
+        for (vendor, http) in [
+            ("tradier", &self.tradier.http),
+            ("alphavantage", &self.alphavantage.http),
+        ] {
+            if http.max_body_bytes < 1024 {
+                p.push(format!(
+                    "{vendor}.http.max_body_bytes must be at least 1024 (got {})",
+                    http.max_body_bytes
+                ));
+            }
         }
         p.extend(self.server.problems());
         p.extend(self.ticker.problems(has_tradier_key));

@@ -10,6 +10,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Environment variable with extra API keys, comma-separated (added to `server.api_keys`).
 pub const API_KEYS_ENV: &str = "IVCRUSH_API_KEYS";
+/// Environment variable with extra admin keys, comma-separated (added to `server.admin_keys`).
+pub const ADMIN_KEYS_ENV: &str = "IVCRUSH_ADMIN_KEYS";
 /// Shortest accepted API key.
 pub const MIN_API_KEY_LEN: usize = 16;
 
@@ -100,8 +102,13 @@ pub struct ServerSettings {
     pub bind: SocketAddr,
     /// Accepted `X-API-Key` values (at least 16 characters each); also `IVCRUSH_API_KEYS`
     /// (comma-separated, added to these). Empty (the default): every `/api/*` request answers 401.
+    /// These keys read: every `GET`; operating a breaker answers 403.
     #[serde(serialize_with = "serialize_redacted_list")]
     pub api_keys: Vec<SecretString>,
+    /// Keys that also operate: `POST /api/v1/breakers/{name}/reset|force-open` (which can
+    /// take the vendor path down). Also `IVCRUSH_ADMIN_KEYS`. Same rules as `api_keys`.
+    #[serde(serialize_with = "serialize_redacted_list")]
+    pub admin_keys: Vec<SecretString>,
     /// Origins allowed by CORS (e.g. `https://ops.example.com`). Empty (default): CORS off.
     pub cors_origins: Vec<String>,
     /// Requests per minute per client (API key, else IP) on `/api/*` (600).
@@ -113,6 +120,13 @@ pub struct ServerSettings {
     pub request_timeout_ms: u64,
     /// Largest accepted request body in bytes (65 536; 413 beyond).
     pub body_limit_bytes: usize,
+    /// Connections served at once, per listener (1 024); beyond it new connections wait in
+    /// the kernel's accept queue until one closes. Keep it below the unit's `LimitNOFILE`.
+    pub max_connections: usize,
+    /// Milliseconds a client has to send a request's headers, counted from the first byte
+    /// (or, on a kept-alive connection, from the end of the previous answer) (10 000); then
+    /// the connection is closed: a slow or idle client cannot hold a connection slot.
+    pub header_read_timeout_ms: u64,
     /// Cron expression (with seconds) of the scheduled scan (`0 45 9 * * Mon-Fri`).
     pub scan_cron: CronSchedule,
     /// Time zone of `scan_cron` (`America/New_York`).
@@ -144,11 +158,14 @@ impl Default for ServerSettings {
         ServerSettings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             api_keys: Vec::new(),
+            admin_keys: Vec::new(),
             cors_origins: Vec::new(),
             rate_limit_per_minute: 600,
             rate_limit_burst: 60,
             request_timeout_ms: 30_000,
             body_limit_bytes: 64 * 1024,
+            max_connections: 1024,
+            header_read_timeout_ms: 10_000,
             scan_cron: CronSchedule(
                 cron::Schedule::from_str("0 45 9 * * Mon-Fri")
                     .unwrap_or_else(|_| unreachable!("the default cron expression parses")),
@@ -165,29 +182,55 @@ impl Default for ServerSettings {
     }
 }
 
+/// Adds the comma-separated keys of `list` to `keys` (blank entries and duplicates dropped).
+fn add_to(keys: &mut Vec<SecretString>, list: &str) {
+    for k in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        if !keys.iter().any(|x| x.expose_secret() == k) {
+            keys.push(SecretString::from(k));
+        }
+    }
+}
+
 impl ServerSettings {
     /// Adds the comma-separated keys of `list` (blank entries and duplicates dropped).
     pub fn add_keys(&mut self, list: &str) {
-        for k in list.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-            if !self.api_keys.iter().any(|x| x.expose_secret() == k) {
-                self.api_keys.push(SecretString::from(k));
-            }
-        }
+        add_to(&mut self.api_keys, list);
+    }
+
+    /// Adds the comma-separated admin keys of `list` (blank entries and duplicates dropped).
+    pub fn add_admin_keys(&mut self, list: &str) {
+        add_to(&mut self.admin_keys, list);
     }
 
     /// Every problem, each naming its key (never a key's value).
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        for (i, k) in self.api_keys.iter().enumerate() {
-            let k = k.expose_secret();
-            if k.len() < MIN_API_KEY_LEN {
-                p.push(format!(
-                    "server.api_keys[{i}] is shorter than {MIN_API_KEY_LEN} characters"
-                ));
+        for (list, keys) in [
+            ("api_keys", &self.api_keys),
+            ("admin_keys", &self.admin_keys),
+        ] {
+            for (i, k) in keys.iter().enumerate() {
+                let k = k.expose_secret();
+                if k.len() < MIN_API_KEY_LEN {
+                    p.push(format!(
+                        "server.{list}[{i}] is shorter than {MIN_API_KEY_LEN} characters"
+                    ));
+                }
+                if !k.bytes().all(|b| b.is_ascii_graphic()) {
+                    p.push(format!(
+                        "server.{list}[{i}] must be printable ASCII without spaces"
+                    ));
+                }
             }
-            if !k.bytes().all(|b| b.is_ascii_graphic()) {
+        }
+        for (i, k) in self.admin_keys.iter().enumerate() {
+            if self
+                .api_keys
+                .iter()
+                .any(|a| a.expose_secret() == k.expose_secret())
+            {
                 p.push(format!(
-                    "server.api_keys[{i}] must be printable ASCII without spaces"
+                    "server.admin_keys[{i}] is also a read-only key in server.api_keys: one key, one role"
                 ));
             }
         }
@@ -208,6 +251,8 @@ impl ServerSettings {
             ("rate_limit_burst", u64::from(self.rate_limit_burst)),
             ("request_timeout_ms", self.request_timeout_ms),
             ("body_limit_bytes", self.body_limit_bytes as u64),
+            ("max_connections", self.max_connections as u64),
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("vendor_check_secs", self.vendor_check_secs),
         ] {
             if value == 0 {

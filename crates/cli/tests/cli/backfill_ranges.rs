@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// The README's as-of date: MRVL and PRSM report on the 27th, QNTM on the 30th.
-const AS_OF: &str = "2026-11-26";
+pub(crate) const AS_OF: &str = "2026-11-26";
 /// The last completed session as of [`AS_OF`] (the 26th is Thanksgiving).
 const LAST_SESSION: &str = "2026-11-25";
 
@@ -46,7 +46,7 @@ pub(crate) enum Db {
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().expect("runtime")
 }
 
@@ -93,7 +93,14 @@ impl Db {
         })
     }
 
-    fn name(&self) -> &'static str {
+    /// The working directory of the commands (the SQLite file's too).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        match self {
+            Db::Sqlite { dir } | Db::Postgres { dir, .. } => dir.path(),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Db::Sqlite { .. } => "sqlite",
             Db::Postgres { .. } => "postgres",
@@ -112,7 +119,14 @@ impl Db {
 
     /// `ivcrush ARGS --quiet` on this database as of [`AS_OF`], with the environment cleared of
     /// ivcrush settings so that a developer's configuration cannot leak in.
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.command(args);
+        c.arg("--quiet");
+        c
+    }
+
+    /// [`Db::cmd`] without `--quiet` (its INFO lines on stderr).
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let dir = match self {
             Db::Sqlite { dir } | Db::Postgres { dir, .. } => dir.path(),
         };
@@ -126,12 +140,12 @@ impl Db {
                 c.env_remove(k);
             }
         }
-        c.args(args).arg("--quiet");
+        c.args(args);
         c
     }
 
     /// Runs a command to its end; panics unless it exits 0 (or 3 for a scan: some rows failed).
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         let out = self.cmd(args).output().expect("runs");
         let ok = match out.status.code() {
             Some(0) => true,
@@ -149,7 +163,7 @@ impl Db {
         out
     }
 
-    fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         let url = self.url();
         runtime().block_on(async move {
             let store = open_store(&url).await.expect("open store");
@@ -180,7 +194,7 @@ impl Drop for Db {
 
 /// Everything a backfill or a scan stores, without row IDs, run IDs and timestamps.
 #[derive(Debug, PartialEq)]
-struct Snapshot {
+pub(crate) struct Snapshot {
     tickers: Vec<TickerRow>,
     events: BTreeMap<String, Vec<EarningsRow>>,
     bars: BTreeMap<String, Vec<Bar>>,
@@ -254,7 +268,7 @@ impl Snapshot {
 }
 
 /// Asserts equality part by part, naming the first difference (not a wall of bars).
-fn assert_same(what: &str, got: &Snapshot, want: &Snapshot) {
+pub(crate) fn assert_same(what: &str, got: &Snapshot, want: &Snapshot) {
     fn first_diff<K: Ord + std::fmt::Debug, V: PartialEq + std::fmt::Debug>(
         a: &BTreeMap<K, V>,
         b: &BTreeMap<K, V>,
@@ -306,7 +320,7 @@ fn stdout(out: &Output) -> String {
 }
 
 /// Every backend to run on: SQLite always, PostgreSQL when configured.
-fn backends(test: &str) -> Vec<Arc<dyn Fn() -> Db>> {
+pub(crate) fn backends(test: &str) -> Vec<Arc<dyn Fn() -> Db>> {
     let mut v: Vec<Arc<dyn Fn() -> Db>> = vec![Arc::new(Db::sqlite)];
     if std::env::var("DATABASE_URL").is_ok() {
         let test = test.to_string();
@@ -320,7 +334,7 @@ fn backends(test: &str) -> Vec<Arc<dyn Fn() -> Db>> {
 }
 
 /// How a killed child ended: killed by the signal, or finished first.
-fn ended(status: std::process::ExitStatus) -> String {
+pub(crate) fn ended(status: std::process::ExitStatus) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt as _;

@@ -175,9 +175,9 @@ fn scheduled_scans(
                     continue;
                 };
                 if json["message"] == "scan finished" && json["trigger"] == "scheduled" {
-                    let tick = json["tick"].as_str().unwrap_or_else(|| {
-                        panic!("a scheduled scan's log says its tick: {line}")
-                    });
+                    let tick = json["tick"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("a scheduled scan's log says its tick: {line}"));
                     scans.push(ScheduledScan {
                         instance,
                         tick: tick.to_owned(),
@@ -272,10 +272,18 @@ fn three_serve_instances_run_each_scheduled_scan_once_and_the_lead_moves_when_th
             .filter(|s| s.tick == scan.tick)
             .map(|s| s.instance)
             .collect();
-        assert_eq!(of_tick.len(), 1, "tick {} scanned once: {scans:?}", scan.tick);
+        assert_eq!(
+            of_tick.len(),
+            1,
+            "tick {} scanned once: {scans:?}",
+            scan.tick
+        );
     }
     assert!(
-        scans.iter().filter(|s| after_kill(s)).all(|s| s.instance != leader),
+        scans
+            .iter()
+            .filter(|s| after_kill(s))
+            .all(|s| s.instance != leader),
         "the dead leader scanned nothing after its death: {scans:?}"
     );
 }
@@ -316,6 +324,8 @@ fn breaker_state(answer: &str, name: &str) -> Option<String> {
 }
 
 pub(crate) const API_KEY: &str = "fleet-api-key-0123456789";
+/// The key that may operate breakers.
+pub(crate) const ADMIN_KEY: &str = "fleet-admin-key-0123456789";
 
 /// The mock vendor with the fleet's key, Tradier's quota and its rate-limit headers.
 pub(crate) fn mock_vendor(rt: &tokio::runtime::Runtime, latency: Duration) -> MockVendor {
@@ -332,6 +342,7 @@ pub(crate) fn mock_vendor(rt: &tokio::runtime::Runtime, latency: Duration) -> Mo
 pub(crate) fn serve(dir: &Path, args: &[&str]) -> Running {
     let child = live(dir)
         .env("IVCRUSH_API_KEYS", API_KEY)
+        .env("IVCRUSH_ADMIN_KEYS", ADMIN_KEY)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::null())
@@ -383,7 +394,7 @@ fn a_breaker_forced_open_in_one_serve_process_is_open_in_the_other_within_a_seco
         &addrs[0],
         "POST",
         "/api/v1/breakers/tradier/force-open",
-        Some(API_KEY),
+        Some(ADMIN_KEY),
     );
     assert!(forced.starts_with("HTTP/1.1 200"), "{forced}");
     let took = until_on_b("FORCED_OPEN");
@@ -392,7 +403,7 @@ fn a_breaker_forced_open_in_one_serve_process_is_open_in_the_other_within_a_seco
         &addrs[0],
         "POST",
         "/api/v1/breakers/tradier/reset",
-        Some(API_KEY),
+        Some(ADMIN_KEY),
     );
     assert!(reset.starts_with("HTTP/1.1 200"), "{reset}");
     until_on_b("CLOSED");

@@ -12,10 +12,11 @@ use std::process::{Command, Stdio};
 /// Both vendors' key (the mock vendor expects one key for both).
 const VENDOR_KEY: &str = "MARKERvendorKEY7c1e9a";
 const API_KEY: &str = "MARKERapiKEYserve0123456789";
+const ADMIN_KEY: &str = "MARKERadminKEYserve0123456789";
 const PG_PASSWORD: &str = "MARKERpgPASSWORD55f";
 
-fn markers() -> [&'static str; 3] {
-    [VENDOR_KEY, API_KEY, PG_PASSWORD]
+fn markers() -> [&'static str; 4] {
+    [VENDOR_KEY, API_KEY, ADMIN_KEY, PG_PASSWORD]
 }
 
 /// Everything a run wrote that a person or a log pipeline could read.
@@ -76,6 +77,7 @@ fn no_secret_appears_in_any_output_log_row_or_page() {
             .env("TRADIER_API_KEY", VENDOR_KEY)
             .env("ALPHAVANTAGE_API_KEY", VENDOR_KEY)
             .env("IVCRUSH_API_KEYS", API_KEY)
+            .env("IVCRUSH_ADMIN_KEYS", ADMIN_KEY)
             .env("RUST_LOG", "trace")
             .env_remove("IVCRUSH_PROVIDER");
         c
@@ -173,9 +175,25 @@ fn no_secret_appears_in_any_output_log_row_or_page() {
         ("GET", "/api/v1/nothing".to_string()),
         ("GET", format!("/?key={API_KEY}")),
     ] {
-        for key in [Some(API_KEY), None, Some(wrong)] {
+        for key in [Some(API_KEY), Some(ADMIN_KEY), None, Some(wrong)] {
             written.add(format!("{method} {path}"), get(&addr, method, &path, key));
         }
+    }
+    // The dashboard's login: the session cookie is a MAC, never the key.
+    for key in [API_KEY, ADMIN_KEY, wrong] {
+        use std::io::{Read, Write};
+        let body = format!("key={key}");
+        let mut conn = std::net::TcpStream::connect(&addr).expect("connects");
+        write!(
+            conn,
+            "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("request");
+        let mut answer = String::new();
+        let _ = conn.read_to_string(&mut answer);
+        written.add("POST /login", answer);
     }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

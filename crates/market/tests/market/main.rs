@@ -3,6 +3,7 @@
 mod alphavantage;
 mod chaos;
 mod files;
+mod limits;
 mod metrics;
 mod sim;
 mod tradier;

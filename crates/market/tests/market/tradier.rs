@@ -49,7 +49,7 @@ pub fn fast_pipeline() -> PipelineConfig {
     p
 }
 
-fn config(uri: &str) -> TradierConfig {
+pub fn config(uri: &str) -> TradierConfig {
     let mut c = TradierConfig::new(TOKEN);
     c.base_url = uri.to_owned();
     c.resilience = fast_pipeline();

@@ -353,8 +353,14 @@ async fn the_openapi_document_gives_every_status_its_error_body_and_every_rule_i
     for (path, item) in v["paths"].as_object().expect("paths") {
         for (method, op) in item.as_object().expect("path item") {
             let responses = op["responses"].as_object().expect("responses");
-            let mut needed = vec!["200", "413", "503"];
-            if path.starts_with("/api/") {
+            // The session routes answer 204 (the cookie is the answer).
+            let ok = if path == "/login" || path == "/logout" {
+                "204"
+            } else {
+                "200"
+            };
+            let mut needed = vec![ok, "413", "503"];
+            if path.starts_with("/api/") || path == "/login" {
                 needed.extend(["401", "429"]);
             }
             for status in needed {
@@ -385,6 +391,13 @@ async fn the_openapi_document_gives_every_status_its_error_body_and_every_rule_i
         serde_json::json!(["tradeable", "score"])
     );
     assert!(scan["responses"]["422"].is_object());
+    for op in ["reset", "force-open"] {
+        let post = &paths[&format!("/api/v1/breakers/{{name}}/{op}")]["post"];
+        assert!(
+            post["responses"]["403"].is_object(),
+            "{op}: 403 for a read-only key"
+        );
+    }
     let history = &paths["/api/v1/history/{ticker}"]["get"];
     assert_eq!(param_schema(history, "limit")["maximum"], 500);
     assert!(param_schema(history, "ticker")["pattern"].is_string());

@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod chaos;
+mod limits;
 mod metrics;
 mod ops;
 mod readiness;

@@ -1,6 +1,6 @@
 //! Authentication, limits, validation, CORS and secrets.
 
-use crate::support::{KEY, error_body, logs, start, start_with};
+use crate::support::{ADMIN_KEY, KEY, error_body, logs, start, start_with};
 
 #[tokio::test]
 async fn api_requests_without_a_key_are_401() {
@@ -221,4 +221,166 @@ async fn probes_stay_out_of_the_access_log_and_each_request_logs_one_line() {
         .collect();
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert!(lines[0].contains("status=404"), "{}", lines[0]);
+}
+
+#[tokio::test]
+async fn a_read_only_key_reads_but_only_an_admin_key_operates_breakers() {
+    let s = start().await;
+    let breaker = s.state.with_metrics(|| {
+        ivcrush_resilience::CircuitBreaker::new(
+            "vendor_r",
+            ivcrush_resilience::BreakerConfig::default(),
+        )
+        .expect("breaker")
+    });
+    s.state.app().breakers().register(breaker);
+    let read_only = s
+        .client
+        .post(s.url("/api/v1/breakers/vendor_r/force-open"))
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .expect("request");
+    let v = error_body(read_only, 403).await;
+    assert_eq!(v["error"], "forbidden");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("admin key")
+    );
+    assert_eq!(
+        s.json("/api/v1/breakers").await["breakers"][0]["state"],
+        "CLOSED"
+    );
+    // The admin key operates, and reads like any key.
+    assert_eq!(
+        s.post("/api/v1/breakers/vendor_r/force-open")
+            .await
+            .status(),
+        200
+    );
+    let admin_read = s
+        .client
+        .get(s.url("/api/v1/breakers"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(admin_read.status(), 200);
+    s.stop().await;
+}
+
+/// `POST /login` with `key` in a form; the `Set-Cookie` value.
+async fn login(s: &crate::support::TestServer, key: &str) -> reqwest::Response {
+    s.client
+        .post(s.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("key={key}"))
+        .send()
+        .await
+        .expect("request")
+}
+
+fn session_of(r: &reqwest::Response) -> String {
+    let set = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Set-Cookie")
+        .to_owned();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(attribute), "{attribute} in {set}");
+    }
+    set.split(';').next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_dashboard_logs_in_with_a_form_and_a_session_cookie_never_a_key_in_a_url() {
+    let s = start().await;
+    let breaker = s.state.with_metrics(|| {
+        ivcrush_resilience::CircuitBreaker::new(
+            "vendor_c",
+            ivcrush_resilience::BreakerConfig::default(),
+        )
+        .expect("breaker")
+    });
+    s.state.app().breakers().register(breaker);
+    let r = login(&s, KEY).await;
+    assert_eq!(r.status(), 204);
+    let session = session_of(&r);
+    assert!(session.starts_with("ivcrush_session=v1."), "{session}");
+    assert!(!session.contains(KEY), "the cookie is a MAC, not the key");
+    let with = |cookie: String, method: reqwest::Method, path: &str| {
+        s.client
+            .request(method, s.url(path))
+            .header("cookie", cookie)
+            .send()
+    };
+    // The cookie stands for the key on /api/*, with the key's role.
+    let scan = with(session.clone(), reqwest::Method::GET, "/api/v1/breakers")
+        .await
+        .expect("request");
+    assert_eq!(scan.status(), 200);
+    let op = with(
+        session.clone(),
+        reqwest::Method::POST,
+        "/api/v1/breakers/vendor_c/force-open",
+    )
+    .await
+    .expect("request");
+    assert_eq!(
+        op.status(),
+        403,
+        "a read-only key's session may not operate"
+    );
+    let admin = session_of(&login(&s, ADMIN_KEY).await);
+    let op = with(
+        admin,
+        reqwest::Method::POST,
+        "/api/v1/breakers/vendor_c/force-open",
+    )
+    .await
+    .expect("request");
+    assert_eq!(op.status(), 200);
+    // A forged or altered cookie is nobody.
+    let forged = format!(
+        "{}0",
+        session.trim_end_matches(|c: char| c.is_ascii_hexdigit())
+    );
+    for cookie in [forged, "ivcrush_session=v1.99999999999.00".to_owned()] {
+        let r = with(cookie.clone(), reqwest::Method::GET, "/api/v1/breakers")
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 401, "{cookie}");
+    }
+    // An unknown key logs nobody in; a form without a key is malformed.
+    let wrong = login(&s, "not-a-key-of-this-server").await;
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let empty = s
+        .client
+        .post(s.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("nothing=here")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(empty.status(), 400);
+    // Logging out clears the cookie.
+    let out = s
+        .client
+        .post(s.url("/logout"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(out.status(), 204);
+    let cleared = out
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    s.stop().await;
 }

@@ -10,8 +10,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// The API key every test server accepts.
+/// The (read-only) API key every test server accepts.
 pub const KEY: &str = "test-key-0123456789abcdef";
+/// The admin key every test server accepts (operating breakers).
+pub const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 
 /// A running server.
 pub struct TestServer {
@@ -62,6 +64,7 @@ pub async fn start_with(f: impl FnOnce(&mut ServerSettings)) -> TestServer {
     let app = test_app(&dir).await;
     let mut cfg = ServerSettings {
         api_keys: vec![KEY.into()],
+        admin_keys: vec![ADMIN_KEY.into()],
         scheduler: false,
         scan_on_start: false,
         ..ServerSettings::default()
@@ -95,6 +98,7 @@ pub async fn start_app(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut cfg = ServerSettings {
         api_keys: vec![KEY.into()],
+        admin_keys: vec![ADMIN_KEY.into()],
         scheduler: false,
         scan_on_start: false,
         ..ServerSettings::default()
@@ -142,10 +146,11 @@ impl TestServer {
     }
 
     /// POST with the API key and an empty body.
+    /// POST with the admin key (the only POSTs of the API operate breakers).
     pub async fn post(&self, path: &str) -> reqwest::Response {
         self.client
             .post(self.url(path))
-            .header("x-api-key", KEY)
+            .header("x-api-key", ADMIN_KEY)
             .send()
             .await
             .expect("request")
