@@ -86,3 +86,38 @@ pub fn read_batch_list(reader: impl Read) -> Result<Vec<ListedTicker>, BatchFile
     }
     Ok(list)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_lines_keep_their_problem_and_line_number() {
+        let list = read_batch_list(
+            "ticker,earnings_date,expiration\nbrk-b,2026-02-05,\nAA$,2026-13-01,x,extra\n"
+                .as_bytes(),
+        )
+        .expect("a readable list");
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].ticker, "BRK.B");
+        assert_eq!(list[0].problem, None);
+        let problem = list[1].problem.as_deref().expect("a problem");
+        assert!(problem.starts_with("line 3: "), "{problem}");
+        assert!(problem.contains("4 fields, the header has 3"), "{problem}");
+        assert!(problem.contains("bad expiration \"x\""), "{problem}");
+    }
+
+    #[test]
+    fn unknown_and_missing_columns_are_refused_by_name() {
+        let e = read_batch_list("ticker,earnings_date,strike\n".as_bytes()).expect_err("strike");
+        assert_eq!(
+            e.to_string(),
+            "unknown column `strike` (expected ticker,earnings_date[,expiration])"
+        );
+        let e = read_batch_list("ticker\nAAPL\n".as_bytes()).expect_err("no date column");
+        assert_eq!(e.to_string(), "missing column `earnings_date`");
+        let e = read_batch_list(&b"ticker,earnings_date\n\xff,2026-01-01\n"[..])
+            .expect_err("not UTF-8");
+        assert!(matches!(e, BatchFileError::Unreadable(_)), "{e:?}");
+    }
+}
