@@ -18,8 +18,11 @@ mod http_request;
 
 pub use http_request::http_request;
 
+/// A target's body: one input.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (the directory of its corpus under `fuzz/corpus/`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("tradier_json", tradier_json),
     ("tradier_stream", tradier_stream),
     ("alphavantage", alphavantage),
