@@ -17,6 +17,7 @@
 
 mod analyzer;
 pub mod backtest;
+pub mod batch_file;
 mod calendar;
 pub mod clock;
 pub mod config;

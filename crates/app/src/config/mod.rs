@@ -318,6 +318,31 @@ impl AppConfig {
         if let Some(file) = pick_file(sources.file.as_deref(), DEFAULT_CONFIG_FILE)? {
             fig = fig.merge(Toml::file(file));
         }
+        AppConfig::load_layers(fig, warnings, overrides, vars)
+    }
+
+    /// [`AppConfig::load_from`] with the configuration file given as text (no file is read,
+    /// not even `./ivcrush.toml`): what the fuzz target and tests of the file format use.
+    ///
+    /// # Errors
+    /// [`ConfigError`] listing every problem.
+    pub fn load_from_text(
+        toml_text: &str,
+        overrides: impl Serialize,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<LoadedConfig, ConfigError> {
+        let fig = Figment::from(Serialized::defaults(AppConfig::default()))
+            .merge(Toml::string(toml_text));
+        AppConfig::load_layers(fig, Vec::new(), overrides, vars)
+    }
+
+    /// The environment and `overrides` over `fig` (defaults and files), extracted and validated.
+    fn load_layers(
+        mut fig: Figment,
+        mut warnings: Vec<String>,
+        overrides: impl Serialize,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<LoadedConfig, ConfigError> {
         let env = env::read(vars, &AppConfig::key_paths());
         warnings.extend(env.warnings);
         for (key, value) in env.prefixed.into_iter().chain(env.conventional) {
@@ -643,6 +668,21 @@ mod tests {
         let loaded = load_text(EXAMPLE, &[]).expect("the example is a valid configuration");
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         assert_eq!(loaded.config.show(), AppConfig::default().show());
+    }
+
+    #[test]
+    fn configuration_text_loads_as_the_same_file_would() {
+        let vars = [("IVCRUSH_SCAN__DAYS", "9"), ("IVCRUSH_SCNA__DAYS", "3")];
+        let from_file = load_text(EXAMPLE, &vars).expect("the example as a file");
+        let owned = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        let from_text = AppConfig::load_from_text(EXAMPLE, serde_json::json!({}), owned)
+            .expect("the example as text");
+        assert_eq!(from_text.config.show(), from_file.config.show());
+        assert_eq!(from_text.config.scan.days, 9);
+        assert_eq!(from_text.warnings, from_file.warnings);
+        let e = AppConfig::load_from_text("[scan]\nnope = 1\n", serde_json::json!({}), [])
+            .expect_err("unknown key");
+        assert!(e.to_string().contains("nope"), "{e}");
     }
 
     #[test]
