@@ -67,7 +67,7 @@ else
 fi
 # The production environment file must not switch the provider back (the environment wins).
 env_example=${PRODUCTION_ENV:-deploy/ivcrush.production.env.example}
-if grep -nE '^[[:space:]]*(export[[:space:]]+)?IVCRUSH_[A-Z_]+=' "$env_example" | grep -v 'IVCRUSH_API_KEYS='; then
+if grep -nE '^[[:space:]]*(export[[:space:]]+)?IVCRUSH_[A-Z_]+=' "$env_example" | grep -vE 'IVCRUSH_(API|ADMIN)_KEYS='; then
     echo "FAIL $env_example sets IVCRUSH_* settings (above): they would override $file" >&2
     fail=1
 else
