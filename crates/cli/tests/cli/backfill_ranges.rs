@@ -4,7 +4,6 @@
 //! store API, on SQLite and, when `DATABASE_URL` names a PostgreSQL server, on PostgreSQL (a
 //! fresh schema per database, dropped afterwards).
 
-use assert_cmd::cargo::CommandCargoExt;
 use chrono::{Duration, NaiveDate};
 use ivcrush_core::Bar;
 use ivcrush_core::moves::HistoricalMove;
@@ -127,20 +126,10 @@ impl Db {
 
     /// [`Db::cmd`] without `--quiet` (its INFO lines on stderr).
     pub(crate) fn command(&self, args: &[&str]) -> Command {
-        let dir = match self {
-            Db::Sqlite { dir } | Db::Postgres { dir, .. } => dir.path(),
-        };
-        let mut c = Command::cargo_bin("ivcrush").expect("binary");
-        c.current_dir(dir)
-            .env("DATABASE_URL", self.url())
+        let mut c = crate::support::ivcrush(self.dir());
+        c.env("DATABASE_URL", self.url())
             .env("IVCRUSH_AS_OF", AS_OF)
-            .env_remove("RUST_LOG");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("IVCRUSH_") && k != "IVCRUSH_AS_OF" {
-                c.env_remove(k);
-            }
-        }
-        c.args(args);
+            .args(args);
         c
     }
 
@@ -192,6 +181,17 @@ impl Drop for Db {
     }
 }
 
+/// Every stored analysis row.
+pub(crate) async fn all_analyses(store: &dyn Store) -> Vec<ivcrush_store::StoredAnalysis> {
+    store
+        .latest_analyses(&AnalysisFilter {
+            limit: 1_000_000,
+            ..AnalysisFilter::default()
+        })
+        .await
+        .expect("analyses")
+}
+
 /// Everything a backfill or a scan stores, without row IDs, run IDs and timestamps.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Snapshot {
@@ -230,14 +230,7 @@ impl Snapshot {
             snap.coverage
                 .insert(s, progress.map(|p| (p.covered_from, p.completed_through)));
         }
-        let rows = store
-            .latest_analyses(&AnalysisFilter {
-                limit: 1_000_000,
-                ..AnalysisFilter::default()
-            })
-            .await
-            .expect("analyses");
-        for a in rows {
+        for a in all_analyses(store).await {
             let mut v = serde_json::to_value(&a).expect("serializable");
             if let Some(m) = v.as_object_mut() {
                 for k in ["id", "run_id", "created_at"] {

@@ -19,12 +19,12 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use ivcrush_store::open_store;
 use ivcrush_store::sqlx::{self, Connection};
-use ivcrush_store::{AnalysisFilter, open_store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::backfill_ranges::{Db, Snapshot, assert_same, backends, ended, runtime};
+use crate::backfill_ranges::{Db, Snapshot, all_analyses, assert_same, backends, ended, runtime};
 
 /// Kills per command and backend.
 const KILLS: u64 = 50;
@@ -259,15 +259,8 @@ fn rows_per_run(db: &Db) -> BTreeMap<String, usize> {
     let url = db.url();
     runtime().block_on(async move {
         let store = open_store(&url).await.expect("opens after SIGKILL");
-        let rows = store
-            .latest_analyses(&AnalysisFilter {
-                limit: 1_000_000,
-                ..AnalysisFilter::default()
-            })
-            .await
-            .expect("analyses");
         let mut runs = BTreeMap::new();
-        for row in rows {
+        for row in all_analyses(&*store).await {
             *runs.entry(row.run_id.clone()).or_insert(0) += 1;
         }
         runs

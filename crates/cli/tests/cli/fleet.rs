@@ -566,15 +566,8 @@ fn vendor_data_fetched_by_one_process_is_read_by_another_from_redis_and_the_data
         .sum::<u64>()
     };
     let analyze = |dir: &Path| {
-        let out = live(dir)
-            .args(["analyze", &ticker, "--format", "json"])
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out =
+            crate::support::succeeds(live(dir).args(["analyze", &ticker, "--format", "json"]));
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     // Two processes, each with its own database, one fleet.

@@ -5,6 +5,18 @@ use std::process::Command;
 
 /// `ivcrush` run in `dir`, on the simulated market as of 2026-02-02 with a SQLite file in `dir`;
 /// the caller's own `IVCRUSH_*` settings and `RUST_LOG` are removed.
+/// Runs `cmd` to its end and returns its output; panics with its stderr unless it exits 0.
+pub fn succeeds(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn ivcrush(dir: &Path) -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("ivcrush"));
     cmd.current_dir(dir)

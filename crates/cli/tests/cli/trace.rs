@@ -30,15 +30,7 @@ fn a_command_and_a_request_carry_their_trace_to_every_vendor_request() {
     let ticker = mock.symbols()[0].clone();
 
     // A command: its run ID is the trace of all its vendor requests.
-    let out = live(dir.path())
-        .args(["analyze", &ticker, "--format", "json"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::succeeds(live(dir.path()).args(["analyze", &ticker, "--format", "json"]));
     let sent = mock.traceparents();
     assert_eq!(
         sent.len() as u64,
