@@ -3,7 +3,7 @@
 use crate::clock::report_out;
 use crate::context::App;
 use crate::error::AppError;
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, Utc};
 use ivcrush_core::EarningsEvent;
 use ivcrush_market::EarningsRecord;
 use ivcrush_store::{EarningsRow, TickerRow};
@@ -155,7 +155,15 @@ impl CalendarService<'_> {
             .calendar(from, to)
             .await
             .map_err(|e| AppError::market("earnings calendar", e))?;
-        self.store_records(&cal, self.app.market.source).await
+        // What changed since the last sync: alerts, and a moved report leaves its old date.
+        let stored = self.app.store.earnings_between(from, to).await?;
+        let changes = crate::alerts::calendar_changes(&stored, &cal, Utc::now());
+        let written = self.store_records(&cal, self.app.market.source).await?;
+        for (ticker, old) in &changes.moved_from {
+            self.app.store.delete_earnings_event(ticker, *old).await?;
+        }
+        self.app.alerts().record_quietly(&changes.alerts).await;
+        Ok(written)
     }
 
     /// Upserts calendar records (their tickers first, names kept) tagged with `source`; returns

@@ -60,6 +60,10 @@ pub struct App {
     /// Vendor reads bypass the cache (a backtest's replays: each as-of is read once, and
     /// caching thousands of past chains would only fill the store).
     pub(crate) uncached: bool,
+    /// The webhooks alerts go to (`alerts.webhooks`); `None` without endpoints.
+    pub(crate) notifier: Option<Arc<ivcrush_notify::Notifier>>,
+    /// Woken when alerts are recorded (the background delivery waits on it).
+    pub(crate) alert_wakeup: Arc<tokio::sync::Notify>,
 }
 
 /// An async health ping returning a message or an error text.
@@ -312,6 +316,7 @@ impl App {
             );
         }
         app.fleet = fleet;
+        app.alert_on_breaker_open();
         Ok(app)
     }
 
@@ -326,6 +331,20 @@ impl App {
         let cache = HybridCache::builder(store.clone())
             .policy(&config.cache)
             .build();
+        let notifier = if config.alerts.webhooks.endpoints.is_empty() {
+            None
+        } else {
+            match ivcrush_notify::Notifier::new(&config.alerts.webhooks) {
+                Ok(n) => Some(Arc::new(n)),
+                Err(e) => {
+                    tracing::error!(
+                        error = &e as &dyn std::error::Error,
+                        "alert webhooks unusable: alerts are stored, not delivered"
+                    );
+                    None
+                }
+            }
+        };
         App {
             config: Arc::new(config),
             market,
@@ -340,6 +359,66 @@ impl App {
             any_stale: Arc::new(AtomicBool::new(false)),
             fleet: None,
             uncached: false,
+            notifier,
+            alert_wakeup: Arc::default(),
+        }
+    }
+
+    /// The background delivery of alerts to the webhooks; `None` without endpoints.
+    pub fn alert_dispatcher(&self) -> Option<crate::alerts::AlertDispatcher> {
+        let notifier = self.notifier.clone()?;
+        let endpoints = self
+            .config
+            .alerts
+            .webhooks
+            .endpoints
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
+        Some(crate::alerts::AlertDispatcher::new(
+            self.store.clone(),
+            notifier,
+            endpoints,
+        ))
+    }
+
+    /// What wakes the background delivery ([`crate::alerts::AlertDispatcher::run`]).
+    pub fn alert_wakeup(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.alert_wakeup)
+    }
+
+    /// Raises an alert whenever one of this app's breakers opens (stored in the background;
+    /// the breaker's caller never waits).
+    fn alert_on_breaker_open(&self) {
+        for snapshot in self.breakers.list() {
+            let Some(breaker) = self.breakers.get(&snapshot.name) else {
+                continue;
+            };
+            let store = self.store.clone();
+            let wake = Arc::clone(&self.alert_wakeup);
+            breaker.add_listener(move |e| {
+                if e.to != ivcrush_resilience::BreakerState::Open {
+                    return;
+                }
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return;
+                };
+                let alert = crate::alerts::breaker_opened(&e.name, Utc::now());
+                let (store, wake) = (store.clone(), Arc::clone(&wake));
+                runtime.spawn(async move {
+                    match store.insert_alert(&alert).await {
+                        Ok(Some(_)) => {
+                            tracing::warn!(kind = "breaker_open", "alert: {}", alert.message);
+                            wake.notify_one();
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(
+                            error = &e as &dyn std::error::Error,
+                            "breaker alert not stored"
+                        ),
+                    }
+                });
+            });
         }
     }
 

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod analyzer;
+pub mod alerts;
 pub mod backtest;
 pub mod batch_file;
 mod calendar;

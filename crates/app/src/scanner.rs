@@ -13,10 +13,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
 use ivcrush_core::EarningsEvent;
 use ivcrush_market::{EarningsRecord, StockQuote};
-use ivcrush_store::{NewAnalysis, StoredAnalysis};
+use ivcrush_store::{AnalysisFilter, NewAnalysis, StoredAnalysis};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// How far back a ticker's previous analysis counts for threshold alerts.
+const STANDING_DAYS: i64 = 30;
 
 /// What to scan.
 #[derive(Debug, Clone, Default)]
@@ -569,8 +572,47 @@ impl Scanner<'_> {
                 Row::Failed(f) => NewAnalysis::failed(run_id, &f.ticker, fetched_at, &f.error, now),
             })
             .collect();
+        let previous = self.previous_standings(run_id).await;
         self.app.store.insert_analyses(&stored).await?;
+        let crossings = crate::alerts::scan_crossings(
+            &previous,
+            &rows,
+            self.app.config.alerts.score_threshold,
+            run_id,
+            now,
+        );
+        self.app.alerts().record_quietly(&crossings).await;
         Ok(rows)
+    }
+
+    /// Each ticker's score and tier in its latest stored analysis of the last
+    /// [`STANDING_DAYS`] from another run: what a crossing is measured against. Empty (and
+    /// logged) when the store cannot say: alerting never fails a scan.
+    async fn previous_standings(self, run_id: &str) -> HashMap<String, crate::alerts::Standing> {
+        let filter = AnalysisFilter {
+            limit: 10_000,
+            since: Some(Utc::now() - chrono::Duration::days(STANDING_DAYS)),
+            ..AnalysisFilter::default()
+        };
+        let latest = match self.app.store.latest_analyses(&filter).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    "previous analyses unreadable: no threshold alerts this run"
+                );
+                return HashMap::new();
+            }
+        };
+        let mut out = HashMap::new();
+        // Newest first: the first row of a ticker is its latest.
+        for a in latest.into_iter().filter(|a| a.run_id != run_id) {
+            if let (Some(score), Some(tier)) = (a.score, a.vrp_tier) {
+                out.entry(a.ticker)
+                    .or_insert(crate::alerts::Standing { score, tier });
+            }
+        }
+        out
     }
 
     async fn analyze_job(

@@ -214,6 +214,8 @@ pub enum Command {
     Import(commands::import::ImportArgs),
     /// Earnings calendar: sync from the provider, list from the store.
     Calendar(commands::calendar::CalendarArgs),
+    /// Alerts (calendar changes, threshold crossings, breakers, health): list, deliver.
+    Alerts(commands::alerts::AlertsArgs),
     /// HTTP API, dashboard, Prometheus metrics and the scheduled scan.
     Serve(commands::serve::ServeCliArgs),
     /// Process the jobs of distributed scans (`scan --distributed`) from Redis until
@@ -263,6 +265,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Calendar(a) => commands::run_async(&a.common.clone(), |app, cid| {
             commands::calendar::run(app, cid, a)
+        }),
+        Command::Alerts(a) => commands::run_async(&a.common.clone(), |app, cid| {
+            commands::alerts::run(app, cid, a)
         }),
         Command::Health(a) => commands::health::run(a),
         Command::Config(a) => commands::config::run(a),

@@ -330,12 +330,13 @@ struct Decision {
 /// assert!(matches!(analyze(&bad, &AnalyticsConfig::default()), Err(AnalysisError::Gate(_))));
 /// ```
 pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysis, AnalysisError> {
-    check_spot(inp.spot)?;
-    let mut notes = Notes::start(inp);
-    let plan = ExpiryPlan::select(inp, cfg)?;
-    let views = Views::build(&plan, inp, cfg, &mut notes.quality);
-    let straddle = price_straddle(&views.front, inp, &cfg.gates, &mut notes.quality)?;
-    let event = fit_event_move(&plan, &views, &mut notes.warnings);
+    let ImpliedStage {
+        mut notes,
+        plan,
+        views,
+        straddle,
+        event,
+    } = ImpliedStage::run(inp, cfg)?;
     let historical = historical_stats(inp.history, cfg)?;
     let realized_vol = realized_vol_of(inp, &mut notes.warnings);
     let mut vrp = event_vrp(
@@ -388,6 +389,75 @@ pub fn analyze(inp: &AnalysisInput<'_>, cfg: &AnalyticsConfig) -> Result<Analysi
         warnings: notes.warnings,
         data_quality: notes.quality,
     })
+}
+
+/// The implied move alone, as a live feed republishes it on every quote update: the same steps
+/// as [`analyze`] up to the event move (same expiries, gates, forwards and fit), so that the
+/// figure equals the `implied_move` block of an analysis of the same quotes. `history` and
+/// `bars` are not used.
+///
+/// # Errors
+/// The [`AnalysisError`]s of those steps (no event expiry, a failed gate, no straddle).
+pub fn live_implied_move(
+    inp: &AnalysisInput<'_>,
+    cfg: &AnalyticsConfig,
+) -> Result<LiveImpliedMove, AnalysisError> {
+    let stage = ImpliedStage::run(inp, cfg)?;
+    Ok(LiveImpliedMove {
+        expiration: stage.plan.expiry,
+        implied_move: implied_move_record(
+            &stage.straddle,
+            stage.event,
+            &stage.views.front,
+            stage.plan.pre,
+        ),
+        warnings: stage.notes.warnings,
+        data_quality: stage.notes.quality,
+    })
+}
+
+/// [`live_implied_move`]'s answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveImpliedMove {
+    /// The analysed (event) expiry.
+    pub expiration: NaiveDate,
+    /// The implied-move block, as [`Analysis::implied_move`].
+    pub implied_move: ImpliedMoveRecord,
+    /// Caveats of the steps run.
+    pub warnings: Vec<String>,
+    /// Data-quality notes of the steps run.
+    pub data_quality: Vec<DataQuality>,
+}
+
+/// The steps shared by [`analyze`] and [`live_implied_move`]: expiries, views, straddle and
+/// event move.
+struct ImpliedStage<'a> {
+    notes: Notes,
+    plan: ExpiryPlan<'a>,
+    views: Views<'a>,
+    straddle: StraddleMove,
+    event: Option<EventMove>,
+}
+
+impl<'a> ImpliedStage<'a> {
+    fn run(
+        inp: &AnalysisInput<'a>,
+        cfg: &AnalyticsConfig,
+    ) -> Result<ImpliedStage<'a>, AnalysisError> {
+        check_spot(inp.spot)?;
+        let mut notes = Notes::start(inp);
+        let plan = ExpiryPlan::select(inp, cfg)?;
+        let views = Views::build(&plan, inp, cfg, &mut notes.quality);
+        let straddle = price_straddle(&views.front, inp, &cfg.gates, &mut notes.quality)?;
+        let event = fit_event_move(&plan, &views, &mut notes.warnings);
+        Ok(ImpliedStage {
+            notes,
+            plan,
+            views,
+            straddle,
+            event,
+        })
+    }
 }
 
 impl Notes {

@@ -61,7 +61,9 @@ pub mod types;
 pub mod uncertainty;
 pub mod vrp;
 
-pub use analysis::{Analysis, AnalysisError, AnalysisInput, analyze};
+pub use analysis::{
+    Analysis, AnalysisError, AnalysisInput, LiveImpliedMove, analyze, live_implied_move,
+};
 pub use backtest::{
     SettleError, Summary, Trade, TradeCosts, TradeExit, TradeResult, WalkForward, settle,
     summarize, walk_forward,

@@ -351,8 +351,74 @@
     return svg;
   }
 
+  // ---- live implied move (server-sent events relayed from `ivcrush ticker`) --------------
+  // Read with fetch rather than EventSource: the key (header mode) can be sent, and a 503
+  // (live moves off) is told apart from a dropped connection, which is retried.
+  let live = null;
+  function showLive(state, figure, meta) {
+    $("detail-live").dataset.live = state;
+    $("live-implied").textContent = figure;
+    $("live-meta").textContent = meta;
+  }
+  function onImplied(u) {
+    if (u.underlying !== selected) return;
+    const im = u.implied_move;
+    const d = $("detail-live");
+    d.dataset.seq = String(u.seq);
+    if (im) {
+      d.dataset.straddle = String(im.straddle_pct);
+      showLive("on", `${fmt(im.interpolated_pct)}% (straddle ${fmt(im.straddle_pct)}%, event ${fmt(im.event_pct)}%)`,
+        `spot ${fmt(u.spot)}, expiry ${u.expiration}, ${u.options} options, as of ${nyTime(u.as_of)}`);
+    } else {
+      showLive("on", "—", u.error || "no figure");
+    }
+  }
+  function followLive(t) {
+    if (live) live.abort();
+    const ctl = new AbortController();
+    live = ctl;
+    showLive("connecting", "—", "connecting…");
+    (async () => {
+      for (let attempt = 0; !ctl.signal.aborted; attempt++) {
+        try {
+          const resp = await fetch("/api/v1/stream/implied?tickers=" + encodeURIComponent(t), {
+            headers: key ? { "X-API-Key": key, Accept: "text/event-stream" } : { Accept: "text/event-stream" },
+            credentials: "same-origin", cache: "no-store", signal: ctl.signal,
+          });
+          if (!resp.ok) {
+            let msg = resp.statusText;
+            try { msg = (await resp.json()).message || msg; } catch (e) { /* not JSON */ }
+            showLive(resp.status === 503 ? "unavailable" : "error", "—", msg);
+            if (resp.status !== 503 || attempt > 0) return;
+            throw new Error(msg);
+          }
+          showLive("waiting", "—", "waiting for the ticker…");
+          const reader = resp.body.getReader();
+          const dec = new TextDecoder();
+          let buf = "";
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buf += dec.decode(value, { stream: true }).replace(/\r\n/g, "\n");
+            let i;
+            while ((i = buf.indexOf("\n\n")) >= 0) {
+              const block = buf.slice(0, i);
+              buf = buf.slice(i + 2);
+              const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, "")).join("\n");
+              if (data) { try { onImplied(JSON.parse(data)); } catch (e) { /* skip a bad event */ } }
+            }
+          }
+        } catch (e) {
+          if (ctl.signal.aborted) return;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** Math.min(attempt, 5))));
+      }
+    })();
+  }
+
   async function selectTicker(t) {
     selected = t;
+    followLive(t);
     renderTable();
     $("detail-title").textContent = t;
     try {
@@ -576,6 +642,32 @@
     }
   }
 
+  // ---- alerts ---------------------------------------------------------------------------
+  async function loadAlerts() {
+    const body = document.querySelector("#alerts tbody");
+    try {
+      const r = await api("/api/v1/alerts?days=7&limit=50");
+      const rows = r.alerts || [];
+      $("alerts-panel").dataset.alerts = String(rows.length);
+      if (!rows.length) {
+        const tr = el("tr");
+        tr.append(el("td", { colspan: 5, class: "muted" }, "No alerts in the last 7 days."));
+        body.replaceChildren(tr);
+        return;
+      }
+      body.replaceChildren(...rows.map((a) => {
+        const tr = el("tr", { "data-kind": a.kind });
+        tr.append(el("td", {}, nyTime(a.created_at)), el("td", {}, a.kind), el("td", {}, a.ticker || ""),
+          el("td", {}, a.message), el("td", { class: "num" }, String(a.delivered)));
+        return tr;
+      }));
+    } catch (e) {
+      const tr = el("tr");
+      tr.append(el("td", { colspan: 5, class: "muted" }, "alerts: " + e.message));
+      body.replaceChildren(tr);
+    }
+  }
+
   async function loginAndStart(typed) {
     try {
       await login(typed);
@@ -585,7 +677,7 @@
       return;
     }
     $("key").value = "";
-    if (await start(false)) loadBacktest(false);
+    if (await start(false)) { loadBacktest(false); loadAlerts(); }
     loadHealth();
   }
 
@@ -602,7 +694,7 @@
       delete document.body.dataset.auth;
       status("logged out", false);
     });
-    $("refresh").addEventListener("click", () => start(true));
+    $("refresh").addEventListener("click", () => { start(true); loadAlerts(); });
     for (const th of document.querySelectorAll("#scan th[data-key]")) {
       th.addEventListener("click", () => {
         const k = th.dataset.key;
@@ -612,12 +704,13 @@
       });
     }
     window.addEventListener("resize", recordLayout);
+    setInterval(() => { if (document.body.dataset.state === "ready") loadAlerts(); }, 60000);
     $("backtest-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadBacktest(true); });
     const fromFragment = keyFromFragment();
     if (fromFragment) {
       loginAndStart(fromFragment).then(recordLayout);
     } else {
-      start(false).then((ok) => { if (ok) loadBacktest(false); });
+      start(false).then((ok) => { if (ok) { loadBacktest(false); loadAlerts(); } });
       loadHealth().then(recordLayout);
     }
   });

@@ -12,9 +12,11 @@
 //! | `GET /api/v1/analyze/{ticker}` | one ticker (served from a fresh stored analysis) | `X-API-Key` |
 //! | `GET /api/v1/calendar` | earnings calendar of a window | `X-API-Key` |
 //! | `GET /api/v1/history/{ticker}` | stored analyses and historical moves | `X-API-Key` |
+//! | `GET /api/v1/alerts?days=&limit=` | alerts raised (calendar changes, crossings, breakers, health) | `X-API-Key` |
 //! | `GET /api/v1/breakers` | circuit breakers | `X-API-Key` |
 //! | `POST /api/v1/breakers/{name}/reset`, `/force-open` | operate a breaker | `X-API-Key` |
 //! | `GET /api/v1/openapi.json` | OpenAPI 3.1 description generated from the handlers | `X-API-Key` |
+//! | `GET /api/v1/stream/implied?tickers=` | live implied moves from `ivcrush ticker`, server-sent events (`server.live_implied`) | `X-API-Key` |
 //!
 //! JSON bodies are the CLI's records ([`ivcrush_app::Row`], [`ivcrush_app::AnalysisRecord`]);
 //! errors are `{"error": code, "message": text, "request_id": id}`.
@@ -39,6 +41,7 @@
 mod dashboard;
 mod error;
 mod extract;
+mod live;
 mod metrics;
 mod middleware;
 mod routes;

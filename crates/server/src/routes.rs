@@ -32,7 +32,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
-use crate::dashboard;
+use crate::{dashboard, live};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, ReqId};
 use crate::middleware::{
@@ -49,10 +49,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/scan", get(scan))
         .route("/api/v1/analyze/{ticker}", get(analyze))
         .route("/api/v1/calendar", get(calendar))
+        .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/history/{ticker}", get(history))
         .route("/api/v1/backtest", get(backtest))
         .route("/api/v1/breakers", get(breakers))
         .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/stream/implied", get(live::implied_stream))
         .merge(
             Router::new()
                 .route("/api/v1/breakers/{name}/reset", post(reset_breaker))
@@ -404,6 +406,53 @@ pub(crate) async fn calendar(
     Ok(Json(CalendarResponse { from, to, events }))
 }
 
+/// Query of `/api/v1/alerts`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AlertsParams {
+    /// Alerts of the last N days (1–3660, default 7).
+    #[param(minimum = 1, maximum = 3660)]
+    days: Option<u32>,
+    /// At most N alerts, newest first (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// Stored alerts.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AlertsResponse {
+    /// Newest first: `{id, key, kind, ticker, message, detail, created_at, delivered}`
+    /// (`detail` a JSON object as text; `delivered` the webhooks that took it).
+    #[schema(value_type = Vec<Object>)]
+    alerts: Vec<ivcrush_app::store::AlertRow>,
+}
+
+/// Alerts raised: calendar changes, score and tier crossings, breakers opening, health.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertsParams),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Alerts, newest first", body = AlertsResponse),
+        (status = 400, description = "Malformed query", body = ErrorBody),
+        (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody),
+        (status = 503, description = "Database unavailable, or the request timed out",
+            body = ErrorBody)))]
+pub(crate) async fn alerts(
+    State(s): State<AppState>,
+    ApiQuery(p): ApiQuery<AlertsParams>,
+) -> Result<Json<AlertsResponse>, ApiError> {
+    let days = p.days.unwrap_or(7);
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=3660).contains(&days) {
+        return Err(ApiError::BadRequest("days must be within 1..=3660".into()));
+    }
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest("limit must be within 1..=1000".into()));
+    }
+    let alerts = s.app().alerts().list(days, limit).await?;
+    Ok(Json(AlertsResponse { alerts }))
+}
+
 /// Query of `/api/v1/history/{ticker}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -650,25 +699,37 @@ macro_rules! ws_class {
     };
 }
 
+
+/// One ticker with its surrounding whitespace, unanchored (see [`TICKER_PATTERN`]).
+macro_rules! one_ticker {
+    () => {
+        concat!(
+            ws_class!(),
+            "*(?:[A-Za-z0-9]{1,10}",
+            "|[A-Za-z0-9][./-][A-Za-z0-9]{1,8}",
+            "|[A-Za-z0-9]{2}[./-][A-Za-z0-9]{1,7}",
+            "|[A-Za-z0-9]{3}[./-][A-Za-z0-9]{1,6}",
+            "|[A-Za-z0-9]{4}[./-][A-Za-z0-9]{1,5}",
+            "|[A-Za-z0-9]{5}[./-][A-Za-z0-9]{1,4}",
+            "|[A-Za-z0-9]{6}[./-][A-Za-z0-9]{1,3}",
+            "|[A-Za-z0-9]{7}[./-][A-Za-z0-9]{1,2}",
+            "|[A-Za-z0-9]{8}[./-][A-Za-z0-9])",
+            ws_class!(),
+            "*"
+        )
+    };
+}
+
 /// A ticker as the server accepts it (`ivcrush_core::symbol::Symbol::parse`): letters of
 /// either case and digits, at most one `.`, `-` or `/` between two of them, 1–10 characters,
 /// surrounding whitespace ignored. The length bound is spelt out per separator position (no
 /// lookahead: generators of test data handle it badly).
-pub(crate) const TICKER_PATTERN: &str = concat!(
-    "^",
-    ws_class!(),
-    "*(?:[A-Za-z0-9]{1,10}",
-    "|[A-Za-z0-9][./-][A-Za-z0-9]{1,8}",
-    "|[A-Za-z0-9]{2}[./-][A-Za-z0-9]{1,7}",
-    "|[A-Za-z0-9]{3}[./-][A-Za-z0-9]{1,6}",
-    "|[A-Za-z0-9]{4}[./-][A-Za-z0-9]{1,5}",
-    "|[A-Za-z0-9]{5}[./-][A-Za-z0-9]{1,4}",
-    "|[A-Za-z0-9]{6}[./-][A-Za-z0-9]{1,3}",
-    "|[A-Za-z0-9]{7}[./-][A-Za-z0-9]{1,2}",
-    "|[A-Za-z0-9]{8}[./-][A-Za-z0-9])",
-    ws_class!(),
-    "*$"
-);
+pub(crate) const TICKER_PATTERN: &str = concat!("^", one_ticker!(), "$");
+
+/// A comma-separated list of 1–50 tickers, each as [`TICKER_PATTERN`] (no empty entries):
+/// what [`crate::live::parse_tickers`] accepts.
+pub(crate) const TICKERS_PATTERN: &str =
+    concat!("^", one_ticker!(), "(?:,", one_ticker!(), "){0,49}$");
 
 const TICKER_DESCRIPTION: &str = "Ticker, any case: `BRK.B`, `BRK-B` and `brk/b` (sent as \
     `brk%2Fb`) are the same; 1–10 characters, surrounding whitespace ignored";
@@ -805,6 +866,10 @@ impl Modify for CommonResponses {
                             .schema_type(utoipa::openapi::schema::Type::String)
                             .pattern(Some(TICKER_PATTERN))
                             .build(),
+                        "tickers" => ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::schema::Type::String)
+                            .pattern(Some(TICKERS_PATTERN))
+                            .build(),
                         "name" if path.starts_with("/api/v1/breakers/") => ObjectBuilder::new()
                             .schema_type(utoipa::openapi::schema::Type::String)
                             .enum_values(Some(BREAKER_NAMES.iter().copied()))
@@ -826,8 +891,9 @@ impl Modify for CommonResponses {
         malformed request, 422 for a well-formed one the server cannot serve (a window that ends \
         before it starts), 429 with Retry-After."),
     paths(live, ready, metrics, scan, analyze, calendar, history, backtest, breakers, reset_breaker,
-        force_open_breaker, openapi_json, login_doc, logout_doc),
+        force_open_breaker, openapi_json, login_doc, logout_doc, live::implied_stream, alerts),
     components(schemas(LoginBody, ErrorBody, Live, ScanResponse, CalendarResponse, HistoryResponse,
+        AlertsResponse,
         BreakersResponse)),
     modifiers(&ApiKeyScheme, &CommonResponses)
 )]

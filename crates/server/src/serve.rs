@@ -46,6 +46,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = ConnectionLimits::of(state.config());
+    let closing = state.clone();
+    // Live streams never finish on their own: they end at the signal, so the drain is quick.
+    let shutdown = async move {
+        shutdown.await;
+        closing.close_streams();
+    };
     serve_router(listener, router(state), limits, shutdown).await;
     Ok(())
 }
@@ -170,6 +176,37 @@ async fn accept_failed(e: std::io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
+/// Readiness as the last vendor ping left it: a turn to DEGRADED or DOWN is an alert.
+#[derive(Default)]
+struct HealthWatch {
+    last: Option<ivcrush_resilience::HealthStatus>,
+}
+
+impl HealthWatch {
+    async fn check(&mut self, state: &AppState) {
+        use ivcrush_resilience::HealthStatus;
+        let report = state.readiness().await;
+        let was = self.last.replace(report.status);
+        let worse = report.status != HealthStatus::Up && was.is_some_and(|w| w != report.status);
+        if worse {
+            let failing: Vec<String> = report
+                .dependencies
+                .iter()
+                .filter(|d| d.status != HealthStatus::Up)
+                .map(|d| format!("{} ({})", d.name, d.message))
+                .collect();
+            let name = |s: HealthStatus| format!("{s:?}").to_uppercase();
+            let alert = ivcrush_app::alerts::health_changed(
+                &name(report.status),
+                &was.map(name).unwrap_or_default(),
+                &failing,
+                chrono::Utc::now(),
+            );
+            state.app().alerts().record_quietly(&[alert]).await;
+        }
+    }
+}
+
 /// How often `serve` deletes the cache entries expired beyond their grace period.
 const CACHE_PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -287,6 +324,7 @@ impl Server {
                 let ping_vendors = state.app().health().has_vendor_pings();
                 let retention_days = state.config().retention_days;
                 let mut last_retention: Option<tokio::time::Instant> = None;
+                let mut health = HealthWatch::default();
                 loop {
                     tokio::select! {
                         _ = tick.tick() => state.housekeeping(),
@@ -306,12 +344,20 @@ impl Server {
                                 () = state.app().health().refresh_vendors() => {}
                                 _ = stop.changed() => return,
                             }
+                            health.check(&state).await;
                         }
                         _ = stop.changed() => return,
                     }
                 }
             })
         };
+        // Alerts go out in the background, woken as they are raised.
+        let alerts = state.app().alert_dispatcher().map(|dispatcher| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(dispatcher.run(state.app().alert_wakeup(), async move {
+                let _ = stop.changed().await;
+            }))
+        });
         // The operator listener stops after the main one has drained (probes answer meanwhile).
         let admin = admin.map(|listener| {
             let app = admin_router(state.clone());
@@ -373,6 +419,13 @@ impl Server {
             }
         }
         let _ = keeper.await;
+        // A delivery in flight gets the grace too; what is left stays pending for the next
+        // process.
+        if let Some(alerts) = alerts
+            && tokio::time::timeout(grace, alerts).await.is_err()
+        {
+            tracing::warn!("alert delivery still running at shutdown; the rest stays pending");
+        }
         tracing::info!("server stopped");
         result.map_err(ServeError::Io)
     }

@@ -23,6 +23,7 @@ use ivcrush_app::{
 };
 use ivcrush_app::{BacktestReport, ExitChoice, StrategyChoice};
 use ivcrush_core::EarningsEvent;
+use ivcrush_ticker::implied::ImpliedFeed;
 use ivcrush_resilience::{CheckResult, Criticality, DEFAULT_CHECK_TIMEOUT, HealthReport};
 use subtle::ConstantTimeEq;
 
@@ -130,6 +131,10 @@ struct Inner {
     /// The last backtest and its query: the dashboard asks for the same one on every load,
     /// and a backtest is CPU work (kept `analysis_ttl_secs`; concurrent askers wait for one).
     backtest: tokio::sync::Mutex<Option<(BacktestKey, Instant, Arc<BacktestReport>)>>,
+    /// The ticker's live implied moves (`server.live_implied`), and the streams left to open.
+    live: Option<(ImpliedFeed, Arc<tokio::sync::Semaphore>)>,
+    /// Set at shutdown: the live streams end.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// How far after the market's as-of (the server's, or the one asked for) an analysis may
@@ -233,8 +238,21 @@ impl AppState {
             .chain(config.admin_keys.iter().map(|k| (k, Role::Admin)))
             .map(|(k, role)| (k.expose_secret().as_bytes().to_vec(), role))
             .collect();
+        let live = if config.live_implied {
+            let t = &app.config().ticker;
+            let feed = ImpliedFeed::new(&t.redis, &t.key_prefix)
+                .map_err(|e| ServeError::Config(vec![format!("server.live_implied: {e}")]))?;
+            Some((
+                feed,
+                Arc::new(tokio::sync::Semaphore::new(config.live_streams)),
+            ))
+        } else {
+            None
+        };
         Ok(AppState {
             inner: Arc::new(Inner {
+                live,
+                closing: tokio::sync::watch::Sender::new(false),
                 app,
                 config,
                 keys,
@@ -248,6 +266,39 @@ impl AppState {
                 backtest: tokio::sync::Mutex::new(None),
             }),
         })
+    }
+
+    /// The live implied moves and a permit to stream them: 503 when `server.live_implied` is
+    /// off or `server.live_streams` streams are open.
+    pub(crate) fn live_implied(
+        &self,
+    ) -> Result<(&ImpliedFeed, tokio::sync::OwnedSemaphorePermit), ApiError> {
+        let (feed, streams) = self.inner.live.as_ref().ok_or_else(|| {
+            ApiError::Unavailable(
+                "live implied moves are off (set server.live_implied = true and run `ivcrush ticker`)"
+                    .into(),
+            )
+        })?;
+        let permit = Arc::clone(streams).try_acquire_owned().map_err(|_| {
+            ApiError::Unavailable(format!(
+                "{} live streams are open (server.live_streams)",
+                self.inner.config.live_streams
+            ))
+        })?;
+        Ok((feed, permit))
+    }
+
+    /// Ends the live streams (at shutdown).
+    pub(crate) fn close_streams(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Completes once [`AppState::close_streams`] was called.
+    pub(crate) fn closed(&self) -> impl Future<Output = ()> + Send + use<> {
+        let mut rx = self.inner.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
     }
 
     /// The application services.

@@ -66,8 +66,8 @@ pub use cache::{
 pub use error::{BoxError, StoreError};
 pub use lead::Lead;
 pub use model::{
-    AnalysisFilter, Backend, CacheEntry, EarningsRow, NewAnalysis, Progress, StoredAnalysis,
-    TickerRow,
+    AlertRow, AnalysisFilter, Backend, CacheEntry, DeliveryOutcome, EarningsRow, NewAlert,
+    NewAnalysis, Progress, StoredAnalysis, TickerRow,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

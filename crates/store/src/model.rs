@@ -173,6 +173,56 @@ impl Default for AnalysisFilter {
     }
 }
 
+/// An alert to store: `key` identifies the change it reports (the same change seen again is
+/// not a new alert).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAlert {
+    /// Idempotency key (`calendar_moved:AAPL:2026-01-29:2026-02-05`, …).
+    pub key: String,
+    /// `calendar_moved`, `calendar_timing`, `score_crossed`, `tier_changed`, `breaker_open`,
+    /// `health`.
+    pub kind: String,
+    /// The ticker it is about, if any.
+    pub ticker: Option<String>,
+    /// One line for a person.
+    pub message: String,
+    /// The details as a JSON object (text).
+    pub detail: String,
+    /// When it was raised.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRow {
+    /// Row ID (increasing with insertion order).
+    pub id: i64,
+    /// The alert.
+    #[serde(flatten)]
+    pub alert: NewAlert,
+    /// Webhook endpoints it was delivered to.
+    pub delivered: u32,
+}
+
+/// How a webhook delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Refused or never answered within the attempts: not retried.
+    Failed,
+}
+
+impl DeliveryOutcome {
+    /// The stored status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// One L2 cache entry as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheEntry {

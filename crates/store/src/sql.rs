@@ -25,6 +25,8 @@ pub(crate) const UPSERT_EVENTS_CONFLICT: &str = " ON CONFLICT (ticker, report_da
 pub(crate) const EVENTS_BETWEEN: &str = "SELECT ticker, report_date, timing, source, fiscal_date_ending \
      FROM earnings_events WHERE report_date >= $1 AND report_date <= $2 \
      ORDER BY report_date, ticker";
+pub(crate) const DELETE_EVENT: &str =
+    "DELETE FROM earnings_events WHERE ticker = $1 AND report_date = $2";
 pub(crate) const EVENTS_FOR: &str = "SELECT ticker, report_date, timing, source, fiscal_date_ending \
      FROM earnings_events WHERE ticker = $1 ORDER BY report_date";
 
@@ -97,6 +99,38 @@ pub(crate) const GET_PROGRESS: &str = "SELECT ticker, kind, completed_through, c
 
 pub(crate) const APPLIED_MIGRATIONS: &str =
     "SELECT version, description, success FROM _sqlx_migrations ORDER BY version";
+pub(crate) const INSERT_ALERT: &str = "INSERT INTO alerts \
+     (key, kind, ticker, message, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (key) DO NOTHING RETURNING id";
+/// The columns of an alert row (a macro: `concat!` builds the statements at compile time).
+macro_rules! alert_columns {
+    () => {
+        "a.id, a.key, a.kind, a.ticker, a.message, a.detail, a.created_at, \
+         (SELECT COUNT(*) FROM alert_deliveries d WHERE d.alert_id = a.id \
+          AND d.status = 'delivered') AS delivered"
+    };
+}
+pub(crate) const ALERTS_SINCE: &str = concat!(
+    "SELECT ",
+    alert_columns!(),
+    " FROM alerts a WHERE a.created_at >= $1 ORDER BY a.id DESC LIMIT $2"
+);
+pub(crate) const UNDELIVERED_ALERTS: &str = concat!(
+    "SELECT ",
+    alert_columns!(),
+    " FROM alerts a WHERE a.created_at >= $1 AND NOT EXISTS \
+     (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id AND d.endpoint = $2) \
+     ORDER BY a.id LIMIT $3"
+);
+pub(crate) const CLAIM_DELIVERY: &str = "INSERT INTO alert_deliveries \
+     (alert_id, endpoint, status, attempts, last_error, updated_at) \
+     VALUES ($1, $2, 'sending', 0, NULL, $3) \
+     ON CONFLICT (alert_id, endpoint) DO NOTHING RETURNING alert_id";
+pub(crate) const RELEASE_DELIVERY: &str = "DELETE FROM alert_deliveries \
+     WHERE alert_id = $1 AND endpoint = $2 AND status = 'sending'";
+pub(crate) const FINISH_DELIVERY: &str = "UPDATE alert_deliveries SET status = $3, attempts = $4, \
+     last_error = $5, updated_at = $6 WHERE alert_id = $1 AND endpoint = $2";
+
 /// The migrator's bookkeeping table.
 pub(crate) const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 pub(crate) const PRUNE_ANALYSES: &str = "DELETE FROM analyses WHERE created_at < $1";
@@ -175,8 +209,8 @@ macro_rules! impl_store {
         use sqlx::Row as _;
         use $crate::error::StoreError;
         use $crate::model::{
-            AnalysisFilter, Backend, CacheEntry, EarningsRow, NewAnalysis, Progress,
-            StoredAnalysis, TickerRow,
+            AlertRow, AnalysisFilter, Backend, CacheEntry, DeliveryOutcome, EarningsRow,
+            NewAlert, NewAnalysis, Progress, StoredAnalysis, TickerRow,
         };
         use $crate::sql::{self as q, BadTiming, BadVolume, parse_timing};
 
@@ -191,6 +225,25 @@ macro_rules! impl_store {
         {
             row.try_get::<T, _>(col)
                 .map_err(|e| StoreError::decode(table, format!("{key}, column {col}"), e))
+        }
+
+        fn alert_from_row(r: &$row) -> Result<AlertRow, StoreError> {
+            const T: &str = "alerts";
+            let id: i64 = get(r, "id", T, "alert")?;
+            let key = format!("alert {id}");
+            let delivered: i64 = get(r, "delivered", T, &key)?;
+            Ok(AlertRow {
+                id,
+                alert: NewAlert {
+                    key: get(r, "key", T, &key)?,
+                    kind: get(r, "kind", T, &key)?,
+                    ticker: get(r, "ticker", T, &key)?,
+                    message: get(r, "message", T, &key)?,
+                    detail: get(r, "detail", T, &key)?,
+                    created_at: get(r, "created_at", T, &key)?,
+                },
+                delivered: u32::try_from(delivered).unwrap_or(0),
+            })
         }
 
         fn timing_col(
@@ -676,6 +729,122 @@ macro_rules! impl_store {
                 let n: i64 = get(&row, "n", "analyses", &format!("run {run_id}"))?;
                 // COUNT(*) is never negative.
                 Ok(u64::try_from(n).unwrap_or(0))
+            }
+
+            async fn delete_earnings_event(
+                &self,
+                ticker: &str,
+                report_date: NaiveDate,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query(q::DELETE_EVENT)
+                    .bind(ticker)
+                    .bind(report_date)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "delete_earnings_event",
+                        format!("report {ticker} {report_date}"),
+                    ))?;
+                Ok(done.rows_affected())
+            }
+
+            async fn insert_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
+                let row = sqlx::query(q::INSERT_ALERT)
+                    .bind(alert.key.as_str())
+                    .bind(alert.kind.as_str())
+                    .bind(alert.ticker.as_deref())
+                    .bind(alert.message.as_str())
+                    .bind(alert.detail.as_str())
+                    .bind(alert.created_at)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(StoreError::query("insert_alert", format!("alert {}", alert.key)))?;
+                row.map(|r| get::<i64>(&r, "id", "alerts", &alert.key))
+                    .transpose()
+            }
+
+            async fn alerts(
+                &self,
+                since: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<AlertRow>, StoreError> {
+                let rows = sqlx::query(q::ALERTS_SINCE)
+                    .bind(since)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query("alerts", format!("since {since}")))?;
+                rows.iter().map(alert_from_row).collect()
+            }
+
+            async fn undelivered_alerts(
+                &self,
+                endpoint: &str,
+                since: DateTime<Utc>,
+                limit: u32,
+            ) -> Result<Vec<AlertRow>, StoreError> {
+                let rows = sqlx::query(q::UNDELIVERED_ALERTS)
+                    .bind(since)
+                    .bind(endpoint)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "undelivered_alerts",
+                        format!("endpoint {endpoint}"),
+                    ))?;
+                rows.iter().map(alert_from_row).collect()
+            }
+
+            async fn claim_delivery(&self, id: i64, endpoint: &str) -> Result<bool, StoreError> {
+                let row = sqlx::query(q::CLAIM_DELIVERY)
+                    .bind(id)
+                    .bind(endpoint)
+                    .bind(Utc::now())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "claim_delivery",
+                        format!("alert {id} to {endpoint}"),
+                    ))?;
+                Ok(row.is_some())
+            }
+
+            async fn release_delivery(&self, id: i64, endpoint: &str) -> Result<(), StoreError> {
+                sqlx::query(q::RELEASE_DELIVERY)
+                    .bind(id)
+                    .bind(endpoint)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "release_delivery",
+                        format!("alert {id} to {endpoint}"),
+                    ))?;
+                Ok(())
+            }
+
+            async fn finish_delivery(
+                &self,
+                id: i64,
+                endpoint: &str,
+                outcome: DeliveryOutcome,
+                attempts: u32,
+                error: Option<&str>,
+            ) -> Result<(), StoreError> {
+                sqlx::query(q::FINISH_DELIVERY)
+                    .bind(id)
+                    .bind(endpoint)
+                    .bind(outcome.as_str())
+                    .bind(i64::from(attempts))
+                    .bind(error)
+                    .bind(Utc::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::query(
+                        "finish_delivery",
+                        format!("alert {id} to {endpoint}"),
+                    ))?;
+                Ok(())
             }
 
             async fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, StoreError> {

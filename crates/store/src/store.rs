@@ -4,8 +4,8 @@ use crate::admin::{Migration, MigrationStatus, OpenMode, Pruned, TableCount};
 use crate::error::StoreError;
 use crate::lead::Lead;
 use crate::model::{
-    AnalysisFilter, Backend, CacheEntry, EarningsRow, NewAnalysis, Progress, StoredAnalysis,
-    TickerRow,
+    AlertRow, AnalysisFilter, Backend, CacheEntry, DeliveryOutcome, EarningsRow, NewAlert,
+    NewAnalysis, Progress, StoredAnalysis, TickerRow,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -126,6 +126,45 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// How many analyses a run has stored (one per ticker: a ticker stored again replaces its
     /// row), without reading them.
     async fn count_analyses_for_run(&self, run_id: &str) -> Result<u64, StoreError>;
+
+    /// Deletes one stored report (a report the calendar has moved); the rows deleted.
+    async fn delete_earnings_event(
+        &self,
+        ticker: &str,
+        report_date: NaiveDate,
+    ) -> Result<u64, StoreError>;
+
+    /// Stores `alert` unless one with its key exists; its ID when new.
+    async fn insert_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError>;
+
+    /// Alerts raised at or after `since`, newest first, at most `limit`.
+    async fn alerts(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<AlertRow>, StoreError>;
+
+    /// Alerts raised at or after `since` that `endpoint` has not been sent (nor claimed),
+    /// oldest first, at most `limit`.
+    async fn undelivered_alerts(
+        &self,
+        endpoint: &str,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<AlertRow>, StoreError>;
+
+    /// Claims alert `id` for `endpoint`: true for the one caller that may send it (at most
+    /// once per endpoint, across processes).
+    async fn claim_delivery(&self, id: i64, endpoint: &str) -> Result<bool, StoreError>;
+
+    /// Gives a claimed delivery back (nothing reached the endpoint; a later round retries it).
+    async fn release_delivery(&self, id: i64, endpoint: &str) -> Result<(), StoreError>;
+
+    /// Records how a claimed delivery ended.
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        endpoint: &str,
+        outcome: DeliveryOutcome,
+        attempts: u32,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
 
     /// The L2 cache entry of `key`, expired or not.
     async fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, StoreError>;

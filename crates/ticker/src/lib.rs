@@ -47,6 +47,9 @@
 //! - `HSET {prefix}last:{symbol} field value …` — the latest snapshot of each instrument, same
 //!   fields (written once per batch per instrument, with its latest value).
 //! - `GET {prefix}watchlist` — optional symbol list watched with `--watch-redis-key`.
+//! - `PUBLISH {prefix}implied:{underlying}` and `HSET {prefix}implied:last:{underlying}` — the
+//!   live implied move of each underlying with a known report ([`implied`]), recomputed from
+//!   its latest snapshots at most every 250 ms when they changed.
 //!
 //! # Message (JSON, version 1)
 //! ```json
@@ -108,6 +111,7 @@
 mod error;
 pub mod feed;
 pub mod http;
+pub mod implied;
 mod ingest;
 mod publisher;
 mod reload;

@@ -63,6 +63,16 @@ impl Keys {
         format!("{}last:{symbol}", self.prefix)
     }
 
+    /// Pub/sub channel of one underlying's live implied move: `{prefix}implied:{underlying}`.
+    pub fn implied(&self, underlying: &str) -> String {
+        format!("{}implied:{underlying}", self.prefix)
+    }
+
+    /// Hash with one underlying's latest implied move: `{prefix}implied:last:{underlying}`.
+    pub fn implied_last(&self, underlying: &str) -> String {
+        format!("{}implied:last:{underlying}", self.prefix)
+    }
+
     /// String key holding the subscribed symbols (comma/space/newline separated), watched for
     /// reloads: `{prefix}watchlist`.
     pub fn watchlist(&self) -> String {

@@ -13,9 +13,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::TickerError;
+use crate::feed::UpcomingReports;
 use crate::feed::sim::{self, SimSettings};
 use crate::feed::tradier::{TradierFeed, TradierSettings};
 use crate::http::{HttpState, router};
+use crate::implied::ImpliedSettings;
 use crate::ingest::{Ingest, now_us};
 use crate::publisher::{Publisher, PublisherConfig};
 use crate::reload::{
@@ -72,6 +74,8 @@ pub struct TickerConfig {
     pub reload: ReloadPolicy,
     /// Restart backoff of supervised tasks.
     pub restart: RestartPolicy,
+    /// The live implied move of the underlyings with a known report.
+    pub implied: ImpliedSettings,
 }
 
 /// Most simulated updates per second.
@@ -98,6 +102,7 @@ impl TickerConfig {
             watch_interval: Duration::from_secs(1),
             reload: ReloadPolicy::default(),
             restart: RestartPolicy::default(),
+            implied: ImpliedSettings::default(),
         }
     }
 
@@ -179,6 +184,8 @@ pub struct TickerService {
     http_addr: Option<SocketAddr>,
     feed_cancel: CancellationToken,
     publisher_cancel: CancellationToken,
+    implied_cancel: CancellationToken,
+    implied: Option<JoinHandle<()>>,
     front: Vec<JoinHandle<()>>,
     publisher: JoinHandle<()>,
     flush_timeout: Duration,
@@ -234,15 +241,17 @@ fn initial_symbols(config: &TickerConfig) -> Result<Vec<String>, TickerError> {
 /// (every restart of the feed task reuses it).
 #[derive(Clone)]
 enum Feed {
-    Sim(SimSettings),
+    Sim(SimSettings, Arc<UpcomingReports>),
     Tradier(Arc<TradierFeed>),
 }
 
 impl Feed {
-    fn build(config: &FeedConfig) -> Result<Feed, TickerError> {
+    fn build(config: &FeedConfig, reports: Arc<UpcomingReports>) -> Result<Feed, TickerError> {
         Ok(match config {
-            FeedConfig::Sim(s) => Feed::Sim(*s),
-            FeedConfig::Tradier(t) => Feed::Tradier(Arc::new(TradierFeed::new(t.clone())?)),
+            FeedConfig::Sim(s) => Feed::Sim(*s, reports),
+            FeedConfig::Tradier(t) => Feed::Tradier(Arc::new(
+                TradierFeed::new(t.clone())?.with_reports(reports),
+            )),
         })
     }
 
@@ -253,7 +262,7 @@ impl Feed {
         cancel: CancellationToken,
     ) -> Result<(), TickerError> {
         match self {
-            Feed::Sim(s) => sim::run(s, symbols, ingest, cancel).await,
+            Feed::Sim(s, reports) => sim::run(s, reports, symbols, ingest, cancel).await,
             Feed::Tradier(t) => t.run(symbols, ingest, cancel).await,
         }
     }
@@ -332,6 +341,40 @@ impl Tasks {
             feed.clone()
                 .run(symbols.clone(), Arc::clone(&ingest), cancel.clone())
         });
+    }
+
+    /// The live implied move ([`crate::implied::run`]), when enabled and a report is known.
+    /// Stopped by `cancel` after the feeds, so that its last round sees their last quotes.
+    fn spawn_implied(
+        &self,
+        config: &TickerConfig,
+        redis: &redis::Client,
+        cancel: &CancellationToken,
+    ) -> Option<JoinHandle<()>> {
+        let settings = &config.implied;
+        if !settings.enabled || settings.reports.events.is_empty() {
+            return None;
+        }
+        let settings = Arc::new(settings.clone());
+        let (state, client) = (Arc::clone(&self.state), redis.clone());
+        let keys = config.publisher.keys.clone();
+        let task_cancel = cancel.clone();
+        let cancel = cancel.clone();
+        Some(supervise(
+            "implied",
+            Arc::clone(&self.stats),
+            self.restart,
+            task_cancel,
+            move || {
+            crate::implied::run(
+                Arc::clone(&state),
+                Arc::clone(&settings),
+                client.clone(),
+                keys.clone(),
+                cancel.clone(),
+            )
+            },
+        ))
     }
 
     /// Expired options out every `every`.
@@ -560,7 +603,8 @@ impl TickerService {
         crate::stats::describe_metrics();
         config.validate()?;
         let initial = initial_symbols(&config)?;
-        let feed = Feed::build(&config.feed)?;
+        let reports = Arc::new(config.implied.reports.clone());
+        let feed = Feed::build(&config.feed, reports)?;
         let listener = config.metrics_bind.map(bind_metrics).transpose()?;
         let http_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
         let mut tasks = Tasks::new(&config);
@@ -570,6 +614,8 @@ impl TickerService {
         let (symbols_tx, symbols_rx) = watch::channel::<SymbolSet>(normalize(initial));
         tasks.spawn_feed(feed.clone(), symbols_rx, Arc::clone(&ingest));
         tasks.spawn_sweeper(config.sweep_interval);
+        let implied_cancel = CancellationToken::new();
+        let implied = tasks.spawn_implied(&config, publisher.client(), &implied_cancel);
         let reload = tasks.spawn_reloader(&config, publisher.client(), &symbols_tx);
         if let Some(listener) = listener {
             let health = tasks.health(&publisher, &feed);
@@ -584,6 +630,8 @@ impl TickerService {
             http_addr,
             feed_cancel: tasks.feed_cancel,
             publisher_cancel,
+            implied_cancel,
+            implied,
             front: tasks.front,
             publisher: publisher_task,
             flush_timeout: config.publisher.flush_timeout,
@@ -625,6 +673,14 @@ impl TickerService {
             {
                 tracing::warn!("a task did not stop within 5 s");
             }
+        }
+        self.implied_cancel.cancel();
+        if let Some(implied) = self.implied
+            && tokio::time::timeout(Duration::from_secs(5), implied)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the implied-move task did not stop within 5 s");
         }
         self.publisher_cancel.cancel();
         if tokio::time::timeout(self.flush_timeout + Duration::from_secs(2), self.publisher)

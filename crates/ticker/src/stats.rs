@@ -269,6 +269,14 @@ pub fn describe_metrics() {
         metrics::counter!("ivcrush_ticker_dropped_total", "reason" => reason.as_str()).increment(0);
     }
     describe_counter!(
+        "ivcrush_ticker_implied_total",
+        "Live implied moves computed and published, by outcome (ok, error: no figure)"
+    );
+    describe_counter!(
+        "ivcrush_ticker_implied_write_errors_total",
+        "Live implied moves Redis did not take (retried the next round)"
+    );
+    describe_counter!(
         "ivcrush_ticker_task_restarts_total",
         "Supervised background tasks restarted, by task"
     );

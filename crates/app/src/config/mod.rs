@@ -8,6 +8,7 @@
 //! variable that names no setting is a warning, with a suggestion when it is close to one):
 //! see [`env`].
 
+pub mod alerts;
 pub mod env;
 pub mod jobs;
 pub mod server;
@@ -186,6 +187,8 @@ pub struct AppConfig {
     pub fleet: FleetConfig,
     /// The distributed scan's job queue (`ivcrush worker`, `ivcrush scan --distributed`).
     pub jobs: JobsSettings,
+    /// Alerts: thresholds and webhooks.
+    pub alerts: alerts::AlertSettings,
 }
 
 impl Default for AppConfig {
@@ -209,6 +212,7 @@ impl Default for AppConfig {
             ticker: TickerSettings::default(),
             fleet: FleetConfig::default(),
             jobs: JobsSettings::default(),
+            alerts: alerts::AlertSettings::default(),
         }
     }
 }
@@ -452,6 +456,7 @@ impl AppConfig {
         p.extend(self.ticker.problems(has_tradier_key));
         p.extend(self.fleet.problems());
         p.extend(self.jobs.problems());
+        p.extend(self.alerts.problems());
         if let Err(e) = ivcrush_market::sim::universe::check_size(self.sim.universe_size) {
             p.push(format!("sim.universe_size: {e}"));
         }
@@ -530,6 +535,10 @@ impl AppConfig {
         shown.ticker.redis = redact_url(&self.ticker.redis);
         if !self.fleet.redis.is_empty() {
             shown.fleet.redis = redact_url(&self.fleet.redis);
+        }
+        // A webhook URL's path or query may carry a token: its origin only.
+        for e in &mut shown.alerts.webhooks.endpoints {
+            e.url = ivcrush_notify::redacted_url(&e.url);
         }
         toml_string(&shown)
     }

@@ -151,6 +151,12 @@ pub struct ServerSettings {
     /// prune --older-than N` does (history, bars and report dates are never deleted). 0
     /// (default): keep everything.
     pub retention_days: u32,
+    /// Relay the live implied moves that `ivcrush ticker` publishes (to `ticker.redis`, under
+    /// `ticker.key_prefix`) at `GET /api/v1/stream/implied` and on the dashboard (false: that
+    /// route answers 503).
+    pub live_implied: bool,
+    /// Most live streams open at once (256); beyond, 503.
+    pub live_streams: usize,
 }
 
 impl Default for ServerSettings {
@@ -178,6 +184,8 @@ impl Default for ServerSettings {
             vendor_check_secs: 30,
             shutdown_grace_secs: 10,
             retention_days: 0,
+            live_implied: false,
+            live_streams: 256,
         }
     }
 }
@@ -254,6 +262,7 @@ impl ServerSettings {
             ("max_connections", self.max_connections as u64),
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("vendor_check_secs", self.vendor_check_secs),
+            ("live_streams", self.live_streams as u64),
         ] {
             if value == 0 {
                 p.push(format!("server.{key} must be at least 1"));

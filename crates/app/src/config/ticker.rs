@@ -65,6 +65,12 @@ pub struct TickerSettings {
     pub sweep_interval_secs: u64,
     /// How often the watchlist file and Redis key are checked, in milliseconds (1 000).
     pub watch_interval_ms: u64,
+    /// Compute the live implied move of every streamed underlying with an upcoming report and
+    /// publish it to `{key_prefix}implied:{underlying}` (true).
+    pub implied: bool,
+    /// Least time between two computations of one underlying's implied move, in milliseconds
+    /// (250).
+    pub implied_interval_ms: u64,
 }
 
 impl Default for TickerSettings {
@@ -90,6 +96,8 @@ impl Default for TickerSettings {
             tradier_ws_url: "wss://ws.tradier.com/v1/markets/events".to_owned(),
             sweep_interval_secs: 300,
             watch_interval_ms: 1_000,
+            implied: true,
+            implied_interval_ms: 250,
         }
     }
 }
@@ -106,6 +114,7 @@ impl TickerSettings {
             ("batch_size", self.batch_size),
             ("sweep_interval_secs", self.sweep_interval_secs as usize),
             ("watch_interval_ms", self.watch_interval_ms as usize),
+            ("implied_interval_ms", self.implied_interval_ms as usize),
         ] {
             if value == 0 {
                 p.push(format!("ticker.{key} must be at least 1"));

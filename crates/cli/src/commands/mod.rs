@@ -1,6 +1,7 @@
 //! The commands that use market data and the store. Each `run` receives a ready [`App`] inside
 //! the run's correlation span and returns the exit status.
 
+pub mod alerts;
 pub mod analyze;
 pub mod backfill;
 pub mod backtest;
@@ -110,7 +111,20 @@ where
             tracing::info!(provider = app.source(), as_of = %app.as_of(), "started");
             // The run's ID is its W3C trace: vendor requests carry it in `traceparent`.
             let trace = run_id.clone();
-            ivcrush_telemetry::trace::in_trace(&trace, f(app, run_id)).await
+            let alerts = app.clone();
+            let result = ivcrush_telemetry::trace::in_trace(&trace, f(app, run_id)).await;
+            // What the command raised goes out before it exits, for a bounded time.
+            let budget = std::time::Duration::from_secs(alerts.config().alerts.flush_secs);
+            if let Some(round) = alerts.alerts().flush(budget).await
+                && round.delivered + round.failed > 0
+            {
+                tracing::info!(
+                    delivered = round.delivered,
+                    failed = round.failed,
+                    "alerts delivered"
+                );
+            }
+            result
         }
         .instrument(span),
     )

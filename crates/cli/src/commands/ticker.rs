@@ -11,8 +11,10 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use ivcrush_app::AppConfig;
 use ivcrush_app::config::{ConfigSources, ExposeSecret, TickerFeed};
-use ivcrush_ticker::feed::ChainSelection;
+use ivcrush_ticker::feed::{ChainSelection, UpcomingReports};
+use ivcrush_ticker::implied::ImpliedSettings;
 use ivcrush_ticker::feed::sim::SimSettings;
+use ivcrush_market::sim::SimMarket;
 use ivcrush_ticker::feed::tradier::TradierSettings;
 use ivcrush_ticker::{
     FeedConfig, Keys, PublisherConfig, ReloadPolicy, RestartPolicy, SymbolSource, TickerConfig,
@@ -264,7 +266,24 @@ pub fn ticker_config(config: &AppConfig) -> Result<TickerConfig, TickerError> {
             FeedConfig::Tradier(s)
         }
     };
+    let implied = ImpliedSettings {
+        enabled: t.implied,
+        reports: UpcomingReports {
+            events: Default::default(),
+            term: config.analytics.term.clone(),
+        },
+        analytics: config.analytics.clone(),
+        rate: config.risk_free_rate,
+        div: config.dividend_yield,
+        interval: Duration::from_millis(t.implied_interval_ms),
+        // The simulated feed prices its options at its market's as-of instant.
+        as_of: match &feed {
+            FeedConfig::Sim(sim) => Some(SimMarket::new(sim.seed, sim.as_of).as_of()),
+            _ => None,
+        },
+    };
     let service = TickerConfig {
+        implied,
         feed,
         symbols,
         watch_redis_key: t.watch_redis_key,
@@ -334,8 +353,63 @@ pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
     let duration = config.ticker.duration_secs.map(Duration::from_secs);
     let rt = super::runtime()?;
     let cid = ivcrush_app::new_correlation_id();
-    rt.block_on(serve(service, duration).instrument(tracing::info_span!("ticker", cid = %cid)))?;
+    let mut service = service;
+    rt.block_on(
+        async {
+            if service.implied.enabled {
+                service.implied.reports.events = upcoming_reports(&config, &service.feed).await;
+            }
+            serve(service, duration).await
+        }
+        .instrument(tracing::info_span!("ticker", cid = %cid)),
+    )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each underlying's next report, for the live implied move: the simulated feed's own market,
+/// else the configured calendar (as `analyze` reads it). Without a calendar the service still
+/// streams quotes; it says why there is no implied move.
+async fn upcoming_reports(
+    config: &AppConfig,
+    feed: &FeedConfig,
+) -> std::collections::BTreeMap<String, ivcrush_core::EarningsEvent> {
+    let horizon = chrono::Duration::days(ivcrush_app::EVENT_HORIZON_DAYS);
+    let records = match feed {
+        FeedConfig::Sim(sim) => {
+            use ivcrush_market::EarningsCalendar;
+            let market = SimMarket::new(sim.seed, sim.as_of);
+            market
+                .calendar(sim.as_of, sim.as_of + horizon)
+                .await
+                .map(|r| (sim.as_of, r))
+                .map_err(|e| e.to_string())
+        }
+        _ => match ivcrush_app::App::open(config.clone()).await {
+            Ok(app) => {
+                let from = app.as_of_date();
+                app.calendar()
+                    .window(from, from + horizon)
+                    .await
+                    .map(|r| (from, r))
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    match records {
+        Ok((from, records)) => {
+            let reports = UpcomingReports::from_calendar(&records, from, config.analytics.term.clone());
+            tracing::info!(
+                underlyings = reports.events.len(),
+                "upcoming reports loaded for the live implied move"
+            );
+            reports.events
+        }
+        Err(error) => {
+            tracing::warn!(%error, "no earnings calendar: no live implied move");
+            Default::default()
+        }
+    }
 }
 
 /// Starts the service, waits for `duration` or a signal, then stops the feed and flushes.

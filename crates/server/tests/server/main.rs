@@ -5,6 +5,7 @@ mod api;
 mod browser;
 mod chaos;
 mod limits;
+mod live;
 mod metrics;
 mod ops;
 mod readiness;

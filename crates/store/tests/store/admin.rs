@@ -17,7 +17,7 @@ suite!(
     backup_writes_a_consistent_copy_on_sqlite_and_points_postgres_to_pg_dump,
 );
 
-const MIGRATIONS: usize = 4;
+const MIGRATIONS: usize = 5;
 
 fn rows(counts: &[ivcrush_store::TableCount], table: &str) -> Option<u64> {
     counts

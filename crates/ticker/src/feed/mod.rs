@@ -1,9 +1,13 @@
 //! Feeds: where updates come from. Both push into an [`Ingest`](crate::Ingest) and never block.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use ivcrush_core::OptionKind;
 use ivcrush_core::calendar::calendar_years;
-use ivcrush_market::OptionsData;
+use ivcrush_core::config::TermConfig;
+use ivcrush_core::implied_move::expirations_to_fetch;
+use ivcrush_core::{EarningsEvent, OptionKind};
+use ivcrush_market::{EarningsRecord, OptionsData};
 
 use crate::error::TickerError;
 
@@ -25,6 +29,57 @@ impl Default for ChainSelection {
             expiries: 2,
             strikes_per_side: 5,
         }
+    }
+}
+
+/// The upcoming report of each underlying that has one: such an underlying is also subscribed
+/// on the expiries its implied move needs (the pre-event expiry, the event expiry and the
+/// term-structure window after it, as `analyze` fetches them), so that the live implied move
+/// can be computed from the stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpcomingReports {
+    /// Report per underlying (upper case).
+    pub events: BTreeMap<String, EarningsEvent>,
+    /// The fit window the expiries are chosen with.
+    pub term: TermConfig,
+}
+
+impl UpcomingReports {
+    /// Each ticker's first report dated on or after `from`, out of a calendar.
+    pub fn from_calendar(records: &[EarningsRecord], from: NaiveDate, term: TermConfig) -> Self {
+        let mut events: BTreeMap<String, EarningsEvent> = BTreeMap::new();
+        for r in records.iter().filter(|r| r.date() >= from) {
+            let first = events
+                .entry(r.ticker.to_ascii_uppercase())
+                .or_insert(r.event);
+            if r.date() < first.date {
+                *first = r.event;
+            }
+        }
+        UpcomingReports { events, term }
+    }
+
+    /// The report of `underlying`, if one is known.
+    pub fn event(&self, underlying: &str) -> Option<&EarningsEvent> {
+        self.events.get(underlying)
+    }
+
+    /// The expirations to subscribe for `symbol` out of the `listed` live ones: the nearest
+    /// `near`, plus those its implied move needs when a report is known.
+    pub fn expiries(
+        &self,
+        symbol: &str,
+        listed: &[NaiveDate],
+        as_of: DateTime<Utc>,
+        near: usize,
+    ) -> Vec<NaiveDate> {
+        let mut out: Vec<NaiveDate> = listed.iter().copied().take(near).collect();
+        if let Some(event) = self.event(symbol) {
+            out.extend(expirations_to_fetch(listed, event, None, as_of, &self.term));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 
@@ -54,7 +109,8 @@ pub struct Discovered {
     pub contracts: Vec<Contract>,
 }
 
-/// Finds the near expirations and the strikes around the money of `symbol`.
+/// Finds the near expirations (and those `reports` asks for) and the strikes around the money
+/// of `symbol`.
 ///
 /// # Errors
 /// [`TickerError::Discovery`] when the source fails or knows no price for `symbol`.
@@ -63,6 +119,7 @@ pub async fn discover(
     symbol: &str,
     as_of: DateTime<Utc>,
     selection: ChainSelection,
+    reports: &UpcomingReports,
 ) -> Result<Discovered, TickerError> {
     let fail = |message: String| TickerError::Discovery {
         symbol: symbol.to_owned(),
@@ -81,12 +138,12 @@ pub async fn discover(
         .expirations(symbol)
         .await
         .map_err(|e| fail(e.to_string()))?;
-    let mut contracts = Vec::new();
-    for expiration in expirations
+    let live: Vec<NaiveDate> = expirations
         .into_iter()
         .filter(|e| calendar_years(as_of, *e) > 0.0)
-        .take(selection.expiries)
-    {
+        .collect();
+    let mut contracts = Vec::new();
+    for expiration in reports.expiries(symbol, &live, as_of, selection.expiries) {
         let chain = data
             .chain(symbol, expiration)
             .await

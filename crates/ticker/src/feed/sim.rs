@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::TickerError;
-use crate::feed::{ChainSelection, discover};
+use crate::feed::{ChainSelection, UpcomingReports, discover};
 use crate::ingest::{Ingest, now_us};
 use crate::reload::SymbolSet;
 use crate::snapshot::{InstrumentKind, Snapshot, format_occ};
@@ -112,7 +112,11 @@ impl SimFeed {
     /// # Errors
     /// [`TickerError::Symbols`] for a symbol outside the universe; [`TickerError::Discovery`]
     /// when the simulated market cannot price a chain.
-    pub async fn build(settings: &SimSettings, symbols: &[String]) -> Result<SimFeed, TickerError> {
+    pub async fn build(
+        settings: &SimSettings,
+        reports: &UpcomingReports,
+        symbols: &[String],
+    ) -> Result<SimFeed, TickerError> {
         validate_symbols(symbols, "subscription")?;
         let market = SimMarket::new(settings.seed, settings.as_of);
         let as_of: DateTime<Utc> = market.as_of();
@@ -123,7 +127,7 @@ impl SimFeed {
                 source_name: "subscription".to_owned(),
                 message: format!("{symbol} is not in the simulated universe"),
             })?;
-            let found = discover(&market, symbol, as_of, settings.selection).await?;
+            let found = discover(&market, symbol, as_of, settings.selection, reports).await?;
             let index = underlyings.len();
             underlyings.push(Underlying {
                 symbol: Arc::from(symbol.as_str()),
@@ -238,12 +242,13 @@ impl SimFeed {
 /// [`TickerError`] when the initial build fails (the supervisor retries with backoff).
 pub async fn run(
     settings: SimSettings,
+    reports: Arc<UpcomingReports>,
     mut symbols: watch::Receiver<SymbolSet>,
     ingest: Arc<Ingest>,
     cancel: CancellationToken,
 ) -> Result<(), TickerError> {
     let current = symbols.borrow_and_update().clone();
-    let mut feed = SimFeed::build(&settings, &current).await?;
+    let mut feed = SimFeed::build(&settings, &reports, &current).await?;
     tracing::info!(
         underlyings = current.len(),
         instruments = feed.instruments(),
@@ -251,13 +256,14 @@ pub async fn run(
         "simulated feed started"
     );
     ingest.stats().set_feed_connected(true);
-    let result = pump(&settings, &mut feed, &mut symbols, &ingest, &cancel).await;
+    let result = pump(&settings, &reports, &mut feed, &mut symbols, &ingest, &cancel).await;
     ingest.stats().set_feed_connected(false);
     result
 }
 
 async fn pump(
     settings: &SimSettings,
+    reports: &UpcomingReports,
     feed: &mut SimFeed,
     symbols: &mut watch::Receiver<SymbolSet>,
     ingest: &Ingest,
@@ -284,7 +290,7 @@ async fn pump(
                 () = ingest.queued_at_most(FLAT_OUT_QUEUE) => {}
             }
             if symbols.has_changed().unwrap_or(false) {
-                rebuild(settings, feed, symbols).await;
+                rebuild(settings, reports, feed, symbols).await;
             }
             let now = now_us();
             for _ in 0..FLAT_OUT_CHUNK {
@@ -297,7 +303,7 @@ async fn pump(
             () = cancel.cancelled() => return Ok(()),
             changed = symbols.changed(), if subscribed => {
                 match changed {
-                    Ok(()) => rebuild(settings, feed, symbols).await,
+                    Ok(()) => rebuild(settings, reports, feed, symbols).await,
                     Err(_) => subscribed = false,
                 }
             }
@@ -323,11 +329,12 @@ async fn pump(
 
 async fn rebuild(
     settings: &SimSettings,
+    reports: &UpcomingReports,
     feed: &mut SimFeed,
     symbols: &mut watch::Receiver<SymbolSet>,
 ) {
     let set = symbols.borrow_and_update().clone();
-    match SimFeed::build(settings, &set).await {
+    match SimFeed::build(settings, reports, &set).await {
         Ok(new) => {
             tracing::info!(
                 underlyings = set.len(),
@@ -359,8 +366,8 @@ mod tests {
     #[tokio::test]
     async fn the_same_seed_gives_the_same_updates() {
         let symbols = default_symbols(3);
-        let mut a = SimFeed::build(&settings(), &symbols).await.expect("builds");
-        let mut b = SimFeed::build(&settings(), &symbols).await.expect("builds");
+        let mut a = SimFeed::build(&settings(), &UpcomingReports::default(), &symbols).await.expect("builds");
+        let mut b = SimFeed::build(&settings(), &UpcomingReports::default(), &symbols).await.expect("builds");
         assert!(a.instruments() > 3, "options were discovered");
         for _ in 0..1000 {
             assert_eq!(a.next_update(1), b.next_update(1));
@@ -369,7 +376,7 @@ mod tests {
 
     #[tokio::test]
     async fn options_are_quoted_around_their_model_price_with_iv_and_delta() {
-        let mut feed = SimFeed::build(&settings(), &default_symbols(2))
+        let mut feed = SimFeed::build(&settings(), &UpcomingReports::default(), &default_symbols(2))
             .await
             .expect("builds");
         let mut options = 0;

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::TickerError;
-use crate::feed::{ChainSelection, discover};
+use crate::feed::{ChainSelection, UpcomingReports, discover};
 use crate::ingest::{Ingest, now_us};
 use crate::reload::SymbolSet;
 use crate::snapshot::{Snapshot, format_occ, parse_occ};
@@ -93,6 +93,7 @@ impl TradierSettings {
 pub struct TradierFeed {
     settings: TradierSettings,
     client: TradierClient,
+    reports: Arc<UpcomingReports>,
 }
 
 impl TradierFeed {
@@ -105,7 +106,19 @@ impl TradierFeed {
         let mut config = TradierConfig::new(settings.token.clone());
         config.base_url = settings.base_url.clone();
         let client = TradierClient::new(config).map_err(|e| feed_error(e.to_string()))?;
-        Ok(TradierFeed { settings, client })
+        Ok(TradierFeed {
+            settings,
+            client,
+            reports: Arc::default(),
+        })
+    }
+
+    /// Also subscribes each underlying with a known report on the expiries its implied move
+    /// needs ([`UpcomingReports::expiries`]).
+    #[must_use]
+    pub fn with_reports(mut self, reports: Arc<UpcomingReports>) -> TradierFeed {
+        self.reports = reports;
+        self
     }
 
     /// The REST client (its breaker for the health registry).
@@ -131,7 +144,7 @@ impl TradierFeed {
             if parse_occ(symbol).is_some() {
                 continue;
             }
-            match discover(&self.client, symbol, Utc::now(), selection).await {
+            match discover(&self.client, symbol, Utc::now(), selection, &self.reports).await {
                 Ok(found) => out.extend(
                     found
                         .contracts

@@ -5,6 +5,7 @@
 
 mod common;
 mod health;
+mod implied;
 mod outage;
 mod publish;
 mod reload;

@@ -1,0 +1,24 @@
+-- Alerts (calendar changes, threshold crossings, breakers, health) and their webhook
+-- deliveries. `key` makes an alert idempotent: the same change seen twice is one alert.
+CREATE TABLE alerts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    key         TEXT NOT NULL UNIQUE CHECK (key <> ''),
+    kind        TEXT NOT NULL,
+    ticker      TEXT,
+    message     TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX alerts_created ON alerts (created_at);
+
+-- One row per alert and webhook endpoint, claimed ('sending') before the first attempt, so
+-- that an alert is sent at most once per endpoint whatever the number of processes.
+CREATE TABLE alert_deliveries (
+    alert_id    INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    endpoint    TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('sending', 'delivered', 'failed')),
+    attempts    INTEGER NOT NULL,
+    last_error  TEXT,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (alert_id, endpoint)
+);
