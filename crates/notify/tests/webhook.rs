@@ -608,3 +608,14 @@ async fn deliveries_are_counted_by_endpoint_and_outcome() {
         ]
     );
 }
+
+/// The outbox task spawns deliveries: the notifier and the delivery future must be `Send`.
+#[test]
+fn deliveries_can_be_spawned() {
+    fn assert_send_sync_static<T: Send + Sync + 'static>(_: &T) {}
+    fn assert_send<T: Send>(_: T) {}
+    let n = notifier(&WebhookSettings::default());
+    assert_send_sync_static(&n);
+    let d = delivery("k");
+    assert_send(n.deliver("ops", &d));
+}
