@@ -12,7 +12,21 @@
 //!   `expiration` with `strikes|contractSize|expirationType=true`);
 //! - `GET /v1/markets/options/chains?symbol=&expiration=&greeks=`;
 //! - `GET /v1/markets/history?symbol=&interval=daily&start=&end=`;
-//! - `GET /v1/markets/clock`.
+//! - `GET /v1/markets/clock`;
+//! - `POST /v1/markets/events/session`: `{"stream": {"url", "sessionid"}}` with a fresh
+//!   single-use session id (good for one websocket connection within 5 minutes), recorded
+//!   ([`MockVendor::stream_sessions`]); `url` is the HTTP-streaming URL, as Tradier answers,
+//!   which the mock does not serve.
+//!
+//! Tradier streaming, on a second listener ([`MockVendor::ws_url`],
+//! `ws://127.0.0.1:PORT/v1/markets/events`, tokio-tungstenite): the client sends the subscribe
+//! payload (`symbols`, `sessionid`, `filter`; resent on the same connection to change symbols).
+//! An unknown, used or expired session id gets `{"error": …}` and a close. Then, for every
+//! symbol, a round of events at once and one every [`MockConfig::stream_interval`] until the
+//! client closes: for an underlying a `quote` (numbers, dates as epoch-ms strings) and a `trade`
+//! (all strings), for an OCC option symbol a `quote` from the sim chain; an unknown symbol gets
+//! `{"error": "<symbol> is not a valid symbol"}` once. Dates start at the as-of and advance one
+//! interval per round, so the events are deterministic.
 //!
 //! Alpha Vantage (`GET /query?function=…&apikey=…`, always HTTP 200):
 //! - `EARNINGS_CALENDAR` (CSV with CRLF, `horizon=3month|6month|12month` from the as-of date,
@@ -41,7 +55,10 @@
 #![deny(missing_docs)]
 
 mod alphavantage;
+mod stream;
 mod tradier;
+
+pub use stream::Subscription;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -57,7 +74,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use ivcrush_market::sim::universe::{self, TickerParams};
 use ivcrush_market::sim::{DEFAULT_SEED, SimMarket};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Mock settings.
@@ -108,6 +125,9 @@ pub struct MockConfig {
     /// The [`NEAR_ATM_STRIKES`] strikes nearest the true spot get `bid: 0` on both calls and puts
     /// (default `false`).
     pub one_sided_near_atm: bool,
+    /// Pause between two rounds of streamed events on a websocket (default 200 ms; the first
+    /// round is sent as soon as the subscription arrives).
+    pub stream_interval: Duration,
 }
 
 /// How many strikes (nearest the true spot) `crossed_near_atm` and `one_sided_near_atm` affect.
@@ -210,7 +230,7 @@ enum Fault {
 }
 
 /// SplitMix64 finaliser.
-fn mix64(mut z: u64) -> u64 {
+pub(crate) fn mix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -272,6 +292,7 @@ impl MockConfig {
             crossed_near_atm: false,
             wrong_expiration: false,
             one_sided_near_atm: false,
+            stream_interval: Duration::from_millis(200),
         }
     }
 
@@ -338,6 +359,18 @@ struct Shared {
     injected_server_errors: AtomicU64,
     injected_rate_limited: AtomicU64,
     injected_hangs: AtomicU64,
+    /// The HTTP listener's address (the session POST's `url`).
+    http_addr: SocketAddr,
+    /// Streaming session ids issued, in order.
+    sessions: Mutex<Vec<stream::Issued>>,
+    /// Session POSTs answered (the draw index of the next id).
+    session_draws: AtomicU64,
+    /// Subscribe payloads accepted, in order.
+    subscriptions: Mutex<Vec<Subscription>>,
+    /// Websocket handshakes completed.
+    stream_connections: AtomicU64,
+    /// Streamed events sent (error events not counted).
+    stream_events: AtomicU64,
 }
 
 impl Shared {
@@ -417,12 +450,16 @@ pub struct MockVendor {
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    ws_addr: SocketAddr,
+    ws_stop: Option<watch::Sender<bool>>,
+    ws_task: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for MockVendor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockVendor")
             .field("addr", &self.addr)
+            .field("ws_addr", &self.ws_addr)
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
@@ -439,6 +476,8 @@ impl MockVendor {
     pub async fn start(config: MockConfig) -> std::io::Result<MockVendor> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
+        let ws_listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let ws_addr = ws_listener.local_addr()?;
         let shared = Arc::new(Shared {
             sim: SimMarket::new(config.seed, config.as_of),
             universe: universe::universe(),
@@ -454,6 +493,12 @@ impl MockVendor {
             injected_server_errors: AtomicU64::new(0),
             injected_rate_limited: AtomicU64::new(0),
             injected_hangs: AtomicU64::new(0),
+            http_addr: addr,
+            sessions: Mutex::new(Vec::new()),
+            session_draws: AtomicU64::new(0),
+            subscriptions: Mutex::new(Vec::new()),
+            stream_connections: AtomicU64::new(0),
+            stream_events: AtomicU64::new(0),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -464,11 +509,16 @@ impl MockVendor {
                 })
                 .await;
         });
+        let (ws_stop, ws_stopped) = watch::channel(false);
+        let ws_task = tokio::spawn(stream::serve(ws_listener, shared.clone(), ws_stopped));
         Ok(MockVendor {
             addr,
+            ws_addr,
             shared,
             stop: Some(stop),
             task: Some(task),
+            ws_stop: Some(ws_stop),
+            ws_task: Some(ws_task),
         })
     }
 
@@ -480,6 +530,42 @@ impl MockVendor {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The Tradier streaming websocket: `ws://127.0.0.1:PORT/v1/markets/events` (another port
+    /// than [`MockVendor::base_url`]).
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}{}", self.ws_addr, stream::WS_PATH)
+    }
+
+    /// Streaming session ids issued by `POST /v1/markets/events/session`, in order.
+    pub fn stream_sessions(&self) -> Vec<String> {
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// Subscribe payloads accepted on the websocket, in order (refused ones not listed).
+    pub fn stream_subscriptions(&self) -> Vec<Subscription> {
+        self.shared
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Websocket connections accepted (handshake completed).
+    pub fn stream_connections(&self) -> u64 {
+        self.shared.stream_connections.load(Ordering::Relaxed)
+    }
+
+    /// Streamed `quote` and `trade` events sent so far.
+    pub fn stream_events(&self) -> u64 {
+        self.shared.stream_events.load(Ordering::Relaxed)
     }
 
     /// The configuration served.
@@ -555,17 +641,24 @@ impl MockVendor {
         }
     }
 
-    /// Stops accepting, lets open requests finish (at most 5 s), then returns.
+    /// Stops accepting, lets open requests finish and closes the websockets (at most 5 s),
+    /// then returns.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
+        if let Some(stop) = self.ws_stop.take() {
+            let _ = stop.send(true);
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        for task in [self.task.take(), self.ws_task.take()]
+            .into_iter()
+            .flatten()
         {
-            task.abort();
+            let mut task = task;
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
+            }
         }
     }
 }
@@ -577,6 +670,12 @@ impl Drop for MockVendor {
         }
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if let Some(stop) = self.ws_stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(task) = self.ws_task.take() {
+            task.abort(); // its connections go with its JoinSet
         }
     }
 }

@@ -64,6 +64,9 @@ pub(crate) async fn handle(
         "/v1/markets/options/chains" if get => chains(shared, params).await,
         "/v1/markets/history" if get => history(shared, params).await,
         "/v1/markets/clock" if get => clock(shared),
+        "/v1/markets/events/session" if method == Method::POST => {
+            crate::stream::create_session(shared)
+        }
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain",
@@ -83,7 +86,7 @@ fn quote_time(shared: &Shared) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// The quote timestamp served, epoch ms.
-fn epoch_ms(shared: &Shared) -> i64 {
+pub(crate) fn epoch_ms(shared: &Shared) -> i64 {
     quote_time(shared).timestamp_millis()
 }
 
@@ -197,12 +200,12 @@ fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
 }
 
-fn round2(x: f64) -> f64 {
+pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
 /// An OCC root: the symbol without punctuation (`ARGO.B` → `ARGOB`).
-fn occ_root(symbol: &str) -> String {
+pub(crate) fn occ_root(symbol: &str) -> String {
     symbol.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 

@@ -864,3 +864,144 @@ async fn wrong_expiration_answers_the_next_listed_one() {
     .await;
     assert!(none["options"].is_null());
 }
+
+mod streaming {
+    use super::*;
+    use futures_util::{SinkExt, StreamExt};
+    use serde_json::{Value, json};
+    use tokio_tungstenite::tungstenite::Message;
+
+    type Ws = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    async fn connect(mock: &MockVendor) -> Ws {
+        tokio_tungstenite::connect_async(mock.ws_url())
+            .await
+            .expect("websocket connects")
+            .0
+    }
+
+    async fn subscribe(ws: &mut Ws, session: &str, symbols: &[&str]) {
+        let payload = json!({
+            "symbols": symbols, "sessionid": session, "filter": ["quote", "trade"],
+            "linebreak": true, "validOnly": true, "advancedDetails": false,
+        });
+        ws.send(Message::text(payload.to_string()))
+            .await
+            .expect("subscribe sent");
+    }
+
+    /// The next event (`None` once the server closed), within 5 s.
+    async fn next_event(ws: &mut Ws) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("an event within 5 s");
+            match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return None,
+                Some(Ok(Message::Text(t))) => {
+                    return Some(serde_json::from_str(t.as_str()).expect("JSON event"));
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    fn round2(x: f64) -> f64 {
+        (x * 100.0).round() / 100.0
+    }
+
+    #[tokio::test]
+    async fn a_fresh_session_streams_sim_quotes_and_trades_and_a_used_one_is_refused() {
+        let mock = mock(|c| {
+            c.expected_api_key = Some("secret".to_owned());
+            c.stream_interval = Duration::from_millis(20);
+        })
+        .await;
+        let err = tradier(&mock, "wrong")
+            .create_stream_session()
+            .await
+            .expect_err("the key is checked");
+        assert!(matches!(err, MarketError::Unauthorized { .. }), "{err:?}");
+        let session = tradier(&mock, "secret")
+            .create_stream_session()
+            .await
+            .expect("a session");
+        assert_eq!(mock.stream_sessions(), vec![session.clone()]);
+
+        let sim = sim();
+        let spot = sim.quotes(&symbols(&["AXON"])).await.unwrap().remove(0);
+        let expiration = sim.expirations("AXON").await.unwrap()[0];
+        let chain = sim.chain("AXON", expiration).await.unwrap();
+        let contract = &chain.quotes[chain.quotes.len() / 2];
+        let occ = format!(
+            "AXON{}{}{:08}",
+            expiration.format("%y%m%d"),
+            if contract.kind.is_call() { 'C' } else { 'P' },
+            (contract.strike * 1000.0).round() as u64
+        );
+
+        let mut ws = connect(&mock).await;
+        subscribe(&mut ws, &session, &["AXON", &occ, "ZZZZQ"]).await;
+        let mut events = Vec::new();
+        while events
+            .iter()
+            .filter(|e: &&Value| e["symbol"] == "AXON" && e["type"] == "quote")
+            .count()
+            < 2
+        {
+            events.push(next_event(&mut ws).await.expect("streaming"));
+        }
+        assert_eq!(events[0], json!({"error": "ZZZZQ is not a valid symbol"}));
+        let stamp = sim.as_of().timestamp_millis();
+        let quote = &events[1];
+        assert_eq!(quote["type"], "quote");
+        assert_eq!(quote["bid"].as_f64(), spot.bid.map(round2));
+        assert_eq!(quote["ask"].as_f64(), spot.ask.map(round2));
+        assert_eq!(quote["biddate"], stamp.to_string(), "epoch ms as a string");
+        let trade = &events[2];
+        assert_eq!(trade["type"], "trade");
+        assert_eq!(trade["price"], format!("{:.2}", spot.last), "a string");
+        assert_eq!(trade["size"], "100");
+        let option = &events[3];
+        assert_eq!(option["symbol"], occ.as_str());
+        assert_eq!(option["bid"].as_f64(), Some(contract.bid));
+        assert_eq!(option["ask"].as_f64(), Some(contract.ask));
+        assert_eq!(events[4]["symbol"], "AXON", "the next round");
+        assert_eq!(
+            events[4]["biddate"],
+            (stamp + 20).to_string(),
+            "one interval later"
+        );
+        assert_eq!(mock.stream_subscriptions()[0].session_id, session);
+        assert_eq!(mock.stream_subscriptions()[0].symbols.len(), 3);
+        ws.close(None).await.expect("client close");
+
+        // A used session id, then an unknown one: an error event and a close.
+        for id in [session.as_str(), "not-a-session"] {
+            let mut again = connect(&mock).await;
+            subscribe(&mut again, id, &["AXON"]).await;
+            let refusal = next_event(&mut again).await.expect("an error event");
+            assert!(refusal["error"].is_string(), "{refusal}");
+            assert_eq!(next_event(&mut again).await, None, "then a close");
+        }
+        assert_eq!(mock.stream_subscriptions().len(), 1);
+        assert_eq!(mock.stream_connections(), 3);
+
+        // Another path is not the websocket.
+        let wrong = mock.ws_url().replace("/v1/markets/events", "/v1/other");
+        assert!(tokio_tungstenite::connect_async(wrong).await.is_err());
+
+        // Shutting the mock down closes an open stream.
+        let session = tradier(&mock, "secret")
+            .create_stream_session()
+            .await
+            .expect("another session");
+        let mut open = connect(&mock).await;
+        subscribe(&mut open, &session, &["AXON"]).await;
+        assert!(next_event(&mut open).await.is_some());
+        mock.shutdown().await;
+        while next_event(&mut open).await.is_some() {}
+    }
+}

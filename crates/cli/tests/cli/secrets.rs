@@ -1,8 +1,9 @@
 //! Secrets never leak: with the vendor keys, the API key and a database password set to unique
 //! markers, every command and every HTTP route (errors included) at trace level in JSON, the
-//! stored rows, `/metrics` and the dashboard are searched for the markers. The vendor keys are
-//! really used (a local mock vendor expects them), so a leak through a logged request would
-//! be caught.
+//! stored rows, `/metrics` and the dashboard are searched for the markers, and so are the
+//! streaming ticker's log, `/metrics` page and Redis rows. The vendor keys are really used (a
+//! local mock vendor expects them, for the ticker's streaming session too), so a leak through a
+//! logged request would be caught.
 
 use assert_cmd::cargo::CommandCargoExt;
 use ivcrush_mockvendor::{MockConfig, MockVendor};
@@ -17,6 +18,202 @@ const PG_PASSWORD: &str = "MARKERpgPASSWORD55f";
 
 fn markers() -> [&'static str; 4] {
     [VENDOR_KEY, API_KEY, ADMIN_KEY, PG_PASSWORD]
+}
+
+/// Flattens a Redis reply into its text (bulk strings as UTF-8, lossy).
+fn redis_text(value: &redis::Value, out: &mut String) {
+    match value {
+        redis::Value::BulkString(bytes) => out.push_str(&String::from_utf8_lossy(bytes)),
+        redis::Value::SimpleString(text) => out.push_str(text),
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            for item in items {
+                redis_text(item, out);
+                out.push(' ');
+            }
+        }
+        redis::Value::Map(pairs) => {
+            for (k, v) in pairs {
+                redis_text(k, out);
+                out.push('=');
+                redis_text(v, out);
+                out.push(' ');
+            }
+        }
+        other => out.push_str(&format!("{other:?}")),
+    }
+}
+
+/// Every key under `prefix` with its content (hashes, the stream, strings), then deletes them.
+/// `None` when Redis cannot be reached.
+fn redis_rows(url: &str, prefix: &str) -> Option<Vec<(String, String)>> {
+    let client = redis::Client::open(url).ok()?;
+    let mut conn = client.get_connection().ok()?;
+    // KEYS is fine on a test server; the prefix holds no glob characters.
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut conn)
+        .ok()?;
+    let mut rows = Vec::new();
+    for key in &keys {
+        let kind: String = redis::cmd("TYPE").arg(key).query(&mut conn).ok()?;
+        let read = match kind.as_str() {
+            "hash" => redis::cmd("HGETALL").arg(key).clone(),
+            "stream" => redis::cmd("XRANGE").arg(key).arg("-").arg("+").clone(),
+            "list" => redis::cmd("LRANGE").arg(key).arg(0).arg(-1).clone(),
+            "set" => redis::cmd("SMEMBERS").arg(key).clone(),
+            "zset" => redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .clone(),
+            _ => redis::cmd("GET").arg(key).clone(),
+        };
+        let value: redis::Value = read.query(&mut conn).ok()?;
+        let mut text = String::new();
+        redis_text(&value, &mut text);
+        rows.push((format!("Redis {kind} {key}"), text));
+    }
+    for key in &keys {
+        let _: Result<(), _> = redis::cmd("DEL").arg(key).query(&mut conn);
+    }
+    Some(rows)
+}
+
+/// Runs `ivcrush ticker --feed tradier` against the mock vendor's REST and websocket
+/// endpoints for a few seconds with `--log-format json`; adds its stdout, its log, its
+/// `/metrics` page and its Redis rows to `written`. Checks from the ticker's own final summary
+/// that quotes really arrived, so the search cannot pass on an idle ticker.
+fn ticker(written: &mut Written, mock: &MockVendor, symbol: &str, mut command: Command) {
+    let redis_set = std::env::var("REDIS_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    // Without REDIS_URL the publisher fails against the default; the logs are the point.
+    let redis_url = redis_set
+        .clone()
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+    let prefix = format!("ivcrushsecrets{}:", std::process::id());
+    let (base, ws) = (mock.base_url(), mock.ws_url());
+    let args = [
+        "ticker",
+        "--feed",
+        "tradier",
+        "--symbols",
+        symbol,
+        "--tradier-base-url",
+        &base,
+        "--tradier-ws-url",
+        &ws,
+        "--redis",
+        &redis_url,
+        "--key-prefix",
+        &prefix,
+        "--metrics-bind",
+        "127.0.0.1:0",
+        "--duration",
+        "4s",
+        "--log-format",
+        "json",
+    ];
+    let mut child = command
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ticker starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(stdout), &mut text);
+        text
+    });
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                let _ = tx.send(v);
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    // The /metrics address, then the subscription, then the page once updates were published
+    // (at most 3 s: without Redis nothing is).
+    let mut metrics_addr = None;
+    let mut subscribed = false;
+    while !(subscribed && metrics_addr.is_some()) {
+        let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) else {
+            break; // exited or silent: the summary check below says why
+        };
+        match line["message"].as_str() {
+            Some("serving /metrics and /health") => {
+                metrics_addr = line["addr"].as_str().map(str::to_owned);
+            }
+            Some("tradier stream subscribed") => subscribed = true,
+            _ => {}
+        }
+    }
+    if let Some(addr) = &metrics_addr {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let published = |page: &str| {
+            page.lines()
+                .any(|l| l.starts_with("ivcrush_ticker_published_total"))
+        };
+        let mut page = get(addr, "GET", "/metrics", None);
+        while !published(&page) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            page = get(addr, "GET", "/metrics", None);
+        }
+        written.add("the ticker's /metrics", page);
+        written.add(
+            "the ticker's /health/ready",
+            get(addr, "GET", "/health/ready", None),
+        );
+    }
+    let status = child.wait().expect("ticker exits");
+    let log = reader.join().unwrap_or_default();
+    written.add(
+        format!("stdout of {args:?}"),
+        stdout.join().unwrap_or_default(),
+    );
+    written.add(format!("stderr of {args:?}"), log.join("\n"));
+    let summary = log
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "ticker stopped");
+    let count = |name: &str| summary.as_ref().and_then(|s| s[name].as_u64()).unwrap_or(0);
+    let tail = || log[log.len().saturating_sub(20)..].join("\n");
+    assert!(status.success(), "the ticker ran: {status}\n{}", tail());
+    assert!(
+        metrics_addr.is_some() && subscribed,
+        "the ticker served /metrics and subscribed:\n{}",
+        tail()
+    );
+    assert!(
+        count("ingested") > 0,
+        "the ticker received quotes from the mock: {summary:?}\n{}",
+        tail()
+    );
+    assert!(mock.stream_events() > 0 && !mock.stream_sessions().is_empty());
+    match redis_rows(&redis_url, &prefix) {
+        Some(rows) => {
+            if redis_set.is_some() {
+                assert!(count("published") > 0, "published to Redis: {summary:?}");
+                assert!(
+                    rows.iter()
+                        .any(|(k, _)| k.ends_with(&format!("last:{symbol}"))),
+                    "the ticker wrote {prefix}last:{symbol}: {:?}",
+                    rows.iter().map(|(k, _)| k).collect::<Vec<_>>()
+                );
+            }
+            for (what, text) in rows {
+                written.add(what, text);
+            }
+        }
+        None => assert!(redis_set.is_none(), "REDIS_URL is set but unreachable"),
+    }
 }
 
 /// Everything a run wrote that a person or a log pipeline could read.
@@ -200,6 +397,11 @@ fn no_secret_appears_in_any_output_log_row_or_page() {
         .status();
     let _ = child.wait();
     written.add("serve's log", reader.join().unwrap_or_default().join("\n"));
+
+    // The streaming ticker, for real: Tradier streaming against the mock (the chain discovery
+    // and the session POST carry the key), its trace-level log, its /metrics page and the rows
+    // it wrote to Redis.
+    ticker(&mut written, &mock, &symbol, ivcrush());
 
     // The stored rows: the SQLite file's bytes (PostgreSQL rows are read through the CLI above).
     let db = dir.path().join("t.db");

@@ -238,3 +238,104 @@ async fn underlyings_expand_into_near_option_symbols_through_the_tradier_rest_ap
     assert!(options.iter().any(|o| o.kind == OptionKind::Call));
     assert!(options.iter().any(|o| o.kind == OptionKind::Put));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_streams_from_the_mock_vendor_through_a_keyed_session() {
+    use ivcrush_market::OptionsData;
+    use ivcrush_mockvendor::{MockConfig, MockVendor};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Discovery uses the wall clock, so the mock serves the simulated market as of today.
+    let today = ivcrush_core::calendar::new_york_date(chrono::Utc::now());
+    let mock = MockVendor::start(MockConfig {
+        expected_api_key: Some("stream-token".to_owned()),
+        stream_interval: Duration::from_millis(50),
+        ..MockConfig::new(42, today)
+    })
+    .await
+    .expect("mock vendor starts");
+    let mut settings = TradierSettings::new("stream-token");
+    settings.base_url = mock.base_url();
+    settings.ws_url = mock.ws_url();
+    // The default chain selection: AXON is expanded into near options over REST first.
+    let (_symbols_tx, symbols_rx) = watch::channel(normalize(vec!["AXON".to_owned()]));
+    let state = Arc::new(StateStore::new(1_000));
+    let stats = Arc::new(Stats::new());
+    let (tx, mut rx) = mpsc::channel(100_000);
+    let ingest = Arc::new(Ingest::new(Arc::clone(&state), tx, Arc::clone(&stats)));
+    let cancel = CancellationToken::new();
+    let feed = Arc::new(TradierFeed::new(settings).expect("a tradier client"));
+    let running = {
+        let (feed, cancel) = (Arc::clone(&feed), cancel.clone());
+        tokio::spawn(async move { feed.run(symbols_rx, ingest, cancel).await })
+    };
+    let subscribed = || mock.stream_subscriptions().first().map(|s| s.symbols.len());
+    let arrived = wait_until(Duration::from_secs(10), || {
+        subscribed().is_some_and(|n| n > 1 && state.len() >= n)
+    })
+    .await;
+    let mut queued = 0usize;
+    while rx.try_recv().is_ok() {
+        queued += 1;
+    }
+    cancel.cancel();
+    running
+        .await
+        .expect("feed task")
+        .expect("feed stops cleanly");
+    assert!(
+        arrived,
+        "every subscribed symbol was quoted: {:?} subscribed, {} in the state",
+        subscribed(),
+        state.len()
+    );
+
+    // One session, issued with the key, used by the one subscription.
+    let sessions = mock.stream_sessions();
+    let subscriptions = mock.stream_subscriptions();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert_eq!(subscriptions.len(), 1);
+    assert_eq!(subscriptions[0].session_id, sessions[0]);
+    assert!(subscriptions[0].symbols.contains(&"AXON".to_owned()));
+
+    let sim = ivcrush_market::sim::SimMarket::new(42, today);
+    let spot = sim.quotes(&["AXON".to_owned()]).await.expect("sim quote")[0].clone();
+    let axon = state.get("AXON").expect("AXON streamed");
+    assert_eq!(axon.kind, InstrumentKind::Stock);
+    let cents = |x: f64| (x * 100.0).round() / 100.0;
+    assert_eq!(axon.bid, spot.bid.map(cents));
+    assert_eq!(axon.ask, spot.ask.map(cents));
+    assert_eq!(
+        axon.last,
+        Some(cents(spot.last)),
+        "the trade's string price"
+    );
+    assert_eq!(
+        (axon.bid_size, axon.ask_size, axon.last_size),
+        (Some(3), Some(5), Some(100))
+    );
+    let options: Vec<_> = state
+        .snapshots()
+        .into_iter()
+        .filter(|s| s.kind.option().is_some())
+        .collect();
+    assert_eq!(options.len(), subscriptions[0].symbols.len() - 1);
+    for o in &options {
+        let chain = sim
+            .chain("AXON", o.expiration.expect("an expiration"))
+            .await
+            .expect("sim chain");
+        let c = chain
+            .quotes
+            .iter()
+            .find(|q| Some(q.strike) == o.strike && Some(q.kind) == o.kind.option())
+            .unwrap_or_else(|| panic!("{} is in the sim chain", o.symbol));
+        assert_eq!((o.bid, o.ask), (Some(c.bid), Some(c.ask)), "{}", o.symbol);
+    }
+    assert!(
+        options.iter().any(|o| o.iv.is_some() && o.delta.is_some()),
+        "options are priced against the streamed underlying"
+    );
+    assert!(stats.ingested() >= subscriptions[0].symbols.len() as u64);
+    assert!(queued > 0, "updates were queued for publishing");
+    mock.shutdown().await;
+}
