@@ -7,7 +7,8 @@
 //!   timing changed, between two syncs ([`calendar_changes`]);
 //! - a scan: a ticker's score crossed `alerts.score_threshold`, or its VRP tier changed, since
 //!   its previous stored analysis ([`scan_crossings`]);
-//! - `serve`: a vendor breaker opened; readiness turned DEGRADED or DOWN.
+//! - `serve`: a vendor breaker opened; readiness turned DEGRADED or DOWN;
+//! - `ticker`: updates dropped faster than `alerts.ticker_drops_per_sec`.
 //!
 //! Delivery never holds up what raised the alert: the scan only stores rows; `serve` delivers
 //! in the background ([`AlertDispatcher::run`]) and a command delivers what is pending at its
@@ -80,10 +81,7 @@ impl AlertService<'_> {
             return;
         }
         if let Err(e) = self.record(alerts).await {
-            tracing::warn!(
-                error = &e as &dyn std::error::Error,
-                "alerts not stored"
-            );
+            tracing::warn!(error = &e as &dyn std::error::Error, "alerts not stored");
         }
     }
 
@@ -140,7 +138,11 @@ const DELIVERY_WINDOW_HOURS: i64 = 24;
 const ROUND_BATCH: u32 = 100;
 
 impl AlertDispatcher {
-    pub(crate) fn new(store: Arc<dyn Store>, notifier: Arc<Notifier>, endpoints: Vec<String>) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        notifier: Arc<Notifier>,
+        endpoints: Vec<String>,
+    ) -> Self {
         AlertDispatcher {
             store,
             notifier,
@@ -154,11 +156,13 @@ impl AlertDispatcher {
     pub async fn deliver_pending(&self) -> DeliveryRound {
         let rounds =
             futures::future::join_all(self.endpoints.iter().map(|e| self.deliver_to(e))).await;
-        rounds.into_iter().fold(DeliveryRound::default(), |a, b| DeliveryRound {
-            delivered: a.delivered + b.delivered,
-            failed: a.failed + b.failed,
-            postponed: a.postponed + b.postponed,
-        })
+        rounds
+            .into_iter()
+            .fold(DeliveryRound::default(), |a, b| DeliveryRound {
+                delivered: a.delivered + b.delivered,
+                failed: a.failed + b.failed,
+                postponed: a.postponed + b.postponed,
+            })
     }
 
     async fn deliver_to(&self, endpoint: &str) -> DeliveryRound {
@@ -171,7 +175,11 @@ impl AlertDispatcher {
         {
             Ok(p) => p,
             Err(e) => {
-                tracing::warn!(endpoint, error = &e as &dyn std::error::Error, "alerts not read");
+                tracing::warn!(
+                    endpoint,
+                    error = &e as &dyn std::error::Error,
+                    "alerts not read"
+                );
                 return round;
             }
         };
@@ -180,7 +188,11 @@ impl AlertDispatcher {
                 Ok(true) => {}
                 Ok(false) => continue, // another process has it
                 Err(e) => {
-                    tracing::warn!(endpoint, error = &e as &dyn std::error::Error, "claim failed");
+                    tracing::warn!(
+                        endpoint,
+                        error = &e as &dyn std::error::Error,
+                        "claim failed"
+                    );
                     return round;
                 }
             }
@@ -189,20 +201,29 @@ impl AlertDispatcher {
                 event: alert.alert.kind.clone(),
                 body: webhook_body(&alert),
             };
-            let (outcome, attempts, error) = match self.notifier.deliver(endpoint, &delivery).await {
+            let (outcome, attempts, error) = match self.notifier.deliver(endpoint, &delivery).await
+            {
                 Ok(receipt) => (DeliveryOutcome::Delivered, receipt.attempts, None),
                 Err(e) if e.retry_later() => {
                     // The endpoint may come back: a later round sends it again, with the same
                     // idempotency key (a receiver that got an earlier attempt drops it).
                     tracing::info!(endpoint, alert = alert.id, error = %e, "alert delivery postponed");
                     if let Err(e) = self.store.release_delivery(alert.id, endpoint).await {
-                        tracing::warn!(endpoint, error = &e as &dyn std::error::Error, "claim not released");
+                        tracing::warn!(
+                            endpoint,
+                            error = &e as &dyn std::error::Error,
+                            "claim not released"
+                        );
                     }
                     round.postponed += 1;
                     // The rest of this endpoint's alerts wait for the next round too.
                     return round;
                 }
-                Err(e) => (DeliveryOutcome::Failed, attempts_of(&e), Some(e.to_string())),
+                Err(e) => (
+                    DeliveryOutcome::Failed,
+                    attempts_of(&e),
+                    Some(e.to_string()),
+                ),
             };
             match outcome {
                 DeliveryOutcome::Delivered => round.delivered += 1,
@@ -221,7 +242,11 @@ impl AlertDispatcher {
                 .finish_delivery(alert.id, endpoint, outcome, attempts, error.as_deref())
                 .await
             {
-                tracing::warn!(endpoint, error = &e as &dyn std::error::Error, "delivery not recorded");
+                tracing::warn!(
+                    endpoint,
+                    error = &e as &dyn std::error::Error,
+                    "delivery not recorded"
+                );
             }
         }
         round
@@ -274,11 +299,19 @@ pub fn webhook_body(alert: &AlertRow) -> Vec<u8> {
 /// traded around earnings).
 fn weekly_expiry(event: &EarningsEvent) -> NaiveDate {
     let reaction = reaction_date(event);
-    let ahead = (7 + Weekday::Fri.num_days_from_monday() - reaction.weekday().num_days_from_monday()) % 7;
+    let ahead =
+        (7 + Weekday::Fri.num_days_from_monday() - reaction.weekday().num_days_from_monday()) % 7;
     reaction + Days::days(i64::from(ahead))
 }
 
-fn alert(kind: &str, key: String, ticker: &str, message: String, detail: serde_json::Value, now: DateTime<Utc>) -> NewAlert {
+fn alert(
+    kind: &str,
+    key: String,
+    ticker: &str,
+    message: String,
+    detail: serde_json::Value,
+    now: DateTime<Utc>,
+) -> NewAlert {
     NewAlert {
         key,
         kind: kind.to_owned(),
@@ -310,10 +343,13 @@ pub fn calendar_changes(
 ) -> CalendarChanges {
     let mut before: BTreeMap<&str, Vec<EarningsEvent>> = BTreeMap::new();
     for r in stored {
-        before.entry(r.ticker.as_str()).or_default().push(EarningsEvent {
-            date: r.report_date,
-            timing: r.timing,
-        });
+        before
+            .entry(r.ticker.as_str())
+            .or_default()
+            .push(EarningsEvent {
+                date: r.report_date,
+                timing: r.timing,
+            });
     }
     let mut after: BTreeMap<&str, Vec<EarningsEvent>> = BTreeMap::new();
     for r in fetched {
@@ -322,20 +358,29 @@ pub fn calendar_changes(
     let mut out = Vec::new();
     let mut moved_from = Vec::new();
     for (ticker, new) in &after {
-        let Some(old) = before.get(ticker) else { continue };
+        let Some(old) = before.get(ticker) else {
+            continue;
+        };
         for n in new {
-            if let Some(o) = old.iter().find(|o| o.date == n.date) {
-                if o.timing != n.timing && n.timing != Timing::Unknown {
-                    out.push(alert(
-                        "calendar_timing",
-                        format!("calendar_timing:{ticker}:{}:{}:{}", n.date, o.timing, n.timing),
-                        ticker,
-                        format!("{ticker} reports {} {} (was {})", n.date, n.timing, o.timing),
-                        json!({"date": n.date, "from": o.timing, "to": n.timing,
+            if let Some(o) = old.iter().find(|o| o.date == n.date)
+                && o.timing != n.timing
+                && n.timing != Timing::Unknown
+            {
+                out.push(alert(
+                    "calendar_timing",
+                    format!(
+                        "calendar_timing:{ticker}:{}:{}:{}",
+                        n.date, o.timing, n.timing
+                    ),
+                    ticker,
+                    format!(
+                        "{ticker} reports {} {} (was {})",
+                        n.date, n.timing, o.timing
+                    ),
+                    json!({"date": n.date, "from": o.timing, "to": n.timing,
                                "across_expiry": weekly_expiry(o) != weekly_expiry(n)}),
-                        now,
-                    ));
-                }
+                    now,
+                ));
             }
         }
         // A move: one report before, one after, at different dates.
@@ -395,7 +440,9 @@ pub fn scan_crossings(
     for row in rows {
         let Row::Analyzed(a) = row else { continue };
         let ticker = a.analysis.ticker.as_str();
-        let Some(before) = previous.get(ticker) else { continue };
+        let Some(before) = previous.get(ticker) else {
+            continue;
+        };
         let score = a.analysis.score;
         let tier = a.analysis.vrp.tier.as_str().to_owned();
         let (was_above, is_above) = (before.score >= threshold, score >= threshold);
@@ -442,8 +489,35 @@ pub fn breaker_opened(name: &str, now: DateTime<Utc>) -> NewAlert {
     }
 }
 
+/// The streaming ticker dropping updates at `per_sec` over the last `window_secs` (one alert
+/// per minute).
+pub fn ticker_drops(
+    per_sec: f64,
+    threshold: f64,
+    window_secs: u64,
+    now: DateTime<Utc>,
+) -> NewAlert {
+    NewAlert {
+        key: format!("ticker_drops:{}", now.format("%Y-%m-%dT%H:%M")),
+        kind: "ticker_drops".to_owned(),
+        ticker: None,
+        message: format!(
+            "the ticker dropped {per_sec:.0} updates/s over {window_secs} s (alert above {threshold:.0}/s): \
+             see ivcrush_ticker_dropped_total{{reason}}"
+        ),
+        detail: json!({"per_sec": per_sec, "threshold": threshold, "window_secs": window_secs})
+            .to_string(),
+        created_at: now,
+    }
+}
+
 /// Readiness turning `status` (`DEGRADED`, `DOWN`), with what is failing.
-pub fn health_changed(status: &str, from: &str, failing: &[String], now: DateTime<Utc>) -> NewAlert {
+pub fn health_changed(
+    status: &str,
+    from: &str,
+    failing: &[String],
+    now: DateTime<Utc>,
+) -> NewAlert {
     NewAlert {
         key: format!("health:{status}:{}", now.format("%Y-%m-%dT%H:%M")),
         kind: "health".to_owned(),
@@ -476,7 +550,10 @@ mod tests {
         EarningsRecord {
             ticker: ticker.to_owned(),
             name: None,
-            event: EarningsEvent { date: d(date), timing },
+            event: EarningsEvent {
+                date: d(date),
+                timing,
+            },
         }
     }
 
@@ -498,7 +575,13 @@ mod tests {
         assert_eq!(alerts.len(), 1, "{alerts:?}");
         assert_eq!(alerts[0].kind, "calendar_moved");
         assert_eq!(alerts[0].key, "calendar_moved:AAPL:2026-01-29:2026-02-05");
-        assert!(alerts[0].message.contains("across an expiry: 2026-01-30 → 2026-02-06"), "{}", alerts[0].message);
+        assert!(
+            alerts[0]
+                .message
+                .contains("across an expiry: 2026-01-30 → 2026-02-06"),
+            "{}",
+            alerts[0].message
+        );
         // Within the same week (Mon → Tue, both before Friday's expiry): not across.
         let same_week = calendar_changes(
             &[row("X", "2026-02-02", Timing::Bmo)],
@@ -508,7 +591,10 @@ mod tests {
         .alerts;
         assert!(!same_week[0].message.contains("across"));
         // Seen again: the same key, so storing it again adds nothing.
-        assert_eq!(calendar_changes(&stored, &fetched, now).alerts[0].key, alerts[0].key);
+        assert_eq!(
+            calendar_changes(&stored, &fetched, now).alerts[0].key,
+            alerts[0].key
+        );
     }
 
     #[test]
@@ -526,9 +612,21 @@ mod tests {
 
     #[test]
     fn weekly_expiry_is_the_friday_on_or_after_the_reaction() {
-        let ev = |date: &str, timing| EarningsEvent { date: d(date), timing };
-        assert_eq!(weekly_expiry(&ev("2026-01-29", Timing::Amc)), d("2026-01-30"));
-        assert_eq!(weekly_expiry(&ev("2026-01-30", Timing::Amc)), d("2026-02-06"));
-        assert_eq!(weekly_expiry(&ev("2026-01-30", Timing::Bmo)), d("2026-01-30"));
+        let ev = |date: &str, timing| EarningsEvent {
+            date: d(date),
+            timing,
+        };
+        assert_eq!(
+            weekly_expiry(&ev("2026-01-29", Timing::Amc)),
+            d("2026-01-30")
+        );
+        assert_eq!(
+            weekly_expiry(&ev("2026-01-30", Timing::Amc)),
+            d("2026-02-06")
+        );
+        assert_eq!(
+            weekly_expiry(&ev("2026-01-30", Timing::Bmo)),
+            d("2026-01-30")
+        );
     }
 }

@@ -15,8 +15,8 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod analyzer;
 pub mod alerts;
+mod analyzer;
 pub mod backtest;
 pub mod batch_file;
 mod calendar;

@@ -187,11 +187,27 @@ async fn stores(test: &str) -> Vec<(String, Arc<dyn Store>, Option<tempfile::Tem
             let store = ivcrush_store::PgStore::connect_with(options)
                 .await
                 .expect("postgres store");
-            out.push(("postgres".to_owned(), Arc::new(store) as Arc<dyn Store>, None));
+            out.push((
+                "postgres".to_owned(),
+                Arc::new(store) as Arc<dyn Store>,
+                None,
+            ));
         }
         _ => eprintln!("{test}: DATABASE_URL not set: PostgreSQL part skipped"),
     }
     out
+}
+
+/// An alert raised by the test itself.
+fn test_alert(key: &str) -> NewAlert {
+    NewAlert {
+        key: key.to_owned(),
+        kind: "test".to_owned(),
+        ticker: None,
+        message: "a test alert".to_owned(),
+        detail: "{}".to_owned(),
+        created_at: Utc::now(),
+    }
 }
 
 fn app(store: Arc<dyn Store>, calendar: SetCalendar, url: &str, attempts: u32) -> App {
@@ -222,27 +238,51 @@ async fn a_moved_report_is_one_alert_delivered_once_and_signed() {
         let app = app(store, calendar.clone(), &url, 3);
         let (from, to) = (d("2026-02-02"), d("2026-03-02"));
 
-        calendar.set(vec![record("AAPL", "2026-02-05"), record("MSFT", "2026-02-10")]);
+        calendar.set(vec![
+            record("AAPL", "2026-02-05"),
+            record("MSFT", "2026-02-10"),
+        ]);
         app.calendar().sync(from, to).await.expect("first sync");
-        assert!(app.alerts().list(1, 100).await.expect("list").is_empty(), "{backend}: a first sync changes nothing");
+        assert!(
+            app.alerts().list(1, 100).await.expect("list").is_empty(),
+            "{backend}: a first sync changes nothing"
+        );
 
-        calendar.set(vec![record("AAPL", "2026-02-12"), record("MSFT", "2026-02-10")]);
+        calendar.set(vec![
+            record("AAPL", "2026-02-12"),
+            record("MSFT", "2026-02-10"),
+        ]);
         app.calendar().sync(from, to).await.expect("second sync");
-        app.calendar().sync(from, to).await.expect("third sync, unchanged");
+        app.calendar()
+            .sync(from, to)
+            .await
+            .expect("third sync, unchanged");
         let alerts = app.alerts().list(1, 100).await.expect("list");
         assert_eq!(alerts.len(), 1, "{backend}: one alert: {alerts:?}");
         assert_eq!(alerts[0].alert.kind, "calendar_moved");
         assert_eq!(alerts[0].alert.ticker.as_deref(), Some("AAPL"));
-        assert!(alerts[0].alert.message.contains("across an expiry"), "{}", alerts[0].alert.message);
+        assert!(
+            alerts[0].alert.message.contains("across an expiry"),
+            "{}",
+            alerts[0].alert.message
+        );
         // The old date is gone from the store: the calendar now has one AAPL report.
         let stored = app.calendar().stored(from, to).await.expect("stored");
         let aapl: Vec<_> = stored.iter().filter(|r| r.ticker == "AAPL").collect();
         assert_eq!(aapl.len(), 1, "{backend}: {aapl:?}");
         assert_eq!(aapl[0].report_date, d("2026-02-12"));
 
-        let round = app.alerts().flush(Duration::from_secs(20)).await.expect("a webhook is configured");
+        let round = app
+            .alerts()
+            .flush(Duration::from_secs(20))
+            .await
+            .expect("a webhook is configured");
         assert_eq!((round.delivered, round.failed), (1, 0), "{backend}");
-        let again = app.alerts().flush(Duration::from_secs(20)).await.expect("configured");
+        let again = app
+            .alerts()
+            .flush(Duration::from_secs(20))
+            .await
+            .expect("configured");
         assert_eq!(again.delivered, 0, "{backend}: never sent twice");
         assert_eq!(rx.attempts.load(Ordering::SeqCst), 1, "{backend}");
         let accepted = rx.accepted.lock().expect("lock").clone();
@@ -251,7 +291,10 @@ async fn a_moved_report_is_one_alert_delivered_once_and_signed() {
         assert_eq!(body["kind"], "calendar_moved");
         assert_eq!(body["detail"]["from"], "2026-02-05");
         assert_eq!(body["detail"]["to"], "2026-02-12");
-        assert_eq!(app.alerts().list(1, 100).await.expect("list")[0].delivered, 1);
+        assert_eq!(
+            app.alerts().list(1, 100).await.expect("list")[0].delivered,
+            1
+        );
     }
 }
 
@@ -262,24 +305,37 @@ async fn a_receiver_failing_twice_gets_the_alert_once() {
         let app = app(store, SetCalendar::default(), &url, 5);
         let ids = app
             .alerts()
-            .record(&[NewAlert {
-                key: "test:fail-twice".to_owned(),
-                kind: "test".to_owned(),
-                ticker: None,
-                message: "a test alert".to_owned(),
-                detail: "{}".to_owned(),
-                created_at: Utc::now(),
-            }])
+            .record(&[test_alert("test:fail-twice")])
             .await
             .expect("recorded");
         assert_eq!(ids.len(), 1);
-        let round = app.alerts().flush(Duration::from_secs(20)).await.expect("configured");
+        let round = app
+            .alerts()
+            .flush(Duration::from_secs(20))
+            .await
+            .expect("configured");
         assert_eq!((round.delivered, round.failed), (1, 0), "{backend}");
-        assert_eq!(rx.attempts.load(Ordering::SeqCst), 3, "{backend}: 503, 503, 200");
-        assert_eq!(*rx.accepted.lock().expect("lock"), ["test:fail-twice"], "{backend}");
-        let again = app.alerts().flush(Duration::from_secs(20)).await.expect("configured");
+        assert_eq!(
+            rx.attempts.load(Ordering::SeqCst),
+            3,
+            "{backend}: 503, 503, 200"
+        );
+        assert_eq!(
+            *rx.accepted.lock().expect("lock"),
+            ["test:fail-twice"],
+            "{backend}"
+        );
+        let again = app
+            .alerts()
+            .flush(Duration::from_secs(20))
+            .await
+            .expect("configured");
         assert_eq!(again.delivered, 0, "{backend}");
-        assert_eq!(rx.attempts.load(Ordering::SeqCst), 3, "{backend}: not sent again");
+        assert_eq!(
+            rx.attempts.load(Ordering::SeqCst),
+            3,
+            "{backend}: not sent again"
+        );
     }
 }
 
@@ -297,14 +353,7 @@ async fn a_dead_receiver_never_holds_up_a_scan() {
     );
     let app = app(store, calendar, &url, 5);
     app.alerts()
-        .record(&[NewAlert {
-            key: "test:dead".to_owned(),
-            kind: "test".to_owned(),
-            ticker: None,
-            message: "a test alert".to_owned(),
-            detail: "{}".to_owned(),
-            created_at: Utc::now(),
-        }])
+        .record(&[test_alert("test:dead")])
         .await
         .expect("recorded");
     // The background delivery, as `serve` runs it: stuck on the receiver that never answers.
@@ -319,7 +368,11 @@ async fn a_dead_receiver_never_holds_up_a_scan() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(rx.attempts.load(Ordering::SeqCst), 1, "the delivery is in flight");
+    assert_eq!(
+        rx.attempts.load(Ordering::SeqCst),
+        1,
+        "the delivery is in flight"
+    );
     let report = app
         .scanner()
         .run(&ScanRequest::default(), "run-dead-receiver", None)
@@ -327,7 +380,11 @@ async fn a_dead_receiver_never_holds_up_a_scan() {
         .expect("the scan runs");
     assert!(!report.rows.is_empty());
     // The scan finished while the delivery still waits on the receiver.
-    assert_eq!(rx.attempts.load(Ordering::SeqCst), 1, "still the first attempt");
+    assert_eq!(
+        rx.attempts.load(Ordering::SeqCst),
+        1,
+        "still the first attempt"
+    );
     assert!(!delivering.is_finished());
     let pending: HashSet<i64> = app
         .alerts()

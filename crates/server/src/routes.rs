@@ -32,7 +32,6 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
-use crate::{dashboard, live};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, ReqId};
 use crate::middleware::{
@@ -41,6 +40,7 @@ use crate::middleware::{
     security_headers,
 };
 use crate::state::{AppState, ScanSnapshot};
+use crate::{dashboard, live};
 
 /// The service: every route and layer over `state` (see the crate docs for the order). With
 /// `admin_bind` set, the operator routes are left to [`admin_router`].
@@ -698,7 +698,6 @@ macro_rules! ws_class {
         r"[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
     };
 }
-
 
 /// One ticker with its surrounding whitespace, unanchored (see [`TICKER_PATTERN`]).
 macro_rules! one_ticker {

@@ -23,8 +23,8 @@ use ivcrush_app::{
 };
 use ivcrush_app::{BacktestReport, ExitChoice, StrategyChoice};
 use ivcrush_core::EarningsEvent;
-use ivcrush_ticker::implied::ImpliedFeed;
 use ivcrush_resilience::{CheckResult, Criticality, DEFAULT_CHECK_TIMEOUT, HealthReport};
+use ivcrush_ticker::implied::ImpliedFeed;
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;

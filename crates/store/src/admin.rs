@@ -111,7 +111,7 @@ pub struct TableCount {
 }
 
 /// The tables [`Store::table_counts`](crate::Store::table_counts) reports.
-pub(crate) const MAIN_TABLES: [&str; 7] = [
+pub(crate) const MAIN_TABLES: [&str; 9] = [
     "tickers",
     "earnings_events",
     "daily_bars",
@@ -119,6 +119,8 @@ pub(crate) const MAIN_TABLES: [&str; 7] = [
     "analyses",
     "cache_entries",
     "backfill_progress",
+    "alerts",
+    "alert_deliveries",
 ];
 
 /// What [`Store::prune`](crate::Store::prune) deleted (or would delete).

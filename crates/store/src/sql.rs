@@ -209,8 +209,8 @@ macro_rules! impl_store {
         use sqlx::Row as _;
         use $crate::error::StoreError;
         use $crate::model::{
-            AlertRow, AnalysisFilter, Backend, CacheEntry, DeliveryOutcome, EarningsRow,
-            NewAlert, NewAnalysis, Progress, StoredAnalysis, TickerRow,
+            AlertRow, AnalysisFilter, Backend, CacheEntry, DeliveryOutcome, EarningsRow, NewAlert,
+            NewAnalysis, Progress, StoredAnalysis, TickerRow,
         };
         use $crate::sql::{self as q, BadTiming, BadVolume, parse_timing};
 
@@ -758,7 +758,10 @@ macro_rules! impl_store {
                     .bind(alert.created_at)
                     .fetch_optional(&self.pool)
                     .await
-                    .map_err(StoreError::query("insert_alert", format!("alert {}", alert.key)))?;
+                    .map_err(StoreError::query(
+                        "insert_alert",
+                        format!("alert {}", alert.key),
+                    ))?;
                 row.map(|r| get::<i64>(&r, "id", "alerts", &alert.key))
                     .transpose()
             }

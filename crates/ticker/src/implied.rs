@@ -109,7 +109,9 @@ pub struct UnderlyingQuotes {
 /// Groups one underlying's snapshots into its spot and chains. An option without an ask is
 /// left out (nothing to price); a missing bid is a zero bid, which is what `analyze` reads as
 /// "no bid" (one-sided quotes are noted, never priced).
-pub fn underlying_quotes<'a>(snapshots: impl IntoIterator<Item = &'a Snapshot>) -> UnderlyingQuotes {
+pub fn underlying_quotes<'a>(
+    snapshots: impl IntoIterator<Item = &'a Snapshot>,
+) -> UnderlyingQuotes {
     let mut out = UnderlyingQuotes::default();
     let mut chains: BTreeMap<NaiveDate, Vec<OptionQuote>> = BTreeMap::new();
     for s in snapshots {

@@ -128,7 +128,7 @@ pub use crate::reload::{
     ReloadPolicy, ReloadTrigger, Reloader, SymbolSet, normalize, parse_symbol_list,
 };
 pub use crate::service::{
-    FeedConfig, MAX_SIM_RATE, RunSummary, SymbolSource, TickerConfig, TickerService,
+    DropAlarm, FeedConfig, MAX_SIM_RATE, RunSummary, SymbolSource, TickerConfig, TickerService,
 };
 pub use crate::snapshot::{InstrumentKind, OccSymbol, Snapshot, format_occ, parse_occ};
 pub use crate::state::StateStore;

@@ -76,6 +76,29 @@ pub struct TickerConfig {
     pub restart: RestartPolicy,
     /// The live implied move of the underlyings with a known report.
     pub implied: ImpliedSettings,
+    /// Called when updates are dropped faster than its rate (an alert).
+    pub drop_alarm: Option<DropAlarm>,
+}
+
+/// A callback for drop bursts: `notify` gets the rate (updates/s) over the last `window`
+/// whenever it is above `per_sec` (at most once per window).
+#[derive(Clone)]
+pub struct DropAlarm {
+    /// Drops per second that sound the alarm.
+    pub per_sec: f64,
+    /// Measuring window.
+    pub window: Duration,
+    /// What to do (e.g. store an alert); must not block.
+    pub notify: Arc<dyn Fn(f64) + Send + Sync>,
+}
+
+impl std::fmt::Debug for DropAlarm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DropAlarm")
+            .field("per_sec", &self.per_sec)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Most simulated updates per second.
@@ -103,6 +126,7 @@ impl TickerConfig {
             reload: ReloadPolicy::default(),
             restart: RestartPolicy::default(),
             implied: ImpliedSettings::default(),
+            drop_alarm: None,
         }
     }
 
@@ -249,9 +273,9 @@ impl Feed {
     fn build(config: &FeedConfig, reports: Arc<UpcomingReports>) -> Result<Feed, TickerError> {
         Ok(match config {
             FeedConfig::Sim(s) => Feed::Sim(*s, reports),
-            FeedConfig::Tradier(t) => Feed::Tradier(Arc::new(
-                TradierFeed::new(t.clone())?.with_reports(reports),
-            )),
+            FeedConfig::Tradier(t) => {
+                Feed::Tradier(Arc::new(TradierFeed::new(t.clone())?.with_reports(reports)))
+            }
         })
     }
 
@@ -366,15 +390,42 @@ impl Tasks {
             self.restart,
             task_cancel,
             move || {
-            crate::implied::run(
-                Arc::clone(&state),
-                Arc::clone(&settings),
-                client.clone(),
-                keys.clone(),
-                cancel.clone(),
-            )
+                crate::implied::run(
+                    Arc::clone(&state),
+                    Arc::clone(&settings),
+                    client.clone(),
+                    keys.clone(),
+                    cancel.clone(),
+                )
             },
         ))
+    }
+
+    /// Sounds `alarm` when updates are dropped faster than its rate.
+    fn spawn_drop_alarm(&mut self, alarm: DropAlarm) {
+        let stats = Arc::clone(&self.stats);
+        let cancel = self.feed_cancel.clone();
+        self.spawn("drop_alarm", move || {
+            let (stats, cancel, alarm) = (Arc::clone(&stats), cancel.clone(), alarm.clone());
+            async move {
+                let mut tick = tokio::time::interval(alarm.window.max(Duration::from_secs(1)));
+                tick.tick().await;
+                let mut last = stats.dropped_total();
+                loop {
+                    tokio::select! {
+                        () = cancel.cancelled() => return Ok(()),
+                        _ = tick.tick() => {
+                            let now = stats.dropped_total();
+                            let rate = now.saturating_sub(last) as f64 / alarm.window.as_secs_f64();
+                            last = now;
+                            if rate > alarm.per_sec {
+                                (alarm.notify)(rate);
+                            }
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /// Expired options out every `every`.
@@ -614,6 +665,9 @@ impl TickerService {
         let (symbols_tx, symbols_rx) = watch::channel::<SymbolSet>(normalize(initial));
         tasks.spawn_feed(feed.clone(), symbols_rx, Arc::clone(&ingest));
         tasks.spawn_sweeper(config.sweep_interval);
+        if let Some(alarm) = config.drop_alarm.clone() {
+            tasks.spawn_drop_alarm(alarm);
+        }
         let implied_cancel = CancellationToken::new();
         let implied = tasks.spawn_implied(&config, publisher.client(), &implied_cancel);
         let reload = tasks.spawn_reloader(&config, publisher.client(), &symbols_tx);

@@ -10,6 +10,9 @@ pub struct AlertSettings {
     /// A ticker's composite score (0–100) crossing this, either way, between two scans is an
     /// alert (60).
     pub score_threshold: f64,
+    /// The streaming ticker dropping more updates per second than this (over 10 s) is an
+    /// alert (100; 0 = never).
+    pub ticker_drops_per_sec: f64,
     /// Seconds a command (`scan`, `calendar sync`, …) waits at its end to deliver what it
     /// raised (5); the rest is delivered by the next process (`ivcrush serve` delivers in the
     /// background).
@@ -22,6 +25,7 @@ impl Default for AlertSettings {
     fn default() -> Self {
         AlertSettings {
             score_threshold: 60.0,
+            ticker_drops_per_sec: 100.0,
             flush_secs: 5,
             webhooks: WebhookSettings::default(),
         }
@@ -36,6 +40,12 @@ impl AlertSettings {
             p.push(format!(
                 "alerts.score_threshold must be within 0..=100 (got {})",
                 self.score_threshold
+            ));
+        }
+        if !(self.ticker_drops_per_sec.is_finite() && self.ticker_drops_per_sec >= 0.0) {
+            p.push(format!(
+                "alerts.ticker_drops_per_sec must be a number ≥ 0 (got {})",
+                self.ticker_drops_per_sec
             ));
         }
         p.extend(self.webhooks.problems());

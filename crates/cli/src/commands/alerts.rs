@@ -83,7 +83,8 @@ pub async fn run(app: App, _cid: String, a: AlertsArgs) -> anyhow::Result<ExitCo
                     w.flush()?;
                 }
                 OutputFormat::Table => {
-                    let mut t = new_table(&["#", "raised (UTC)", "kind", "ticker", "alert", "sent"]);
+                    let mut t =
+                        new_table(&["#", "raised (UTC)", "kind", "ticker", "alert", "sent"]);
                     for r in &rows {
                         t.add_row(vec![
                             Cell::new(r.id),

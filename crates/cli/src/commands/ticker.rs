@@ -11,14 +11,13 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use ivcrush_app::AppConfig;
 use ivcrush_app::config::{ConfigSources, ExposeSecret, TickerFeed};
+use ivcrush_ticker::feed::sim::SimSettings;
+use ivcrush_ticker::feed::tradier::TradierSettings;
 use ivcrush_ticker::feed::{ChainSelection, UpcomingReports};
 use ivcrush_ticker::implied::ImpliedSettings;
-use ivcrush_ticker::feed::sim::SimSettings;
-use ivcrush_market::sim::SimMarket;
-use ivcrush_ticker::feed::tradier::TradierSettings;
 use ivcrush_ticker::{
-    FeedConfig, Keys, PublisherConfig, ReloadPolicy, RestartPolicy, SymbolSource, TickerConfig,
-    TickerError, TickerService, parse_symbol_list,
+    DropAlarm, FeedConfig, Keys, PublisherConfig, ReloadPolicy, RestartPolicy, SymbolSource,
+    TickerConfig, TickerError, TickerService, parse_symbol_list,
 };
 use serde::Serialize;
 use tracing::Instrument;
@@ -278,7 +277,7 @@ pub fn ticker_config(config: &AppConfig) -> Result<TickerConfig, TickerError> {
         interval: Duration::from_millis(t.implied_interval_ms),
         // The simulated feed prices its options at its market's as-of instant.
         as_of: match &feed {
-            FeedConfig::Sim(sim) => Some(SimMarket::new(sim.seed, sim.as_of).as_of()),
+            FeedConfig::Sim(sim) => Some(sim.market_as_of()),
             _ => None,
         },
     };
@@ -295,6 +294,7 @@ pub fn ticker_config(config: &AppConfig) -> Result<TickerConfig, TickerError> {
         watch_interval: Duration::from_millis(t.watch_interval_ms),
         reload: ReloadPolicy::default(),
         restart: RestartPolicy::default(),
+        drop_alarm: None,
     };
     problems.extend(service.problems());
     if problems.is_empty() {
@@ -356,14 +356,74 @@ pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
     let mut service = service;
     rt.block_on(
         async {
+            // The database: the configured calendar (Tradier feed) and the alerts.
+            let wanted = config.ticker.feed == TickerFeed::Tradier
+                || config.alerts.ticker_drops_per_sec > 0.0;
+            let app = if wanted {
+                match ivcrush_app::App::open(config.clone()).await {
+                    Ok(app) => Some(app),
+                    Err(e) => {
+                        tracing::warn!(
+                            error = &e as &dyn std::error::Error,
+                            "no database: no calendar for the Tradier feed, no alerts"
+                        );
+                        None
+                    }
+                }
+            } else {
+                None
+            };
             if service.implied.enabled {
-                service.implied.reports.events = upcoming_reports(&config, &service.feed).await;
+                service.implied.reports.events =
+                    upcoming_reports(&config, app.as_ref(), &service.feed).await;
             }
-            serve(service, duration).await
+            service.drop_alarm = app.as_ref().and_then(drop_alarm);
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let delivery = app.as_ref().and_then(|app| {
+                let dispatcher = app.alert_dispatcher()?;
+                Some(tokio::spawn(dispatcher.run(
+                    app.alert_wakeup(),
+                    async move {
+                        let _ = stop_rx.await;
+                    },
+                )))
+            });
+            let served = serve(service, duration).await;
+            let _ = stop_tx.send(());
+            if let Some(d) = delivery {
+                let _ = tokio::time::timeout(Duration::from_secs(5), d).await;
+            }
+            served
         }
         .instrument(tracing::info_span!("ticker", cid = %cid)),
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// An alert whenever updates are dropped faster than `alerts.ticker_drops_per_sec` (over
+/// 10 s); `None` when that is 0.
+fn drop_alarm(app: &ivcrush_app::App) -> Option<DropAlarm> {
+    const WINDOW: Duration = Duration::from_secs(10);
+    let threshold = app.config().alerts.ticker_drops_per_sec;
+    if threshold <= 0.0 {
+        return None;
+    }
+    let app = app.clone();
+    let runtime = tokio::runtime::Handle::current();
+    Some(DropAlarm {
+        per_sec: threshold,
+        window: WINDOW,
+        notify: std::sync::Arc::new(move |rate| {
+            let app = app.clone();
+            let alert = ivcrush_app::alerts::ticker_drops(
+                rate,
+                threshold,
+                WINDOW.as_secs(),
+                chrono::Utc::now(),
+            );
+            runtime.spawn(async move { app.alerts().record_quietly(&[alert]).await });
+        }),
+    })
 }
 
 /// Each underlying's next report, for the live implied move: the simulated feed's own market,
@@ -371,34 +431,30 @@ pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
 /// streams quotes; it says why there is no implied move.
 async fn upcoming_reports(
     config: &AppConfig,
+    app: Option<&ivcrush_app::App>,
     feed: &FeedConfig,
 ) -> std::collections::BTreeMap<String, ivcrush_core::EarningsEvent> {
-    let horizon = chrono::Duration::days(ivcrush_app::EVENT_HORIZON_DAYS);
-    let records = match feed {
-        FeedConfig::Sim(sim) => {
-            use ivcrush_market::EarningsCalendar;
-            let market = SimMarket::new(sim.seed, sim.as_of);
-            market
-                .calendar(sim.as_of, sim.as_of + horizon)
-                .await
-                .map(|r| (sim.as_of, r))
-                .map_err(|e| e.to_string())
-        }
-        _ => match ivcrush_app::App::open(config.clone()).await {
-            Ok(app) => {
+    let horizon = ivcrush_app::EVENT_HORIZON_DAYS;
+    let term = config.analytics.term.clone();
+    let reports = match feed {
+        FeedConfig::Sim(sim) => sim
+            .upcoming_reports(horizon, term)
+            .await
+            .map_err(|e| e.to_string()),
+        _ => match app {
+            Some(app) => {
                 let from = app.as_of_date();
                 app.calendar()
-                    .window(from, from + horizon)
+                    .window(from, from + chrono::Duration::days(horizon))
                     .await
-                    .map(|r| (from, r))
+                    .map(|records| UpcomingReports::from_calendar(&records, from, term))
                     .map_err(|e| e.to_string())
             }
-            Err(e) => Err(e.to_string()),
+            None => Err("the database could not be opened".to_owned()),
         },
     };
-    match records {
-        Ok((from, records)) => {
-            let reports = UpcomingReports::from_calendar(&records, from, config.analytics.term.clone());
+    match reports {
+        Ok(reports) => {
             tracing::info!(
                 underlyings = reports.events.len(),
                 "upcoming reports loaded for the live implied move"

@@ -130,7 +130,7 @@ fn db_status_and_prune_never_create_a_database() {
 fn migrate_creates_and_migrates_then_finds_nothing_to_do() {
     let env = Env::new();
     let first = env.ok(&["db", "migrate"]);
-    assert!(first.contains("applied 4 migration(s)"), "{first}");
+    assert!(first.contains("applied 5 migration(s)"), "{first}");
     assert!(first.contains("0001 init"), "{first}");
     let second = env.ok(&["db", "migrate"]);
     assert!(second.contains("no migration to apply"), "{second}");
@@ -140,7 +140,7 @@ fn migrate_creates_and_migrates_then_finds_nothing_to_do() {
     assert_eq!(status["schema_current"], true);
     assert_eq!(
         status["migrations"]["applied"].as_array().map(Vec::len),
-        Some(4)
+        Some(5)
     );
     assert_eq!(
         status["migrations"]["pending"].as_array().map(Vec::len),
@@ -153,11 +153,11 @@ fn migrate_creates_and_migrates_then_finds_nothing_to_do() {
     assert_eq!(rows(&status, "analyses"), 0);
 
     let text = env.ok(&["db", "status"]);
-    assert!(text.contains("4 applied, 0 pending (current)"), "{text}");
+    assert!(text.contains("5 applied, 0 pending (current)"), "{text}");
     assert!(text.contains("earnings_events"), "{text}");
 
     let health = env.ok(&["health"]);
-    assert!(health.contains("schema current (4 migrations)"), "{health}");
+    assert!(health.contains("schema current (5 migrations)"), "{health}");
 }
 
 #[test]

@@ -515,3 +515,34 @@ async fn a_scheduled_scan_is_what_get_scan_serves_afterwards() {
     assert_eq!(s.json("/api/v1/scan").await["run_id"], fresh["run_id"]);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn alerts_are_listed_newest_first_and_the_query_is_checked() {
+    let s = start().await;
+    let alert = |key: &str| ivcrush_app::store::NewAlert {
+        key: key.to_owned(),
+        kind: "calendar_moved".to_owned(),
+        ticker: Some("XCEL".to_owned()),
+        message: format!("{key}: XCEL report moved"),
+        detail: r#"{"from":"2026-02-05","to":"2026-02-12"}"#.to_owned(),
+        created_at: chrono::Utc::now(),
+    };
+    s.state
+        .app()
+        .alerts()
+        .record(&[alert("first"), alert("second"), alert("first")])
+        .await
+        .expect("recorded");
+    let body = s.json("/api/v1/alerts?days=1&limit=10").await;
+    let alerts = body["alerts"].as_array().expect("alerts");
+    assert_eq!(alerts.len(), 2, "the same key once: {body}");
+    assert_eq!(alerts[0]["key"], "second", "newest first");
+    assert_eq!(alerts[1]["kind"], "calendar_moved");
+    assert_eq!(alerts[1]["delivered"], 0);
+    for bad in ["days=0", "limit=1001", "days=x", "since=1"] {
+        let r = s.get(&format!("/api/v1/alerts?{bad}")).await;
+        error_body(r, 400).await;
+    }
+    error_body(s.get_anon("/api/v1/alerts").await, 401).await;
+    s.stop().await;
+}

@@ -125,7 +125,11 @@ async fn live_streams_answer_503_when_off_400_for_bad_tickers_and_401_without_a_
 }
 
 /// The `implied` events of an SSE body, parsed.
-async fn next_events(resp: &mut reqwest::Response, n: usize, buf: &mut String) -> Vec<ImpliedUpdate> {
+async fn next_events(
+    resp: &mut reqwest::Response,
+    n: usize,
+    buf: &mut String,
+) -> Vec<ImpliedUpdate> {
     let mut out = Vec::new();
     while out.len() < n {
         let chunk = tokio::time::timeout(Duration::from_secs(30), resp.chunk())
@@ -159,7 +163,10 @@ async fn the_stream_relays_the_tickers_implied_moves_and_ends_at_shutdown() {
     let s = live_server(&url, &prefix).await;
     let mut resp = s
         .client
-        .get(s.url(&format!("/api/v1/stream/implied?tickers={}", symbol.to_lowercase())))
+        .get(s.url(&format!(
+            "/api/v1/stream/implied?tickers={}",
+            symbol.to_lowercase()
+        )))
         .header("x-api-key", KEY)
         .send()
         .await
@@ -175,7 +182,10 @@ async fn the_stream_relays_the_tickers_implied_moves_and_ends_at_shutdown() {
     let events = next_events(&mut resp, 3, &mut buf).await;
     for e in &events {
         assert_eq!(e.underlying, symbol);
-        let live = e.live.as_ref().unwrap_or_else(|| panic!("a figure: {:?}", e.error));
+        let live = e
+            .live
+            .as_ref()
+            .unwrap_or_else(|| panic!("a figure: {:?}", e.error));
         assert!(live.implied_move.straddle_pct > 0.0);
     }
     assert!(
@@ -292,7 +302,9 @@ impl Browser {
         let call = serde_json::json!({"id": id, "method": "Runtime.evaluate",
             "params": {"expression": expression, "returnByValue": true}});
         self.ws
-            .send(tokio_tungstenite::tungstenite::Message::text(call.to_string()))
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                call.to_string(),
+            ))
             .await
             .expect("DevTools send");
         while let Some(Ok(msg)) = self.ws.next().await {

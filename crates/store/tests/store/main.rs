@@ -5,6 +5,7 @@
 //! dropped afterwards). Without `DATABASE_URL` the PostgreSQL variants print why they skip.
 
 mod admin;
+mod alerts;
 mod cache;
 mod common;
 mod coverage;

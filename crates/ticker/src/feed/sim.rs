@@ -45,6 +45,39 @@ pub struct SimSettings {
     pub rate: u32,
 }
 
+impl SimSettings {
+    /// The instant the simulated market quotes at (its as-of date, 15:30 New York): the
+    /// as-of of the live implied moves computed from this feed.
+    pub fn market_as_of(&self) -> DateTime<Utc> {
+        SimMarket::new(self.seed, self.as_of).as_of()
+    }
+
+    /// Each simulated ticker's next report within `horizon_days` of the as-of: the reports of
+    /// the live implied move with this feed.
+    ///
+    /// # Errors
+    /// [`TickerError::Discovery`] when the simulated calendar cannot be read.
+    pub async fn upcoming_reports(
+        &self,
+        horizon_days: i64,
+        term: ivcrush_core::config::TermConfig,
+    ) -> Result<UpcomingReports, TickerError> {
+        use ivcrush_market::EarningsCalendar;
+        let market = SimMarket::new(self.seed, self.as_of);
+        let records = market
+            .calendar(
+                self.as_of,
+                self.as_of + chrono::Duration::days(horizon_days),
+            )
+            .await
+            .map_err(|e| TickerError::Discovery {
+                symbol: "calendar".to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok(UpcomingReports::from_calendar(&records, self.as_of, term))
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Underlying {
     symbol: Arc<str>,
@@ -256,7 +289,15 @@ pub async fn run(
         "simulated feed started"
     );
     ingest.stats().set_feed_connected(true);
-    let result = pump(&settings, &reports, &mut feed, &mut symbols, &ingest, &cancel).await;
+    let result = pump(
+        &settings,
+        &reports,
+        &mut feed,
+        &mut symbols,
+        &ingest,
+        &cancel,
+    )
+    .await;
     ingest.stats().set_feed_connected(false);
     result
 }
@@ -366,8 +407,12 @@ mod tests {
     #[tokio::test]
     async fn the_same_seed_gives_the_same_updates() {
         let symbols = default_symbols(3);
-        let mut a = SimFeed::build(&settings(), &UpcomingReports::default(), &symbols).await.expect("builds");
-        let mut b = SimFeed::build(&settings(), &UpcomingReports::default(), &symbols).await.expect("builds");
+        let mut a = SimFeed::build(&settings(), &UpcomingReports::default(), &symbols)
+            .await
+            .expect("builds");
+        let mut b = SimFeed::build(&settings(), &UpcomingReports::default(), &symbols)
+            .await
+            .expect("builds");
         assert!(a.instruments() > 3, "options were discovered");
         for _ in 0..1000 {
             assert_eq!(a.next_update(1), b.next_update(1));
@@ -376,9 +421,13 @@ mod tests {
 
     #[tokio::test]
     async fn options_are_quoted_around_their_model_price_with_iv_and_delta() {
-        let mut feed = SimFeed::build(&settings(), &UpcomingReports::default(), &default_symbols(2))
-            .await
-            .expect("builds");
+        let mut feed = SimFeed::build(
+            &settings(),
+            &UpcomingReports::default(),
+            &default_symbols(2),
+        )
+        .await
+        .expect("builds");
         let mut options = 0;
         for _ in 0..500 {
             let s = feed.next_update(1);

@@ -95,8 +95,7 @@ async fn quotes_in_redis(
             Some("stock") => spot = Some(0.5 * (bid.expect("bid") + ask.expect("ask"))),
             Some(kind @ ("call" | "put")) => {
                 let Some(ask) = ask else { continue };
-                let expiration: NaiveDate =
-                    h["expiration"].parse().expect("an expiration date");
+                let expiration: NaiveDate = h["expiration"].parse().expect("an expiration date");
                 chains.entry(expiration).or_default().push(OptionQuote {
                     kind: if kind == "call" {
                         OptionKind::Call
@@ -166,12 +165,17 @@ async fn the_published_implied_move_equals_analyze_on_the_same_quotes() {
     let mut received: Vec<ImpliedUpdate> = Vec::new();
     let got_two = tokio::time::timeout(Duration::from_secs(30), async {
         while received.len() < 2 {
-            let Some(json) = updates.next().await else { break };
+            let Some(json) = updates.next().await else {
+                break;
+            };
             received.push(serde_json::from_str(&json).expect("an ImpliedUpdate"));
         }
     })
     .await;
-    assert!(got_two.is_ok(), "two implied updates within 30 s: {received:?}");
+    assert!(
+        got_two.is_ok(),
+        "two implied updates within 30 s: {received:?}"
+    );
     assert!(
         received[1].seq > received[0].seq,
         "recomputed as quotes change"
@@ -195,7 +199,10 @@ async fn the_published_implied_move_equals_analyze_on_the_same_quotes() {
     let live = last.live.clone().unwrap_or_else(|| {
         panic!("a figure, not an error: {:?}", last.error);
     });
-    assert!(live.implied_move.event_pct.is_some(), "an event move: {live:?}");
+    assert!(
+        live.implied_move.event_pct.is_some(),
+        "an event move: {live:?}"
+    );
 
     let (spot, chains, newest) = quotes_in_redis(&mut conn, &keys, &underlying).await;
     assert_eq!(

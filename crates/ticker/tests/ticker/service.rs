@@ -193,3 +193,27 @@ async fn setting_the_redis_watchlist_key_resubscribes() {
     service.shutdown().await;
     cleanup(&url, &prefix).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_dropped_faster_than_the_alarm_rate_sound_it() {
+    // Nothing listens on port 1: every batch is dropped (`redis_down`), no Redis needed.
+    let mut config = TickerConfig::sim("redis://127.0.0.1:1", 2_000);
+    config.symbols = SymbolSource::List(vec!["KVLT".to_owned()]);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<f64>();
+    config.drop_alarm = Some(ivcrush_ticker::DropAlarm {
+        per_sec: 100.0,
+        window: Duration::from_secs(1),
+        notify: Arc::new(move |rate| {
+            let _ = tx.send(rate);
+        }),
+    });
+    let service = TickerService::start(config, None).await.expect("starts");
+    let rate = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the alarm sounds within 10 s")
+        .expect("a rate");
+    assert!(rate > 100.0, "{rate} updates/s dropped");
+    let summary = service.shutdown().await;
+    assert!(summary.dropped > 100, "{summary:?}");
+    assert_eq!(summary.published, 0);
+}

@@ -1,0 +1,132 @@
+//! Alerts and their deliveries: idempotent by key, claimed once per endpoint, released when
+//! nothing was sent, counted when delivered.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use ivcrush_store::{DeliveryOutcome, NewAlert};
+
+use crate::common::{TestDb, suite};
+
+suite!(
+    an_alert_is_stored_once_per_key,
+    a_delivery_is_claimed_once_released_and_finished,
+);
+
+fn alert(key: &str) -> NewAlert {
+    NewAlert {
+        key: key.to_owned(),
+        kind: "calendar_moved".to_owned(),
+        ticker: Some("AAPL".to_owned()),
+        message: format!("{key} happened"),
+        detail: r#"{"from":"2026-01-29","to":"2026-02-05"}"#.to_owned(),
+        created_at: Utc::now(),
+    }
+}
+
+async fn an_alert_is_stored_once_per_key(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let first = store.insert_alert(&alert("k1")).await.expect("insert");
+    assert!(first.is_some());
+    assert_eq!(store.insert_alert(&alert("k1")).await.expect("again"), None);
+    let second = store
+        .insert_alert(&alert("k2"))
+        .await
+        .expect("insert")
+        .expect("new");
+    let listed = store
+        .alerts(Utc::now() - Duration::days(1), 10)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].id, second, "newest first");
+    assert_eq!(
+        listed[1].alert,
+        alert("k1").clone_with(listed[1].alert.created_at)
+    );
+    assert_eq!(listed[0].delivered, 0);
+    let recent = store
+        .alerts(Utc::now() + Duration::seconds(1), 10)
+        .await
+        .expect("list");
+    assert!(recent.is_empty(), "since filters");
+}
+
+async fn a_delivery_is_claimed_once_released_and_finished(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let since = Utc::now() - Duration::days(1);
+    let id = store
+        .insert_alert(&alert("k"))
+        .await
+        .expect("insert")
+        .expect("new");
+    let pending = store
+        .undelivered_alerts("ops", since, 10)
+        .await
+        .expect("pending");
+    assert_eq!(pending.iter().map(|a| a.id).collect::<Vec<_>>(), [id]);
+    assert!(store.claim_delivery(id, "ops").await.expect("claim"));
+    assert!(
+        !store.claim_delivery(id, "ops").await.expect("claim"),
+        "claimed once"
+    );
+    assert!(
+        store.claim_delivery(id, "audit").await.expect("claim"),
+        "per endpoint"
+    );
+    assert!(
+        store
+            .undelivered_alerts("ops", since, 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+    // Nothing was sent: given back, pending again.
+    store.release_delivery(id, "ops").await.expect("release");
+    assert_eq!(
+        store
+            .undelivered_alerts("ops", since, 10)
+            .await
+            .expect("pending")
+            .len(),
+        1
+    );
+    assert!(store.claim_delivery(id, "ops").await.expect("claim"));
+    store
+        .finish_delivery(id, "ops", DeliveryOutcome::Delivered, 3, None)
+        .await
+        .expect("finish");
+    store
+        .finish_delivery(id, "audit", DeliveryOutcome::Failed, 5, Some("HTTP 400"))
+        .await
+        .expect("finish");
+    // A finished delivery is never released nor sent again.
+    store
+        .release_delivery(id, "ops")
+        .await
+        .expect("release is a no-op");
+    assert!(
+        store
+            .undelivered_alerts("ops", since, 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+    let listed = store.alerts(since, 10).await.expect("list");
+    assert_eq!(listed[0].delivered, 1, "ops took it; audit refused it");
+}
+
+trait CloneWith {
+    fn clone_with(&self, created_at: chrono::DateTime<Utc>) -> NewAlert;
+}
+
+impl CloneWith for NewAlert {
+    /// The same alert with the stored timestamp (SQLite keeps microseconds, PostgreSQL too,
+    /// but the test's `Utc::now()` has nanoseconds).
+    fn clone_with(&self, created_at: chrono::DateTime<Utc>) -> NewAlert {
+        NewAlert {
+            created_at,
+            ..self.clone()
+        }
+    }
+}
