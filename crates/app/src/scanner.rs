@@ -13,13 +13,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
 use ivcrush_core::EarningsEvent;
 use ivcrush_market::{EarningsRecord, StockQuote};
-use ivcrush_store::{AnalysisFilter, NewAnalysis, StoredAnalysis};
+use ivcrush_store::{NewAnalysis, StoredAnalysis};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How far back a ticker's previous analysis counts for threshold alerts.
 const STANDING_DAYS: i64 = 30;
+/// Most stored scores read for them (key columns only).
+const STANDING_ROWS: u32 = 100_000;
 
 /// What to scan.
 #[derive(Debug, Clone, Default)]
@@ -589,12 +591,13 @@ impl Scanner<'_> {
     /// [`STANDING_DAYS`] from another run: what a crossing is measured against. Empty (and
     /// logged) when the store cannot say: alerting never fails a scan.
     async fn previous_standings(self, run_id: &str) -> HashMap<String, crate::alerts::Standing> {
-        let filter = AnalysisFilter {
-            limit: 10_000,
-            since: Some(Utc::now() - chrono::Duration::days(STANDING_DAYS)),
-            ..AnalysisFilter::default()
-        };
-        let latest = match self.app.store.latest_analyses(&filter).await {
+        let since = Utc::now() - chrono::Duration::days(STANDING_DAYS);
+        let latest = match self
+            .app
+            .store
+            .latest_scores(since, run_id, STANDING_ROWS)
+            .await
+        {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::warn!(
@@ -606,11 +609,11 @@ impl Scanner<'_> {
         };
         let mut out = HashMap::new();
         // Newest first: the first row of a ticker is its latest.
-        for a in latest.into_iter().filter(|a| a.run_id != run_id) {
-            if let (Some(score), Some(tier)) = (a.score, a.vrp_tier) {
-                out.entry(a.ticker)
-                    .or_insert(crate::alerts::Standing { score, tier });
-            }
+        for a in latest {
+            out.entry(a.ticker).or_insert(crate::alerts::Standing {
+                score: a.score,
+                tier: a.vrp_tier,
+            });
         }
         out
     }

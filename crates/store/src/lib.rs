@@ -67,7 +67,7 @@ pub use error::{BoxError, StoreError};
 pub use lead::Lead;
 pub use model::{
     AlertRow, AnalysisFilter, Backend, CacheEntry, DeliveryOutcome, EarningsRow, NewAlert,
-    NewAnalysis, Progress, StoredAnalysis, TickerRow,
+    NewAnalysis, Progress, ScoreRow, StoredAnalysis, TickerRow,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

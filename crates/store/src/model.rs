@@ -173,6 +173,19 @@ impl Default for AnalysisFilter {
     }
 }
 
+/// A ticker's score and VRP tier in one stored analysis (the record is not read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRow {
+    /// Ticker.
+    pub ticker: String,
+    /// The run that stored it.
+    pub run_id: String,
+    /// Composite score.
+    pub score: f64,
+    /// VRP tier (`EXCELLENT` … `SKIP`).
+    pub vrp_tier: String,
+}
+
 /// An alert to store: `key` identifies the change it reports (the same change seen again is
 /// not a new alert).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -61,6 +61,9 @@ pub(crate) const INSERT_ANALYSIS: &str = "INSERT INTO analyses \
      liquidity_tier = excluded.liquidity_tier, tradeable = excluded.tradeable, \
      error = excluded.error, record = excluded.record, created_at = excluded.created_at \
      RETURNING id";
+pub(crate) const LATEST_SCORES: &str = "SELECT ticker, run_id, score, vrp_tier FROM analyses \
+     WHERE created_at >= $1 AND run_id <> $2 AND score IS NOT NULL AND vrp_tier IS NOT NULL \
+     ORDER BY created_at DESC, id DESC LIMIT $3";
 pub(crate) const COUNT_ANALYSES_FOR_RUN: &str =
     "SELECT COUNT(*) AS n FROM analyses WHERE run_id = $1";
 pub(crate) const LATEST_ANALYSES: &str = "SELECT id, run_id, ticker, as_of, earnings_date, \
@@ -210,7 +213,7 @@ macro_rules! impl_store {
         use $crate::error::StoreError;
         use $crate::model::{
             AlertRow, AnalysisFilter, Backend, CacheEntry, DeliveryOutcome, EarningsRow, NewAlert,
-            NewAnalysis, Progress, StoredAnalysis, TickerRow,
+            NewAnalysis, Progress, ScoreRow, StoredAnalysis, TickerRow,
         };
         use $crate::sql::{self as q, BadTiming, BadVolume, parse_timing};
 
@@ -715,6 +718,33 @@ macro_rules! impl_store {
                         format!("run {run_id}"),
                     ))?;
                 rows.iter().map(analysis_from_row).collect()
+            }
+
+            async fn latest_scores(
+                &self,
+                since: DateTime<Utc>,
+                except_run: &str,
+                limit: u32,
+            ) -> Result<Vec<ScoreRow>, StoreError> {
+                const T: &str = "analyses";
+                let rows = sqlx::query(q::LATEST_SCORES)
+                    .bind(since)
+                    .bind(except_run)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(StoreError::query("latest_scores", format!("since {since}")))?;
+                rows.iter()
+                    .map(|r| {
+                        let ticker: String = get(r, "ticker", T, "score")?;
+                        Ok(ScoreRow {
+                            run_id: get(r, "run_id", T, &ticker)?,
+                            score: get(r, "score", T, &ticker)?,
+                            vrp_tier: get(r, "vrp_tier", T, &ticker)?,
+                            ticker,
+                        })
+                    })
+                    .collect()
             }
 
             async fn count_analyses_for_run(&self, run_id: &str) -> Result<u64, StoreError> {

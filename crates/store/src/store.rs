@@ -5,7 +5,7 @@ use crate::error::StoreError;
 use crate::lead::Lead;
 use crate::model::{
     AlertRow, AnalysisFilter, Backend, CacheEntry, DeliveryOutcome, EarningsRow, NewAlert,
-    NewAnalysis, Progress, StoredAnalysis, TickerRow,
+    NewAnalysis, Progress, ScoreRow, StoredAnalysis, TickerRow,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -106,6 +106,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores analysis rows in one transaction, each as [`Store::insert_analysis`] does;
     /// returns their IDs in input order.
     async fn insert_analyses(&self, rows: &[NewAnalysis]) -> Result<Vec<i64>, StoreError>;
+
+    /// Scores and tiers of the analyses stored at or after `since` by runs other than
+    /// `except_run`, newest first, at most `limit` (key columns only: cheap on a large table).
+    async fn latest_scores(
+        &self,
+        since: DateTime<Utc>,
+        except_run: &str,
+        limit: u32,
+    ) -> Result<Vec<ScoreRow>, StoreError>;
 
     /// Newest rows first (by `created_at`, then ID) matching the filter.
     async fn latest_analyses(

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use ivcrush_store::{DeliveryOutcome, NewAlert};
 
-use crate::common::{TestDb, suite};
+use crate::common::{TestDb, fixture_analysis, suite};
+use ivcrush_store::NewAnalysis;
 
 suite!(
     an_alert_is_stored_once_per_key,
     a_delivery_is_claimed_once_released_and_finished,
+    latest_scores_read_the_key_columns_newest_first_without_a_run,
 );
 
 fn alert(key: &str) -> NewAlert {
@@ -129,4 +131,32 @@ impl CloneWith for NewAlert {
             ..self.clone()
         }
     }
+}
+
+async fn latest_scores_read_the_key_columns_newest_first_without_a_run(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let a = fixture_analysis();
+    let now = Utc::now();
+    store
+        .insert_analyses(&[
+            NewAnalysis::ok("old", a.clone(), now - Duration::days(40)),
+            NewAnalysis::ok("run-1", a.clone(), now - Duration::hours(2)),
+            NewAnalysis::ok("run-2", a.clone(), now - Duration::hours(1)),
+            NewAnalysis::failed("run-2", "ZZZZ", a.as_of, "no chain", now),
+            NewAnalysis::ok("run-3", a.clone(), now),
+        ])
+        .await
+        .expect("insert");
+    let rows = store
+        .latest_scores(now - Duration::days(30), "run-3", 10)
+        .await
+        .expect("scores");
+    assert_eq!(
+        rows.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        ["run-2", "run-1"],
+        "newest first, without run-3, failed rows or rows before the window"
+    );
+    assert_eq!(rows[0].ticker, a.ticker);
+    assert_eq!(rows[0].score, a.score);
+    assert_eq!(rows[0].vrp_tier, a.vrp.tier.as_str());
 }
