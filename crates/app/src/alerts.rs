@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Duration as Days, NaiveDate, Utc, Weekday};
@@ -69,9 +70,15 @@ impl AlertService<'_> {
             }
         }
         if !ids.is_empty() {
+            self.app.alerts_raised.store(true, Ordering::Relaxed);
             self.app.alert_wakeup.notify_one();
         }
         Ok(ids)
+    }
+
+    /// Whether this process recorded an alert (through this app or a copy of it).
+    pub fn raised_here(self) -> bool {
+        self.app.alerts_raised.load(Ordering::Relaxed)
     }
 
     /// Records `alerts`, logging (not returning) a failure: alerting must never fail the work
@@ -130,6 +137,9 @@ pub struct AlertDispatcher {
     notifier: Arc<Notifier>,
     endpoints: Vec<String>,
     window: Days,
+    /// A claim still `sending` after this long was cut off (its process died or its command
+    /// ended mid-delivery): it is taken over.
+    stale_claim: Days,
 }
 
 /// Alerts older than this are not delivered any more (a new endpoint does not get the past).
@@ -142,12 +152,15 @@ impl AlertDispatcher {
         store: Arc<dyn Store>,
         notifier: Arc<Notifier>,
         endpoints: Vec<String>,
+        delivery_deadline: Duration,
     ) -> Self {
+        let stale = Days::from_std(delivery_deadline).unwrap_or(Days::hours(1));
         AlertDispatcher {
             store,
             notifier,
             endpoints,
             window: Days::hours(DELIVERY_WINDOW_HOURS),
+            stale_claim: stale + Days::minutes(1),
         }
     }
 
@@ -168,9 +181,10 @@ impl AlertDispatcher {
     async fn deliver_to(&self, endpoint: &str) -> DeliveryRound {
         let mut round = DeliveryRound::default();
         let since = Utc::now() - self.window;
+        let stale_before = Utc::now() - self.stale_claim;
         let pending = match self
             .store
-            .undelivered_alerts(endpoint, since, ROUND_BATCH)
+            .undelivered_alerts(endpoint, since, stale_before, ROUND_BATCH)
             .await
         {
             Ok(p) => p,
@@ -184,7 +198,11 @@ impl AlertDispatcher {
             }
         };
         for alert in pending {
-            match self.store.claim_delivery(alert.id, endpoint).await {
+            match self
+                .store
+                .claim_delivery(alert.id, endpoint, stale_before)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => continue, // another process has it
                 Err(e) => {
@@ -364,6 +382,7 @@ pub fn calendar_changes(
         for n in new {
             if let Some(o) = old.iter().find(|o| o.date == n.date)
                 && o.timing != n.timing
+                && o.timing != Timing::Unknown
                 && n.timing != Timing::Unknown
             {
                 out.push(alert(
@@ -425,12 +444,18 @@ pub struct Standing {
     pub score: f64,
     /// VRP tier (`EXCELLENT`, …, `SKIP`).
     pub tier: String,
+    /// The report it was about.
+    pub earnings_date: Option<NaiveDate>,
+    /// The expiry analysed.
+    pub expiration: Option<NaiveDate>,
 }
 
-/// The crossings between each ticker's previous standing and this run's: its score crossing
-/// `threshold` (either way: `score_crossed`) and its VRP tier changing (`tier_changed`).
+/// The crossings between each ticker's latest previous standing (`previous`: newest first)
+/// for the same report and expiry and
+/// this run's: its score crossing `threshold` (either way: `score_crossed`) and its VRP tier
+/// changing (`tier_changed`).
 pub fn scan_crossings(
-    previous: &HashMap<String, Standing>,
+    previous: &HashMap<String, Vec<Standing>>,
     rows: &[Row],
     threshold: f64,
     run_id: &str,
@@ -440,7 +465,14 @@ pub fn scan_crossings(
     for row in rows {
         let Row::Analyzed(a) = row else { continue };
         let ticker = a.analysis.ticker.as_str();
-        let Some(before) = previous.get(ticker) else {
+        // Only the same trade is compared: the same report and expiry (an analysis with
+        // another expiry, or of the next report, is another number).
+        let Some(before) = previous.get(ticker).and_then(|newest_first| {
+            newest_first.iter().find(|b| {
+                b.earnings_date == Some(a.analysis.earnings_date)
+                    && b.expiration == Some(a.analysis.expiration)
+            })
+        }) else {
             continue;
         };
         let score = a.analysis.score;

@@ -64,6 +64,8 @@ pub struct App {
     pub(crate) notifier: Option<Arc<ivcrush_notify::Notifier>>,
     /// Woken when alerts are recorded (the background delivery waits on it).
     pub(crate) alert_wakeup: Arc<tokio::sync::Notify>,
+    /// Set once this process recorded an alert (a command then delivers before it exits).
+    pub(crate) alerts_raised: Arc<AtomicBool>,
 }
 
 /// An async health ping returning a message or an error text.
@@ -361,6 +363,7 @@ impl App {
             uncached: false,
             notifier,
             alert_wakeup: Arc::default(),
+            alerts_raised: Arc::default(),
         }
     }
 
@@ -379,6 +382,7 @@ impl App {
             self.store.clone(),
             notifier,
             endpoints,
+            Duration::from_millis(self.config.alerts.webhooks.deadline_ms),
         ))
     }
 

@@ -587,10 +587,13 @@ impl Scanner<'_> {
         Ok(rows)
     }
 
-    /// Each ticker's score and tier in its latest stored analysis of the last
-    /// [`STANDING_DAYS`] from another run: what a crossing is measured against. Empty (and
+    /// Each ticker's scores and tiers in its stored analyses of the last [`STANDING_DAYS`]
+    /// from other runs, newest first: what a crossing is measured against. Empty (and
     /// logged) when the store cannot say: alerting never fails a scan.
-    async fn previous_standings(self, run_id: &str) -> HashMap<String, crate::alerts::Standing> {
+    async fn previous_standings(
+        self,
+        run_id: &str,
+    ) -> HashMap<String, Vec<crate::alerts::Standing>> {
         let since = Utc::now() - chrono::Duration::days(STANDING_DAYS);
         let latest = match self
             .app
@@ -608,12 +611,20 @@ impl Scanner<'_> {
             }
         };
         let mut out = HashMap::new();
-        // Newest first: the first row of a ticker is its latest.
-        for a in latest {
-            out.entry(a.ticker).or_insert(crate::alerts::Standing {
-                score: a.score,
-                tier: a.vrp_tier,
-            });
+        // Newest first: the first row of a ticker is its latest. A replay (an analysis of a
+        // past market, e.g. `GET /api/v1/analyze?as_of=`) is no standing of today.
+        for a in latest
+            .into_iter()
+            .filter(|a| (a.created_at - a.as_of).num_hours().abs() <= 24)
+        {
+            out.entry(a.ticker)
+                .or_insert_with(Vec::new)
+                .push(crate::alerts::Standing {
+                    score: a.score,
+                    tier: a.vrp_tier,
+                    earnings_date: a.earnings_date,
+                    expiration: a.expiration,
+                });
         }
         out
     }

@@ -389,10 +389,12 @@
             let msg = resp.statusText;
             try { msg = (await resp.json()).message || msg; } catch (e) { /* not JSON */ }
             showLive(resp.status === 503 ? "unavailable" : "error", "—", msg);
-            if (resp.status !== 503 || attempt > 0) return;
+            // 503 (live moves off, Redis down, too many streams) may pass: retried with backoff.
+            if (resp.status !== 503) return;
             throw new Error(msg);
           }
           showLive("waiting", "—", "waiting for the ticker…");
+          attempt = 0; // connected: a later drop starts the backoff afresh
           const reader = resp.body.getReader();
           const dec = new TextDecoder();
           let buf = "";
@@ -689,6 +691,7 @@
     });
     $("logout").addEventListener("click", async () => {
       key = null;
+      if (live) live.abort();
       try { await fetch("/logout", { method: "POST", credentials: "same-origin" }); } catch (e) { /* offline */ }
       document.body.dataset.state = "nokey";
       delete document.body.dataset.auth;

@@ -202,7 +202,29 @@ impl HealthWatch {
                 &failing,
                 chrono::Utc::now(),
             );
-            state.app().alerts().record_quietly(&[alert]).await;
+            // The alert goes to the database: when that is what failed, the log says it (an
+            // insert would only wait for the pool, and hold up the shutdown).
+            let database_down = report
+                .dependencies
+                .iter()
+                .any(|d| d.name == "database" && d.status != HealthStatus::Up);
+            if database_down {
+                tracing::error!(
+                    kind = "health",
+                    "alert (not stored: the database is down): {}",
+                    alert.message
+                );
+                return;
+            }
+            if tokio::time::timeout(
+                Duration::from_secs(5),
+                state.app().alerts().record_quietly(&[alert]),
+            )
+            .await
+            .is_err()
+            {
+                tracing::warn!("health alert not stored within 5 s");
+            }
         }
     }
 }

@@ -184,6 +184,14 @@ pub struct ScoreRow {
     pub score: f64,
     /// VRP tier (`EXCELLENT` … `SKIP`).
     pub vrp_tier: String,
+    /// The market instant analysed.
+    pub as_of: DateTime<Utc>,
+    /// The report analysed.
+    pub earnings_date: Option<NaiveDate>,
+    /// The expiry analysed.
+    pub expiration: Option<NaiveDate>,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
 }
 
 /// An alert to store: `key` identifies the change it reports (the same change seen again is

@@ -61,7 +61,8 @@ pub(crate) const INSERT_ANALYSIS: &str = "INSERT INTO analyses \
      liquidity_tier = excluded.liquidity_tier, tradeable = excluded.tradeable, \
      error = excluded.error, record = excluded.record, created_at = excluded.created_at \
      RETURNING id";
-pub(crate) const LATEST_SCORES: &str = "SELECT ticker, run_id, score, vrp_tier FROM analyses \
+pub(crate) const LATEST_SCORES: &str = "SELECT ticker, run_id, score, vrp_tier, as_of, \
+     earnings_date, expiration, created_at FROM analyses \
      WHERE created_at >= $1 AND run_id <> $2 AND score IS NOT NULL AND vrp_tier IS NOT NULL \
      ORDER BY created_at DESC, id DESC LIMIT $3";
 pub(crate) const COUNT_ANALYSES_FOR_RUN: &str =
@@ -122,13 +123,19 @@ pub(crate) const UNDELIVERED_ALERTS: &str = concat!(
     "SELECT ",
     alert_columns!(),
     " FROM alerts a WHERE a.created_at >= $1 AND NOT EXISTS \
-     (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id AND d.endpoint = $2) \
+     (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id AND d.endpoint = $2 \
+      AND (d.status <> 'sending' OR d.updated_at >= $4)) \
      ORDER BY a.id LIMIT $3"
 );
+/// A claim is taken when there is none, or when the one there is a `sending` claim older than
+/// `$4` (its process died or was cut off mid-delivery: the delivery is retried, with the same
+/// idempotency key).
 pub(crate) const CLAIM_DELIVERY: &str = "INSERT INTO alert_deliveries \
      (alert_id, endpoint, status, attempts, last_error, updated_at) \
      VALUES ($1, $2, 'sending', 0, NULL, $3) \
-     ON CONFLICT (alert_id, endpoint) DO NOTHING RETURNING alert_id";
+     ON CONFLICT (alert_id, endpoint) DO UPDATE SET updated_at = excluded.updated_at \
+     WHERE alert_deliveries.status = 'sending' AND alert_deliveries.updated_at < $4 \
+     RETURNING alert_id";
 pub(crate) const RELEASE_DELIVERY: &str = "DELETE FROM alert_deliveries \
      WHERE alert_id = $1 AND endpoint = $2 AND status = 'sending'";
 pub(crate) const FINISH_DELIVERY: &str = "UPDATE alert_deliveries SET status = $3, attempts = $4, \
@@ -741,6 +748,10 @@ macro_rules! impl_store {
                             run_id: get(r, "run_id", T, &ticker)?,
                             score: get(r, "score", T, &ticker)?,
                             vrp_tier: get(r, "vrp_tier", T, &ticker)?,
+                            as_of: get(r, "as_of", T, &ticker)?,
+                            earnings_date: get(r, "earnings_date", T, &ticker)?,
+                            expiration: get(r, "expiration", T, &ticker)?,
+                            created_at: get(r, "created_at", T, &ticker)?,
                             ticker,
                         })
                     })
@@ -814,12 +825,14 @@ macro_rules! impl_store {
                 &self,
                 endpoint: &str,
                 since: DateTime<Utc>,
+                stale_before: DateTime<Utc>,
                 limit: u32,
             ) -> Result<Vec<AlertRow>, StoreError> {
                 let rows = sqlx::query(q::UNDELIVERED_ALERTS)
                     .bind(since)
                     .bind(endpoint)
                     .bind(i64::from(limit))
+                    .bind(stale_before)
                     .fetch_all(&self.pool)
                     .await
                     .map_err(StoreError::query(
@@ -829,11 +842,17 @@ macro_rules! impl_store {
                 rows.iter().map(alert_from_row).collect()
             }
 
-            async fn claim_delivery(&self, id: i64, endpoint: &str) -> Result<bool, StoreError> {
+            async fn claim_delivery(
+                &self,
+                id: i64,
+                endpoint: &str,
+                stale_before: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
                 let row = sqlx::query(q::CLAIM_DELIVERY)
                     .bind(id)
                     .bind(endpoint)
                     .bind(Utc::now())
+                    .bind(stale_before)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(StoreError::query(

@@ -149,18 +149,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Alerts raised at or after `since`, newest first, at most `limit`.
     async fn alerts(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<AlertRow>, StoreError>;
 
-    /// Alerts raised at or after `since` that `endpoint` has not been sent (nor claimed),
-    /// oldest first, at most `limit`.
+    /// Alerts raised at or after `since` that `endpoint` has not been sent, nor claimed since
+    /// `stale_before`, oldest first, at most `limit`.
     async fn undelivered_alerts(
         &self,
         endpoint: &str,
         since: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<AlertRow>, StoreError>;
 
-    /// Claims alert `id` for `endpoint`: true for the one caller that may send it (at most
-    /// once per endpoint, across processes).
-    async fn claim_delivery(&self, id: i64, endpoint: &str) -> Result<bool, StoreError>;
+    /// Claims alert `id` for `endpoint`: true for the one caller that may send it, across
+    /// processes. A claim older than `stale_before` still `sending` (its process died
+    /// mid-delivery) is taken over: the alert is sent again with the same idempotency key.
+    async fn claim_delivery(
+        &self,
+        id: i64,
+        endpoint: &str,
+        stale_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Gives a claimed delivery back (nothing reached the endpoint; a later round retries it).
     async fn release_delivery(&self, id: i64, endpoint: &str) -> Result<(), StoreError>;

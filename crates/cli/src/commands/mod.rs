@@ -113,9 +113,11 @@ where
             let trace = run_id.clone();
             let alerts = app.clone();
             let result = ivcrush_telemetry::trace::in_trace(&trace, f(app, run_id)).await;
-            // What the command raised goes out before it exits, for a bounded time.
+            // What the command raised goes out before it exits, for a bounded time (a command
+            // that raised nothing never waits on a webhook).
             let budget = std::time::Duration::from_secs(alerts.config().alerts.flush_secs);
-            if let Some(round) = alerts.alerts().flush(budget).await
+            if alerts.alerts().raised_here()
+                && let Some(round) = alerts.alerts().flush(budget).await
                 && round.delivered + round.failed > 0
             {
                 tracing::info!(

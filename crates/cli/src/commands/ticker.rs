@@ -356,11 +356,17 @@ pub fn run(a: TickerCliArgs) -> anyhow::Result<ExitCode> {
     let mut service = service;
     rt.block_on(
         async {
-            // The database: the configured calendar (Tradier feed) and the alerts.
-            let wanted = config.ticker.feed == TickerFeed::Tradier
-                || config.alerts.ticker_drops_per_sec > 0.0;
-            let app = if wanted {
-                match ivcrush_app::App::open(config.clone()).await {
+            // The database: the configured calendar (Tradier feed, as `analyze` opens it) and
+            // the drop alerts (an existing database only: the simulated ticker never creates
+            // one just to hold alerts).
+            let tradier = config.ticker.feed == TickerFeed::Tradier;
+            let app = if tradier || config.alerts.ticker_drops_per_sec > 0.0 {
+                let opened = if tradier {
+                    ivcrush_app::App::open(config.clone()).await
+                } else {
+                    ivcrush_app::App::open_existing(config.clone()).await
+                };
+                match opened {
                     Ok(app) => Some(app),
                     Err(e) => {
                         tracing::warn!(

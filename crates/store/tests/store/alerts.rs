@@ -10,6 +10,7 @@ use crate::common::{TestDb, fixture_analysis, suite};
 use ivcrush_store::NewAnalysis;
 
 suite!(
+    a_claim_cut_off_mid_delivery_is_taken_over_once_stale,
     an_alert_is_stored_once_per_key,
     a_delivery_is_claimed_once_released_and_finished,
     latest_scores_read_the_key_columns_newest_first_without_a_run,
@@ -57,28 +58,33 @@ async fn an_alert_is_stored_once_per_key(db: Arc<TestDb>) {
 async fn a_delivery_is_claimed_once_released_and_finished(db: Arc<TestDb>) {
     let store = db.open().await;
     let since = Utc::now() - Duration::days(1);
+    // Claims older than this are taken over (none here: every claim below is fresh).
+    let stale = Utc::now() - Duration::minutes(5);
     let id = store
         .insert_alert(&alert("k"))
         .await
         .expect("insert")
         .expect("new");
     let pending = store
-        .undelivered_alerts("ops", since, 10)
+        .undelivered_alerts("ops", since, stale, 10)
         .await
         .expect("pending");
     assert_eq!(pending.iter().map(|a| a.id).collect::<Vec<_>>(), [id]);
-    assert!(store.claim_delivery(id, "ops").await.expect("claim"));
+    assert!(store.claim_delivery(id, "ops", stale).await.expect("claim"));
     assert!(
-        !store.claim_delivery(id, "ops").await.expect("claim"),
+        !store.claim_delivery(id, "ops", stale).await.expect("claim"),
         "claimed once"
     );
     assert!(
-        store.claim_delivery(id, "audit").await.expect("claim"),
+        store
+            .claim_delivery(id, "audit", stale)
+            .await
+            .expect("claim"),
         "per endpoint"
     );
     assert!(
         store
-            .undelivered_alerts("ops", since, 10)
+            .undelivered_alerts("ops", since, stale, 10)
             .await
             .expect("pending")
             .is_empty()
@@ -87,13 +93,13 @@ async fn a_delivery_is_claimed_once_released_and_finished(db: Arc<TestDb>) {
     store.release_delivery(id, "ops").await.expect("release");
     assert_eq!(
         store
-            .undelivered_alerts("ops", since, 10)
+            .undelivered_alerts("ops", since, stale, 10)
             .await
             .expect("pending")
             .len(),
         1
     );
-    assert!(store.claim_delivery(id, "ops").await.expect("claim"));
+    assert!(store.claim_delivery(id, "ops", stale).await.expect("claim"));
     store
         .finish_delivery(id, "ops", DeliveryOutcome::Delivered, 3, None)
         .await
@@ -109,7 +115,7 @@ async fn a_delivery_is_claimed_once_released_and_finished(db: Arc<TestDb>) {
         .expect("release is a no-op");
     assert!(
         store
-            .undelivered_alerts("ops", since, 10)
+            .undelivered_alerts("ops", since, stale, 10)
             .await
             .expect("pending")
             .is_empty()
@@ -159,4 +165,72 @@ async fn latest_scores_read_the_key_columns_newest_first_without_a_run(db: Arc<T
     assert_eq!(rows[0].ticker, a.ticker);
     assert_eq!(rows[0].score, a.score);
     assert_eq!(rows[0].vrp_tier, a.vrp.tier.as_str());
+}
+
+async fn a_claim_cut_off_mid_delivery_is_taken_over_once_stale(db: Arc<TestDb>) {
+    let store = db.open().await;
+    let since = Utc::now() - Duration::days(1);
+    let id = store
+        .insert_alert(&alert("k"))
+        .await
+        .expect("insert")
+        .expect("new");
+    let before_claim = Utc::now() - Duration::seconds(1);
+    assert!(
+        store
+            .claim_delivery(id, "ops", before_claim)
+            .await
+            .expect("claim")
+    );
+    // Its process died: while the claim is fresh nobody takes it …
+    assert!(
+        !store
+            .claim_delivery(id, "ops", before_claim)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        store
+            .undelivered_alerts("ops", since, before_claim, 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+    // … once it is stale, one process takes it over.
+    let later = Utc::now() + Duration::seconds(1);
+    assert_eq!(
+        store
+            .undelivered_alerts("ops", since, later, 10)
+            .await
+            .expect("pending")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .claim_delivery(id, "ops", later)
+            .await
+            .expect("take over")
+    );
+    assert!(
+        !store
+            .claim_delivery(id, "ops", before_claim)
+            .await
+            .expect("claim"),
+        "fresh again"
+    );
+    // A finished delivery is never taken over, however old.
+    store
+        .finish_delivery(id, "ops", DeliveryOutcome::Delivered, 1, None)
+        .await
+        .expect("finish");
+    let far = Utc::now() + Duration::days(1);
+    assert!(!store.claim_delivery(id, "ops", far).await.expect("claim"));
+    assert!(
+        store
+            .undelivered_alerts("ops", since, far, 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
 }
