@@ -143,7 +143,7 @@ impl SqliteStore {
         } else {
             options.journal_mode(SqliteJournalMode::Wal)
         };
-        let pool = if in_memory {
+        let pool_options = if in_memory {
             SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
@@ -151,16 +151,31 @@ impl SqliteStore {
                 .max_lifetime(None)
         } else {
             SqlitePoolOptions::new().max_connections(max_connections.max(1))
-        }
-        .connect_with(options)
-        .await
-        .map_err(|source| OpenError::Connect {
-            backend: B::Sqlite,
-            at: file
-                .as_ref()
-                .map_or_else(|| "memory".to_string(), |f| f.display().to_string()),
-            source,
-        })?;
+        };
+        // A process opening the file while another is switching it to WAL (two processes
+        // starting together on a new database) can get SQLITE_BUSY from the first connection's
+        // setup, where SQLite's busy handler does not always apply: retried for up to the busy
+        // timeout, then reported.
+        let started = std::time::Instant::now();
+        let mut wait = Duration::from_millis(20);
+        let pool = loop {
+            match pool_options.clone().connect_with(options.clone()).await {
+                Ok(pool) => break pool,
+                Err(source) if is_busy(&source) && started.elapsed() < BUSY_TIMEOUT => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_millis(500));
+                }
+                Err(source) => {
+                    return Err(OpenError::Connect {
+                        backend: B::Sqlite,
+                        at: file
+                            .as_ref()
+                            .map_or_else(|| "memory".to_string(), |f| f.display().to_string()),
+                        source,
+                    });
+                }
+            }
+        };
         let store = SqliteStore { pool, file };
         if mode.migrates() {
             store.migrate_if_behind().await?;
@@ -360,15 +375,19 @@ pub(crate) fn file_of(url: &str) -> Result<Option<PathBuf>, OpenError> {
     Ok((!in_memory).then(|| options.get_filename().to_path_buf()))
 }
 
-/// `InUse` for SQLite's "database is locked" (`SQLITE_BUSY`), else `Connect`.
-fn in_use_or(source: sqlx::Error, at: &str) -> OpenError {
-    let busy = source
+/// Whether `source` is SQLite's "database is locked" (`SQLITE_BUSY` or `SQLITE_LOCKED`).
+fn is_busy(source: &sqlx::Error) -> bool {
+    source
         .as_database_error()
         .and_then(|e| e.code())
         .and_then(|code| code.parse::<i32>().ok())
         // The primary code is the low byte of an extended one: SQLITE_BUSY 5, SQLITE_LOCKED 6.
-        .is_some_and(|code| matches!(code & 0xff, 5 | 6));
-    if busy {
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
+/// `InUse` for SQLite's "database is locked" (`SQLITE_BUSY`), else `Connect`.
+fn in_use_or(source: sqlx::Error, at: &str) -> OpenError {
+    if is_busy(&source) {
         OpenError::InUse {
             backend: B::Sqlite,
             at: at.to_string(),
