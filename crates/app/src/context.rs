@@ -412,6 +412,8 @@ impl App {
                 runtime.spawn(async move {
                     match store.insert_alert(&alert).await {
                         Ok(Some(_)) => {
+                            metrics::counter!("ivcrush_alerts_total", "kind" => "breaker_open")
+                                .increment(1);
                             tracing::warn!(kind = "breaker_open", "alert: {}", alert.message);
                             wake.notify_one();
                         }

@@ -65,4 +65,9 @@ pub fn describe_metrics() {
     ivcrush_resilience::describe_metrics();
     ivcrush_store::describe_metrics();
     ivcrush_market::http::describe_metrics();
+    ivcrush_notify::describe_metrics();
+    metrics::describe_counter!(
+        "ivcrush_alerts_total",
+        "Alerts raised (stored once), by kind"
+    );
 }

@@ -388,8 +388,8 @@
           if (!resp.ok) {
             let msg = resp.statusText;
             try { msg = (await resp.json()).message || msg; } catch (e) { /* not JSON */ }
-            showLive(resp.status === 503 ? "unavailable" : "error", "—", msg);
-            // 503 (live moves off, Redis down, too many streams) may pass: retried with backoff.
+            showLive(resp.status === 404 ? "off" : resp.status === 503 ? "unavailable" : "error", "—", msg);
+            // 503 (Redis down, too many streams) may pass: retried with backoff. 404: off here.
             if (resp.status !== 503) return;
             throw new Error(msg);
           }

@@ -1,8 +1,8 @@
 //! `GET /api/v1/stream/implied?tickers=…`: the live implied moves `ivcrush ticker` publishes to
 //! Redis, relayed as server-sent events (the dashboard's live figure). Each event is named
 //! `implied` and carries the JSON of one update (`ivcrush_ticker::implied::ImpliedUpdate`):
-//! first the latest of each ticker, then every new one. Off unless `server.live_implied`; at
-//! most `server.live_streams` open at once; a comment every 15 s keeps proxies from closing
+//! first the latest of each ticker, then every new one. Off (404) unless
+//! `server.live_implied`; at most `server.live_streams` open at once (then 503); a comment every 15 s keeps proxies from closing
 //! an idle stream.
 
 use std::convert::Infallible;
@@ -61,9 +61,11 @@ pub(crate) fn parse_tickers(list: &str) -> Result<Vec<String>, ApiError> {
             expiration, implied_move, warnings, data_quality} or {…, error}: first the latest \
             of each ticker, then every update", content_type = "text/event-stream", body = String),
         (status = 400, description = "Malformed query", body = ErrorBody),
+        (status = 404, description = "Live implied moves are off on this server \
+            (server.live_implied)", body = ErrorBody),
         (status = 500, description = "Internal error (logged, never detailed)", body = ErrorBody),
-        (status = 503, description = "Live implied moves off (server.live_implied), Redis \
-            unreachable, or too many streams open", body = ErrorBody)))]
+        (status = 503, description = "Redis unreachable, or too many streams open",
+            body = ErrorBody)))]
 pub(crate) async fn implied_stream(
     State(s): State<AppState>,
     ApiQuery(p): ApiQuery<ImpliedStreamParams>,

@@ -133,6 +133,10 @@ fn describe() {
     );
     metrics::describe_gauge!("ivcrush_scan_rows", "Rows of the latest scan by status");
     metrics::describe_gauge!(
+        "ivcrush_http_live_streams",
+        "Live implied-move streams (server-sent events) open"
+    );
+    metrics::describe_gauge!(
         "ivcrush_scan_last_success_timestamp_seconds",
         "Unix time of the last successful scan"
     );

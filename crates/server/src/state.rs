@@ -268,13 +268,14 @@ impl AppState {
         })
     }
 
-    /// The live implied moves and a permit to stream them: 503 when `server.live_implied` is
-    /// off or `server.live_streams` streams are open.
+    /// The live implied moves and a permit to stream them: 404 when `server.live_implied` is
+    /// off (this server has no such stream: not an outage), 503 when `server.live_streams`
+    /// streams are open.
     pub(crate) fn live_implied(
         &self,
     ) -> Result<(&ImpliedFeed, tokio::sync::OwnedSemaphorePermit), ApiError> {
         let (feed, streams) = self.inner.live.as_ref().ok_or_else(|| {
-            ApiError::Unavailable(
+            ApiError::NotFound(
                 "live implied moves are off (set server.live_implied = true and run `ivcrush ticker`)"
                     .into(),
             )

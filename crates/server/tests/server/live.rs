@@ -98,10 +98,10 @@ async fn cleanup(url: &str, prefix: &str) {
 }
 
 #[tokio::test]
-async fn live_streams_answer_503_when_off_400_for_bad_tickers_and_401_without_a_key() {
+async fn live_streams_answer_404_when_off_400_for_bad_tickers_and_401_without_a_key() {
     let s = start().await;
     let off = s.get("/api/v1/stream/implied?tickers=AAPL").await;
-    let body = error_body(off, 503).await;
+    let body = error_body(off, 404).await;
     assert!(
         body["message"]
             .as_str()
