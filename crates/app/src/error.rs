@@ -118,6 +118,9 @@ pub enum AppError {
     /// Configuration problem.
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    /// The distributed scan's job queue (Redis) failed.
+    #[error("job queue: {0}")]
+    Queue(#[from] ivcrush_jobs::JobError),
 }
 
 fn no_upcoming_text(ticker: &str, reported: Option<&EarningsEvent>, horizon: i64) -> String {
@@ -192,6 +195,7 @@ impl AppError {
             AppError::Store(_) | AppError::Cache { .. } | AppError::Config(_) => {
                 ErrorKind::Internal
             }
+            AppError::Queue(_) => ErrorKind::Unavailable,
         }
     }
 }

@@ -23,6 +23,7 @@ mod calendar;
 pub mod clock;
 pub mod config;
 mod context;
+pub mod distributed;
 mod error;
 mod health;
 mod history;

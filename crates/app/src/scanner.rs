@@ -158,6 +158,9 @@ pub trait ScanProgress: Send + Sync {
     fn started(&self, total: usize);
     /// `ticker` is done.
     fn finished(&self, ticker: &str);
+    /// `done` tickers of the run are done (a distributed run counts stored results and does
+    /// not see them one by one).
+    fn reached(&self, done: usize);
 }
 
 /// A run's progress observer.

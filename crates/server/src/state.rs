@@ -376,7 +376,14 @@ impl AppState {
         run_id: &str,
     ) -> Result<Arc<ScanSnapshot>, ApiError> {
         let started = Instant::now();
-        let result = self.inner.app.scanner().run(req, run_id, None).await;
+        let app = &self.inner.app;
+        let result = if app.config().server.distributed_scans {
+            // The workers analyse; this instance plans, enqueues and reads back their rows.
+            ivcrush_app::distributed::coordinate(app, req, run_id, &app.config().jobs.redis, None)
+                .await
+        } else {
+            app.scanner().run(req, run_id, None).await
+        };
         let secs = started.elapsed().as_secs_f64();
         match result {
             Ok(report) => {

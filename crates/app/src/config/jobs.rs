@@ -22,6 +22,13 @@ pub struct JobsSettings {
     pub block_ms: u64,
     /// How often the coordinator counts the run's stored results (500 ms).
     pub poll_interval_ms: u64,
+    /// Longest a distributed run waits for its workers (3600 s): tickers without a result
+    /// by then fail with the reason, so that a scheduled scan without workers still ends.
+    pub run_timeout_secs: u64,
+    /// Redis URL of the queue for `serve`'s distributed scans (`server.distributed_scans`)
+    /// and the default of `scan --distributed` and `worker` when neither `--redis` nor
+    /// `REDIS_URL` is given. Empty (default): none.
+    pub redis: String,
 }
 
 impl Default for JobsSettings {
@@ -32,6 +39,8 @@ impl Default for JobsSettings {
             max_deliveries: 5,
             block_ms: 1_000,
             poll_interval_ms: 500,
+            run_timeout_secs: 3_600,
+            redis: String::new(),
         }
     }
 }
@@ -71,6 +80,19 @@ impl JobsSettings {
                 "jobs.poll_interval_ms must be within 1..=60000 (got {})",
                 self.poll_interval_ms
             ));
+        }
+        if !(1..=86_400).contains(&self.run_timeout_secs) {
+            p.push(format!(
+                "jobs.run_timeout_secs must be within 1..=86400 (got {})",
+                self.run_timeout_secs
+            ));
+        }
+        if !self.redis.is_empty()
+            && !["redis://", "rediss://", "unix://", "redis+unix://"]
+                .iter()
+                .any(|s| self.redis.starts_with(s))
+        {
+            p.push("jobs.redis is not a redis:// URL".to_owned());
         }
         p
     }

@@ -456,6 +456,13 @@ impl AppConfig {
         p.extend(self.ticker.problems(has_tradier_key));
         p.extend(self.fleet.problems());
         p.extend(self.jobs.problems());
+        if self.server.distributed_scans && self.jobs.redis.is_empty() {
+            p.push(
+                "server.distributed_scans needs the job queue: set jobs.redis \
+                 (IVCRUSH_JOBS__REDIS) to the workers' Redis URL"
+                    .to_owned(),
+            );
+        }
         p.extend(self.alerts.problems());
         if let Err(e) = ivcrush_market::sim::universe::check_size(self.sim.universe_size) {
             p.push(format!("sim.universe_size: {e}"));
@@ -533,6 +540,9 @@ impl AppConfig {
         let mut shown = self.clone();
         shown.database_url = redact_url(&self.database_url);
         shown.ticker.redis = redact_url(&self.ticker.redis);
+        if !self.jobs.redis.is_empty() {
+            shown.jobs.redis = redact_url(&self.jobs.redis);
+        }
         if !self.fleet.redis.is_empty() {
             shown.fleet.redis = redact_url(&self.fleet.redis);
         }

@@ -157,6 +157,10 @@ pub struct ServerSettings {
     pub live_implied: bool,
     /// Most live streams open at once (256); beyond, 503.
     pub live_streams: usize,
+    /// Hand `serve`'s scans (at start, scheduled, on demand) to `ivcrush worker` processes
+    /// through the job queue at `jobs.redis`, and gather their results from the database the
+    /// workers share (false: scan in process).
+    pub distributed_scans: bool,
 }
 
 impl Default for ServerSettings {
@@ -185,6 +189,7 @@ impl Default for ServerSettings {
             shutdown_grace_secs: 10,
             retention_days: 0,
             live_implied: false,
+            distributed_scans: false,
             live_streams: 256,
         }
     }

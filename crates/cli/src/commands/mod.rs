@@ -9,7 +9,6 @@ pub mod batch;
 pub mod calendar;
 pub mod config;
 pub mod db;
-pub mod distributed;
 pub mod health;
 pub mod history;
 pub mod import;
@@ -156,6 +155,10 @@ impl ivcrush_app::ScanProgress for BarProgress {
     fn finished(&self, ticker: &str) {
         self.0.set_message(ticker.to_string());
         self.0.inc(1);
+    }
+
+    fn reached(&self, done: usize) {
+        self.0.set_position(done as u64);
     }
 }
 

@@ -48,7 +48,7 @@ pub struct ScanArgs {
     /// PostgreSQL); the output is the local scan's.
     #[arg(long)]
     pub distributed: bool,
-    /// Redis URL of the job queue of --distributed (also REDIS_URL).
+    /// Redis URL of the job queue of --distributed (also REDIS_URL; else `jobs.redis`).
     #[arg(long, env = "REDIS_URL", value_name = "URL")]
     pub redis: Option<String>,
     /// Shared options.
@@ -156,12 +156,17 @@ pub async fn run(app: App, cid: String, a: ScanArgs) -> anyhow::Result<ExitCode>
     let bar = super::BarProgress::new(a.common.quiet, "scanning");
     let started = std::time::Instant::now();
     let result = if a.distributed {
+        let redis = match a.redis.as_deref() {
+            Some(url) => url.to_string(),
+            None if !app.config().jobs.redis.is_empty() => app.config().jobs.redis.clone(),
+            None => anyhow::bail!(
+                "--distributed needs the job queue: --redis URL, REDIS_URL or jobs.redis"
+            ),
+        };
+        let r =
+            ivcrush_app::distributed::coordinate(&app, &req, &cid, &redis, Some(bar.clone())).await;
         bar.finish();
-        let redis = a
-            .redis
-            .as_deref()
-            .context("--distributed needs the job queue: --redis URL or REDIS_URL")?;
-        super::distributed::coordinate(&app, &req, &cid, redis, a.common.quiet).await
+        r.map_err(anyhow::Error::from)
     } else {
         let r = app.scanner().run(&req, &cid, Some(bar.clone())).await;
         bar.finish();

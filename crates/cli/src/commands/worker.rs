@@ -2,12 +2,12 @@
 //! from the Redis Streams consumer group until SIGTERM/SIGINT, which lets the jobs in hand
 //! finish (their results stored and acknowledged) before it exits.
 
-use super::distributed::{RunApps, process, queue_config};
 use crate::cli::CommonArgs;
 use crate::runtime::shutdown_signal;
 use anyhow::Context;
 use clap::Args;
 use ivcrush_app::App;
+use ivcrush_app::distributed::{RunApps, process, queue_config};
 use ivcrush_jobs::{Consumer, Failure, consumer_name};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -18,9 +18,9 @@ use tracing::Instrument;
 /// Arguments of `ivcrush worker`.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// Redis URL of the job queue (also REDIS_URL).
+    /// Redis URL of the job queue (also REDIS_URL; else `jobs.redis`).
     #[arg(long, env = "REDIS_URL", value_name = "URL")]
-    pub redis: String,
+    pub redis: Option<String>,
     /// Jobs processed at once, one consumer each (default 1; run more workers to use more
     /// cores or machines).
     #[arg(long, value_name = "N", default_value_t = 1,
@@ -43,6 +43,11 @@ pub fn run(a: WorkerArgs) -> anyhow::Result<ExitCode> {
     super::init_service_logging(&a.common);
     let config = super::load_config(&a.common)?;
     let queue = queue_config(&config.jobs);
+    let redis = match a.redis.clone() {
+        Some(url) => url,
+        None if !config.jobs.redis.is_empty() => config.jobs.redis.clone(),
+        None => anyhow::bail!("worker needs the job queue: --redis URL, REDIS_URL or jobs.redis"),
+    };
     let rt = super::runtime()?;
     rt.block_on(
         async move {
@@ -62,7 +67,7 @@ pub fn run(a: WorkerArgs) -> anyhow::Result<ExitCode> {
                     format!("{base}-{i}")
                 };
                 consumers.push(
-                    Consumer::connect(&a.redis, queue.clone(), name)
+                    Consumer::connect(&redis, queue.clone(), name)
                         .await
                         .context("connecting to the job queue")?,
                 );

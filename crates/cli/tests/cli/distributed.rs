@@ -129,9 +129,52 @@ impl Cluster {
         self.workers.push(child);
     }
 
+    fn worker_logs_of(&self, i: usize) -> String {
+        std::fs::read_to_string(self.worker_log(i)).unwrap_or_default()
+    }
+
+    /// The tickers of the jobs delivered to `consumer` and not acknowledged.
+    fn pending_tickers(&self, consumer: &str) -> Vec<String> {
+        let (redis_url, config) = (self.redis.clone(), self.queue_config());
+        let consumer = consumer.to_string();
+        runtime().block_on(async move {
+            let client = redis::Client::open(redis_url.as_str()).expect("REDIS_URL");
+            let mut c = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connect to Redis");
+            let pending: redis::streams::StreamPendingCountReply = redis::cmd("XPENDING")
+                .arg(config.jobs_key())
+                .arg(config.group())
+                .arg("-")
+                .arg("+")
+                .arg(100)
+                .arg(&consumer)
+                .query_async(&mut c)
+                .await
+                .expect("XPENDING");
+            let mut tickers = Vec::new();
+            for p in pending.ids {
+                let entries: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+                    .arg(config.jobs_key())
+                    .arg(&p.id)
+                    .arg(&p.id)
+                    .query_async(&mut c)
+                    .await
+                    .expect("XRANGE");
+                for e in entries.ids {
+                    if let Some(t) = e.get::<String>("ticker") {
+                        tickers.push(t);
+                    }
+                }
+            }
+            tickers
+        })
+    }
+
     fn worker_logs(&self) -> String {
         (0..self.workers.len())
-            .map(|i| std::fs::read_to_string(self.worker_log(i)).unwrap_or_default())
+            .map(|i| self.worker_logs_of(i))
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -353,10 +396,30 @@ fn a_worker_killed_mid_run_leaves_its_job_to_the_others_and_each_ticker_is_store
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let victim = &mut cluster.workers[0];
-    victim.kill().expect("SIGKILL a worker"); // SIGKILL on Unix
-    let status = victim.wait().expect("reaped");
-    assert!(!status.success(), "killed, not finished: {status:?}");
+    // A worker killed between storing a result and acknowledging it (or between two jobs)
+    // leaves nothing for the others to claim; kill workers (starting a replacement each time)
+    // until one dies holding a job whose result is not stored.
+    let mut abandoned = None;
+    for victim in 0..5 {
+        let child = &mut cluster.workers[victim];
+        child.kill().expect("SIGKILL a worker"); // SIGKILL on Unix
+        let status = child.wait().expect("reaped");
+        assert!(!status.success(), "killed, not finished: {status:?}");
+        let consumer = consumer_of(&cluster.worker_logs_of(victim))
+            .expect("the killed worker logged its consumer name");
+        let stored = cluster.stored();
+        let unfinished: Vec<String> = cluster
+            .pending_tickers(&consumer)
+            .into_iter()
+            .filter(|t| !stored.values().any(|m| m.contains_key(t)))
+            .collect();
+        if let Some(ticker) = unfinished.into_iter().next() {
+            abandoned = Some(ticker);
+            break;
+        }
+        cluster.spawn_worker(&[]);
+    }
+    let abandoned = abandoned.expect("one of five killed workers died holding an unfinished job");
     let killed_at = cluster.stored_count();
     let out = cluster.finish(coordinator);
     assert!(
@@ -366,9 +429,19 @@ fn a_worker_killed_mid_run_leaves_its_job_to_the_others_and_each_ticker_is_store
     assert_each_ticker_once(&cluster, &out, UNIVERSE);
     let logs = cluster.worker_logs();
     assert!(
-        logs.contains("claimed an abandoned job"),
-        "the killed worker's job was claimed by another:\n{logs}"
+        logs.lines().any(|l| l.contains("claimed an abandoned job")
+            && l.contains(&format!("ticker={abandoned}"))),
+        "the killed worker's job ({abandoned}) was claimed by another:\n{logs}"
     );
+}
+
+/// The consumer name a worker's log announces.
+fn consumer_of(log: &str) -> Option<String> {
+    log.lines()
+        .find(|l| l.contains("worker started"))?
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("consumer="))
+        .map(str::to_string)
 }
 
 #[test]
@@ -485,4 +558,134 @@ fn a_distributed_scan_prints_what_the_local_scan_prints() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&local.stdout)
     );
+}
+
+#[test]
+fn serve_with_distributed_scans_hands_its_scan_to_the_workers() {
+    const KEY: &str = "distributed-api-key-0123456789";
+    let Some(mut cluster) = Cluster::new("serve", &[]) else {
+        return;
+    };
+    // What the local scan of the default window finds.
+    let local = cluster
+        .cmd(&["scan", "--format", "json", "--quiet"])
+        .output()
+        .expect("local scan");
+    assert!(matches!(local.status.code(), Some(0 | 3)));
+    let local_tickers = output_tickers(&local);
+    assert!(!local_tickers.is_empty(), "the default window has reports");
+
+    cluster.spawn_worker(&[]);
+    cluster.spawn_worker(&[]);
+    let log_path = cluster.dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut serve = cluster
+        .cmd(&["serve", "--bind", "127.0.0.1:0"])
+        .env("IVCRUSH_API_KEYS", KEY)
+        .env("IVCRUSH_SERVER__DISTRIBUTED_SCANS", "true")
+        .env("IVCRUSH_JOBS__REDIS", &cluster.redis)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("serve starts");
+    // The startup scan, through the workers.
+    let started = Instant::now();
+    let serve_log = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.contains("scan finished") {
+            break text;
+        }
+        assert!(
+            started.elapsed() < RUN_DEADLINE && serve.try_wait().expect("poll").is_none(),
+            "serve's startup scan finished:\n{text}\nworkers:\n{}",
+            cluster.worker_logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(serve_log.contains("jobs enqueued"), "{serve_log}");
+    let addr = serve_log
+        .split_once("listening address=")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("serve logged its address:\n{serve_log}"))
+        .to_owned();
+    let answer = crate::support::http(&addr, "GET", "/api/v1/scan?limit=1000", Some(KEY));
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body: serde_json::Value = serde_json::from_str(
+        answer
+            .split("\r\n\r\n")
+            .nth(1)
+            .expect("a body after the headers"),
+    )
+    .expect("JSON body");
+    assert_eq!(body["trigger"], "startup", "the startup scan is served");
+    let run_id = body["run_id"].as_str().expect("run id").to_owned();
+    let mut served: Vec<String> = body["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["ticker"].as_str().expect("a ticker").to_owned())
+        .collect();
+    served.sort();
+    assert_eq!(
+        served, local_tickers,
+        "the workers found what the local scan finds"
+    );
+    let stored = cluster.stored();
+    let of_run = stored.get(&run_id).expect("the run's rows are stored");
+    assert_eq!(of_run.len(), served.len());
+    assert!(
+        of_run.values().all(|&n| n == 1),
+        "each ticker once: {of_run:?}"
+    );
+
+    // The workers analysed them: their tallies add up to the run.
+    for w in &cluster.workers {
+        let pid = w.id().to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+    for w in &mut cluster.workers {
+        let _ = w.wait();
+    }
+    let done: u64 = cluster
+        .worker_logs()
+        .lines()
+        .filter(|l| l.contains("worker stopped"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("done="))
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .sum();
+    assert_eq!(
+        done,
+        served.len() as u64,
+        "workers:\n{}",
+        cluster.worker_logs()
+    );
+}
+
+#[test]
+fn a_distributed_run_without_workers_ends_at_its_timeout_with_each_ticker_failed() {
+    let Some(cluster) = Cluster::new("no_workers", &[("IVCRUSH_JOBS__RUN_TIMEOUT_SECS", "1")])
+    else {
+        return;
+    };
+    let out = cluster.finish(cluster.spawn_coordinator(&["--tickers", "AXON,BLRK"]));
+    assert_eq!(out.status.code(), Some(3), "the rows failed");
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON rows");
+    let rows = rows.as_array().expect("rows");
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        let error = r["error"].as_str().expect("a failed row");
+        assert!(
+            error.contains("no worker stored a result within jobs.run_timeout_secs (1 s)"),
+            "{error}"
+        );
+    }
 }

@@ -1,12 +1,12 @@
-//! The distributed scan's two sides: the coordinator (`ivcrush scan --distributed`) enqueues one
-//! job per ticker and gathers the results its workers stored; a worker (`ivcrush worker`)
-//! analyses the ticker of each job as the local scan would and stores the row.
+//! The distributed scan's two sides, for every surface that runs one (`ivcrush scan
+//! --distributed`, `serve` with `server.distributed_scans`, `ivcrush worker`): the
+//! coordinator enqueues one job per ticker and gathers the results its workers stored; a
+//! worker analyses the ticker of each job as the local scan would and stores the row.
 
-use anyhow::Context as _;
+use crate::config::JobsSettings;
+use crate::scanner::{Progress, ScanPlan, ScanReport, ScanRequest, TickerTask};
+use crate::{App, AppError, AsOf};
 use chrono::{DateTime, Utc};
-use ivcrush_app::{
-    App, AppError, AsOf, JobsSettings, ScanPlan, ScanReport, ScanRequest, TickerTask,
-};
 use ivcrush_jobs::{Delivery, Job, Queue, QueueConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -40,8 +40,9 @@ const STALL_WARNING: Duration = Duration::from_secs(60);
 
 /// Runs a scan through the workers: plans it, enqueues one job per ticker, waits (polling the
 /// store every `jobs.poll_interval_ms`) until every ticker has a stored row or a dead letter,
-/// stores the dead-lettered ones as failed rows with their reason, and reports the run from
-/// the store, ranked as the local scan ranks it.
+/// or `jobs.run_timeout_secs` passed, stores the dead-lettered and timed-out tickers as failed
+/// rows with their reason, and reports the run from the store, ranked as the local scan ranks
+/// it.
 ///
 /// # Errors
 /// When the calendar, the store or Redis fail (a ticker's failure is a row).
@@ -50,15 +51,16 @@ pub async fn coordinate(
     req: &ScanRequest,
     run_id: &str,
     redis: &str,
-    quiet: bool,
-) -> anyhow::Result<ScanReport> {
+    progress: Option<Progress>,
+) -> Result<ScanReport, AppError> {
     let scanner = app.scanner();
     let plan = scanner.plan(req).await?;
     let total = plan.tasks.len();
+    if let Some(p) = &progress {
+        p.started(total);
+    }
     if total > 0 {
-        let mut queue = Queue::connect(redis, queue_config(&app.config().jobs))
-            .await
-            .context("connecting to the job queue")?;
+        let mut queue = Queue::connect(redis, queue_config(&app.config().jobs)).await?;
         let jobs: Vec<Job<ScanJobBody>> = plan
             .tasks
             .iter()
@@ -74,16 +76,7 @@ pub async fn coordinate(
             .collect();
         let ids = queue.enqueue(&jobs).await?;
         tracing::info!(run_id, jobs = ids.len(), stream = %queue.config().jobs_key(), "jobs enqueued");
-        let dead = wait_for_results(app, &plan, run_id, &mut queue, &ids, quiet).await?;
-        let failures: Vec<(String, String)> = dead
-            .into_iter()
-            .map(|(ticker, (reason, deliveries))| {
-                (
-                    ticker,
-                    format!("given up after {deliveries} attempt(s): {reason}"),
-                )
-            })
-            .collect();
+        let failures = wait_for_results(app, &plan, run_id, &mut queue, &ids, progress).await?;
         scanner
             .store_failures(run_id, plan.as_of, &failures)
             .await?;
@@ -93,20 +86,21 @@ pub async fn coordinate(
     Ok(report)
 }
 
-/// Waits until every task of the plan has a stored row or a dead letter; returns the dead
-/// letters of tickers without a stored row (reason, deliveries).
+/// Waits until every task of the plan has a stored row or a dead letter, or the run's time is
+/// up; returns the tickers without a stored row and why (dead-lettered, or no result in time).
 async fn wait_for_results(
     app: &App,
     plan: &ScanPlan,
     run_id: &str,
     queue: &mut Queue,
     ids: &[String],
-    quiet: bool,
-) -> anyhow::Result<HashMap<String, (String, u32)>> {
+    progress: Option<Progress>,
+) -> Result<Vec<(String, String)>, AppError> {
     let scanner = app.scanner();
     let total = plan.tasks.len();
-    let bar = crate::progress::bar(total as u64, quiet, "scanning (distributed)");
-    let interval = Duration::from_millis(app.config().jobs.poll_interval_ms);
+    let settings = &app.config().jobs;
+    let interval = Duration::from_millis(settings.poll_interval_ms);
+    let run_timeout = Duration::from_secs(settings.run_timeout_secs);
     // Dead letters of this run are added after its first job: read from just before it.
     let mut cursor = ids
         .first()
@@ -115,7 +109,8 @@ async fn wait_for_results(
         .map(|ms| format!("{}-0", ms.saturating_sub(1)));
     let mut dead: HashMap<String, (String, u32)> = HashMap::new();
     let mut done = 0usize;
-    let mut last_change = Instant::now();
+    let started = Instant::now();
+    let mut last_change = started;
     loop {
         let (letters, next) = queue.dead_letters(run_id, cursor.as_deref()).await?;
         cursor = next;
@@ -127,7 +122,9 @@ async fn wait_for_results(
         if now_done != done {
             done = now_done;
             last_change = Instant::now();
-            bar.set_position(done as u64);
+            if let Some(p) = &progress {
+                p.reached(done);
+            }
             tracing::info!(
                 run_id,
                 stored,
@@ -136,7 +133,8 @@ async fn wait_for_results(
                 "distributed scan progress"
             );
         }
-        if stored + dead.len() >= total {
+        let timed_out = started.elapsed() >= run_timeout;
+        if stored + dead.len() >= total || timed_out {
             // The counts say done; the rows say which tickers (a dead-lettered ticker may also
             // have been stored late by a worker that had lost the job).
             let have: HashSet<String> = scanner
@@ -145,13 +143,42 @@ async fn wait_for_results(
                 .into_iter()
                 .map(|r| r.ticker)
                 .collect();
-            if plan
+            let missing: Vec<&TickerTask> = plan
                 .tasks
                 .iter()
-                .all(|t| have.contains(&t.ticker) || dead.contains_key(&t.ticker))
-            {
-                dead.retain(|ticker, _| !have.contains(ticker));
-                break;
+                .filter(|t| !have.contains(&t.ticker) && !dead.contains_key(&t.ticker))
+                .collect();
+            if missing.is_empty() || timed_out {
+                if !missing.is_empty() {
+                    tracing::warn!(
+                        run_id,
+                        missing = missing.len(),
+                        total,
+                        timeout_secs = run_timeout.as_secs(),
+                        "the run's time is up: tickers without a result fail"
+                    );
+                }
+                let late = missing.into_iter().map(|t| {
+                    (
+                        t.ticker.clone(),
+                        format!(
+                            "no worker stored a result within jobs.run_timeout_secs ({} s): \
+                             are workers (`ivcrush worker`) running on queue {}?",
+                            run_timeout.as_secs(),
+                            queue.config().jobs_key()
+                        ),
+                    )
+                });
+                let given_up = dead
+                    .into_iter()
+                    .filter(|(ticker, _)| !have.contains(ticker))
+                    .map(|(ticker, (reason, deliveries))| {
+                        (
+                            ticker,
+                            format!("given up after {deliveries} attempt(s): {reason}"),
+                        )
+                    });
+                return Ok(given_up.chain(late).collect());
             }
         }
         if last_change.elapsed() >= STALL_WARNING {
@@ -170,8 +197,6 @@ async fn wait_for_results(
         }
         tokio::time::sleep(interval).await;
     }
-    bar.finish_and_clear();
-    Ok(dead)
 }
 
 /// The apps a worker analyses with: its own, and the same over the market at a run's as-of
@@ -219,12 +244,10 @@ pub async fn process(apps: &mut RunApps, d: &Delivery) -> Result<(), String> {
             apps.base().source()
         ));
     }
-    let app = apps
-        .at(body.as_of)
-        .map_err(|e| ivcrush_app::error_report(&e))?;
+    let app = apps.at(body.as_of).map_err(|e| crate::error_report(&e))?;
     app.scanner()
         .analyze_task(&body.task, &d.run_id)
         .await
-        .map_err(|e| ivcrush_app::error_report(&e))?;
+        .map_err(|e| crate::error_report(&e))?;
     Ok(())
 }
